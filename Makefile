@@ -1,0 +1,34 @@
+# make demo | make test | make bench | make compile
+# Everything runs from .venv, built from the pinned requirements on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+export MPLBACKEND := Agg
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all demo test bench compile clean
+
+all: test
+
+$(STAMP): requirements.txt
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+demo: $(STAMP)
+	$(PY) tools/sim.py scenarios/demo-3h-outage.json --report out/demo/report.json --plot out/demo/timeline.png
+	@echo "wrote out/demo/report.json and out/demo/timeline.png"
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 host_tests
+
+bench: $(STAMP)
+	$(PY) tools/bench.py --out out/bench/results.json
+
+compile: $(STAMP)
+	$(PY) tools/compile.py --out out/build
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,180 @@
+# The simulated board: the HAL the firmware expects (see firmware/hal.py), driving the plant
+# in simulated time. Reading a block is what moves time forward: the board generates the
+# block's mains samples, then lets the relay, battery and load catch up to the block's end.
+#
+# Like gpiozero's MockPin, every output change is recorded with its time, so tests assert on
+# sequences and timings rather than on the firmware's internals.
+from array import array
+
+from boards.sim import plant
+from boards.sim.mains import Mains
+from firmware import hal
+
+TICKS_PERIOD = 1 << 30
+TICKS_MAX = TICKS_PERIOD - 1
+TICKS_HALF = TICKS_PERIOD >> 1
+
+SAMPLE_RATE_HZ = 4000
+BLOCK_LEN = 4                 # 1 ms blocks: the block period adds to every reaction time
+_BATTERY_TICK_US = 100000
+_TRACE_EVERY_US = 10000000
+
+
+class SimBoard:
+    sample_rate_hz = SAMPLE_RATE_HZ
+    block_len = BLOCK_LEN
+
+    def __init__(self, sc, mains_mv_per_count):
+        self.sc = sc
+        self.t_us = 0
+        self._k = 0
+        self._start_ms = sc["start_ticks_ms"]
+        self.mains = Mains(sc, self.sample_rate_hz, 1000.0 / mains_mv_per_count, self._mains_changed)
+        self.relay = plant.ChangeoverRelay(sc["relays"]["operate_ms"])
+        self.battery = plant.Battery(sc["battery"])
+        self.load_w = sc["load"]["watts"]
+        self.envelope = plant.Envelope()
+        self.timeline = []
+        self.outputs = []             # (t_us, output, on): every change the firmware made
+        self.watchdog_feeds = 0
+        self.trace = []               # (t_s, mains %, load %, source, soc %) for plots
+        self.detection_latency_us = []
+        self.transfers_to_battery = 0
+        self.transfers_to_mains = 0
+        self.min_soc = self.battery.soc
+        self._changes = []
+        self._loss_t = None           # start of the last disturbance met while on mains
+        self._last_battery = 0
+        self._scratch = array("H", [0] * 256)
+        self._next_trace = 0
+        self._depleted_seen = self.battery.depleted
+        self.envelope.update(0, self._load_level())
+        self._trace(0)
+
+    # ---- the HAL -------------------------------------------------------------------
+    def ticks_ms(self):
+        return (self._start_ms + self.t_us // 1000) & TICKS_MAX
+
+    def ticks_add(self, t, delta):
+        return (t + delta) & TICKS_MAX
+
+    def ticks_diff(self, a, b):
+        return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
+
+    def read_block(self, buf):
+        self.mains.fill(buf, self.block_len, self.t_us / 1e6)
+        self._catch_up(self.block_len)
+
+    def skip(self, ms):
+        # Let about ms of samples pass unread, in whole blocks; the plant carries on.
+        n = max(1, ms * self.sample_rate_hz // (1000 * self.block_len)) * self.block_len
+        self.mains.advance(n, self._scratch)
+        self._catch_up(n)
+
+    def _catch_up(self, n):
+        # Bring relay, battery and load to the end of the n samples just produced.
+        self._k += n
+        end = self._k * 1000000 // self.sample_rate_hz
+        due = self.relay.due()
+        if due >= 0 and due <= end:
+            self._changes.append((due, 1, "relay", None))
+        if self._changes:
+            self._changes.sort(key=lambda c: (c[0], c[1]))
+            for t, _, what, ev in self._changes:
+                self._apply(t, what, ev)
+            self._changes = []
+        self.t_us = end
+        while self._last_battery + _BATTERY_TICK_US <= end:
+            self._battery_tick(self._last_battery + _BATTERY_TICK_US)
+
+    def set_output(self, out, on):
+        on = bool(on)
+        self.outputs.append((self.t_us, out, on))
+        if out == hal.OUT_XFER:
+            was = self.relay.energised
+            self.relay.command(self.t_us, on)
+            if on and not was and self._loss_t is not None:
+                self.detection_latency_us.append(self.t_us - self._loss_t)
+                self._loss_t = None
+            self._source_changed(self.t_us)
+
+    def feed_watchdog(self):
+        self.watchdog_feeds += 1
+
+    # ---- the plant ---------------------------------------------------------------
+    def _mains_changed(self, k, ev, started):
+        t = k * 1000000 // self.sample_rate_hz
+        self._changes.append((t, 0, "start" if started else "end", ev))
+
+    def _apply(self, t, what, ev):
+        if what == "relay":
+            self._battery_tick(t)
+            self.relay.land()
+            if self.relay.pos == plant.INVERTER:
+                self.transfers_to_battery += 1
+                self.event(t, "load_to_battery")
+            else:
+                self.transfers_to_mains += 1
+                self.event(t, "load_to_mains")
+        else:
+            data = {"kind": ev["kind"]}
+            for key in ("residual_pct", "level_pct", "frequency_hz", "phase_deg", "duration_s"):
+                if key in ev and ev[key] is not None:
+                    data[key] = ev[key]
+            if what == "start":
+                self.event(t, "disturbance", **data)
+                if self.relay.pos == plant.UTILITY and not self.relay.energised:
+                    self._loss_t = t
+            else:
+                self.event(t, "disturbance_end", kind=ev["kind"])
+        self._source_changed(t)
+
+    def _load_level(self):
+        pos = self.relay.pos
+        if pos == plant.UTILITY:
+            return self.mains.level_pct()
+        if pos == plant.INVERTER and not self.battery.depleted:
+            return 100.0
+        return 0.0
+
+    def source(self):
+        pos = self.relay.pos
+        if pos == plant.INVERTER and self.battery.depleted:
+            return "none"
+        return plant.SOURCE_NAMES[pos]
+
+    def _source_changed(self, t):
+        self.envelope.update(t, self._load_level())
+        self._trace(t)
+
+    def _battery_tick(self, t):
+        dt = (t - self._last_battery) / 1e6
+        if dt <= 0:
+            return
+        self._last_battery = t
+        on_inverter = self.relay.pos == plant.INVERTER
+        charging = self.relay.pos == plant.UTILITY and self.mains.level > 0.5
+        self.battery.step(dt, self.load_w if on_inverter else 0.0, charging)
+        if self.battery.soc < self.min_soc:
+            self.min_soc = self.battery.soc
+        if self.battery.depleted != self._depleted_seen:
+            self._depleted_seen = self.battery.depleted
+            self.event(t, "battery_depleted" if self.battery.depleted else "battery_recovered")
+            self._source_changed(t)
+        if t >= self._next_trace:
+            self._trace(t)
+
+    def _trace(self, t):
+        self.trace.append((t / 1e6, self.mains.level_pct(), self.envelope.level,
+                           self.source(), self.battery.soc * 100.0))
+        self._next_trace = t + _TRACE_EVERY_US
+
+    def event(self, t_us, name, **data):
+        entry = {"t_ms": t_us / 1000.0, "event": name}
+        entry.update(data)
+        self.timeline.append(entry)
+
+    def finish(self):
+        self._battery_tick(self.t_us)
+        self.envelope.finish(self.t_us)
+        self._trace(self.t_us)

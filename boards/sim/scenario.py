@@ -1,0 +1,199 @@
+# Scenario files: parse, check every key, fill in defaults.
+#
+# An error names the key (with its path), the value and what is allowed, in one line:
+#   mains.events[2].residual_pct = 130 is out of range; allowed 0..100
+# Unknown keys are errors; missing keys take the defaults below.
+import json
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+TICKS_PERIOD = 1 << 30
+
+# kind, default, low, high. "num" takes ints and floats.
+_MAINS_EVENT = {
+    "dip": {
+        "residual_pct": ("num", 0, 0, 100),
+        "duration_s": ("num", 0.02, 0.0001, 604800),
+        "phase_deg": ("num", None, 0, 360),
+    },
+    "swell": {
+        "level_pct": ("num", 120, 100, 200),
+        "duration_s": ("num", 0.5, 0.0001, 604800),
+        "phase_deg": ("num", None, 0, 360),
+    },
+    "frequency": {
+        "frequency_hz": ("num", 50, 40, 70),
+        "duration_s": ("num", 1, 0.001, 604800),
+        "ramp_s": ("num", 0, 0, 600),
+    },
+    "outage": {
+        "duration_s": ("num", 10, 0.0001, 604800),
+        "phase_deg": ("num", None, 0, 360),
+    },
+}
+
+_SPEC = {
+    "name": ("str", "unnamed"),
+    "duration_s": ("num", 60, 0.01, 604800),
+    "seed": ("int", 1, 0, 2 ** 31 - 1),
+    "start_ticks_ms": ("int", 0, 0, TICKS_PERIOD - 1),
+    "mains": ("obj", {
+        "nominal_v": ("num", 230, 50, 480),
+        "frequency_hz": ("num", 50, 40, 70),
+        "voltage_pct": ("num", 100, 0, 200),
+        "thd_pct": ("num", 0, 0, 30),
+        "harmonics": ("harmonics", None),
+        "noise_pct": ("num", 0, 0, 20),
+        "flicker_pct": ("num", 0, 0, 20),
+        "flicker_hz": ("num", 8.8, 0.01, 25),
+        "spikes_per_s": ("num", 0, 0, 1000),
+        "spike_pct": ("num", 50, 0, 200),
+        "events": ("events", []),
+    }),
+    "battery": ("obj", {
+        "nominal_v": ("num", 48, 12, 480),
+        "capacity_ah": ("num", 100, 1, 10000),
+        "initial_soc_pct": ("num", 100, 0, 100),
+        "health_pct": ("num", 100, 1, 100),
+    }),
+    "load": ("obj", {
+        "watts": ("num", 1500, 0, 1000000),
+    }),
+    "generator": ("obj", {
+        "present": ("bool", False),
+        "failed_attempts": ("int", 0, 0, 100),
+        "fails_to_start": ("bool", False),
+        "time_to_fire_s": ("num", 2, 0, 60),
+        "ramp_s": ("num", 3, 0, 60),
+    }),
+    "relays": ("obj", {
+        "operate_ms": ("num", 8, 0.1, 200),
+    }),
+    "config": ("config", {}),
+    "console": ("console", []),
+}
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _fmt(v):
+    return json.dumps(v)
+
+
+def _check_value(path, rule, value):
+    kind = rule[0]
+    if kind == "num" or kind == "int":
+        if not _is_num(value) or (kind == "int" and not isinstance(value, int)):
+            what = "a whole number" if kind == "int" else "a number"
+            raise ScenarioError("%s = %s is not %s; allowed %s..%s" % (
+                path, _fmt(value), what, rule[2], rule[3]))
+        if value < rule[2] or value > rule[3]:
+            raise ScenarioError("%s = %s is out of range; allowed %s..%s" % (
+                path, _fmt(value), rule[2], rule[3]))
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ScenarioError("%s = %s is not allowed; allowed true or false" % (path, _fmt(value)))
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ScenarioError("%s = %s is not a string" % (path, _fmt(value)))
+        return value
+    if kind == "obj":
+        return _check_obj(path, rule[1], value)
+    if kind == "harmonics":
+        return _check_harmonics(path, value)
+    if kind == "events":
+        return _check_events(path, value)
+    if kind == "config":
+        if not isinstance(value, dict):
+            raise ScenarioError("%s must be an object of settings, e.g. {\"transfer.return_delay_s\": 5}" % path)
+        return value
+    if kind == "console":
+        if value:
+            raise ScenarioError("%s: console input is not supported by this firmware yet; allowed []" % path)
+        return []
+    raise ScenarioError("%s: internal error, unknown rule %s" % (path, kind))
+
+
+def _check_obj(path, spec, value):
+    if not isinstance(value, dict):
+        raise ScenarioError("%s must be an object with keys: %s" % (path or "scenario", ", ".join(sorted(spec))))
+    for key in value:
+        if key not in spec:
+            raise ScenarioError("%s is not a known key; allowed: %s" % (
+                (path + "." if path else "") + str(key), ", ".join(sorted(spec))))
+    out = {}
+    for key in spec:
+        rule = spec[key]
+        sub = (path + "." if path else "") + key
+        if key in value:
+            out[key] = _check_value(sub, rule, value[key])
+        else:
+            default = rule[1]
+            if rule[0] == "obj":
+                default = _check_obj(sub, rule[1], {})
+            elif isinstance(default, (list, dict)):
+                default = type(default)()
+            out[key] = default
+    return out
+
+
+def _check_harmonics(path, value):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ScenarioError("%s must map harmonic orders to percent, e.g. {\"3\": 5, \"5\": 6}" % path)
+    out = {}
+    for key in value:
+        try:
+            order = int(key)
+        except ValueError:
+            order = 0
+        if order < 2 or order > 40:
+            raise ScenarioError("%s: order %s is not allowed; allowed 2..40" % (path, _fmt(key)))
+        out[order] = _check_value("%s.%s" % (path, key), ("num", 0, 0, 30), value[key])
+    return out
+
+
+def _check_events(path, value):
+    if not isinstance(value, list):
+        raise ScenarioError("%s must be a list of events" % path)
+    out = []
+    kinds = ", ".join(sorted(_MAINS_EVENT))
+    for i, ev in enumerate(value):
+        sub = "%s[%d]" % (path, i)
+        if not isinstance(ev, dict):
+            raise ScenarioError("%s must be an object with at_s and kind" % sub)
+        kind = ev.get("kind")
+        if kind not in _MAINS_EVENT:
+            raise ScenarioError("%s.kind = %s is not allowed; allowed: %s" % (sub, _fmt(kind), kinds))
+        spec = {"at_s": ("num", 0, 0, 604800), "kind": ("str", kind)}
+        spec.update(_MAINS_EVENT[kind])
+        checked = _check_obj(sub, spec, ev)
+        if "frequency_hz" in checked and "frequency_hz" not in ev:
+            raise ScenarioError("%s.frequency_hz is missing; a frequency event needs it" % sub)
+        out.append(checked)
+    return out
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise ScenarioError("%s: cannot read: %s" % (path, e))
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise ScenarioError("%s: not valid JSON: %s" % (path, e))
+    return check(data)
+
+
+def check(data):
+    return _check_obj("", _SPEC, data)

@@ -1,0 +1,121 @@
+# Controller settings: one schema, every value checked before it is applied.
+#
+# Keys are dotted names as typed on the console ("mains.uv_pct"). Values arrive as text
+# (console) or as JSON numbers (scenario files); both go through set(), which raises
+# ValueError with a one-line message naming the key, the value and what is allowed.
+
+# (key, kind, default, low, high, unit, meaning); kind is "int", "float" or "bool".
+SCHEMA = (
+    ("mains.nominal_v", "int", 230, 100, 277, "V", "nominal mains voltage (RMS)"),
+    ("mains.frequency_hz", "int", 50, 50, 60, "Hz", "nominal mains frequency: 50 or 60"),
+    ("adc.mains_mv_per_count", "int", 360, 50, 2000, "mV", "mains sensor calibration: volts per ADC count x1000"),
+    ("mains.fast_trip_pct", "int", 15, 8, 50, "%", "instantaneous deviation from the learned waveform that counts as a loss"),
+    ("mains.fast_trip_samples", "int", 3, 2, 8, "samples", "consecutive deviating samples that declare a loss"),
+    ("mains.uv_pct", "int", 85, 60, 95, "%", "under-voltage trip level (RMS, % of nominal)"),
+    ("mains.uv_restore_pct", "int", 88, 65, 99, "%", "under-voltage restore level"),
+    ("mains.uv_qual_ms", "int", 200, 20, 10000, "ms", "time under-voltage must last before it trips"),
+    ("mains.ov_pct", "int", 113, 105, 130, "%", "over-voltage trip level (RMS, % of nominal)"),
+    ("mains.ov_restore_pct", "int", 110, 101, 125, "%", "over-voltage restore level"),
+    ("mains.ov_qual_ms", "int", 200, 20, 10000, "ms", "time over-voltage must last before it trips"),
+    ("mains.freq_trip_pct", "float", 3.0, 1.0, 10.0, "%", "frequency deviation that trips"),
+    ("mains.freq_restore_pct", "float", 2.0, 0.5, 9.0, "%", "frequency deviation below which mains is good again"),
+    ("mains.freq_qual_ms", "int", 300, 20, 10000, "ms", "time a frequency deviation must last before it trips"),
+    ("transfer.return_delay_s", "int", 10, 1, 3600, "s", "mains must be good this long before the load goes back"),
+    ("transfer.max_per_min", "int", 4, 1, 30, "transfers", "transfers to battery in 60 s before the controller holds on battery"),
+    ("transfer.lockout_s", "int", 60, 10, 3600, "s", "after too many transfers, mains must be good this long"),
+    ("relay.operate_ms", "int", 10, 1, 200, "ms", "relay operate time, the longest the contacts take to move"),
+)
+
+_INDEX = {}
+for _i, _row in enumerate(SCHEMA):
+    _INDEX[_row[0]] = _i
+
+
+def _allowed(row):
+    if row[1] == "bool":
+        return "on or off"
+    return "%s..%s %s" % (row[3], row[4], row[5])
+
+
+def _parse(row, value):
+    key, kind = row[0], row[1]
+    if kind == "bool":
+        if value is True or value is False:
+            return value
+        text = str(value).lower()
+        if text in ("on", "true", "1", "yes"):
+            return True
+        if text in ("off", "false", "0", "no"):
+            return False
+        raise ValueError("%s = %s is not a switch; allowed: on or off" % (key, value))
+    if isinstance(value, bool):
+        raise ValueError("%s = %s is not a number; allowed %s" % (key, value, _allowed(row)))
+    try:
+        if kind == "int":
+            if isinstance(value, float):
+                if value != int(value):
+                    raise ValueError
+                num = int(value)
+            else:
+                num = int(value)
+        else:
+            num = float(value)
+    except (ValueError, TypeError):
+        what = "a whole number" if kind == "int" else "a number"
+        raise ValueError("%s = %s is not %s; allowed %s" % (key, value, what, _allowed(row)))
+    if num < row[3] or num > row[4]:
+        raise ValueError("%s = %s is out of range; allowed %s" % (key, value, _allowed(row)))
+    return num
+
+
+# Pairs that must keep their order so that hysteresis exists: (lower key, higher key).
+_ORDERED = (
+    ("mains.uv_pct", "mains.uv_restore_pct"),
+    ("mains.ov_restore_pct", "mains.ov_pct"),
+    ("mains.freq_restore_pct", "mains.freq_trip_pct"),
+)
+
+
+class Config:
+    def __init__(self):
+        self._values = {}
+        for row in SCHEMA:
+            self._values[row[0]] = row[2]
+
+    def get(self, key):
+        if key not in _INDEX:
+            raise ValueError("unknown setting %s; see 'config show' for the list" % key)
+        return self._values[key]
+
+    def set(self, key, value):
+        self.update({key: value})
+        return self._values[key]
+
+    def update(self, values):
+        # Apply several settings as one change: all of them or none.
+        saved = dict(self._values)
+        try:
+            for key in sorted(values):
+                self._set_unchecked(key, values[key])
+            self._check_order()
+        except ValueError:
+            self._values = saved
+            raise
+
+    def _set_unchecked(self, key, value):
+        if key not in _INDEX:
+            raise ValueError("unknown setting %s; see 'config show' for the list" % key)
+        row = SCHEMA[_INDEX[key]]
+        num = _parse(row, value)
+        if key == "mains.frequency_hz" and num not in (50, 60):
+            raise ValueError("%s = %s is not allowed; allowed 50 or 60 Hz" % (key, value))
+        self._values[key] = num
+
+    def _check_order(self):
+        for low, high in _ORDERED:
+            if not self._values[low] < self._values[high]:
+                raise ValueError("%s = %s must be below %s = %s" % (
+                    low, self._values[low], high, self._values[high]))
+
+    def items(self):
+        return [(row[0], self._values[row[0]]) for row in SCHEMA]

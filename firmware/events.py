@@ -1,0 +1,57 @@
+# The controller's event record: a preallocated ring of (ticks_ms, code, argument), so that
+# recording an event never allocates, even inside the control loop.
+from array import array
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+EV_BOOT = const(1)
+EV_MAINS_LOST = const(2)        # arg: mains_monitor reason bits
+EV_MAINS_RESTORED = const(3)
+EV_XFER_TO_BATTERY = const(4)   # transfer relay commanded to the battery side
+EV_XFER_TO_MAINS = const(5)
+EV_ALARM = const(6)             # arg: alarm code
+EV_ALARM_CLEARED = const(7)
+
+NAMES = {
+    EV_BOOT: "boot",
+    EV_MAINS_LOST: "mains_lost",
+    EV_MAINS_RESTORED: "mains_restored",
+    EV_XFER_TO_BATTERY: "transfer_to_battery",
+    EV_XFER_TO_MAINS: "transfer_to_mains",
+    EV_ALARM: "alarm",
+    EV_ALARM_CLEARED: "alarm_cleared",
+}
+
+
+class EventRing:
+    def __init__(self, size=64):
+        self._buf = array("i", [0] * (3 * size))
+        self._size = size
+        self._next = 0
+        self.count = 0
+        # Called as listener(code, arg) after each record; the simulator uses it to stamp
+        # events with simulated time. Left None on a board.
+        self.listener = None
+
+    def add(self, now_ms, code, arg=0):
+        i = 3 * self._next
+        self._buf[i] = now_ms
+        self._buf[i + 1] = code
+        self._buf[i + 2] = arg
+        self._next = (self._next + 1) % self._size
+        self.count += 1
+        if self.listener is not None:
+            self.listener(code, arg)
+
+    def recent(self, n):
+        # Newest last: [(ticks_ms, code, arg), ...]; allocates, so not for the control path.
+        n = min(n, self.count, self._size)
+        out = []
+        for k in range(n, 0, -1):
+            i = 3 * ((self._next - k) % self._size)
+            out.append((self._buf[i], self._buf[i + 1], self._buf[i + 2]))
+        return out

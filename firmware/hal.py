@@ -1,0 +1,19 @@
+# What the firmware expects of a board. Every board (boards/esp32, boards/rp2040, boards/sim)
+# provides an object with these members; the firmware never imports machine.
+#
+#   sample_rate_hz, block_len        mains ADC rate and samples per block
+#   read_block(buf)                  fill buf (array 'H', block_len raw 12-bit counts) with the
+#                                    next block of mains samples; returns when the block is
+#                                    complete, so the clock then reads the end of the block
+#   ticks_ms(), ticks_add(t, d), ticks_diff(a, b)
+#                                    a monotonic clock that wraps like MicroPython's (2^30 on
+#                                    the boards); all time arithmetic goes through these
+#   skip(ms)                         let about ms of samples pass unread (whole blocks): the
+#                                    control loop's idle time while there is no mains at all
+#   set_output(out, on)              drive an output (OUT_* below); polarity is the board's job
+#   feed_watchdog()
+#
+# Outputs. The UPS transfer relay is a changeover: de-energised, its common contact sits on
+# the utility side (so a dead controller leaves the load on mains); energised, it moves to
+# the inverter fed by the battery. A changeover can never close both sides at once.
+OUT_XFER = 0

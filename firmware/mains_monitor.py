@@ -1,0 +1,321 @@
+# Mains monitor: turns blocks of raw ADC samples into a verdict on the mains.
+#
+# Two detectors run side by side on every sample:
+#   fast   each sample is compared with a reference: the waveform of the previous cycles
+#          at the same point of the wave, read one measured period back from a comb
+#          filter (a ring of past reference values, linearly interpolated at the fractional
+#          period). A run of `fast_trip_samples` samples that deviate by more than
+#          `fast_trip_pct` of the nominal peak declares a loss within a few ms, at any
+#          phase, where a half-cycle RMS needs 10-20 ms.
+#   slow   per cycle (rising zero crossing to rising zero crossing, with hysteresis) the
+#          mean square and the period are measured; under/over-voltage and under/over-
+#          frequency trip after their qualification time and clear at the restore levels.
+#
+#       LEARN --(learn_cycles good cycles)--> ARMED --(deviating run)--> TRIPPED
+#         ^                                                                |
+#         +------------------(3 good cycles in a row)---------------------+
+#
+# The hot loop is integer-only and allocates nothing. Every value stays a small int on a
+# 32-bit board (31-bit signed, so below 2^30 in magnitude): the bias is held inside
+# 1024..3072, so a centred sample is |x| <= 3072; reference values (q3) are blends of past
+# samples, |r| <= 8 * 3072; squares accumulate over at most fs/40 samples (the longest
+# valid period, 40 Hz), and fs <= 4500 Hz keeps that window at 112 samples:
+# 112 * 3072^2 = 1.057e9 < 2^30. host_tests/test_mains_monitor.py checks these bounds.
+from array import array
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# Fault bits (public: the transfer logic and the event log use them).
+FAST = const(1)
+UV = const(2)
+OV = const(4)
+UF = const(8)    # under-frequency, or no usable zero crossings at all
+OF = const(16)
+
+LEARN = const(0)
+ARMED = const(1)
+TRIPPED = const(2)
+
+_LEARN_CYCLES = const(25)     # cycles of good mains before the fast detector is armed
+_RESTORE_CYCLES = const(3)    # good cycles in a row after a trip before learning again
+_COPY_CYCLES = const(1)       # first learning cycle copies the wave into the reference
+_FAST_CYCLES = const(4)       # then adapt by 1/2 per cycle, then by 1/8
+_DISARMED = const(0x3FFFFFFF)
+MAX_RATE_HZ = const(4500)
+BIAS_MIN = const(1024)
+BIAS_MAX = const(3072)
+
+
+def _pct_sq(base_sq, pct):
+    # float on purpose: base_sq * pct^2 can pass 2^30 and this runs once, at configure time
+    return int(base_sq * pct * pct / 10000.0)
+
+
+class MainsMonitor:
+    def __init__(self, cfg, sample_rate_hz, ticks_diff):
+        self._ticks_diff = ticks_diff
+        self.configure(cfg, sample_rate_hz)
+
+    def configure(self, cfg, fs):
+        # Everything derived from settings is computed here, once, outside the hot path.
+        if fs < 1000 or fs > MAX_RATE_HZ:
+            raise ValueError("sample rate %d Hz not supported; allowed 1000..%d" % (fs, MAX_RATE_HZ))
+        self.fs = fs
+        nominal_v = cfg.get("mains.nominal_v")
+        f_nom = cfg.get("mains.frequency_hz")
+        mv = cfg.get("adc.mains_mv_per_count")
+        rms_counts = nominal_v * 1000 / mv
+        self.nominal_peak = int(rms_counts * 1.41421356 + 0.5)
+        if self.nominal_peak > 1900:
+            raise ValueError("adc.mains_mv_per_count = %d puts the nominal peak at %d counts;"
+                             " allowed at most 1900 (raise the value)" % (mv, self.nominal_peak))
+        ms_nom = rms_counts * rms_counts
+        self._uv_ms = _pct_sq(ms_nom, cfg.get("mains.uv_pct"))
+        self._uv_ok_ms = _pct_sq(ms_nom, cfg.get("mains.uv_restore_pct"))
+        self._ov_ms = _pct_sq(ms_nom, cfg.get("mains.ov_pct"))
+        self._ov_ok_ms = _pct_sq(ms_nom, cfg.get("mains.ov_restore_pct"))
+        self._absent_ms = _pct_sq(ms_nom, 50)
+        self._uv_qual = cfg.get("mains.uv_qual_ms")
+        self._ov_qual = cfg.get("mains.ov_qual_ms")
+        self._f_qual = cfg.get("mains.freq_qual_ms")
+        # Periods in 1/256 sample; a longer period is a lower frequency.
+        scale = fs * 256.0 / f_nom
+        trip = cfg.get("mains.freq_trip_pct") / 100.0
+        rest = cfg.get("mains.freq_restore_pct") / 100.0
+        self._p_uf = int(scale / (1.0 - trip))
+        self._p_of = int(scale / (1.0 + trip))
+        self._p_uf_ok = int(scale / (1.0 - rest))
+        self._p_of_ok = int(scale / (1.0 + rest))
+        self._p_nom = int(scale)
+        self._p_min = fs * 256 // 70
+        self._p_max = fs * 256 // 40
+        self._max_window = fs // 40
+        self._thr = (self.nominal_peak * cfg.get("mains.fast_trip_pct") // 100) << 3
+        self._trip_n = cfg.get("mains.fast_trip_samples")
+        self._hyst = self.nominal_peak // 10
+        size = 16
+        while size < fs // 40 + 4:
+            size <<= 1
+        self._ring = array("i", [0] * size)
+        self._mask = size - 1
+        self.reset()
+
+    def reset(self):
+        self.state = LEARN
+        self.faults = 0
+        self._pending = 0              # fault bits whose condition holds, not yet qualified
+        self._t_uv = self._t_ov = self._t_f = 0
+        self._learned = 0
+        self._good_run = 0
+        self._pos = 0
+        self._cnt = 0
+        self._bias_q8 = 2048 << 8
+        self._bias = 2048
+        self._sq = 0
+        self._raw_sum = 0
+        self._n = 0
+        self._zc_armed = False
+        self._xprev = 0
+        self._g8_prev = -1             # -1: the previous window did not end on a crossing
+        self._set_period(self._p_nom)
+        self._shift = 0
+        self.cycles = 0
+        # Last completed window: mean square (counts^2) and period (q8 samples, 0 if none).
+        self.mean_sq = 0
+        self.period_q8 = 0
+        self.trip_sample = -1          # index in its block of the sample that tripped
+        self._now = 0
+        self._absent_run = 0           # windows in a row with no mains to speak of
+
+    def resume(self):
+        # The board skipped samples: start a fresh window; the reference stays frozen.
+        self._sq = self._raw_sum = self._n = 0
+        self._zc_armed = False
+        self._g8_prev = -1
+        self._cnt = 0
+        self._absent_run = 0
+
+    def absent(self):
+        # Tripped, and the last two windows held neither a crossing nor half the nominal
+        # voltage: nothing to watch closely until mains shows up again.
+        return self.state == TRIPPED and self._absent_run >= 2
+
+    def _set_period(self, p_q8):
+        self._p_q8 = p_q8
+        self._dint = p_q8 >> 8
+        self._dfrac = p_q8 & 255
+
+    def ok(self):
+        # Mains usable for the load: armed fast detector and no qualified fault.
+        return self.state == ARMED and self.faults == 0
+
+    def process(self, buf, n, now_ms):
+        # The hot path. Locals instead of attributes: the VM reads them far faster.
+        self._now = now_ms
+        ring = self._ring
+        mask = self._mask
+        pos = self._pos
+        dint = self._dint
+        dfrac = self._dfrac
+        thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
+        shift = self._shift
+        cnt = self._cnt
+        trip_n = self._trip_n
+        bias = self._bias
+        sq = self._sq
+        raw_sum = self._raw_sum
+        nw = self._n
+        zc = self._zc_armed
+        xprev = self._xprev
+        hyst = self._hyst
+        max_window = self._max_window
+        for i in range(n):
+            raw = buf[i]
+            x = raw - bias
+            sq += x * x
+            raw_sum += raw
+            nw += 1
+            a = ring[(pos - dint) & mask]
+            r = a + (((ring[(pos - dint - 1) & mask] - a) * dfrac) >> 8)
+            d = (x << 3) - r
+            if d > thr or d < -thr:
+                ring[pos] = r
+                cnt += 1
+                if cnt >= trip_n:
+                    cnt = 0
+                    if self.state == ARMED:
+                        self._trip(i)
+                        thr = -1
+            else:
+                cnt = 0
+                ring[pos] = r + (d >> shift)
+            pos = (pos + 1) & mask
+            if x < -hyst:
+                zc = True
+            elif zc and x >= 0:
+                zc = False
+                self._window_end(sq, nw, raw_sum, (x << 8) // (x - xprev))
+                sq = raw_sum = nw = 0
+                dint = self._dint
+                dfrac = self._dfrac
+                shift = self._shift
+                thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
+            elif nw >= max_window:
+                self._window_end(sq, nw, raw_sum, -1)
+                sq = raw_sum = nw = 0
+                shift = self._shift
+                thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
+            xprev = x
+        self._pos = pos
+        self._cnt = cnt
+        self._sq = sq
+        self._raw_sum = raw_sum
+        self._n = nw
+        self._zc_armed = zc
+        self._xprev = xprev
+        return self.faults
+
+    def _trip(self, i):
+        self.state = TRIPPED
+        self.faults |= FAST
+        self.trip_sample = i
+        self._good_run = 0
+
+    def _window_end(self, sq, nw, raw_sum, g8):
+        # Once per cycle (g8 >= 0: the window ended on a rising crossing, g8/256 of a sample
+        # before the current sample) or per capped window without a crossing (g8 = -1).
+        self.cycles += 1
+        ms = sq // nw
+        self.mean_sq = ms
+        # The ADC bias is the mean of whole cycles; follow it slowly (drift, temperature).
+        self._bias_q8 += ((raw_sum << 8) // nw - self._bias_q8) >> 4
+        bias = (self._bias_q8 + 128) >> 8
+        self._bias = BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias)
+        period = 0
+        if g8 >= 0 and self._g8_prev >= 0:
+            period = (nw << 8) - g8 + self._g8_prev
+            if period < self._p_min or period > self._p_max:
+                period = 0
+        self._g8_prev = g8
+        self.period_q8 = period
+        if period == 0 and ms < self._absent_ms:
+            self._absent_run += 1
+        else:
+            self._absent_run = 0
+        if period:
+            # Smooth the comb delay so that zero-crossing jitter does not move the reference.
+            self._set_period(self._p_q8 + ((period - self._p_q8) >> 2))
+        self._qualify(ms, period)
+        good = (self._uv_ok_ms <= ms <= self._ov_ok_ms and period != 0
+                and self._p_of_ok <= period <= self._p_uf_ok)
+        state = self.state
+        if state == TRIPPED:
+            self._good_run = self._good_run + 1 if good else 0
+            if self._good_run >= _RESTORE_CYCLES:
+                self._start_learning()
+        elif state == LEARN:
+            if good:
+                self._learned += 1
+                if self._learned >= _LEARN_CYCLES:
+                    self.state = ARMED
+                    self.faults &= ~FAST
+                    self._shift = 3
+                elif self._learned >= _COPY_CYCLES + _FAST_CYCLES:
+                    self._shift = 3
+                elif self._learned >= _COPY_CYCLES:
+                    self._shift = 1
+            else:
+                self._start_learning()
+
+    def _start_learning(self):
+        self.state = LEARN
+        self._learned = 0
+        self._shift = 0
+
+    def _qualify(self, ms, period):
+        now = self._now
+        diff = self._ticks_diff
+        self._check(UV, ms < self._uv_ms, ms >= self._uv_ok_ms, self._uv_qual, now, diff)
+        self._check(OV, ms > self._ov_ms, ms <= self._ov_ok_ms, self._ov_qual, now, diff)
+        self._check(UF, period == 0 or period > self._p_uf,
+                    period != 0 and period <= self._p_uf_ok, self._f_qual, now, diff)
+        self._check(OF, period != 0 and period < self._p_of,
+                    period == 0 or period >= self._p_of_ok, self._f_qual, now, diff)
+
+    def _check(self, bit, bad, restored, qual_ms, now, diff):
+        if bad:
+            if not self._pending & bit:
+                self._pending |= bit
+                self._set_since(bit, now)
+            elif diff(now, self._since(bit)) >= qual_ms:
+                self.faults |= bit
+        else:
+            self._pending &= ~bit
+            if restored:
+                self.faults &= ~bit
+
+    def _set_since(self, bit, now):
+        if bit == UV:
+            self._t_uv = now
+        elif bit == OV:
+            self._t_ov = now
+        else:
+            self._t_f = now
+
+    def _since(self, bit):
+        if bit == UV:
+            return self._t_uv
+        if bit == OV:
+            return self._t_ov
+        return self._t_f
+
+    # Readings for people (allocate floats: never called from the control path).
+    def voltage(self, cfg):
+        return (self.mean_sq ** 0.5) * cfg.get("adc.mains_mv_per_count") / 1000
+
+    def frequency(self):
+        return self.fs * 256 / self.period_q8 if self.period_q8 else 0.0

@@ -1,0 +1,68 @@
+import pytest
+from hypothesis import given, strategies as st
+
+from firmware.config import SCHEMA, Config
+
+
+def test_defaults_are_inside_their_own_ranges():
+    cfg = Config()
+    for key, kind, default, low, high, unit, meaning in SCHEMA:
+        assert low <= cfg.get(key) <= high, key
+        assert meaning and unit
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("mains.uv_pct", 120, ["mains.uv_pct", "120", "out of range", "60..95"]),
+    ("mains.uv_pct", "abc", ["mains.uv_pct", "abc", "not a whole number"]),
+    ("mains.uv_pct", 80.5, ["mains.uv_pct", "80.5", "not a whole number"]),
+    ("mains.frequency_hz", 55, ["mains.frequency_hz", "55", "50 or 60"]),
+    ("mains.nosuch", 1, ["unknown setting", "mains.nosuch"]),
+    ("mains.uv_restore_pct", 80, ["mains.uv_pct", "must be below", "mains.uv_restore_pct"]),
+    ("transfer.return_delay_s", True, ["transfer.return_delay_s", "not a number"]),
+])
+def test_bad_values_are_refused_with_one_line_naming_them(key, value, words):
+    cfg = Config()
+    before = cfg.items()
+    with pytest.raises(ValueError) as err:
+        cfg.set(key, value)
+    msg = str(err.value)
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg
+    assert cfg.items() == before
+
+
+def test_text_values_as_typed_on_a_console_are_parsed():
+    cfg = Config()
+    assert cfg.set("transfer.return_delay_s", "30") == 30
+    assert cfg.set("mains.freq_trip_pct", "4.5") == 4.5
+    assert cfg.get("transfer.return_delay_s") == 30
+
+
+def test_update_is_all_or_nothing():
+    cfg = Config()
+    with pytest.raises(ValueError):
+        cfg.update({"transfer.return_delay_s": 30, "mains.uv_pct": 999})
+    assert cfg.get("transfer.return_delay_s") == 10
+
+
+_INT_ROWS = [row for row in SCHEMA if row[1] == "int" and row[0] != "mains.frequency_hz"]
+
+
+@given(st.sampled_from(_INT_ROWS), st.integers(-10000, 10000))
+def test_an_integer_setting_is_accepted_exactly_when_in_range(row, value):
+    cfg = Config()
+    key, low, high = row[0], row[3], row[4]
+    try:
+        cfg.set(key, value)
+        accepted = True
+    except ValueError:
+        accepted = False
+    in_range = low <= value <= high
+    if in_range and accepted:
+        assert cfg.get(key) == value
+    if not in_range:
+        assert not accepted
+    # in range but refused only for the ordering rules between trip and restore levels
+    if in_range and not accepted:
+        assert key in ("mains.uv_pct", "mains.uv_restore_pct", "mains.ov_pct", "mains.ov_restore_pct")

@@ -1,0 +1,99 @@
+# Run a scenario on the simulated board, in simulated time.
+#
+#   python3 tools/sim.py SCENARIO.json --report OUT.json [--plot OUT.png] [--quiet]
+#   micropython tools/sim.py SCENARIO.json --report OUT.json
+#
+# Prints the timeline an operator would read. Exit 0 when the run completed (whatever
+# happened to the load), 2 with a one-line reason on stderr for an invalid scenario or
+# command line.
+import sys
+
+_USAGE = "usage: sim.py SCENARIO.json [--report OUT.json] [--plot OUT.png] [--quiet]"
+
+
+def _root():
+    here = __file__ if "/" in __file__ else "./" + __file__
+    tools = here[:here.rindex("/")]
+    return tools + "/.." if tools else ".."
+
+
+sys.path.insert(0, _root())
+
+from boards.sim import report as report_json  # noqa: E402
+from boards.sim import scenario  # noqa: E402
+from boards.sim.runner import Simulation  # noqa: E402
+from tools import timeline as timeline_text  # noqa: E402
+
+
+def fail(msg):
+    sys.stderr.write("sim.py: %s\n" % msg)
+    sys.exit(2)
+
+
+def parse_args(argv):
+    opts = {"scenario": None, "report": None, "plot": None, "quiet": False}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--report", "--plot"):
+            if i + 1 >= len(argv):
+                fail("%s needs a file name; %s" % (a, _USAGE))
+            opts[a[2:]] = argv[i + 1]
+            i += 2
+            continue
+        if a == "--quiet":
+            opts["quiet"] = True
+        elif a in ("-h", "--help"):
+            print(_USAGE)
+            sys.exit(0)
+        elif a.startswith("-"):
+            fail("unknown option %s; %s" % (a, _USAGE))
+        elif opts["scenario"] is None:
+            opts["scenario"] = a
+        else:
+            fail("one scenario at a time; %s" % _USAGE)
+        i += 1
+    if opts["scenario"] is None:
+        fail("no scenario given; %s" % _USAGE)
+    return opts
+
+
+def _makedirs(path):
+    import os
+    parts = path.split("/")[:-1]
+    cur = ""
+    for p in parts:
+        cur = cur + p + "/" if cur or p else "/"
+        if not p:
+            continue
+        try:
+            os.mkdir(cur.rstrip("/"))
+        except OSError:
+            pass
+
+
+def main(argv):
+    opts = parse_args(argv)
+    try:
+        sc = scenario.load(opts["scenario"])
+        sim = Simulation(sc)
+    except scenario.ScenarioError as e:
+        fail("invalid scenario %s: %s" % (opts["scenario"], e))
+    rep = sim.run()
+    if not opts["quiet"]:
+        print(timeline_text.render(rep))
+    if opts["report"]:
+        _makedirs(opts["report"])
+        with open(opts["report"], "w") as f:
+            f.write(report_json.dumps(rep) + "\n")
+    if opts["plot"]:
+        if sys.implementation.name == "micropython":
+            fail("--plot needs CPython with matplotlib")
+        from tools import plot
+        _makedirs(opts["plot"])
+        plot.timeline_png(rep, sim.board.trace, opts["plot"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
