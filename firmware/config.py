@@ -9,7 +9,7 @@ SCHEMA = (
     ("mains.nominal_v", "int", 230, 100, 277, "V", "nominal mains voltage (RMS)"),
     ("mains.frequency_hz", "int", 50, 50, 60, "Hz", "nominal mains frequency: 50 or 60"),
     ("adc.mains_mv_per_count", "int", 360, 50, 2000, "mV", "mains sensor calibration: volts per ADC count x1000"),
-    ("mains.fast_trip_pct", "int", 15, 8, 50, "%", "instantaneous deviation from the learned waveform that counts as a loss"),
+    ("mains.fast_trip_pct", "int", 15, 2, 50, "%", "instantaneous deviation from the learned waveform that counts as a loss"),
     ("mains.fast_trip_samples", "int", 3, 2, 8, "samples", "consecutive deviating samples that declare a loss"),
     ("mains.uv_pct", "int", 85, 60, 95, "%", "under-voltage trip level (RMS, % of nominal)"),
     ("mains.uv_restore_pct", "int", 88, 65, 99, "%", "under-voltage restore level"),

@@ -1,12 +1,16 @@
 # Mains monitor: turns blocks of raw ADC samples into a verdict on the mains.
 #
 # Two detectors run side by side on every sample:
-#   fast   each sample is compared with a reference: the waveform of the previous cycles
-#          at the same point of the wave, read one measured period back from a comb
-#          filter (a ring of past reference values, linearly interpolated at the fractional
-#          period). A run of `fast_trip_samples` samples that deviate by more than
-#          `fast_trip_pct` of the nominal peak declares a loss within a few ms, at any
-#          phase, where a half-cycle RMS needs 10-20 ms.
+#   fast   each sample is compared with a reference: the learned waveform of the
+#          previous cycles at the same phase. The phase is a 16-bit accumulator stepped by
+#          the measured period and reset at every rising zero crossing, so a frequency
+#          drift never accumulates; the reference is a table of _SLOTS points per cycle,
+#          read with linear interpolation and updated at the nearest point. A run of
+#          `fast_trip_samples` samples that deviate by more than `fast_trip_pct` of the
+#          nominal peak declares a loss within a few ms, at any phase, where a half-cycle
+#          RMS needs 10-20 ms. (A reference read one period back from a comb filter was
+#          tried first: it amplifies any period error by 1/adaptation rate and false-trips
+#          on a 0.5 Hz/s frequency ramp.)
 #   slow   per cycle (rising zero crossing to rising zero crossing, with hysteresis) the
 #          mean square and the period are measured; under/over-voltage and under/over-
 #          frequency trip after their qualification time and clear at the restore levels.
@@ -18,7 +22,7 @@
 # The hot loop is integer-only and allocates nothing. Every value stays a small int on a
 # 32-bit board (31-bit signed, so below 2^30 in magnitude): the bias is held inside
 # 1024..3072, so a centred sample is |x| <= 3072; reference values (q3) are blends of past
-# samples, |r| <= 8 * 3072; squares accumulate over at most fs/40 samples (the longest
+# samples, |r| <= 8 * 3072; the phase is 16 bits; squares accumulate over at most fs/40 samples (the longest
 # valid period, 40 Hz), and fs <= 4500 Hz keeps that window at 112 samples:
 # 112 * 3072^2 = 1.057e9 < 2^30. host_tests/test_mains_monitor.py checks these bounds.
 from array import array
@@ -45,6 +49,9 @@ _RESTORE_CYCLES = const(3)    # good cycles in a row after a trip before learnin
 _COPY_CYCLES = const(1)       # first learning cycle copies the wave into the reference
 _FAST_CYCLES = const(4)       # then adapt by 1/2 per cycle, then by 1/8
 _DISARMED = const(0x3FFFFFFF)
+_SLOTS = const(64)            # reference points per cycle: at most the samples per cycle
+_SLOT_SHIFT = const(10)       # 16-bit phase -> slot
+_FRAC_SHIFT = const(2)        # 16-bit phase -> slot position in 1/256
 MAX_RATE_HZ = const(4500)
 BIAS_MIN = const(1024)
 BIAS_MAX = const(3072)
@@ -97,11 +104,7 @@ class MainsMonitor:
         self._thr = (self.nominal_peak * cfg.get("mains.fast_trip_pct") // 100) << 3
         self._trip_n = cfg.get("mains.fast_trip_samples")
         self._hyst = self.nominal_peak // 10
-        size = 16
-        while size < fs // 40 + 4:
-            size <<= 1
-        self._ring = array("i", [0] * size)
-        self._mask = size - 1
+        self._ref = array("i", [0] * _SLOTS)
         self.reset()
 
     def reset(self):
@@ -111,7 +114,7 @@ class MainsMonitor:
         self._t_uv = self._t_ov = self._t_f = 0
         self._learned = 0
         self._good_run = 0
-        self._pos = 0
+        self._phase = 0
         self._cnt = 0
         self._bias_q8 = 2048 << 8
         self._bias = 2048
@@ -119,7 +122,7 @@ class MainsMonitor:
         self._raw_sum = 0
         self._n = 0
         self._zc_armed = False
-        self._xprev = 0
+        self._x1 = self._x2 = self._mprev = 0   # last two samples, last median
         self._g8_prev = -1             # -1: the previous window did not end on a crossing
         self._set_period(self._p_nom)
         self._shift = 0
@@ -146,8 +149,7 @@ class MainsMonitor:
 
     def _set_period(self, p_q8):
         self._p_q8 = p_q8
-        self._dint = p_q8 >> 8
-        self._dfrac = p_q8 & 255
+        self._inc = (1 << 24) // p_q8     # phase step per sample, 2^16 per cycle
 
     def ok(self):
         # Mains usable for the load: armed fast detector and no qualified fault.
@@ -156,11 +158,9 @@ class MainsMonitor:
     def process(self, buf, n, now_ms):
         # The hot path. Locals instead of attributes: the VM reads them far faster.
         self._now = now_ms
-        ring = self._ring
-        mask = self._mask
-        pos = self._pos
-        dint = self._dint
-        dfrac = self._dfrac
+        ref = self._ref
+        ph = self._phase
+        inc = self._inc
         thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
         shift = self._shift
         cnt = self._cnt
@@ -170,7 +170,9 @@ class MainsMonitor:
         raw_sum = self._raw_sum
         nw = self._n
         zc = self._zc_armed
-        xprev = self._xprev
+        x1 = self._x1
+        x2 = self._x2
+        mprev = self._mprev
         hyst = self._hyst
         max_window = self._max_window
         for i in range(n):
@@ -179,11 +181,13 @@ class MainsMonitor:
             sq += x * x
             raw_sum += raw
             nw += 1
-            a = ring[(pos - dint) & mask]
-            r = a + (((ring[(pos - dint - 1) & mask] - a) * dfrac) >> 8)
+            ph = (ph + inc) & 0xFFFF
+            s = ph >> _SLOT_SHIFT
+            f = (ph >> _FRAC_SHIFT) & 255
+            a = ref[s]
+            r = a + (((ref[(s + 1) & (_SLOTS - 1)] - a) * f) >> 8)
             d = (x << 3) - r
             if d > thr or d < -thr:
-                ring[pos] = r
                 cnt += 1
                 if cnt >= trip_n:
                     cnt = 0
@@ -192,16 +196,30 @@ class MainsMonitor:
                         thr = -1
             else:
                 cnt = 0
-                ring[pos] = r + (d >> shift)
-            pos = (pos + 1) & mask
-            if x < -hyst:
+                if f >= 128:
+                    s = (s + 1) & (_SLOTS - 1)
+                ref[s] += d >> shift
+            # Zero crossings are found on the median of the last three samples, so that a
+            # single-sample spike can neither arm nor fire the crossing detector.
+            if x1 > x:
+                lo = x
+                hi = x1
+            else:
+                lo = x1
+                hi = x
+            m = lo if x2 < lo else (hi if x2 > hi else x2)
+            x2 = x1
+            x1 = x
+            if m < -hyst:
                 zc = True
-            elif zc and x >= 0:
+            elif zc and m >= 0:
                 zc = False
-                self._window_end(sq, nw, raw_sum, (x << 8) // (x - xprev))
+                # The median lags one sample: the crossing lies 1 + g8/256 samples back.
+                g8 = (m << 8) // (m - mprev)
+                self._window_end(sq, nw, raw_sum, g8)
                 sq = raw_sum = nw = 0
-                dint = self._dint
-                dfrac = self._dfrac
+                inc = self._inc
+                ph = ((256 + g8) * inc) >> 8
                 shift = self._shift
                 thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
             elif nw >= max_window:
@@ -209,14 +227,16 @@ class MainsMonitor:
                 sq = raw_sum = nw = 0
                 shift = self._shift
                 thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
-            xprev = x
-        self._pos = pos
+            mprev = m
+        self._phase = ph
         self._cnt = cnt
         self._sq = sq
         self._raw_sum = raw_sum
         self._n = nw
         self._zc_armed = zc
-        self._xprev = xprev
+        self._x1 = x1
+        self._x2 = x2
+        self._mprev = mprev
         return self.faults
 
     def _trip(self, i):
@@ -247,7 +267,7 @@ class MainsMonitor:
         else:
             self._absent_run = 0
         if period:
-            # Smooth the comb delay so that zero-crossing jitter does not move the reference.
+            # Smooth the phase step so that zero-crossing jitter does not move the reference.
             self._set_period(self._p_q8 + ((period - self._p_q8) >> 2))
         self._qualify(ms, period)
         good = (self._uv_ok_ms <= ms <= self._ov_ok_ms and period != 0

@@ -108,7 +108,9 @@ class Mains:
         p.sort(key=lambda x: (x[0], x[1]))
         self._next_k = p[0][0]
 
-    def _recompute(self):
+    def _recompute(self, ramp=0):
+        # ramp: seconds to reach the new frequency (a frequency event's ramp_s, both when
+        # it starts and when it ends)
         lvl = self._base
         for ev in self._active:
             lvl *= _factor(ev)
@@ -116,10 +118,8 @@ class Mains:
         self._lvl = int(lvl * 65536)
         if self._freq_events:
             target = float(self._freq_events[-1]["frequency_hz"])
-            ramp = self._freq_events[-1]["ramp_s"]
         else:
             target = self.nominal_hz
-            ramp = 0
         if ramp > 0 and target != self.freq:
             n = max(1, int(ramp * self.fs))
             self._ramp = (self.k + n, target, (target - self.freq) / n)
@@ -149,14 +149,14 @@ class Mains:
                     self._active.append(ev)
                 end = k + max(1, int(round(ev["duration_s"] * self.fs)))
                 self._schedule(end, "end", ev)
-                self._recompute()
+                self._recompute(ev.get("ramp_s", 0))
                 self._on_change(k, ev, True)
             else:
                 if kind == "frequency":
                     self._freq_events.remove(ev)
                 else:
                     self._active.remove(ev)
-                self._recompute()
+                self._recompute(ev.get("ramp_s", 0))
                 self._on_change(k, ev, False)
         self._next_k = self._pending[0][0] if self._pending else -1
 

@@ -1,0 +1,42 @@
+# Runs under the MicroPython unix port: the whole control loop (monitor, transfer, event
+# ring) runs under micropython.heap_lock(), through normal mains, an interruption, the
+# transfer to battery, the return of mains, re-learning, the return transfer and a
+# second fault. Any allocation raises MemoryError and fails the check.
+import gc
+import sys
+
+import micropython
+
+sys.path.insert(0, ".")
+sys.path.insert(0, "host_tests/mp")
+
+from firmware.config import Config  # noqa: E402
+from firmware.controller import Controller  # noqa: E402
+from replay_board import ReplayBoard  # noqa: E402
+
+freq = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+volts = 230 if freq == 50 else 120
+board = ReplayBoard({"seed": 3, "mains": {
+    "nominal_v": volts, "frequency_hz": freq, "thd_pct": 8, "noise_pct": 1,
+    "spikes_per_s": 5, "events": [
+        {"at_s": 2.0, "kind": "dip", "residual_pct": 0, "duration_s": 0.5, "phase_deg": 90},
+        {"at_s": 6.5, "kind": "swell", "level_pct": 125, "duration_s": 0.3},
+        {"at_s": 8.0, "kind": "dip", "residual_pct": 40, "duration_s": 0.2}]}}, 10.0, start_ms=(1 << 30) - 4000)
+cfg = Config()
+cfg.update({"mains.nominal_v": volts, "mains.frequency_hz": freq, "transfer.return_delay_s": 2})
+ctrl = Controller(board, cfg)
+for _ in range(1000):          # first second unlocked: learning, first-call caches
+    ctrl.step()
+gc.collect()
+before = gc.mem_alloc()
+blocks = 0
+micropython.heap_lock()
+try:
+    while board.blocks_left() > 0:
+        ctrl.step()
+        blocks += 1
+finally:
+    micropython.heap_unlock()
+after = gc.mem_alloc()
+print("blocks", blocks, "bytes", after - before, "outputs", board.out_n,
+      "events", ctrl.log.count, "state", ctrl.transfer.state)

@@ -1,0 +1,73 @@
+# The firmware on the real MicroPython VM: the same timelines as CPython, no allocation on
+# the control path, and it compiles for both targets.
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import MPY_CROSS, ROOT, run_micropython
+
+
+@pytest.mark.parametrize("freq", [50, 60])
+def test_control_loop_allocates_nothing_under_heap_lock(freq):
+    p = run_micropython(["host_tests/mp/heap_lock_check.py", str(freq)], timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    words = p.stdout.split()
+    result = dict(zip(words[0::2], words[1::2]))
+    assert int(result["blocks"]) > 6000
+    assert int(result["bytes"]) == 0
+    # the locked stretch went through transfers both ways, not just quiet mains
+    assert int(result["outputs"]) >= 3
+    assert int(result["events"]) >= 6
+
+
+_SCENARIOS = [
+    {"name": "wrap-50", "duration_s": 14, "seed": 5, "start_ticks_ms": (1 << 30) - 6000,
+     "mains": {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 6, "noise_pct": 1.5,
+               "spikes_per_s": 3,
+               "events": [{"at_s": 2, "kind": "dip", "residual_pct": 40, "duration_s": 0.2, "phase_deg": 135},
+                          {"at_s": 7, "kind": "outage", "duration_s": 3, "phase_deg": 270}]},
+     "config": {"transfer.return_delay_s": 2}},
+    {"name": "freq-60", "duration_s": 12, "seed": 9,
+     "mains": {"nominal_v": 120, "frequency_hz": 60, "thd_pct": 3, "noise_pct": 0.5,
+               "events": [{"at_s": 2, "kind": "frequency", "frequency_hz": 57, "duration_s": 3, "ramp_s": 0.5},
+                          {"at_s": 9, "kind": "swell", "level_pct": 130, "duration_s": 0.5, "phase_deg": 0}]},
+     "config": {"transfer.return_delay_s": 1, "mains.fast_trip_pct": 30}},
+]
+
+
+@pytest.mark.parametrize("sc", _SCENARIOS, ids=[s["name"] for s in _SCENARIOS])
+def test_same_timeline_under_cpython_and_micropython(tmp_path, sc):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(sc))
+    reports = {}
+    for name, cmd in (("cpython", [sys.executable, "tools/sim.py"]),
+                      ("micropython", [os.path.join(os.path.dirname(sys.executable), "micropython"),
+                                       "tools/sim.py"])):
+        out = tmp_path / (name + ".json")
+        p = subprocess.run(cmd + [str(path), "--report", str(out), "--quiet"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stderr
+        reports[name] = json.loads(out.read_text())
+    cp, mp = reports["cpython"], reports["micropython"]
+    assert cp["interpreter"] == "cpython" and mp["interpreter"] == "micropython"
+    assert len(cp["timeline"]) >= 6
+    assert cp["timeline"] == mp["timeline"]
+    assert cp["metrics"] == mp["metrics"]
+    names = [e["event"] for e in cp["timeline"]]
+    assert "load_to_battery" in names and "load_to_mains" in names
+
+
+@pytest.mark.parametrize("arch", ["xtensawin", "armv6m"])
+def test_firmware_compiles_with_mpy_cross(tmp_path, arch):
+    files = sorted(glob.glob(os.path.join(ROOT, "firmware", "*.py")))
+    assert len(files) >= 6
+    for f in files:
+        out = tmp_path / (os.path.basename(f)[:-3] + ".mpy")
+        p = subprocess.run([MPY_CROSS, "-march=" + arch, "-o", str(out), f],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, f + ": " + p.stderr
+        assert out.stat().st_size > 0
