@@ -52,6 +52,7 @@ _DISARMED = const(0x3FFFFFFF)
 _SLOTS = const(64)            # reference points per cycle: at most the samples per cycle
 _SLOT_SHIFT = const(10)       # 16-bit phase -> slot
 _FRAC_SHIFT = const(2)        # 16-bit phase -> slot position in 1/256
+_GATE_Q8 = const(384)         # a period further than 1.5 samples from the tracked one is odd
 MAX_RATE_HZ = const(4500)
 BIAS_MIN = const(1024)
 BIAS_MAX = const(3072)
@@ -124,7 +125,10 @@ class MainsMonitor:
         self._zc_armed = False
         self._x1 = self._x2 = self._mprev = 0   # last two samples, last median
         self._g8_prev = -1             # -1: the previous window did not end on a crossing
+        self._rejected = 0             # odd periods in a row
+        self.steer = False             # the last crossing may steer the phase
         self._set_period(self._p_nom)
+        self._p_avg = self._p_nom << 4
         self._shift = 0
         self.cycles = 0
         # Last completed window: mean square (counts^2) and period (q8 samples, 0 if none).
@@ -215,14 +219,19 @@ class MainsMonitor:
             elif zc and m >= 0:
                 zc = False
                 # The median lags one sample: the crossing lies 1 + g8/256 samples back.
+                # Pull the phase halfway to the crossing (a phase-locked loop), so that a
+                # crossing moved by a transient shifts the reference by half as much.
                 g8 = (m << 8) // (m - mprev)
                 self._window_end(sq, nw, raw_sum, g8)
                 sq = raw_sum = nw = 0
                 inc = self._inc
-                ph = ((256 + g8) * inc) >> 8
+                if self.steer:
+                    err = ((((256 + g8) * inc) >> 8) - ph + 0x8000) & 0xFFFF
+                    ph = (ph + ((err - 0x8000) >> 1)) & 0xFFFF
                 shift = self._shift
                 thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
-            elif nw >= max_window:
+            if nw >= max_window:
+                # no crossing for longer than the longest valid period
                 self._window_end(sq, nw, raw_sum, -1)
                 sq = raw_sum = nw = 0
                 shift = self._shift
@@ -266,9 +275,27 @@ class MainsMonitor:
             self._absent_run += 1
         else:
             self._absent_run = 0
+        self.steer = False
         if period:
-            # Smooth the phase step so that zero-crossing jitter does not move the reference.
-            self._set_period(self._p_q8 + ((period - self._p_q8) >> 2))
+            dev = period - self._p_q8
+            if -_GATE_Q8 <= dev <= _GATE_Q8:
+                # Smooth the phase step so that zero-crossing jitter does not move the
+                # reference.
+                self._set_period(self._p_q8 + (dev >> 2))
+                self._rejected = 0
+                self.steer = True
+            elif self._rejected >= 2:
+                # Three odd periods in a row: the frequency really moved. Re-lock.
+                self._set_period(period)
+                self._rejected = 0
+                self.steer = True
+            else:
+                # A crossing moved by a transient (spikes a sample apart get past the
+                # median): it steers nothing and counts as an ordinary cycle.
+                self._rejected += 1
+                period = self._p_q8
+            # The reading people see averages about 16 cycles (period in 1/4096 sample).
+            self._p_avg += ((period << 4) - self._p_avg) >> 4
         self._qualify(ms, period)
         good = (self._uv_ok_ms <= ms <= self._ov_ok_ms and period != 0
                 and self._p_of_ok <= period <= self._p_uf_ok)
@@ -338,4 +365,4 @@ class MainsMonitor:
         return (self.mean_sq ** 0.5) * cfg.get("adc.mains_mv_per_count") / 1000
 
     def frequency(self):
-        return self.fs * 256 / self.period_q8 if self.period_q8 else 0.0
+        return self.fs * 4096 / self._p_avg if self.period_q8 else 0.0

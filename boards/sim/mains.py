@@ -94,7 +94,9 @@ class Mains:
             return -1
         u = self._rng.uniform()
         gap = -math.log(1.0 - u) * self.fs / self._spike_rate
-        return k + 1 + int(gap)
+        if gap > 1e15:          # a rate so low that no spike ever comes
+            return -1
+        return k + 2 + int(gap)    # a spike is one sample: never two in a row
 
     def _phase_step(self, freq):
         return int(freq * _PHASE_ONE / self.fs)

@@ -1,0 +1,140 @@
+# The mains monitor on its own and on the simulated board: integer bounds, qualification
+# times, hysteresis, readings, and a clock that wraps.
+from array import array
+
+import pytest
+from hypothesis import given, strategies as st
+
+from boards.sim.board import SimBoard
+from firmware import mains_monitor as mm
+from firmware.config import Config
+from helpers import events_named, mains, simulate
+
+SMALL = 1 << 30   # a MicroPython small int on a 32-bit board is below 2^30 in magnitude
+
+
+def test_accumulator_bounds_fit_a_32_bit_small_int():
+    longest_window = mm.MAX_RATE_HZ // 40
+    largest_x = max(mm.BIAS_MAX, 4095 - mm.BIAS_MIN)
+    assert largest_x <= 3072
+    assert longest_window * largest_x * largest_x < SMALL
+    assert 8 * largest_x * 2 * 255 < SMALL          # interpolation product
+    assert longest_window * 4095 * 256 < SMALL      # raw sum in q8 for the bias
+
+
+def _ints(mon):
+    vals = [mon._sq, mon._raw_sum, mon._bias_q8, mon._phase, mon.mean_sq, mon.period_q8,
+            mon._cnt, mon._inc, mon._p_q8, mon._p_avg]
+    return vals + list(mon._ref)
+
+
+@given(st.lists(st.lists(st.integers(0, 4095), min_size=4, max_size=4), min_size=1, max_size=400),
+       st.sampled_from([0, 4095, 2048, None]))
+def test_any_adc_input_keeps_every_value_a_small_int(blocks, stuck):
+    cfg = Config()
+    mon = mm.MainsMonitor(cfg, 4000, lambda a, b: a - b)
+    buf = array("H", [0] * 4)
+    t = 0
+    for _ in range(3):
+        for blk in blocks:
+            for j in range(4):
+                buf[j] = blk[j] if stuck is None else stuck
+            t += 1
+            mon.process(buf, 4, t)
+            for v in _ints(mon):
+                assert -SMALL < v < SMALL
+
+
+def _first_loss(rep):
+    lost = events_named(rep, "mains_lost")
+    assert lost, rep["timeline"]
+    return lost[0]
+
+
+# fast_trip_pct 30 keeps the fast detector out of the way, to see the slow ones.
+SLOW_ONLY = {"mains.fast_trip_pct": 30}
+
+
+@pytest.mark.parametrize("kind, level, reason, qual_key", [
+    ("dip", 80, "undervoltage", "mains.uv_qual_ms"),
+    ("swell", 117, "overvoltage", "mains.ov_qual_ms"),
+])
+def test_voltage_faults_trip_after_their_qualification_time(kind, level, reason, qual_key):
+    ev = {"at_s": 2, "kind": kind, "duration_s": 3, "phase_deg": 0}
+    ev["residual_pct" if kind == "dip" else "level_pct"] = level
+    rep, _ = simulate(6, mains(events=[ev]), config=SLOW_ONLY)
+    lost = _first_loss(rep)
+    assert lost["reasons"] == [reason]
+    start = events_named(rep, "disturbance")[0]["t_ms"]
+    qual = Config().get(qual_key)
+    # qualification time, then at most two cycles for the window that sees it
+    assert qual <= lost["t_ms"] - start <= qual + 45
+
+
+def test_qualification_is_configurable():
+    ev = {"at_s": 2, "kind": "dip", "residual_pct": 80, "duration_s": 3}
+    cfg = dict(SLOW_ONLY, **{"mains.uv_qual_ms": 1000})
+    rep, _ = simulate(6, mains(events=[ev]), config=cfg)
+    delay = _first_loss(rep)["t_ms"] - events_named(rep, "disturbance")[0]["t_ms"]
+    assert 1000 <= delay <= 1045
+
+
+def test_a_dip_shorter_than_the_qualification_time_does_not_trip():
+    ev = {"at_s": 2, "kind": "dip", "residual_pct": 80, "duration_s": 0.15}
+    rep, _ = simulate(4, mains(events=[ev]), config=SLOW_ONLY)
+    assert events_named(rep, "mains_lost") == []
+    assert rep["metrics"]["transfers_to_battery"] == 0
+
+
+@pytest.mark.parametrize("target, reason", [(48.0, "underfrequency"), (52.0, "overfrequency")])
+def test_frequency_faults_trip(target, reason):
+    ev = {"at_s": 2, "kind": "frequency", "frequency_hz": target, "duration_s": 4, "ramp_s": 1}
+    rep, _ = simulate(8, mains(events=[ev]), config=SLOW_ONLY)
+    lost = _first_loss(rep)
+    assert lost["reasons"] == [reason]
+    # 3 % (48.5 / 51.5 Hz) is reached 0.75 s into the ramp, then 300 ms of qualification
+    t = lost["t_ms"] - 2000
+    assert 750 + 300 <= t <= 750 + 300 + 60
+
+
+def test_restore_needs_the_restore_level_not_just_the_trip_level():
+    # 80 % trips; 86.5 % is above the 85 % trip level but below the 88 % restore level
+    evs = [{"at_s": 2, "kind": "dip", "residual_pct": 80, "duration_s": 2},
+           {"at_s": 4, "kind": "dip", "residual_pct": 86.5, "duration_s": 4}]
+    rep, _ = simulate(12, mains(events=evs), config=SLOW_ONLY)
+    restored = events_named(rep, "mains_restored")
+    assert restored and restored[0]["t_ms"] > 8000
+    assert len(events_named(rep, "mains_lost")) == 1
+
+
+@pytest.mark.parametrize("freq, volts, pct, hz", [(50, 230, 95, 50.3), (60, 120, 104, 59.6)])
+def test_readings_follow_the_supply(freq, volts, pct, hz):
+    rep, sim = simulate(2, mains(volts, hz, voltage_pct=pct, thd_pct=4, noise_pct=1))
+    mon = sim.controller.monitor
+    assert mon.ok()
+    assert abs(mon.voltage(sim.cfg) - volts * pct / 100.0) < volts * 0.01
+    assert abs(mon.frequency() - hz) < 0.05
+
+
+def test_timeline_is_the_same_across_a_clock_wrap():
+    evs = [{"at_s": 1.5, "kind": "outage", "duration_s": 1, "phase_deg": 45},
+           {"at_s": 6, "kind": "dip", "residual_pct": 80, "duration_s": 1}]
+    plain, _ = simulate(10, mains(events=evs), config={"transfer.return_delay_s": 2})
+    wrapped, _ = simulate(10, mains(events=evs), config={"transfer.return_delay_s": 2},
+                          start_ticks_ms=(1 << 30) - 3000)
+    assert plain["timeline"] == wrapped["timeline"]
+    assert len(events_named(plain, "load_to_mains")) == 2
+
+
+def test_board_clock_wraps_at_2_30():
+    from boards.sim import scenario
+    sc = scenario.check({"start_ticks_ms": (1 << 30) - 2})
+    board = SimBoard(sc, 360)
+    buf = array("H", [0] * 4)
+    seen = []
+    for _ in range(4):
+        board.read_block(buf)
+        seen.append(board.ticks_ms())
+    assert seen == [(1 << 30) - 1, 0, 1, 2]
+    assert board.ticks_diff(0, (1 << 30) - 1) == 1
+    assert board.ticks_add((1 << 30) - 1, 2) == 1

@@ -1,0 +1,124 @@
+# The transfer state machine, on a recording board (like gpiozero's MockPin) and end to end.
+import pytest
+
+from firmware import alarms, hal, transfer
+from firmware.alarms import Alarms
+from firmware.config import Config
+from firmware.events import EventRing
+from firmware.mains_monitor import UV
+from helpers import events_named, mains, simulate
+
+MASK = (1 << 30) - 1
+
+
+class RecordingBoard:
+    def __init__(self):
+        self.outputs = []
+
+    def ticks_diff(self, a, b):
+        return ((a - b + (1 << 29)) & MASK) - (1 << 29)
+
+    def set_output(self, out, on):
+        self.outputs.append((out, on))
+
+
+def _machine(**settings):
+    cfg = Config()
+    cfg.update(settings)
+    board = RecordingBoard()
+    log = EventRing()
+    return transfer.Transfer(cfg, board, log, Alarms(log)), board
+
+
+def _run(sm, t0, t1, ok, faults, step=1):
+    t = t0
+    while t < t1:
+        sm.step(t & MASK, ok, faults)
+        t += step
+    return t
+
+
+def test_fault_moves_to_battery_at_once_and_waits_out_the_relay():
+    sm, board = _machine(**{"relay.operate_ms": 10})
+    sm.step(100, True, 0)
+    sm.step(101, False, UV)
+    assert board.outputs == [(hal.OUT_XFER, True)]
+    assert sm.state == transfer.TO_BATTERY
+    _run(sm, 102, 111, False, UV)
+    assert sm.state == transfer.TO_BATTERY
+    sm.step(111, False, UV)
+    assert sm.state == transfer.ON_BATTERY
+
+
+def test_return_only_after_mains_good_for_the_whole_return_delay():
+    sm, board = _machine(**{"transfer.return_delay_s": 5})
+    sm.step(0, False, UV)
+    _run(sm, 1, 1000, False, UV)
+    _run(sm, 1000, 3000, True, 0)            # good for 2 s
+    _run(sm, 3000, 3100, False, 0)           # a wobble resets the count
+    t = _run(sm, 3100, 8100, True, 0)        # good for 4.999 s
+    assert board.outputs == [(hal.OUT_XFER, True)]
+    sm.step(t, True, 0)
+    assert board.outputs[-1] == (hal.OUT_XFER, False)
+    assert sm.state == transfer.TO_MAINS
+
+
+def test_fault_during_the_return_goes_straight_back_to_battery():
+    sm, board = _machine(**{"transfer.return_delay_s": 1})
+    sm.step(0, False, UV)
+    t = _run(sm, 1, 20, False, UV)
+    t = _run(sm, t, t + 1001, True, 0)
+    assert sm.state == transfer.TO_MAINS
+    sm.step(t, False, UV)
+    assert board.outputs == [(hal.OUT_XFER, True), (hal.OUT_XFER, False), (hal.OUT_XFER, True)]
+    assert sm.state == transfer.TO_BATTERY
+
+
+def test_too_many_transfers_in_a_minute_hold_the_load_on_battery():
+    sm, board = _machine(**{"transfer.return_delay_s": 1, "transfer.max_per_min": 3,
+                            "transfer.lockout_s": 30})
+    t = 1000
+    for _ in range(3):
+        sm.step(t, False, UV)
+        t = _run(sm, t + 1, t + 50, False, UV)
+        t = _run(sm, t, t + 1100, True, 0)
+    assert sm.state == transfer.HELD
+    assert sm._alarms.is_active(alarms.AL_TRANSFER_CHATTER)
+    assert board.outputs.count((hal.OUT_XFER, False)) == 2
+    # mains has been good for 1.1 s already; the lockout counts from there
+    t = _run(sm, t, t + 28000, True, 0, step=10)
+    assert sm.state == transfer.HELD
+    t = _run(sm, t, t + 1000, True, 0, step=10)
+    assert sm.state in (transfer.TO_MAINS, transfer.ON_MAINS)
+    assert not sm._alarms.is_active(alarms.AL_TRANSFER_CHATTER)
+
+
+def test_the_clock_wrapping_changes_nothing():
+    results = []
+    for start in (0, MASK - 500):
+        sm, board = _machine(**{"transfer.return_delay_s": 1})
+        sm.step(start & MASK, False, UV)
+        t = _run(sm, start + 1, start + 20, False, UV)
+        _run(sm, t, t + 1001, True, 0)
+        results.append((board.outputs, sm.state))
+    assert results[0] == results[1]
+    assert results[0][1] == transfer.TO_MAINS
+
+
+def test_flapping_mains_ends_held_with_an_alarm_then_returns_when_stable():
+    dips = [{"at_s": 2 + 3 * n, "kind": "dip", "residual_pct": 0, "duration_s": 0.02, "phase_deg": 90}
+            for n in range(6)]
+    rep, sim = simulate(90, mains(events=dips), config={"transfer.return_delay_s": 1})
+    m = rep["metrics"]
+    assert m["alarms"] == ["transfer_chatter"]
+    # the 4th transfer in a minute is the last one: the load stays on battery after it
+    assert m["transfers_to_battery"] == 4
+    raised = [e for e in events_named(rep, "alarm") if e["alarm"] == "transfer_chatter"]
+    cleared = [e for e in events_named(rep, "alarm_cleared") if e["alarm"] == "transfer_chatter"]
+    assert len(raised) == 1 and len(cleared) == 1
+    last_dip_end = events_named(rep, "disturbance_end")[-1]["t_ms"]
+    back = events_named(rep, "load_to_mains")[-1]["t_ms"]
+    # mains must be good for the 60 s lockout after the last dip before the load goes back
+    assert back >= last_dip_end + 60000
+    assert back > cleared[0]["t_ms"]
+    assert m["itic_violations"] == 0
