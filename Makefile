@@ -1,4 +1,4 @@
-# make demo | make test | make bench | make compile
+# make demo | make test | make bench
 # Everything runs from .venv, built from the pinned requirements on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export MPLBACKEND := Agg
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all demo test bench compile clean
+.PHONY: all demo test bench clean
 
 all: test
 
@@ -26,9 +26,6 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py --out out/bench/results.json
-
-compile: $(STAMP)
-	$(PY) tools/compile.py --out out/build
 
 clean:
 	rm -rf out .pytest_cache

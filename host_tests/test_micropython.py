@@ -13,7 +13,7 @@ from conftest import MPY_CROSS, ROOT, run_micropython
 
 @pytest.mark.parametrize("freq", [50, 60])
 def test_control_loop_allocates_nothing_under_heap_lock(freq):
-    p = run_micropython(["host_tests/mp/heap_lock_check.py", str(freq)], timeout=300)
+    p = run_micropython(["tools/heap_check.py", str(freq)], timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     words = p.stdout.split()
     result = dict(zip(words[0::2], words[1::2]))

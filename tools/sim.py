@@ -74,9 +74,11 @@ def _makedirs(path):
 
 def main(argv):
     opts = parse_args(argv)
+    if opts["plot"] and sys.implementation.name == "micropython":
+        fail("--plot needs CPython with matplotlib")
     try:
         sc = scenario.load(opts["scenario"])
-        sim = Simulation(sc)
+        sim = Simulation(sc, trace=bool(opts["plot"]))
     except scenario.ScenarioError as e:
         fail("invalid scenario %s: %s" % (opts["scenario"], e))
     rep = sim.run()
@@ -87,8 +89,6 @@ def main(argv):
         with open(opts["report"], "w") as f:
             f.write(report_json.dumps(rep) + "\n")
     if opts["plot"]:
-        if sys.implementation.name == "micropython":
-            fail("--plot needs CPython with matplotlib")
         from tools import plot
         _makedirs(opts["plot"])
         plot.timeline_png(rep, sim.board.trace, opts["plot"])

@@ -24,7 +24,7 @@ class SimBoard:
     sample_rate_hz = SAMPLE_RATE_HZ
     block_len = BLOCK_LEN
 
-    def __init__(self, sc, mains_mv_per_count):
+    def __init__(self, sc, mains_mv_per_count, trace=False):
         self.sc = sc
         self.t_us = 0
         self._k = 0
@@ -37,7 +37,9 @@ class SimBoard:
         self.timeline = []
         self.outputs = []             # (t_us, output, on): every change the firmware made
         self.watchdog_feeds = 0
-        self.trace = []               # (t_s, mains %, load %, source, soc %) for plots
+        # (t_s, mains %, load %, source, soc %) for plots; kept only when asked for, since
+        # three hours of it fragment the unix port's default heap
+        self.trace = [] if trace else None
         self.detection_latency_us = []
         self.transfers_to_battery = 0
         self.transfers_to_mains = 0
@@ -165,6 +167,8 @@ class SimBoard:
             self._trace(t)
 
     def _trace(self, t):
+        if self.trace is None:
+            return
         self.trace.append((t / 1e6, self.mains.level_pct(), self.envelope.level,
                            self.source(), self.battery.soc * 100.0))
         self._next_trace = t + _TRACE_EVERY_US

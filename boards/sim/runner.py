@@ -42,10 +42,10 @@ def make_config(sc):
 
 
 class Simulation:
-    def __init__(self, sc):
+    def __init__(self, sc, trace=False):
         self.sc = sc
         self.cfg = make_config(sc)
-        self.board = SimBoard(sc, self.cfg.get("adc.mains_mv_per_count"))
+        self.board = SimBoard(sc, self.cfg.get("adc.mains_mv_per_count"), trace)
         try:
             self.controller = Controller(self.board, self.cfg)
         except ValueError as e:

@@ -1,18 +1,22 @@
-# Runs under the MicroPython unix port: the whole control loop (monitor, transfer, event
-# ring) runs under micropython.heap_lock(), through normal mains, an interruption, the
-# transfer to battery, the return of mains, re-learning, the return transfer and a
-# second fault. Any allocation raises MemoryError and fails the check.
+# The control loop under micropython.heap_lock(), in the MicroPython unix port:
+#
+#   micropython tools/heap_check.py [50|60]
+#
+# The whole control loop (monitor, transfer, event ring) runs locked through normal mains,
+# an interruption, the transfer to battery, the return of mains, re-learning, the return
+# transfer and a second fault. Any allocation raises MemoryError. Prints one line:
+#   blocks N bytes B outputs N events N state S us_per_block T
 import gc
 import sys
+import time
 
 import micropython
 
 sys.path.insert(0, ".")
-sys.path.insert(0, "host_tests/mp")
 
+from boards.sim.replay import ReplayBoard  # noqa: E402
 from firmware.config import Config  # noqa: E402
 from firmware.controller import Controller  # noqa: E402
-from replay_board import ReplayBoard  # noqa: E402
 
 freq = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 volts = 230 if freq == 50 else 120
@@ -27,9 +31,10 @@ cfg.update({"mains.nominal_v": volts, "mains.frequency_hz": freq, "transfer.retu
 ctrl = Controller(board, cfg)
 for _ in range(1000):          # first second unlocked: learning, first-call caches
     ctrl.step()
+blocks = t0 = elapsed = after = 0   # globals exist before the count starts
 gc.collect()
 before = gc.mem_alloc()
-blocks = 0
+t0 = time.ticks_us()
 micropython.heap_lock()
 try:
     while board.blocks_left() > 0:
@@ -38,5 +43,7 @@ try:
 finally:
     micropython.heap_unlock()
 after = gc.mem_alloc()
+elapsed = time.ticks_diff(time.ticks_us(), t0)
 print("blocks", blocks, "bytes", after - before, "outputs", board.out_n,
-      "events", ctrl.log.count, "state", ctrl.transfer.state)
+      "events", ctrl.log.count, "state", ctrl.transfer.state,
+      "us_per_block", elapsed // blocks)

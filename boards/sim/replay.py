@@ -1,6 +1,7 @@
 # A board that replays pre-generated sample blocks and records outputs in preallocated
 # arrays: nothing on its read path allocates, so a heap lock around the control loop
-# measures the firmware alone.
+# measures the firmware alone (tools/heap_check.py, tools/bench.py). The plant does not
+# react to the outputs; for that, use SimBoard.
 from array import array
 
 from boards.sim import scenario
