@@ -155,6 +155,13 @@ class MainsMonitor:
         self._p_q8 = p_q8
         self._inc = (1 << 24) // p_q8     # phase step per sample, 2^16 per cycle
 
+    def _threshold(self):
+        # Armed: the configured deviation. Learning: nothing deviates, everything is
+        # learned. Tripped: everything deviates, so the reference stays frozen.
+        if self.state == ARMED:
+            return self._thr
+        return _DISARMED if self.state == LEARN else -1
+
     def ok(self):
         # Mains usable for the load: armed fast detector and no qualified fault.
         return self.state == ARMED and self.faults == 0
@@ -165,7 +172,7 @@ class MainsMonitor:
         ref = self._ref
         ph = self._phase
         inc = self._inc
-        thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
+        thr = self._threshold()
         shift = self._shift
         cnt = self._cnt
         trip_n = self._trip_n
@@ -229,13 +236,13 @@ class MainsMonitor:
                     err = ((((256 + g8) * inc) >> 8) - ph + 0x8000) & 0xFFFF
                     ph = (ph + ((err - 0x8000) >> 1)) & 0xFFFF
                 shift = self._shift
-                thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
+                thr = self._threshold()
             if nw >= max_window:
                 # no crossing for longer than the longest valid period
                 self._window_end(sq, nw, raw_sum, -1)
                 sq = raw_sum = nw = 0
                 shift = self._shift
-                thr = self._thr if self.state == ARMED else (_DISARMED if self.state == LEARN else -1)
+                thr = self._threshold()
             mprev = m
         self._phase = ph
         self._cnt = cnt
