@@ -1,5 +1,8 @@
-# Active alarms as a bit set, so that raising one in the control loop never allocates.
-# Classes, latching and acknowledgement arrive with the generator supervisor.
+# Alarms: active and latched bits, so that raising one in the control loop never allocates.
+#
+# Classes, as on generator controllers: a warning only informs; a shutdown stops the engine
+# and latches; an electrical trip takes the generator off the load and latches. A latched
+# alarm stays active after its cause is gone until an operator acknowledges it.
 try:
     from micropython import const
 except ImportError:
@@ -8,17 +11,38 @@ except ImportError:
 
 from firmware import events
 
-AL_TRANSFER_CHATTER = const(1)  # too many transfers in a minute: held on battery
+WARNING = const(0)
+SHUTDOWN = const(1)
+TRIP = const(2)
+CLASS_NAMES = ("warning", "shutdown", "electrical_trip")
 
-NAMES = {
-    AL_TRANSFER_CHATTER: "transfer_chatter",
+AL_TRANSFER_CHATTER = const(1)   # too many transfers in a minute: held on battery
+AL_GEN_FAIL_TO_START = const(2)
+AL_GEN_OUT_OF_LIMITS = const(3)
+AL_GEN_OVERSPEED = const(4)
+AL_GEN_FAIL_TO_STOP = const(5)
+AL_BATTERY_LOW = const(6)
+
+# code: (name, class)
+TABLE = {
+    AL_TRANSFER_CHATTER: ("transfer_chatter", WARNING),
+    AL_GEN_FAIL_TO_START: ("generator_fail_to_start", SHUTDOWN),
+    AL_GEN_OUT_OF_LIMITS: ("generator_out_of_limits", TRIP),
+    AL_GEN_OVERSPEED: ("generator_overspeed", SHUTDOWN),
+    AL_GEN_FAIL_TO_STOP: ("generator_fail_to_stop", WARNING),
+    AL_BATTERY_LOW: ("battery_low", WARNING),
 }
+NAMES = {code: row[0] for code, row in TABLE.items()}
 
 
 class Alarms:
     def __init__(self, log):
         self._log = log
         self.active = 0
+        self._latching = 0
+        for code, row in TABLE.items():
+            if row[1] != WARNING:
+                self._latching |= 1 << code
 
     def raise_(self, now_ms, code):
         bit = 1 << code
@@ -27,6 +51,13 @@ class Alarms:
             self._log.add(now_ms, events.EV_ALARM, code)
 
     def clear(self, now_ms, code):
+        # The cause is gone; a latching alarm waits for acknowledgement.
+        bit = 1 << code
+        if self.active & bit and not self._latching & bit:
+            self.active &= ~bit
+            self._log.add(now_ms, events.EV_ALARM_CLEARED, code)
+
+    def ack(self, now_ms, code):
         bit = 1 << code
         if self.active & bit:
             self.active &= ~bit
@@ -34,3 +65,9 @@ class Alarms:
 
     def is_active(self, code):
         return bool(self.active & (1 << code))
+
+    def latched_shutdown(self):
+        for code, row in TABLE.items():
+            if row[1] == SHUTDOWN and self.active & (1 << code):
+                return True
+        return False

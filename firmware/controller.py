@@ -1,21 +1,25 @@
 # The controller: one pass of the control loop per sample block.
 #
-#   board.read_block -> MainsMonitor.process -> Transfer.step -> board outputs
+#   board.read_block -> MainsMonitor.process -> Supervisor.step -> board outputs
 #
 # Everything on this path is preallocated; slow work (console, telemetry, persistence)
 # will run between blocks and never inside step().
+#
+# Idle watch: while there is no mains at all and nothing is timed to the millisecond (load
+# settled on battery or on a running generator, no start sequence under way), the
+# controller stops reading mains samples: it lets the board skip ahead (50 ms with the
+# generator running, so its limits are still checked, 950 ms otherwise), and every
+# WATCH_GAP_MS it looks at the mains again for two windows (about 50 ms). Mains coming back
+# is noticed within a second, long before any return delay ends, and the CPU is free.
 from array import array
 
 from firmware import events
 from firmware.alarms import Alarms
+from firmware.battery import BatteryMonitor
 from firmware.config import Config
 from firmware.mains_monitor import MainsMonitor
-from firmware.transfer import Transfer
+from firmware.supervisor import Supervisor
 
-# While the load is on battery and there is no mains at all, the controller looks at the
-# mains for two windows (about 50 ms) every WATCH_GAP_MS instead of continuously: mains
-# coming back is noticed within a second, long before any return delay ends, and the CPU
-# is free for slow work.
 WATCH_GAP_MS = 950
 
 
@@ -26,29 +30,44 @@ class Controller:
         self.log = events.EventRing()
         self.alarms = Alarms(self.log)
         self.monitor = MainsMonitor(self.cfg, board.sample_rate_hz, board.ticks_diff)
-        self.transfer = Transfer(self.cfg, board, self.log, self.alarms)
+        self.battery = BatteryMonitor(self.cfg, board.ticks_diff)
+        self.supervisor = Supervisor(self.cfg, board, self.log, self.alarms, self.monitor,
+                                     self.battery)
+        self.transfer = self.supervisor.transfer
+        self.gen = self.supervisor.gen
         self._buf = array("H", [0] * board.block_len)
         self._n = board.block_len
         self._mains_lost = False
+        self._idle = False
+        self._away_ms = 0
         self.log.add(board.ticks_ms(), events.EV_BOOT, 0)
 
     def step(self):
         board = self.board
+        sup = self.supervisor
+        monitor = self.monitor
+        if self._idle:
+            gap = sup.idle_gap_ms()
+            board.skip(gap)
+            self._away_ms += gap
+            sup.step(board.ticks_ms())
+            board.feed_watchdog()
+            if self._away_ms >= WATCH_GAP_MS or not sup.quiet():
+                self._idle = False
+                monitor.resume()
+            return
         board.read_block(self._buf)
         now = board.ticks_ms()
-        monitor = self.monitor
         faults = monitor.process(self._buf, self._n, now)
-        ok = monitor.ok()
         if faults:
             if not self._mains_lost:
                 self._mains_lost = True
                 self.log.add(now, events.EV_MAINS_LOST, faults)
-        elif ok and self._mains_lost:
+        elif self._mains_lost and monitor.ok():
             self._mains_lost = False
             self.log.add(now, events.EV_MAINS_RESTORED, 0)
-        self.transfer.step(now, ok, faults)
+        sup.step(now)
         board.feed_watchdog()
-        if monitor.absent() and self.transfer.settled_on_battery():
-            board.skip(WATCH_GAP_MS)
-            monitor.resume()
-            board.feed_watchdog()
+        if monitor.absent() and sup.quiet():
+            self._idle = True
+            self._away_ms = 0

@@ -12,18 +12,32 @@ EV_BOOT = const(1)
 EV_MAINS_LOST = const(2)        # arg: mains_monitor reason bits
 EV_MAINS_RESTORED = const(3)
 EV_XFER_TO_BATTERY = const(4)   # transfer relay commanded to the battery side
-EV_XFER_TO_MAINS = const(5)
+EV_XFER_TO_UTILITY = const(5)  # arg: the source on the utility side (ats.MAINS/GEN)
 EV_ALARM = const(6)             # arg: alarm code
 EV_ALARM_CLEARED = const(7)
+EV_GEN_START = const(8)         # start sequence begins (after any start delay)
+EV_GEN_CRANK = const(9)         # arg: attempt number
+EV_GEN_READY = const(10)
+EV_GEN_STOP = const(11)         # arg: 1 when stopped by a protection
+EV_GEN_FAIL_TO_START = const(12)  # arg: attempts made
+EV_BATTERY_LOW = const(13)      # arg: runtime left, s
+EV_BATTERY_OK = const(14)
 
 NAMES = {
     EV_BOOT: "boot",
     EV_MAINS_LOST: "mains_lost",
     EV_MAINS_RESTORED: "mains_restored",
     EV_XFER_TO_BATTERY: "transfer_to_battery",
-    EV_XFER_TO_MAINS: "transfer_to_mains",
+    EV_XFER_TO_UTILITY: "transfer_to_utility",
     EV_ALARM: "alarm",
     EV_ALARM_CLEARED: "alarm_cleared",
+    EV_GEN_START: "generator_start",
+    EV_GEN_CRANK: "generator_crank",
+    EV_GEN_READY: "generator_ready",
+    EV_GEN_STOP: "generator_stop",
+    EV_GEN_FAIL_TO_START: "generator_fail_to_start",
+    EV_BATTERY_LOW: "battery_low",
+    EV_BATTERY_OK: "battery_ok",
 }
 
 

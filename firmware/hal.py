@@ -12,8 +12,19 @@
 #                                    control loop's idle time while there is no mains at all
 #   set_output(out, on)              drive an output (OUT_* below); polarity is the board's job
 #   feed_watchdog()
+#   gen_volts_x10(), gen_hz_x100()   generator terminal voltage (RMS, 0.1 V) and frequency
+#                                    (0.01 Hz), measured by the board; 0 when still
+#   battery_mv(), battery_ma()       battery bank voltage and current (discharge positive)
 #
 # Outputs. The UPS transfer relay is a changeover: de-energised, its common contact sits on
 # the utility side (so a dead controller leaves the load on mains); energised, it moves to
 # the inverter fed by the battery. A changeover can never close both sides at once.
 OUT_XFER = 0
+# The automatic transfer switch ahead of the UPS relay: the mains contactor is normally
+# closed (energise to open), the generator contactor normally open (energise to close).
+OUT_MAINS_OPEN = 1
+OUT_GEN_CLOSE = 2
+# Engine: fuel/run solenoid, starter motor, glow plugs.
+OUT_GEN_RUN = 3
+OUT_GEN_START = 4
+OUT_GEN_PREHEAT = 5

@@ -137,6 +137,7 @@ class MainsMonitor:
         self.trip_sample = -1          # index in its block of the sample that tripped
         self._now = 0
         self._absent_run = 0           # windows in a row with no mains to speak of
+        self.good_now = False          # the last window was within the restore limits
 
     def resume(self):
         # The board skipped samples: start a fresh window; the reference stays frozen.
@@ -161,6 +162,11 @@ class MainsMonitor:
         if self.state == ARMED:
             return self._thr
         return _DISARMED if self.state == LEARN else -1
+
+    def present(self):
+        # The last cycle was within the restore limits: mains is there, even if the fast
+        # detector has not re-learned it yet.
+        return self.good_now
 
     def ok(self):
         # Mains usable for the load: armed fast detector and no qualified fault.
@@ -306,6 +312,7 @@ class MainsMonitor:
         self._qualify(ms, period)
         good = (self._uv_ok_ms <= ms <= self._ov_ok_ms and period != 0
                 and self._p_of_ok <= period <= self._p_uf_ok)
+        self.good_now = good
         state = self.state
         if state == TRIPPED:
             self._good_run = self._good_run + 1 if good else 0

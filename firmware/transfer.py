@@ -1,15 +1,19 @@
-# Transfer state machine: which side of the changeover relay feeds the load.
+# Transfer state machine: which side of the UPS changeover relay feeds the load.
 #
-#   ON_MAINS --(mains fault)--> TO_BATTERY --(relay operate time)--> ON_BATTERY
-#      ^                            ^                                    |
-#      |                            +----(mains fault)----+              | mains good for
-#      +-------(relay operate time)------------------ TO_MAINS <--------+ return_delay_s
+#   ON_UTILITY --(fault, or not wanted)--> TO_BATTERY --(relay operate time)--> ON_BATTERY
+#      ^                                       ^                                    |
+#      |                                       +------(fault, or not wanted)---+    | ready
+#      +-----------(relay operate time)------------------------ TO_UTILITY <---+----+ and wanted
 #
-#   TO_BATTERY --(operate time, max_per_min transfers within 60 s)--> HELD (alarm)
-#   HELD --(mains good for lockout_s)--> TO_MAINS (alarm cleared)
+#   TO_BATTERY --(operate time, max_per_min fault transfers within 60 s)--> HELD (alarm)
+#   HELD --(utility ready for lockout_s)--> TO_UTILITY (alarm cleared)
 #
-# The relay is a changeover, so two sources are never closed together; the TO_* states
-# wait out the operate time so that no decision is taken while the contact is in flight.
+# The utility side is fed by mains or the generator through the ATS; the supervisor says
+# whether that source is ready (its delays already served), whether it has a fault that
+# must drop it at once, and whether it wants the load there at all. The relay is a
+# changeover, so two sources are never closed together; the TO_* states wait out the
+# operate time so that no decision is taken while the contact is in flight. Planned moves
+# (not wanted) do not count towards the chatter limit; faults do.
 from array import array
 
 try:
@@ -20,13 +24,13 @@ except ImportError:
 
 from firmware import alarms, events, hal
 
-ON_MAINS = const(0)
+ON_UTILITY = const(0)
 TO_BATTERY = const(1)
 ON_BATTERY = const(2)
-TO_MAINS = const(3)
+TO_UTILITY = const(3)
 HELD = const(4)
 
-NAMES = ("on_mains", "to_battery", "on_battery", "to_mains", "held")
+NAMES = ("on_utility", "to_battery", "on_battery", "to_utility", "held")
 
 _WINDOW_MS = const(60000)
 
@@ -37,80 +41,88 @@ class Transfer:
         self._log = log
         self._alarms = alarm_set
         self._diff = board.ticks_diff
-        self._history = array("i", [0] * 30)  # times of recent transfers to battery
+        self._history = array("i", [0] * 30)  # times of recent fault transfers to battery
         self._hist_next = 0
         self._hist_count = 0
         self.configure(cfg)
-        self.state = ON_MAINS
+        self.state = ON_UTILITY
         self._t_state = 0
         self._good = False
         self._t_good = 0
+        self.transfers = 0            # relay operations commanded since boot
+        self._counted = False         # the present move to battery was caused by a fault
 
     def configure(self, cfg):
         self._operate_ms = cfg.get("relay.operate_ms")
-        self._return_ms = cfg.get("transfer.return_delay_s") * 1000
         self._max = cfg.get("transfer.max_per_min")
         self._lockout_ms = cfg.get("transfer.lockout_s") * 1000
 
-    def step(self, now, mains_ok, mains_faults):
-        # mains_ok: the monitor vouches for mains; mains_faults: its fault bits (0 = none).
-        if mains_ok:
+    def step(self, now, ready, faults, want, source):
+        if ready:
             if not self._good:
                 self._good = True
                 self._t_good = now
         else:
             self._good = False
         state = self.state
-        if state == ON_MAINS:
-            if mains_faults:
-                self._to_battery(now)
+        if state == ON_UTILITY:
+            if faults:
+                self._to_battery(now, True)
+            elif not want:
+                self._to_battery(now, False)
         elif state == TO_BATTERY:
             if self._diff(now, self._t_state) >= self._operate_ms:
-                if self._recent(now) >= self._max:
+                if self._counted and self._recent(now) >= self._max:
                     self._enter(HELD, now)
                     self._alarms.raise_(now, alarms.AL_TRANSFER_CHATTER)
                 else:
                     self._enter(ON_BATTERY, now)
         elif state == ON_BATTERY:
-            if self._good and self._diff(now, self._t_good) >= self._return_ms:
-                self._to_mains(now)
-        elif state == TO_MAINS:
-            if mains_faults:
-                self._to_battery(now)
+            if ready and want and not faults:
+                self._to_utility(now, source)
+        elif state == TO_UTILITY:
+            if faults:
+                self._to_battery(now, True)
+            elif not want:
+                self._to_battery(now, False)
             elif self._diff(now, self._t_state) >= self._operate_ms:
-                self._enter(ON_MAINS, now)
+                self._enter(ON_UTILITY, now)
         elif state == HELD:
-            if self._good and self._diff(now, self._t_good) >= self._lockout_ms:
+            if self._good and want and self._diff(now, self._t_good) >= self._lockout_ms:
                 self._alarms.clear(now, alarms.AL_TRANSFER_CHATTER)
-                self._to_mains(now)
+                self._to_utility(now, source)
 
     def on_battery(self):
-        return self.state != ON_MAINS and self.state != TO_MAINS
+        return self.state != ON_UTILITY and self.state != TO_UTILITY
 
     def settled_on_battery(self):
-        # On battery with the relay at rest: nothing to time until mains comes back.
+        # On battery with the relay at rest: the utility side may be switched.
         return self.state == ON_BATTERY or self.state == HELD
 
     def _enter(self, state, now):
         self.state = state
         self._t_state = now
 
-    def _to_battery(self, now):
+    def _to_battery(self, now, counted):
         self._board.set_output(hal.OUT_XFER, True)
-        self._log.add(now, events.EV_XFER_TO_BATTERY, 0)
-        self._history[self._hist_next] = now
-        self._hist_next = (self._hist_next + 1) % len(self._history)
-        if self._hist_count < len(self._history):
-            self._hist_count += 1
+        self._log.add(now, events.EV_XFER_TO_BATTERY, 1 if counted else 0)
+        self.transfers += 1
+        self._counted = counted
+        if counted:
+            self._history[self._hist_next] = now
+            self._hist_next = (self._hist_next + 1) % len(self._history)
+            if self._hist_count < len(self._history):
+                self._hist_count += 1
         self._enter(TO_BATTERY, now)
 
-    def _to_mains(self, now):
+    def _to_utility(self, now, source):
         self._board.set_output(hal.OUT_XFER, False)
-        self._log.add(now, events.EV_XFER_TO_MAINS, 0)
-        self._enter(TO_MAINS, now)
+        self._log.add(now, events.EV_XFER_TO_UTILITY, source)
+        self.transfers += 1
+        self._enter(TO_UTILITY, now)
 
     def _recent(self, now):
-        # Transfers to battery in the last minute, this one included.
+        # Fault transfers to battery in the last minute, this one included.
         n = 0
         size = len(self._history)
         for k in range(1, self._hist_count + 1):

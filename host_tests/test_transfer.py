@@ -30,79 +30,96 @@ def _machine(**settings):
     return transfer.Transfer(cfg, board, log, Alarms(log)), board
 
 
-def _run(sm, t0, t1, ok, faults, step=1):
+def _run(sm, t0, t1, ready, faults, step=1, want=True):
     t = t0
     while t < t1:
-        sm.step(t & MASK, ok, faults)
+        sm.step(t & MASK, ready, faults, want, 1)
         t += step
     return t
 
 
 def test_fault_moves_to_battery_at_once_and_waits_out_the_relay():
     sm, board = _machine(**{"relay.operate_ms": 10})
-    sm.step(100, True, 0)
-    sm.step(101, False, UV)
+    sm.step(100, True, 0, True, 1)
+    sm.step(101, False, UV, True, 1)
     assert board.outputs == [(hal.OUT_XFER, True)]
     assert sm.state == transfer.TO_BATTERY
     _run(sm, 102, 111, False, UV)
     assert sm.state == transfer.TO_BATTERY
-    sm.step(111, False, UV)
+    sm.step(111, False, UV, True, 1)
     assert sm.state == transfer.ON_BATTERY
 
 
-def test_return_only_after_mains_good_for_the_whole_return_delay():
-    sm, board = _machine(**{"transfer.return_delay_s": 5})
-    sm.step(0, False, UV)
-    _run(sm, 1, 1000, False, UV)
-    _run(sm, 1000, 3000, True, 0)            # good for 2 s
-    _run(sm, 3000, 3100, False, 0)           # a wobble resets the count
-    t = _run(sm, 3100, 8100, True, 0)        # good for 4.999 s
+def test_back_to_utility_only_when_ready_wanted_and_without_fault():
+    sm, board = _machine()
+    sm.step(0, False, UV, True, 1)
+    t = _run(sm, 1, 100, False, UV)
+    t = _run(sm, t, t + 100, True, UV)             # ready but still a fault
+    t = _run(sm, t, t + 100, True, 0, want=False)  # ready but not wanted
     assert board.outputs == [(hal.OUT_XFER, True)]
-    sm.step(t, True, 0)
+    sm.step(t, True, 0, True, 1)
     assert board.outputs[-1] == (hal.OUT_XFER, False)
-    assert sm.state == transfer.TO_MAINS
+    assert sm.state == transfer.TO_UTILITY
 
 
 def test_fault_during_the_return_goes_straight_back_to_battery():
-    sm, board = _machine(**{"transfer.return_delay_s": 1})
-    sm.step(0, False, UV)
+    sm, board = _machine()
+    sm.step(0, False, UV, True, 1)
     t = _run(sm, 1, 20, False, UV)
-    t = _run(sm, t, t + 1001, True, 0)
-    assert sm.state == transfer.TO_MAINS
-    sm.step(t, False, UV)
+    t = _run(sm, t, t + 2, True, 0)
+    assert sm.state == transfer.TO_UTILITY
+    sm.step(t, False, UV, True, 1)
     assert board.outputs == [(hal.OUT_XFER, True), (hal.OUT_XFER, False), (hal.OUT_XFER, True)]
     assert sm.state == transfer.TO_BATTERY
 
 
+def test_not_wanted_moves_the_load_without_counting_as_chatter():
+    sm, board = _machine(**{"transfer.max_per_min": 2})
+    t = 0
+    for _ in range(5):
+        t = _run(sm, t, t + 50, True, 0, want=False)
+        t = _run(sm, t, t + 50, True, 0)
+    assert sm.state in (transfer.ON_UTILITY, transfer.TO_UTILITY)
+    assert not sm._alarms.is_active(alarms.AL_TRANSFER_CHATTER)
+    assert board.outputs.count((hal.OUT_XFER, True)) == 5
+
+
 def test_too_many_transfers_in_a_minute_hold_the_load_on_battery():
-    sm, board = _machine(**{"transfer.return_delay_s": 1, "transfer.max_per_min": 3,
-                            "transfer.lockout_s": 30})
+    sm, board = _machine(**{"transfer.max_per_min": 3, "transfer.lockout_s": 30})
     t = 1000
     for _ in range(3):
-        sm.step(t, False, UV)
+        sm.step(t, False, UV, True, 1)
         t = _run(sm, t + 1, t + 50, False, UV)
         t = _run(sm, t, t + 1100, True, 0)
     assert sm.state == transfer.HELD
     assert sm._alarms.is_active(alarms.AL_TRANSFER_CHATTER)
     assert board.outputs.count((hal.OUT_XFER, False)) == 2
-    # mains has been good for 1.1 s already; the lockout counts from there
+    # the utility has been ready for 1.1 s already; the lockout counts from there
     t = _run(sm, t, t + 28000, True, 0, step=10)
     assert sm.state == transfer.HELD
     t = _run(sm, t, t + 1000, True, 0, step=10)
-    assert sm.state in (transfer.TO_MAINS, transfer.ON_MAINS)
+    assert sm.state in (transfer.TO_UTILITY, transfer.ON_UTILITY)
     assert not sm._alarms.is_active(alarms.AL_TRANSFER_CHATTER)
 
 
 def test_the_clock_wrapping_changes_nothing():
     results = []
     for start in (0, MASK - 500):
-        sm, board = _machine(**{"transfer.return_delay_s": 1})
-        sm.step(start & MASK, False, UV)
+        sm, board = _machine()
+        sm.step(start & MASK, False, UV, True, 1)
         t = _run(sm, start + 1, start + 20, False, UV)
         _run(sm, t, t + 1001, True, 0)
         results.append((board.outputs, sm.state))
     assert results[0] == results[1]
-    assert results[0][1] == transfer.TO_MAINS
+    assert results[0][1] == transfer.ON_UTILITY
+
+
+def test_return_delay_is_served_before_the_load_goes_back():
+    ev = {"at_s": 2, "kind": "outage", "duration_s": 1, "phase_deg": 0}
+    rep, _ = simulate(12, mains(events=[ev]), config={"transfer.return_delay_s": 5})
+    restored = events_named(rep, "mains_restored")[0]["t_ms"]
+    back = events_named(rep, "load_to_mains")[0]["t_ms"]
+    assert 5000 <= back - restored <= 5000 + 20
 
 
 def test_flapping_mains_ends_held_with_an_alarm_then_returns_when_stable():

@@ -2,10 +2,12 @@
 #
 #   micropython tools/heap_check.py [50|60]
 #
-# The whole control loop (monitor, transfer, event ring) runs locked through normal mains,
-# an interruption, the transfer to battery, the return of mains, re-learning, the return
-# transfer and a second fault. Any allocation raises MemoryError. Prints one line:
-#   blocks N bytes B outputs N events N state S us_per_block T
+# The whole control loop (monitor, supervisor, generator, ATS, transfer, battery, event
+# ring) runs locked through normal mains, an interruption, the transfer to battery, the
+# return of mains, re-learning, the return transfer, more faults, and a 9 s outage during
+# which the generator is cranked (it never fires on this board) and stopped again. Any
+# allocation raises MemoryError. Prints one line:
+#   blocks N bytes B outputs N cranks N events N state S us_per_block T
 import gc
 import sys
 import time
@@ -25,13 +27,14 @@ board = ReplayBoard({"seed": 3, "mains": {
     "spikes_per_s": 5, "events": [
         {"at_s": 2.0, "kind": "dip", "residual_pct": 0, "duration_s": 0.5, "phase_deg": 90},
         {"at_s": 6.5, "kind": "swell", "level_pct": 125, "duration_s": 0.3},
-        {"at_s": 8.0, "kind": "dip", "residual_pct": 40, "duration_s": 0.2}]}}, 10.0, start_ms=(1 << 30) - 4000)
+        {"at_s": 8.0, "kind": "dip", "residual_pct": 40, "duration_s": 0.2},
+        {"at_s": 10.0, "kind": "outage", "duration_s": 9.0}]}}, 21.0, start_ms=(1 << 30) - 4000)
 cfg = Config()
 cfg.update({"mains.nominal_v": volts, "mains.frequency_hz": freq, "transfer.return_delay_s": 2})
 ctrl = Controller(board, cfg)
 for _ in range(1000):          # first second unlocked: learning, first-call caches
     ctrl.step()
-blocks = t0 = elapsed = after = 0   # globals exist before the count starts
+blocks = t0 = elapsed = after = cranks = k = 0   # globals exist before the count starts
 gc.collect()
 before = gc.mem_alloc()
 t0 = time.ticks_us()
@@ -44,6 +47,10 @@ finally:
     micropython.heap_unlock()
 after = gc.mem_alloc()
 elapsed = time.ticks_diff(time.ticks_us(), t0)
-print("blocks", blocks, "bytes", after - before, "outputs", board.out_n,
+cranks = 0
+for k in range(board.out_n):
+    if board.out_v[k] == 2 * 4 + 1:    # OUT_GEN_START on
+        cranks += 1
+print("blocks", blocks, "bytes", after - before, "outputs", board.out_n, "cranks", cranks,
       "events", ctrl.log.count, "state", ctrl.transfer.state,
       "us_per_block", elapsed // blocks)

@@ -31,6 +31,14 @@ def _detail(e):
         return ", ".join(e.get("reasons", []))
     if "alarm" in e:
         return e["alarm"]
+    if name == "transfer_to_battery":
+        return e.get("cause", "")
+    if name == "generator_crank":
+        return "attempt %d" % e["attempt"]
+    if name == "battery_low":
+        return "%d s of runtime left" % e["runtime_s"]
+    if e.get("protection"):
+        return "by a protection"
     return ""
 
 

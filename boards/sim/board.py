@@ -1,12 +1,18 @@
 # The simulated board: the HAL the firmware expects (see firmware/hal.py), driving the plant
 # in simulated time. Reading a block is what moves time forward: the board generates the
-# block's mains samples, then lets the relay, battery and load catch up to the block's end.
+# block's mains samples, then lets relays, contactors, engine, battery and load catch up
+# to the block's end.
+#
+#   mains --K_MAINS (NC)--+
+#                         +-- utility side --[UPS changeover]-- load
+#   generator --K_GEN-----+                   inverter side --- battery
 #
 # Like gpiozero's MockPin, every output change is recorded with its time, so tests assert on
 # sequences and timings rather than on the firmware's internals.
 from array import array
 
 from boards.sim import plant
+from boards.sim.generator import SimGenerator
 from boards.sim.mains import Mains
 from firmware import hal
 
@@ -19,6 +25,8 @@ BLOCK_LEN = 4                 # 1 ms blocks: the block period adds to every reac
 _BATTERY_TICK_US = 100000
 _TRACE_EVERY_US = 10000000
 
+_ENGINE_EVENTS = {"running": "engine_running", "stopped": "engine_stopped"}
+
 
 class SimBoard:
     sample_rate_hz = SAMPLE_RATE_HZ
@@ -29,13 +37,19 @@ class SimBoard:
         self.t_us = 0
         self._k = 0
         self._start_ms = sc["start_ticks_ms"]
+        m = sc["mains"]
         self.mains = Mains(sc, self.sample_rate_hz, 1000.0 / mains_mv_per_count, self._mains_changed)
-        self.relay = plant.ChangeoverRelay(sc["relays"]["operate_ms"])
+        operate = sc["relays"]["operate_ms"]
+        self.relay = plant.ChangeoverRelay(operate)
+        self.k_mains = plant.Contactor(operate, True)
+        self.k_gen = plant.Contactor(operate, False)
+        self.gen = SimGenerator(sc["generator"], m["nominal_v"], m["frequency_hz"])
         self.battery = plant.Battery(sc["battery"])
         self.load_w = sc["load"]["watts"]
         self.envelope = plant.Envelope()
         self.timeline = []
         self.outputs = []             # (t_us, output, on): every change the firmware made
+        self._out_state = {}
         self.watchdog_feeds = 0
         # (t_s, mains %, load %, source, soc %) for plots; kept only when asked for, since
         # three hours of it fragment the unix port's default heap
@@ -43,13 +57,17 @@ class SimBoard:
         self.detection_latency_us = []
         self.transfers_to_battery = 0
         self.transfers_to_mains = 0
+        self.transfers_to_generator = 0
+        self.source_conflicts = 0
         self.min_soc = self.battery.soc
         self._changes = []
         self._loss_t = None           # start of the last disturbance met while on mains
         self._last_battery = 0
+        self._last_gen = 0
         self._scratch = array("H", [0] * 256)
         self._next_trace = 0
         self._depleted_seen = self.battery.depleted
+        self._feeding = self.source()
         self.envelope.update(0, self._load_level())
         self._trace(0)
 
@@ -73,81 +91,140 @@ class SimBoard:
         self.mains.advance(n, self._scratch)
         self._catch_up(n)
 
-    def _catch_up(self, n):
-        # Bring relay, battery and load to the end of the n samples just produced.
-        self._k += n
-        end = self._k * 1000000 // self.sample_rate_hz
-        due = self.relay.due()
-        if due >= 0 and due <= end:
-            self._changes.append((due, 1, "relay", None))
-        if self._changes:
-            self._changes.sort(key=lambda c: (c[0], c[1]))
-            for t, _, what, ev in self._changes:
-                self._apply(t, what, ev)
-            self._changes = []
-        self.t_us = end
-        while self._last_battery + _BATTERY_TICK_US <= end:
-            self._battery_tick(self._last_battery + _BATTERY_TICK_US)
-
     def set_output(self, out, on):
         on = bool(on)
-        self.outputs.append((self.t_us, out, on))
+        if self._out_state.get(out) == on:
+            return
+        self._out_state[out] = on
+        t = self.t_us
+        self.outputs.append((t, out, on))
         if out == hal.OUT_XFER:
             was = self.relay.energised
-            self.relay.command(self.t_us, on)
+            self.relay.command(t, on)
             if on and not was and self._loss_t is not None:
-                self.detection_latency_us.append(self.t_us - self._loss_t)
+                self.detection_latency_us.append(t - self._loss_t)
                 self._loss_t = None
-            self._source_changed(self.t_us)
+        elif out == hal.OUT_MAINS_OPEN:
+            self.k_mains.command(t, not on)
+        elif out == hal.OUT_GEN_CLOSE:
+            self.k_gen.command(t, on)
+        elif out == hal.OUT_GEN_RUN:
+            self.gen.run = on
+        elif out == hal.OUT_GEN_START:
+            self.gen.set_start(on)
+        elif out == hal.OUT_GEN_PREHEAT:
+            self.gen.preheat = on
+        self._source_changed(t)
 
     def feed_watchdog(self):
         self.watchdog_feeds += 1
 
+    def gen_volts_x10(self):
+        return int(self.gen.voltage() * 10)
+
+    def gen_hz_x100(self):
+        return int(self.gen.frequency() * 100)
+
+    def battery_mv(self):
+        return int(self.battery.voltage * 1000)
+
+    def battery_ma(self):
+        return int(self.battery.current * 1000)
+
     # ---- the plant ---------------------------------------------------------------
+    def _catch_up(self, n):
+        # Bring relays, engine, battery and load to the end of the n samples just produced.
+        self._k += n
+        end = self._k * 1000000 // self.sample_rate_hz
+        for code, part in ((1, self.relay), (2, self.k_mains), (3, self.k_gen)):
+            due = part.due()
+            if 0 <= due <= end:
+                self._changes.append((due, code, "land", part))
+        if self._changes:
+            self._changes.sort(key=lambda c: (c[0], c[1]))
+            for t, _, what, obj in self._changes:
+                self._apply(t, what, obj)
+            self._changes = []
+        self.t_us = end
+        gen = self.gen
+        if gen.present:
+            if gen.advance(end / 1e6, (end - self._last_gen) / 1e6):
+                name = _ENGINE_EVENTS.get(gen.state)
+                if name == "engine_running" or (name == "engine_stopped" and gen.has_run):
+                    self.event(end, name)
+                if gen.state == "stopped":
+                    gen.has_run = False
+            self._last_gen = end
+            if self.k_gen.closed:
+                self._source_changed(end)
+        while self._last_battery + _BATTERY_TICK_US <= end:
+            self._battery_tick(self._last_battery + _BATTERY_TICK_US)
+
     def _mains_changed(self, k, ev, started):
         t = k * 1000000 // self.sample_rate_hz
         self._changes.append((t, 0, "start" if started else "end", ev))
 
-    def _apply(self, t, what, ev):
-        if what == "relay":
+    def _apply(self, t, what, obj):
+        if what == "land":
             self._battery_tick(t)
-            self.relay.land()
-            if self.relay.pos == plant.INVERTER:
-                self.transfers_to_battery += 1
-                self.event(t, "load_to_battery")
-            else:
-                self.transfers_to_mains += 1
-                self.event(t, "load_to_mains")
+            obj.land()
+            if self.k_mains.closed and self.k_gen.closed:
+                self.source_conflicts += 1
+                self.event(t, "source_conflict")
+            self._source_changed(t)
+            return
+        ev = obj
+        data = {"kind": ev["kind"]}
+        for key in ("residual_pct", "level_pct", "frequency_hz", "phase_deg", "duration_s"):
+            if key in ev and ev[key] is not None:
+                data[key] = ev[key]
+        if what == "start":
+            self.event(t, "disturbance", **data)
+            if self.source() == "mains" and not self.relay.energised:
+                self._loss_t = t
         else:
-            data = {"kind": ev["kind"]}
-            for key in ("residual_pct", "level_pct", "frequency_hz", "phase_deg", "duration_s"):
-                if key in ev and ev[key] is not None:
-                    data[key] = ev[key]
-            if what == "start":
-                self.event(t, "disturbance", **data)
-                if self.relay.pos == plant.UTILITY and not self.relay.energised:
-                    self._loss_t = t
-            else:
-                self.event(t, "disturbance_end", kind=ev["kind"])
+            self.event(t, "disturbance_end", kind=ev["kind"])
         self._source_changed(t)
+
+    def _utility(self):
+        # (name, level %) of what the utility side of the UPS relay sees
+        if self.k_mains.closed:
+            return "mains", self.mains.level_pct()
+        if self.k_gen.closed:
+            return "generator", self.gen.level_pct()
+        return "none", 0.0
 
     def _load_level(self):
         pos = self.relay.pos
         if pos == plant.UTILITY:
-            return self.mains.level_pct()
+            return self._utility()[1]
         if pos == plant.INVERTER and not self.battery.depleted:
             return 100.0
         return 0.0
 
     def source(self):
         pos = self.relay.pos
-        if pos == plant.INVERTER and self.battery.depleted:
-            return "none"
-        return plant.SOURCE_NAMES[pos]
+        if pos == plant.UTILITY:
+            return self._utility()[0]
+        if pos == plant.INVERTER and not self.battery.depleted:
+            return "battery"
+        return "none"
 
     def _source_changed(self, t):
         self.envelope.update(t, self._load_level())
-        self._trace(t)
+        feeding = self.source()
+        if feeding != self._feeding:
+            self._feeding = feeding
+            if feeding == "battery":
+                self.transfers_to_battery += 1
+                self.event(t, "load_to_battery")
+            elif feeding == "mains":
+                self.transfers_to_mains += 1
+                self.event(t, "load_to_mains")
+            elif feeding == "generator":
+                self.transfers_to_generator += 1
+                self.event(t, "load_to_generator")
+            self._trace(t)
 
     def _battery_tick(self, t):
         dt = (t - self._last_battery) / 1e6
@@ -155,7 +232,7 @@ class SimBoard:
             return
         self._last_battery = t
         on_inverter = self.relay.pos == plant.INVERTER
-        charging = self.relay.pos == plant.UTILITY and self.mains.level > 0.5
+        charging = self.relay.pos == plant.UTILITY and self._utility()[1] > 50
         self.battery.step(dt, self.load_w if on_inverter else 0.0, charging)
         if self.battery.soc < self.min_soc:
             self.min_soc = self.battery.soc

@@ -37,6 +37,29 @@ class ChangeoverRelay:
         self._land_at = -1
 
 
+class Contactor:
+    # One source contactor of the ATS. It changes state operate_us after the command; until
+    # then it stays as it was (a closing contact is still open, an opening one still closed).
+    def __init__(self, operate_ms, closed):
+        self.operate_us = int(operate_ms * 1000)
+        self.closed = closed
+        self._target = closed
+        self._land_at = -1
+
+    def command(self, t_us, closed):
+        if closed == self._target:
+            return
+        self._target = closed
+        self._land_at = t_us + self.operate_us
+
+    def due(self):
+        return self._land_at
+
+    def land(self):
+        self.closed = self._target
+        self._land_at = -1
+
+
 class Battery:
     # Lead-acid bank behind an inverter. Open-circuit voltage follows the state of charge,
     # the terminal voltage sags with the current through the internal resistance, high

@@ -30,8 +30,8 @@ class ReplayBoard:
         self.pos = 0
         self.ms = start_ms
         self.us = 0
-        self.out_t = array("i", [0] * 64)
-        self.out_v = array("b", [0] * 64)
+        self.out_t = array("i", [0] * 256)
+        self.out_v = array("b", [0] * 256)
         self.out_n = 0
         self.feeds = 0
         self.skipped = 0
@@ -60,10 +60,24 @@ class ReplayBoard:
         self.skipped += 1
 
     def set_output(self, out, on):
-        if self.out_n < 64:
+        if self.out_n < 256:
             self.out_t[self.out_n] = self.ms
-            self.out_v[self.out_n] = 1 if on else 0
+            self.out_v[self.out_n] = out * 2 + (1 if on else 0)
             self.out_n += 1
+
+    # A generator that never fires and a battery at rest: the sequencer still runs its
+    # whole start sequence (cranks, rests, fail-to-start) under the heap lock.
+    def gen_volts_x10(self):
+        return 0
+
+    def gen_hz_x100(self):
+        return 0
+
+    def battery_mv(self):
+        return 51600
+
+    def battery_ma(self):
+        return 0
 
     def feed_watchdog(self):
         self.feeds += 1

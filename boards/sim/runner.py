@@ -3,7 +3,7 @@ import sys
 
 from boards.sim.board import SimBoard
 from boards.sim.scenario import ScenarioError
-from firmware import alarms, events, mains_monitor
+from firmware import alarms, ats, events, mains_monitor
 from firmware.config import Config
 from firmware.controller import Controller
 
@@ -25,11 +25,16 @@ def fault_names(bits):
 
 
 def make_config(sc):
-    # The installer sets the site's nominal mains; the scenario's config may override it.
+    # The installer sets the site's nominal mains, whether a generator is fitted and the
+    # battery's rating (not its health: that is what the controller must find out); the
+    # scenario's config may override any of it.
     m = sc["mains"]
     values = {
         "mains.nominal_v": int(round(m["nominal_v"])),
         "mains.frequency_hz": 60 if m["frequency_hz"] >= 55 else 50,
+        "gen.present": sc["generator"]["present"],
+        "battery.nominal_v": int(round(sc["battery"]["nominal_v"])),
+        "battery.capacity_ah": max(1, min(1000, int(round(sc["battery"]["capacity_ah"])))),
     }
     for key in sc["config"]:
         values[key] = sc["config"][key]
@@ -58,6 +63,16 @@ class Simulation:
         board = self.board
         if code == events.EV_MAINS_LOST:
             board.event(board.t_us, name, reasons=fault_names(arg))
+        elif code == events.EV_XFER_TO_UTILITY:
+            board.event(board.t_us, "transfer_to_generator" if arg == ats.GEN else "transfer_to_mains")
+        elif code == events.EV_XFER_TO_BATTERY:
+            board.event(board.t_us, name, cause="fault" if arg else "planned")
+        elif code == events.EV_GEN_CRANK:
+            board.event(board.t_us, name, attempt=arg)
+        elif code == events.EV_BATTERY_LOW:
+            board.event(board.t_us, name, runtime_s=arg)
+        elif code == events.EV_GEN_STOP and arg:
+            board.event(board.t_us, name, protection=True)
         elif code == events.EV_ALARM or code == events.EV_ALARM_CLEARED:
             alarm = alarms.NAMES.get(arg, "alarm_%d" % arg)
             if code == events.EV_ALARM and alarm not in self.alarms_seen:
@@ -82,19 +97,31 @@ class Simulation:
         b = self.board
         env = b.envelope
         violations = env.violation_count()
+        lb_lead = None
+        low_t = None
+        for e in b.timeline:
+            if e["event"] == "battery_low":
+                low_t = e["t_ms"]
+            elif e["event"] == "battery_ok":
+                low_t = None
+            elif e["event"] == "battery_depleted":
+                lb_lead = 0.0 if low_t is None else (e["t_ms"] - low_t) / 1000.0
+                break
         metrics = {
             "max_load_interruption_ms": env.max_interruption_us / 1000.0,
             "itic_violations": violations,
             "load_dropped": violations > 0,
             "transfers_to_battery": b.transfers_to_battery,
-            "transfers_to_generator": 0,
+            "transfers_to_generator": b.transfers_to_generator,
             "detection_latency_ms": [t / 1000.0 for t in b.detection_latency_us],
-            "generator_start_attempts": 0,
+            "generator_start_attempts": b.gen.attempts,
             "min_battery_soc_pct": b.min_soc * 100.0,
             "battery_depleted": any(e["event"] == "battery_depleted" for e in b.timeline),
-            "lb_lead_s": None,
+            "lb_lead_s": lb_lead,
             "alarms": list(self.alarms_seen),
             "relay_operations": b.relay.operations,
+            "source_conflicts": b.source_conflicts,
+            "starter_while_running": b.gen.starter_while_running,
         }
         return {
             "scenario": self.sc["name"],

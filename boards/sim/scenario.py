@@ -35,6 +35,12 @@ _MAINS_EVENT = {
     },
 }
 
+# Disturbances of a running generator set.
+_GEN_EVENT = {
+    "overspeed": {"level_pct": ("num", 115, 50, 150), "duration_s": ("num", 5, 0.001, 604800)},
+    "voltage": {"level_pct": ("num", 80, 0, 150), "duration_s": ("num", 5, 0.001, 604800)},
+}
+
 _SPEC = {
     "name": ("str", "unnamed"),
     "duration_s": ("num", 60, 0.01, 604800),
@@ -68,6 +74,7 @@ _SPEC = {
         "fails_to_start": ("bool", False),
         "time_to_fire_s": ("num", 2, 0, 60),
         "ramp_s": ("num", 3, 0, 60),
+        "events": ("gen_events", []),
     }),
     "relays": ("obj", {
         "operate_ms": ("num", 8, 0.1, 200),
@@ -110,6 +117,8 @@ def _check_value(path, rule, value):
         return _check_harmonics(path, value)
     if kind == "events":
         return _check_events(path, value)
+    if kind == "gen_events":
+        return _check_list(path, value, _GEN_EVENT, "generator")
     if kind == "config":
         if not isinstance(value, dict):
             raise ScenarioError("%s must be an object of settings, e.g. {\"transfer.return_delay_s\": 5}" % path)
@@ -179,6 +188,24 @@ def _check_events(path, value):
         if "frequency_hz" in checked and "frequency_hz" not in ev:
             raise ScenarioError("%s.frequency_hz is missing; a frequency event needs it" % sub)
         out.append(checked)
+    return out
+
+
+def _check_list(path, value, kinds, what):
+    if not isinstance(value, list):
+        raise ScenarioError("%s must be a list of events" % path)
+    out = []
+    for i, ev in enumerate(value):
+        sub = "%s[%d]" % (path, i)
+        if not isinstance(ev, dict):
+            raise ScenarioError("%s must be an object with at_s and kind" % sub)
+        kind = ev.get("kind")
+        if kind not in kinds:
+            raise ScenarioError("%s.kind = %s is not allowed; allowed: %s" % (
+                sub, _fmt(kind), ", ".join(sorted(kinds))))
+        spec = {"at_s": ("num", 0, 0, 604800), "kind": ("str", kind)}
+        spec.update(kinds[kind])
+        out.append(_check_obj(sub, spec, ev))
     return out
 
 

@@ -1,0 +1,69 @@
+# Automatic transfer switch: which source feeds the utility side of the UPS relay.
+#
+#   AT_MAINS --select(GEN)--> OPENING --(operate + dead time)--> CLOSING --(operate)--> AT_GEN
+#   AT_GEN --select(MAINS)--> OPENING --(operate + dead time)--> CLOSING --(operate)--> AT_MAINS
+#
+# Two contactors, never closed together: the one closed is opened first, and the other is
+# only commanded closed once the first has had its operate time plus the dead time. The
+# mains contactor is normally closed (energise to open) and the generator contactor
+# normally open, so a controller without power leaves the site on mains.
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+from firmware import hal
+
+MAINS = const(1)
+GEN = const(2)
+NONE = const(0)
+
+AT = const(0)
+OPENING = const(1)
+CLOSING = const(2)
+
+
+class Ats:
+    def __init__(self, cfg, board):
+        self._board = board
+        self._diff = board.ticks_diff
+        self.configure(cfg)
+        self.position = MAINS
+        self.target = MAINS
+        self.state = AT
+        self._t = 0
+
+    def configure(self, cfg):
+        self._operate = cfg.get("relay.operate_ms")
+        self._dead = cfg.get("ats.dead_time_ms")
+
+    def closed(self):
+        # The source connected to the utility side, NONE while switching.
+        return self.position if self.state == AT else NONE
+
+    def settled(self):
+        return self.state == AT and self.position == self.target
+
+    def step(self, now, target):
+        self.target = target
+        state = self.state
+        if state == AT:
+            if target != self.position:
+                self._set(self.position, False)
+                self.state = OPENING
+                self._t = now
+        elif state == OPENING:
+            if self._diff(now, self._t) >= self._operate + self._dead:
+                self.position = self.target
+                self._set(self.position, True)
+                self.state = CLOSING
+                self._t = now
+        elif self._diff(now, self._t) >= self._operate:
+            self.state = AT
+
+    def _set(self, source, closed):
+        if source == MAINS:
+            self._board.set_output(hal.OUT_MAINS_OPEN, not closed)
+        else:
+            self._board.set_output(hal.OUT_GEN_CLOSE, closed)

@@ -1,0 +1,157 @@
+# Battery monitor: charge left and runtime at the present load, from the bank's terminal
+# voltage and current, in integers (it runs inside the control loop).
+#
+# Two estimates of the state of charge are kept and the lower one is believed:
+#   coulomb  charge counted from the current, high currents weighted by Peukert's law
+#   voltage  the open-circuit voltage recovered from the terminal voltage (V + I*R) on a
+#            lead-acid curve, 1.93 V/cell empty to 2.15 V/cell full
+# A tired battery sags more under load than its rating says, so the voltage estimate
+# falls faster than the coulomb count and keeps the runtime honest. During a steady
+# discharge the capacity is also measured: charge drawn per per-mille of voltage-estimated
+# charge lost. When that is below the rating, the runtime uses it (a weak battery must
+# never be the reason the generator comes too late).
+#
+# Every product is kept below 2^30 for banks up to 1000 Ah and currents up to 500 A.
+# Runtime counts only the charge above the point where the terminal voltage under this
+# load would reach the inverter's cut-out (cutoff_mv_per_cell).
+from array import array
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+_EMPTY_MV = const(1930)       # per cell, open circuit
+_SPAN_MV = const(220)         # full (2150) minus empty
+_PERIOD_MS = const(1000)      # the estimate is refreshed once a second
+_REST_MS = const(60000)       # at rest this long: trust the voltage fully
+_SETTLE_MS = const(2000)      # into a discharge before capacity is measured
+_LEARN_PM = const(20)         # voltage-estimated charge lost before capacity is believed
+NO_RUNTIME_LIMIT = const(999999)
+
+
+class BatteryMonitor:
+    def __init__(self, cfg, ticks_diff):
+        self._diff = ticks_diff
+        self._peukert = array("H", [1024] * 256)
+        self.configure(cfg)
+        self.charge_uah = -1           # unknown until the first reading
+        self.runtime_s = NO_RUNTIME_LIMIT
+        self.soc_pm = 1000             # state of charge, per mille
+        self.voltage_mv = 0
+        self.current_ma = 0            # discharge positive
+        self._t = 0
+        self._t_rest = 0
+        self.learned_mah = 0           # lowest capacity measured in a discharge since boot, 0 if none
+        self._dis_t = 0
+        self._dis_i = 0
+        self._drawn_uah = 0
+        self._soc0 = -1
+
+    def configure(self, cfg):
+        self.cells = max(1, cfg.get("battery.nominal_v") // 2)
+        cap_ah = cfg.get("battery.capacity_ah")
+        self.cap_mah = cap_ah * cfg.get("battery.health_pct") * 10
+        self._i20 = max(1, cap_ah * 1000 // 20)
+        self._r = cfg.get("battery.r_mohm")
+        self._cutoff_cell = cfg.get("battery.cutoff_mv_per_cell")
+        k = cfg.get("battery.peukert") - 1.0
+        # Peukert weight x1024 for a current of i/4 times the 20-hour current.
+        for i in range(256):
+            ratio = i / 4.0
+            self._peukert[i] = int(1024 * (ratio ** k if ratio > 1.0 else 1.0))
+
+    def _soc_from_voltage(self, v_mv, i_ma):
+        ocv_cell = (v_mv + i_ma * self._r // 1000) // self.cells
+        pm = (ocv_cell - _EMPTY_MV) * 1000 // _SPAN_MV
+        return 0 if pm < 0 else (1000 if pm > 1000 else pm)
+
+    def _weighted(self, i_ma):
+        idx = i_ma * 4 // self._i20
+        return i_ma * self._peukert[255 if idx > 255 else idx] >> 10
+
+    def update(self, now, v_mv, i_ma):
+        # Called every block; does its work once a second.
+        if self.charge_uah >= 0 and self._diff(now, self._t) < _PERIOD_MS:
+            return
+        self.voltage_mv = v_mv
+        self.current_ma = i_ma
+        soc_v = self._soc_from_voltage(v_mv, i_ma)
+        cap_uah = self.cap_mah * 1000
+        if self.charge_uah < 0:
+            self.charge_uah = cap_uah // 1000 * soc_v
+            self._t = now
+            self._t_rest = now
+        else:
+            dt = self._diff(now, self._t)
+            self._t = now
+            if dt > 2 * _PERIOD_MS:
+                dt = 2 * _PERIOD_MS
+            # mA x ms / 3600 = uAh, divided in two steps to stay a small int
+            if i_ma > 0:
+                drawn = self._weighted(i_ma) // 10 * dt // 360
+                self.charge_uah -= drawn
+                self._learn(now, i_ma, drawn, soc_v)
+            else:
+                self._dis_i = 0
+                self.charge_uah += (-i_ma) * 85 // 1000 * dt // 360
+            rest = -self._i20 // 10 < i_ma < self._i20 // 10
+            if not rest:
+                self._t_rest = now
+            elif self._diff(now, self._t_rest) >= _REST_MS:
+                # long at rest: the voltage is the better estimate, follow it
+                target = cap_uah // 1000 * soc_v
+                self.charge_uah += (target - self.charge_uah) >> 3
+        if self.charge_uah < 0:
+            self.charge_uah = 0
+        elif self.charge_uah > cap_uah:
+            self.charge_uah = cap_uah
+        if i_ma <= 0:
+            self._dis_i = 0
+        soc_c = self.charge_uah // (self.cap_mah if self.cap_mah else 1)
+        self.soc_pm = soc_c if soc_c < soc_v else soc_v
+        self.runtime_s = self._runtime(v_mv, i_ma)
+
+    def _learn(self, now, i_ma, drawn, soc_v):
+        # Measure the capacity over a steady discharge (the load within 10 % of where it
+        # started, so that the sag does not move the voltage estimate).
+        i0 = self._dis_i
+        if i0 == 0 or i_ma * 10 < i0 * 9 or i_ma * 10 > i0 * 11:
+            self._dis_i = i_ma
+            self._dis_t = now
+            self._drawn_uah = 0
+            self._soc0 = -1
+            return
+        self._drawn_uah += drawn
+        if self._soc0 < 0:
+            if self._diff(now, self._dis_t) >= _SETTLE_MS:
+                self._soc0 = soc_v
+                self._drawn_uah = 0
+            return
+        lost = self._soc0 - soc_v
+        if lost >= _LEARN_PM:
+            mah = self._drawn_uah // lost       # uAh per per-mille is mAh
+            if self.learned_mah == 0 or mah < self.learned_mah:
+                self.learned_mah = mah
+
+    def capacity_mah(self):
+        cap = self.cap_mah
+        if 0 < self.learned_mah < cap:
+            return self.learned_mah
+        return cap
+
+    def _runtime(self, v_mv, i_ma):
+        if i_ma <= self._i20 // 20:
+            return NO_RUNTIME_LIMIT
+        if v_mv <= self._cutoff_cell * self.cells:
+            return 0
+        sag_cell = i_ma * self._r // 1000 // self.cells
+        floor_pm = (self._cutoff_cell + sag_cell - _EMPTY_MV) * 1000 // _SPAN_MV
+        if floor_pm < 0:
+            floor_pm = 0
+        usable_mah = self.capacity_mah() * (self.soc_pm - floor_pm) // 1000
+        if usable_mah <= 0:
+            return 0
+        # mAh x 3600 / mA, as x 225 / (mA / 16) to stay a small int
+        return usable_mah * 225 // ((self._weighted(i_ma) >> 4) or 1)

@@ -1,0 +1,263 @@
+# Generator sequencer: starts, watches and stops the engine.
+#
+#   IDLE --want--> START_DELAY --(start_delay_s, or at once when hurried)--> PREHEAT
+#   PREHEAT --(preheat_s)--> CRANK --(voltage or frequency >= crank_disconnect)--> RUNNING
+#   CRANK --(crank_s, attempts left)--> REST --(crank_rest_s, engine still)--> PREHEAT
+#   CRANK --(crank_s, last attempt)--> FAILED (fail_to_start, latched)
+#   RUNNING --(warm-up done, within limits)--> READY
+#   RUNNING/READY --(out of limits for limit_qual_ms after safety_on)--> COOLDOWN (trip)
+#   RUNNING/READY --(overspeed)--> FAILED (shutdown, latched)
+#   RUNNING/READY --no want--> COOLDOWN --(cooldown_s)--> STOPPING --(engine still)--> IDLE
+#   STOPPING --(fail_to_stop_s)--> alarm fail_to_stop (warning), keeps waiting
+#
+# `want` is a level: the supervisor says every step whether it wants the engine. The
+# starter is only ever engaged on a still engine. Readings arrive as per mille of nominal.
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+from firmware import alarms, events, hal
+
+IDLE = const(0)
+START_DELAY = const(1)
+PREHEAT = const(2)
+CRANK = const(3)
+REST = const(4)
+RUNNING = const(5)
+READY = const(6)
+COOLDOWN = const(7)
+STOPPING = const(8)
+FAILED = const(9)
+
+NAMES = ("idle", "start_delay", "preheat", "crank", "rest", "running", "ready",
+         "cooldown", "stopping", "failed")
+
+_STILL_PM = const(100)        # below 10 % of nominal voltage and frequency: not turning
+SETTLE_S = const(5)           # allowance for the voltage to build up after firing
+
+
+class Generator:
+    def __init__(self, cfg, board, log, alarm_set):
+        self._board = board
+        self._diff = board.ticks_diff
+        self._log = log
+        self._alarms = alarm_set
+        self.configure(cfg)
+        self.state = IDLE
+        self._t = 0
+        self._t_fire = 0
+        self.attempt = 0
+        self.starts = 0               # crank attempts since boot
+        self._t_bad = 0
+        self._bad = False
+        self._t_over = 0
+        self._over = False
+        self._stop_alarmed = False
+        self.v_pm = 0
+        self.f_pm = 0
+
+    def configure(self, cfg):
+        self.present = cfg.get("gen.present")
+        self._delay = cfg.get("gen.start_delay_s") * 1000
+        self._preheat = cfg.get("gen.preheat_s") * 1000
+        self._crank = cfg.get("gen.crank_s") * 1000
+        self._rest = cfg.get("gen.crank_rest_s") * 1000
+        self._attempts = cfg.get("gen.attempts")
+        self._disc = cfg.get("gen.crank_disconnect_pct") * 10
+        self._safety = cfg.get("gen.safety_on_s") * 1000
+        self._warmup = cfg.get("gen.warmup_s") * 1000
+        self._cooldown = cfg.get("gen.cooldown_s") * 1000
+        self._fts = cfg.get("gen.fail_to_stop_s") * 1000
+        self._v_lo = cfg.get("gen.v_low_pct") * 10
+        self._v_hi = cfg.get("gen.v_high_pct") * 10
+        self._f_lo = cfg.get("gen.f_low_pct") * 10
+        self._f_hi = cfg.get("gen.f_high_pct") * 10
+        self._f_over = cfg.get("gen.overspeed_pct") * 10
+        self._qual = cfg.get("gen.limit_qual_ms")
+        # Longest time from the start signal to a generator ready for load, in seconds.
+        n = self._attempts
+        self.start_to_ready_s = (n * (self._preheat + self._crank) + (n - 1) * self._rest) // 1000 + SETTLE_S
+        self.warmup_s = self._warmup // 1000
+        self.delay_s = self._delay // 1000
+
+    def ready(self):
+        return self.state == READY
+
+    def committed(self):
+        # Past the start delay: the start sequence is under way or the engine runs.
+        return self.state != IDLE and self.state != START_DELAY
+
+    def running(self):
+        return self.state in (RUNNING, READY, COOLDOWN)
+
+    def quiet(self):
+        # Nothing timed to the millisecond: idle, ready for (or carrying) the load, or failed.
+        return self.state in (IDLE, READY, FAILED)
+
+    def within_limits(self):
+        return (self._v_lo <= self.v_pm <= self._v_hi) and (self._f_lo <= self.f_pm <= self._f_hi)
+
+    def _still(self):
+        return self.v_pm < _STILL_PM and self.f_pm < _STILL_PM
+
+    def _enter(self, state, now):
+        self.state = state
+        self._t = now
+
+    def _out(self, run, start, preheat=False):
+        b = self._board
+        b.set_output(hal.OUT_GEN_RUN, run)
+        b.set_output(hal.OUT_GEN_START, start)
+        b.set_output(hal.OUT_GEN_PREHEAT, preheat)
+
+    def reset(self, now):
+        # Operator acknowledged a latched failure: back to idle with everything off.
+        if self.state == FAILED:
+            self._out(False, False)
+            self._enter(STOPPING, now)
+
+    def step(self, now, want, hurry, v_pm, f_pm):
+        self.v_pm = v_pm
+        self.f_pm = f_pm
+        if not self.present:
+            return
+        state = self.state
+        elapsed = self._diff(now, self._t)
+        if state == IDLE:
+            if want:
+                self.attempt = 0
+                if hurry or self._delay == 0:
+                    self._begin(now)
+                else:
+                    self._enter(START_DELAY, now)
+        elif state == START_DELAY:
+            if not want:
+                self._enter(IDLE, now)
+            elif hurry or elapsed >= self._delay:
+                self._begin(now)
+        elif state == PREHEAT:
+            if not want:
+                self._abort(now)
+            elif elapsed >= self._preheat:
+                self._crank_now(now)
+        elif state == CRANK:
+            if v_pm >= self._disc or f_pm >= self._disc:
+                self._board.set_output(hal.OUT_GEN_START, False)
+                self._t_fire = now
+                self._bad = self._over = False
+                self._enter(RUNNING, now)
+                if not want:
+                    self._enter(COOLDOWN, now)
+            elif not want:
+                self._abort(now)
+            elif elapsed >= self._crank:
+                self._out(False, False)
+                if self.attempt >= self._attempts:
+                    self._enter(FAILED, now)
+                    self._log.add(now, events.EV_GEN_FAIL_TO_START, self.attempt)
+                    self._alarms.raise_(now, alarms.AL_GEN_FAIL_TO_START)
+                else:
+                    self._enter(REST, now)
+        elif state == REST:
+            if not want:
+                self._abort(now)
+            elif elapsed >= self._rest and self._still():
+                self._heat_or_crank(now)
+        elif state == RUNNING or state == READY:
+            if self._watch_limits(now):
+                return
+            if not want:
+                self._enter(COOLDOWN, now)
+            elif state == RUNNING:
+                warm = hurry or self._diff(now, self._t_fire) >= self._warmup
+                if warm and self.within_limits():
+                    self._enter(READY, now)
+                    self._log.add(now, events.EV_GEN_READY, 0)
+            elif not self.within_limits():
+                self._enter(RUNNING, now)
+        elif state == COOLDOWN:
+            if self._watch_limits(now):
+                return
+            if want and not self._alarms.is_active(alarms.AL_GEN_OUT_OF_LIMITS):
+                self._enter(RUNNING, now)
+            elif elapsed >= self._cooldown:
+                self._stop(now)
+        elif state == STOPPING:
+            if self._still():
+                self._enter(IDLE, now)
+                self._stop_alarmed = False
+                self._alarms.clear(now, alarms.AL_GEN_FAIL_TO_STOP)
+            elif elapsed >= self._fts and not self._stop_alarmed:
+                self._stop_alarmed = True
+                self._alarms.raise_(now, alarms.AL_GEN_FAIL_TO_STOP)
+
+    def _begin(self, now):
+        self._log.add(now, events.EV_GEN_START, 0)
+        self._heat_or_crank(now)
+
+    def _heat_or_crank(self, now):
+        if self._preheat > 0:
+            self._out(False, False, True)
+            self._enter(PREHEAT, now)
+        else:
+            self._crank_now(now)
+
+    def _crank_now(self, now):
+        if not self._still():
+            # Never engage the starter on a turning engine: wait for it.
+            self._out(False, False)
+            self._enter(REST, now)
+            return
+        self.attempt += 1
+        self.starts += 1
+        self._out(True, True)
+        self._log.add(now, events.EV_GEN_CRANK, self.attempt)
+        self._enter(CRANK, now)
+
+    def _abort(self, now):
+        self._out(False, False)
+        self._enter(STOPPING, now)
+
+    def _stop(self, now):
+        self._out(False, False)
+        self._log.add(now, events.EV_GEN_STOP, 0)
+        self._enter(STOPPING, now)
+
+    def _watch_limits(self, now):
+        # After the safety-on delay: overspeed shuts down, other limits trip the generator
+        # off the load and cool it down. Returns True when it acted.
+        if self._diff(now, self._t_fire) < self._safety:
+            return False
+        if self.f_pm >= self._f_over:
+            if not self._over:
+                self._over = True
+                self._t_over = now
+            elif self._diff(now, self._t_over) >= 100:
+                self._out(False, False)
+                self._log.add(now, events.EV_GEN_STOP, 1)
+                self._alarms.raise_(now, alarms.AL_GEN_OVERSPEED)
+                self._enter(FAILED, now)
+                return True
+        else:
+            self._over = False
+        if self.state == COOLDOWN:
+            return False
+        if not self.within_limits():
+            if not self._bad:
+                self._bad = True
+                self._t_bad = now
+            elif self._diff(now, self._t_bad) >= self._qual:
+                self._alarms.raise_(now, alarms.AL_GEN_OUT_OF_LIMITS)
+                self._enter(COOLDOWN, now)
+                return True
+        else:
+            self._bad = False
+        return False
+
+    def tripped(self):
+        # Latched alarms that forbid putting the generator on load.
+        a = self._alarms
+        return (a.is_active(alarms.AL_GEN_OUT_OF_LIMITS) or a.is_active(alarms.AL_GEN_OVERSPEED)
+                or a.is_active(alarms.AL_GEN_FAIL_TO_START))

@@ -1,0 +1,132 @@
+# The generator on the simulated board: start sequences, failures, protections, and the
+# runtime-aware start, end to end through scenarios.
+import pytest
+
+from helpers import events_named, mains, simulate
+
+GEN = {"present": True, "failed_attempts": 0, "fails_to_start": False,
+       "time_to_fire_s": 2, "ramp_s": 3}
+
+
+def _gen(**kw):
+    g = dict(GEN)
+    g.update(kw)
+    return g
+
+
+def _names(rep):
+    return [e["event"] for e in rep["timeline"]]
+
+
+def _common_invariants(rep):
+    m = rep["metrics"]
+    assert m["source_conflicts"] == 0
+    assert m["starter_while_running"] == 0
+
+
+def _outage(at, dur):
+    return mains(events=[{"at_s": at, "kind": "outage", "duration_s": dur, "phase_deg": 90}])
+
+
+@pytest.mark.parametrize("failed", [0, 1, 2])
+def test_a_working_generator_takes_the_load_after_failed_cranks(failed):
+    rep, _ = simulate(240, _outage(5, 180), generator=_gen(failed_attempts=failed))
+    m = rep["metrics"]
+    _common_invariants(rep)
+    assert m["itic_violations"] == 0 and not m["load_dropped"]
+    assert m["generator_start_attempts"] == failed + 1
+    assert len(events_named(rep, "generator_crank")) == failed + 1
+    assert m["transfers_to_generator"] == 1
+    names = _names(rep)
+    # on generator before mains returns; back on mains, generator cooled down and stopped
+    assert names.index("load_to_generator") < names.index("disturbance_end")
+    assert names[-4:] == ["load_to_battery", "load_to_mains", "generator_stop", "engine_stopped"] or \
+        names[-3:] == ["load_to_mains", "generator_stop", "engine_stopped"]
+    stop = events_named(rep, "generator_stop")[0]["t_ms"]
+    back = events_named(rep, "load_to_mains")[-1]["t_ms"]
+    assert 10000 <= stop - back <= 10100          # cooldown
+    assert not m["battery_depleted"]
+
+
+def test_start_delay_is_served_and_a_short_outage_starts_nothing():
+    rep, _ = simulate(30, _outage(5, 2.5), generator=_gen())
+    assert events_named(rep, "generator_start") == []
+    rep, _ = simulate(60, _outage(5, 20), generator=_gen())
+    start = events_named(rep, "generator_start")[0]["t_ms"]
+    lost = events_named(rep, "mains_lost")[0]["t_ms"]
+    assert 3000 <= start - lost <= 3050      # from the first window without mains
+
+
+def test_fail_to_start_raises_the_alarm_and_battery_low_comes_in_time():
+    rep, sim = simulate(2400, _outage(5, 3000), generator=_gen(fails_to_start=True),
+                        battery={"capacity_ah": 20}, load={"watts": 1500})
+    m = rep["metrics"]
+    _common_invariants(rep)
+    assert "generator_fail_to_start" in m["alarms"]
+    assert len(events_named(rep, "generator_crank")) == 3
+    assert len(events_named(rep, "generator_fail_to_start")) == 1
+    assert m["battery_depleted"]
+    assert m["lb_lead_s"] >= 180
+    # no second start sequence while the shutdown alarm is latched
+    assert len(events_named(rep, "generator_start")) == 1
+
+
+def test_a_battery_too_small_to_wait_for_the_start_delay_starts_at_once():
+    # 60 s start delay; a battery at 5 % health carries the load for about a minute
+    cfg = {"gen.start_delay_s": 60}
+    rep, sim = simulate(300, _outage(5, 200), generator=_gen(), config=cfg,
+                        battery={"capacity_ah": 20, "health_pct": 5}, load={"watts": 1500})
+    m = rep["metrics"]
+    _common_invariants(rep)
+    start = events_named(rep, "generator_start")[0]["t_ms"]
+    lost = events_named(rep, "mains_lost")[0]["t_ms"]
+    assert start - lost < 10000, rep["timeline"][:12]
+    assert m["itic_violations"] == 0, rep["timeline"][:20]
+    assert not m["battery_depleted"]
+
+
+def test_mains_returning_during_cranking():
+    # fires after 4 s of cranking; mains is back 1 s into the first crank
+    rep, _ = simulate(60, _outage(2, 4.0), generator=_gen(time_to_fire_s=4))
+    m = rep["metrics"]
+    _common_invariants(rep)
+    assert m["itic_violations"] == 0
+    names = _names(rep)
+    assert "generator_crank" in names
+    assert m["transfers_to_generator"] == 0         # mains came back first
+    assert names[-1] == "engine_stopped" or "engine_running" not in names
+    assert events_named(rep, "load_to_mains")
+
+
+def test_overspeed_on_load_moves_the_load_to_battery_and_shuts_down():
+    gen = _gen(events=[{"at_s": 60, "kind": "overspeed", "level_pct": 115, "duration_s": 30}])
+    rep, sim = simulate(200, _outage(5, 150), generator=gen)
+    m = rep["metrics"]
+    _common_invariants(rep)
+    assert "generator_overspeed" in m["alarms"]
+    assert m["itic_violations"] == 0
+    names = _names(rep)
+    i_gen = names.index("load_to_generator")
+    assert "load_to_battery" in names[i_gen:]
+    stops = [e for e in events_named(rep, "generator_stop") if e.get("protection")]
+    assert len(stops) == 1
+    # stays off (latched shutdown) and the battery carries the load until mains returns
+    assert m["transfers_to_generator"] == 1
+    assert names[-1] == "load_to_mains"
+
+
+def test_generator_voltage_out_of_limits_trips_it_off_the_load():
+    gen = _gen(events=[{"at_s": 60, "kind": "voltage", "level_pct": 75, "duration_s": 30}])
+    rep, sim = simulate(200, _outage(5, 150), generator=gen)
+    m = rep["metrics"]
+    _common_invariants(rep)
+    assert "generator_out_of_limits" in m["alarms"]
+    # the load left at the first out-of-limits reading; 75 % for that long is inside ITIC
+    assert m["itic_violations"] == 0
+    assert m["transfers_to_generator"] == 1
+    assert names_after(rep, "load_to_generator", "generator_stop")
+
+
+def names_after(rep, first, then):
+    names = _names(rep)
+    return then in names[names.index(first):]
