@@ -4,7 +4,9 @@
 # Two estimates of the state of charge are kept and the lower one is believed:
 #   coulomb  charge counted from the current, high currents weighted by Peukert's law
 #   voltage  the open-circuit voltage recovered from the terminal voltage (V + I*R) on a
-#            lead-acid curve, 1.93 V/cell empty to 2.15 V/cell full
+#            lead-acid curve, 1.93 V/cell empty to 2.15 V/cell full. R is measured at
+#            every large load step (the voltage change over the current change); until
+#            the first step, battery.r_mohm from the settings is used.
 # A tired battery sags more under load than its rating says, so the voltage estimate
 # falls faster than the coulomb count and keeps the runtime honest. During a steady
 # discharge the capacity is also measured: charge drawn per per-mille of voltage-estimated
@@ -43,6 +45,9 @@ class BatteryMonitor:
         self.current_ma = 0            # discharge positive
         self._t = 0
         self._t_rest = 0
+        self.r_measured = 0            # internal resistance from the last load step, mOhm
+        self._v_prev = 0
+        self._i_prev = 0
         self.learned_mah = 0           # lowest capacity measured in a discharge since boot, 0 if none
         self._dis_t = 0
         self._dis_i = 0
@@ -62,8 +67,20 @@ class BatteryMonitor:
             ratio = i / 4.0
             self._peukert[i] = int(1024 * (ratio ** k if ratio > 1.0 else 1.0))
 
+    def _resistance(self):
+        return self.r_measured if self.r_measured else self._r
+
+    def _measure_r(self, v_mv, i_ma):
+        di = i_ma - self._i_prev
+        if di > self._i20 or -di > self._i20:
+            r = (self._v_prev - v_mv) * 1000 // di
+            if 0 < r <= 5000:
+                self.r_measured = r
+        self._v_prev = v_mv
+        self._i_prev = i_ma
+
     def _soc_from_voltage(self, v_mv, i_ma):
-        ocv_cell = (v_mv + i_ma * self._r // 1000) // self.cells
+        ocv_cell = (v_mv + i_ma * self._resistance() // 1000) // self.cells
         pm = (ocv_cell - _EMPTY_MV) * 1000 // _SPAN_MV
         return 0 if pm < 0 else (1000 if pm > 1000 else pm)
 
@@ -77,6 +94,11 @@ class BatteryMonitor:
             return
         self.voltage_mv = v_mv
         self.current_ma = i_ma
+        if self.charge_uah >= 0:
+            self._measure_r(v_mv, i_ma)
+        else:
+            self._v_prev = v_mv
+            self._i_prev = i_ma
         soc_v = self._soc_from_voltage(v_mv, i_ma)
         cap_uah = self.cap_mah * 1000
         if self.charge_uah < 0:
@@ -144,9 +166,13 @@ class BatteryMonitor:
     def _runtime(self, v_mv, i_ma):
         if i_ma <= self._i20 // 20:
             return NO_RUNTIME_LIMIT
-        if v_mv <= self._cutoff_cell * self.cells:
+        cutoff = self._cutoff_cell * self.cells
+        if v_mv <= cutoff:
             return 0
-        sag_cell = i_ma * self._r // 1000 // self.cells
+        # The inverter draws constant power: as the voltage falls to the cut-out the
+        # current rises by v/cutoff. Reckon with that current, sag and Peukert both.
+        i_ma = i_ma * (v_mv // 100) // (cutoff // 100)
+        sag_cell = i_ma * self._resistance() // 1000 // self.cells
         floor_pm = (self._cutoff_cell + sag_cell - _EMPTY_MV) * 1000 // _SPAN_MV
         if floor_pm < 0:
             floor_pm = 0

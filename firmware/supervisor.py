@@ -53,7 +53,8 @@ class Supervisor:
 
     def configure(self, cfg):
         self._return_ms = cfg.get("transfer.return_delay_s") * 1000
-        self._lead = cfg.get("battery.shutdown_lead_s")
+        # 10 % more than asked, for the error of the runtime estimate
+        self._lead = cfg.get("battery.shutdown_lead_s") * 11 // 10
         self._margin = cfg.get("battery.start_margin_s")
         self._nom_v = cfg.get("mains.nominal_v")
         self._nom_f = cfg.get("mains.frequency_hz")

@@ -9,13 +9,23 @@ def mains(nominal_v=230, frequency_hz=50, events=(), **kw):
     return m
 
 
-def simulate(duration_s, mains_section, seed=1, config=None, **top):
+def simulate(duration_s, mains_section, seed=1, config=None, stop_after=None, **top):
+    """Run a scenario; with stop_after=EVENT, end 60 s after that plant or firmware event."""
     data = {"name": top.pop("name", "test"), "duration_s": duration_s, "seed": seed,
             "mains": mains_section, "config": config or {}}
     data.update(top)
     sim = Simulation(scenario.check(data))
-    rep = sim.run()
-    return rep, sim
+    if stop_after is None:
+        return sim.run(), sim
+    t = 0
+    while t < duration_s:
+        t = min(duration_s, t + 60)
+        sim.run_until(t)
+        if any(e["event"] == stop_after for e in sim.board.timeline):
+            sim.run_until(min(duration_s, t + 60))
+            break
+    sim.board.finish()
+    return sim.report(), sim
 
 
 def events_named(rep, name):

@@ -57,9 +57,13 @@ def test_start_delay_is_served_and_a_short_outage_starts_nothing():
     assert 3000 <= start - lost <= 3050      # from the first window without mains
 
 
-def test_fail_to_start_raises_the_alarm_and_battery_low_comes_in_time():
-    rep, sim = simulate(2400, _outage(5, 3000), generator=_gen(fails_to_start=True),
-                        battery={"capacity_ah": 20}, load={"watts": 1500})
+@pytest.mark.parametrize("capacity, health, watts", [
+    (20, 100, 1500), (20, 50, 1500), (100, 60, 3000), (50, 100, 500), (200, 30, 2000)])
+def test_fail_to_start_raises_the_alarm_and_battery_low_comes_in_time(capacity, health, watts):
+    # the controller knows the rating, not the health: it measures resistance and capacity
+    rep, sim = simulate(20000, _outage(5, 20000), generator=_gen(fails_to_start=True),
+                        battery={"capacity_ah": capacity, "health_pct": health},
+                        load={"watts": watts}, stop_after="battery_depleted")
     m = rep["metrics"]
     _common_invariants(rep)
     assert "generator_fail_to_start" in m["alarms"]
@@ -67,6 +71,8 @@ def test_fail_to_start_raises_the_alarm_and_battery_low_comes_in_time():
     assert len(events_named(rep, "generator_fail_to_start")) == 1
     assert m["battery_depleted"]
     assert m["lb_lead_s"] >= 180
+    # not absurdly early either: the servers would shut down for nothing
+    assert m["lb_lead_s"] <= 600
     # no second start sequence while the shutdown alarm is latched
     assert len(events_named(rep, "generator_start")) == 1
 
