@@ -9,7 +9,7 @@
 # settled on battery or on a running generator, no start sequence under way), the
 # controller stops reading mains samples: it lets the board skip ahead (50 ms with the
 # generator running, so its limits are still checked, 950 ms otherwise), and every
-# WATCH_GAP_MS it looks at the mains again for two windows (about 50 ms). Mains coming back
+# WATCH_GAP_MS it looks at the mains again for one window (25 ms). Mains coming back
 # is noticed within a second, long before any return delay ends, and the CPU is free.
 from array import array
 

@@ -145,11 +145,13 @@ class MainsMonitor:
         self._zc_armed = False
         self._g8_prev = -1
         self._cnt = 0
-        self._absent_run = 0
+        # It was absent before the gap: one more empty window (25 ms) confirms it, while
+        # any mains in that window (half the nominal voltage) clears it.
+        self._absent_run = 1
 
     def absent(self):
-        # Tripped, and the last two windows held neither a crossing nor half the nominal
-        # voltage: nothing to watch closely until mains shows up again.
+        # Tripped, and two windows in a row (one after a resume) held neither a crossing nor
+        # half the nominal voltage: nothing to watch closely until mains shows up again.
         return self.state == TRIPPED and self._absent_run >= 2
 
     def _set_period(self, p_q8):

@@ -51,8 +51,8 @@ class SimBoard:
         self.outputs = []             # (t_us, output, on): every change the firmware made
         self._out_state = {}
         self.watchdog_feeds = 0
-        # (t_s, mains %, load %, source, soc %) for plots; kept only when asked for, since
-        # three hours of it fragment the unix port's default heap
+        # (t_s, mains %, load %, source, soc %, generator %) for plots; kept only when asked
+        # for, since three hours of it fragment the unix port's default heap
         self.trace = [] if trace else None
         self.detection_latency_us = []
         self.transfers_to_battery = 0
@@ -154,6 +154,7 @@ class SimBoard:
                     self.event(end, name)
                 if gen.state == "stopped":
                     gen.has_run = False
+                self._trace(end)
             self._last_gen = end
             if self.k_gen.closed:
                 self._source_changed(end)
@@ -247,7 +248,7 @@ class SimBoard:
         if self.trace is None:
             return
         self.trace.append((t / 1e6, self.mains.level_pct(), self.envelope.level,
-                           self.source(), self.battery.soc * 100.0))
+                           self.source(), self.battery.soc * 100.0, self.gen.level_pct()))
         self._next_trace = t + _TRACE_EVERY_US
 
     def event(self, t_us, name, **data):
