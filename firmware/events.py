@@ -22,6 +22,7 @@ EV_GEN_STOP = const(11)         # arg: 1 when stopped by a protection
 EV_GEN_FAIL_TO_START = const(12)  # arg: attempts made
 EV_BATTERY_LOW = const(13)      # arg: runtime left, s
 EV_BATTERY_OK = const(14)
+EV_MAINS_FLAPPING = const(15)   # arg: failures counted in the window
 
 NAMES = {
     EV_BOOT: "boot",
@@ -38,6 +39,7 @@ NAMES = {
     EV_GEN_FAIL_TO_START: "generator_fail_to_start",
     EV_BATTERY_LOW: "battery_low",
     EV_BATTERY_OK: "battery_ok",
+    EV_MAINS_FLAPPING: "mains_flapping",
 }
 
 

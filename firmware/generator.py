@@ -118,7 +118,9 @@ class Generator:
             self._out(False, False)
             self._enter(STOPPING, now)
 
-    def step(self, now, want, hurry, v_pm, f_pm):
+    def step(self, now, want, hurry, v_pm, f_pm, skip_delay=False):
+        # hurry: the battery cannot wait, skip the start delay and the warm-up;
+        # skip_delay: skip only the start delay (mains flapping).
         self.v_pm = v_pm
         self.f_pm = f_pm
         if not self.present:
@@ -128,14 +130,14 @@ class Generator:
         if state == IDLE:
             if want:
                 self.attempt = 0
-                if hurry or self._delay == 0:
+                if hurry or skip_delay or self._delay == 0:
                     self._begin(now)
                 else:
                     self._enter(START_DELAY, now)
         elif state == START_DELAY:
             if not want:
                 self._enter(IDLE, now)
-            elif hurry or elapsed >= self._delay:
+            elif hurry or skip_delay or elapsed >= self._delay:
                 self._begin(now)
         elif state == PREHEAT:
             if not want:

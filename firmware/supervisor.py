@@ -12,7 +12,10 @@
 # - battery low is raised when the runtime falls to shutdown_lead_s while on battery, so
 #   the servers can shut down cleanly; then mains need not wait out its return delay. It
 #   stays raised until the load is off the battery: a flat battery that has cut out draws
-#   no current and would otherwise look as if it had all the time in the world.
+#   no current and would otherwise look as if it had all the time in the world;
+# - flapping mains (flap_count failures within flap_window_s, however short each) starts
+#   the generator and puts the load on it; mains then has to be good for flap_clear_s
+#   instead of the return delay.
 try:
     from micropython import const
 except ImportError:
@@ -23,6 +26,7 @@ from firmware import alarms, ats, events
 from firmware.ats import Ats
 from firmware.battery import NO_RUNTIME_LIMIT
 from firmware.generator import Generator
+from firmware.recent import Recent
 from firmware.transfer import ON_UTILITY, Transfer
 
 AUTO = const(0)
@@ -48,6 +52,9 @@ class Supervisor:
         self.outage = False
         self.hurry = False
         self.low = False
+        self.flapping = False
+        self._faulted = False
+        self._fails = Recent(20, board.ticks_diff)   # recent mains failures
         self._good = False
         self._t_good = 0
 
@@ -58,6 +65,9 @@ class Supervisor:
         self._margin = cfg.get("battery.start_margin_s")
         self._nom_v = cfg.get("mains.nominal_v")
         self._nom_f = cfg.get("mains.frequency_hz")
+        self._flap_n = cfg.get("gen.flap_count")
+        self._flap_window = cfg.get("gen.flap_window_s") * 1000
+        self._flap_clear = cfg.get("gen.flap_clear_s") * 1000
         gen = self.gen
         gen.configure(cfg)
         self.ats.configure(cfg)
@@ -85,28 +95,37 @@ class Supervisor:
                 self._t_good = now
         else:
             self._good = False
-        # mains may take the load: good for the return delay, or good now when the
-        # battery cannot wait any longer
-        stable = ok and (self.low or self._diff(now, self._t_good) >= self._return_ms)
+        if faults:
+            if not self._faulted:
+                self._faulted = True
+                self._mains_failed(now)
+        else:
+            self._faulted = False
+        # mains may take the load: good for the return delay (longer after flapping), or
+        # good now when the battery cannot wait any longer
+        hold = self._flap_clear if self.flapping else self._return_ms
+        stable = ok and (self.low or self._diff(now, self._t_good) >= hold)
+        if stable and self.flapping:
+            self.flapping = False
         switch = self.ats
         bus = switch.closed()
         gen = self.gen
         self.hurry = on_batt and runtime <= self.worst_s + self._margin
         if self.mode == AUTO:
-            if faults or self.hurry:
+            if faults or self.hurry or self.flapping:
                 self.outage = True
             elif self.outage and stable and bus == ats.MAINS and xfer.state == ON_UTILITY:
                 self.outage = False
         # A start delay runs only while mains stays failed; once cranking has begun the
         # engine is wanted until the outage is over.
         want_gen = (self.outage and self.mode == AUTO and not gen.tripped()
-                    and (not mon.present() or self.hurry or gen.committed()))
+                    and (not mon.present() or self.hurry or self.flapping or gen.committed()))
         gen.step(now, want_gen, self.hurry,
                  board.gen_volts_x10() * 100 // self._nom_v,
-                 board.gen_hz_x100() * 10 // self._nom_f)
+                 board.gen_hz_x100() * 10 // self._nom_f, self.flapping)
         if stable:
             target = ats.MAINS
-        elif gen.running() and not gen.tripped() and not ok:
+        elif gen.running() and not gen.tripped() and (not ok or self.flapping):
             target = ats.GEN              # switch over during warm-up, the load is on battery
         elif gen.running() and not gen.tripped():
             target = switch.target        # mains back but not yet stable: stay as we are
@@ -127,6 +146,17 @@ class Supervisor:
             ready = False
             util_faults = 0
         xfer.step(now, ready, util_faults, bus != ats.NONE and bus == target, bus)
+
+    def _mains_failed(self, now):
+        # Count failures in the flap window; enough of them, however short, start the
+        # generator.
+        self._fails.add(now)
+        if self._flap_n == 0 or self.flapping or not self.gen.present:
+            return
+        n = self._fails.within(now, self._flap_window)
+        if n >= self._flap_n:
+            self.flapping = True
+            self._log.add(now, events.EV_MAINS_FLAPPING, n)
 
     def _battery_low(self, now, on_batt, runtime):
         if on_batt and runtime <= self._lead:

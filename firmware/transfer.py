@@ -14,8 +14,6 @@
 # changeover, so two sources are never closed together; the TO_* states wait out the
 # operate time so that no decision is taken while the contact is in flight. Planned moves
 # (not wanted) do not count towards the chatter limit; faults do.
-from array import array
-
 try:
     from micropython import const
 except ImportError:
@@ -23,6 +21,7 @@ except ImportError:
         return x
 
 from firmware import alarms, events, hal
+from firmware.recent import Recent
 
 ON_UTILITY = const(0)
 TO_BATTERY = const(1)
@@ -41,9 +40,7 @@ class Transfer:
         self._log = log
         self._alarms = alarm_set
         self._diff = board.ticks_diff
-        self._history = array("i", [0] * 30)  # times of recent fault transfers to battery
-        self._hist_next = 0
-        self._hist_count = 0
+        self._history = Recent(30, board.ticks_diff)   # recent fault transfers to battery
         self.configure(cfg)
         self.state = ON_UTILITY
         self._t_state = 0
@@ -72,7 +69,7 @@ class Transfer:
                 self._to_battery(now, False)
         elif state == TO_BATTERY:
             if self._diff(now, self._t_state) >= self._operate_ms:
-                if self._counted and self._recent(now) >= self._max:
+                if self._counted and self._history.within(now, _WINDOW_MS) >= self._max:
                     self._enter(HELD, now)
                     self._alarms.raise_(now, alarms.AL_TRANSFER_CHATTER)
                 else:
@@ -109,10 +106,7 @@ class Transfer:
         self.transfers += 1
         self._counted = counted
         if counted:
-            self._history[self._hist_next] = now
-            self._hist_next = (self._hist_next + 1) % len(self._history)
-            if self._hist_count < len(self._history):
-                self._hist_count += 1
+            self._history.add(now)
         self._enter(TO_BATTERY, now)
 
     def _to_utility(self, now, source):
@@ -120,14 +114,3 @@ class Transfer:
         self._log.add(now, events.EV_XFER_TO_UTILITY, source)
         self.transfers += 1
         self._enter(TO_UTILITY, now)
-
-    def _recent(self, now):
-        # Fault transfers to battery in the last minute, this one included.
-        n = 0
-        size = len(self._history)
-        for k in range(1, self._hist_count + 1):
-            if self._diff(now, self._history[(self._hist_next - k) % size]) < _WINDOW_MS:
-                n += 1
-            else:
-                break
-        return n

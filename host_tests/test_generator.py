@@ -136,3 +136,34 @@ def test_generator_voltage_out_of_limits_trips_it_off_the_load():
 def names_after(rep, first, then):
     names = _names(rep)
     return then in names[names.index(first):]
+
+
+def test_flapping_mains_starts_the_generator_and_puts_the_load_on_it():
+    # three 40 ms interruptions within a minute, each far shorter than the start delay
+    dips = [{"at_s": 5 + 20 * n, "kind": "dip", "residual_pct": 0, "duration_s": 0.04, "phase_deg": 90}
+            for n in range(3)]
+    rep, _ = simulate(240, mains(events=dips), generator=_gen(),
+                      config={"transfer.return_delay_s": 5})
+    m = rep["metrics"]
+    _common_invariants(rep)
+    assert m["itic_violations"] == 0
+    flap = events_named(rep, "mains_flapping")
+    assert len(flap) == 1
+    assert flap[0]["t_ms"] > events_named(rep, "disturbance")[2]["t_ms"]
+    starts = events_named(rep, "generator_start")
+    assert len(starts) == 1
+    assert starts[0]["t_ms"] - flap[0]["t_ms"] < 50       # no start delay for flapping mains
+    assert m["transfers_to_generator"] == 1
+    # mains must then be good for flap_clear_s (120 s) before the load goes back
+    back = events_named(rep, "load_to_mains")[-1]["t_ms"]
+    assert back - events_named(rep, "disturbance_end")[-1]["t_ms"] >= 120000
+    assert events_named(rep, "generator_stop")
+
+
+def test_two_dropouts_are_not_flapping():
+    dips = [{"at_s": 5 + 20 * n, "kind": "dip", "residual_pct": 0, "duration_s": 0.04, "phase_deg": 90}
+            for n in range(2)]
+    rep, _ = simulate(90, mains(events=dips), generator=_gen(),
+                      config={"transfer.return_delay_s": 5})
+    assert events_named(rep, "mains_flapping") == []
+    assert events_named(rep, "generator_start") == []

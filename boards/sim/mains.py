@@ -104,6 +104,11 @@ class Mains:
     def level_pct(self):
         return self.level * 100.0
 
+    def inject(self, ev):
+        # A checked event (see scenario.check) that starts at the next sample, or at its
+        # phase_deg after that: for tests that drive the supply step by step.
+        self._schedule(self.k, "arm", ev)
+
     def _schedule(self, k, action, ev):
         p = self._pending
         p.append((k, -1, action, ev))
