@@ -45,6 +45,7 @@ SCHEMA = (
     ("gen.flap_window_s", "int", 600, 30, 3600, "s", "window for counting mains failures"),
     ("gen.flap_clear_s", "int", 120, 10, 3600, "s", "after flapping, mains must be good this long to take the load back"),
     ("gen.limit_qual_ms", "int", 500, 50, 10000, "ms", "time out of limits before the generator is tripped"),
+    ("drill.duration_s", "int", 300, 30, 7200, "s", "a drill (mode test) runs this long, then the controller returns to auto"),
     ("battery.nominal_v", "int", 48, 12, 480, "V", "battery bank nominal voltage (2 V per cell)"),
     ("battery.capacity_ah", "int", 100, 1, 1000, "Ah", "rated capacity (20-hour rate)"),
     ("battery.health_pct", "int", 100, 10, 100, "%", "capacity left as a share of the rating"),

@@ -16,6 +16,7 @@ from array import array
 from firmware import events
 from firmware.alarms import Alarms
 from firmware.battery import BatteryMonitor
+from firmware.commands import Commands
 from firmware.config import Config
 from firmware.mains_monitor import MainsMonitor
 from firmware.supervisor import Supervisor
@@ -35,12 +36,21 @@ class Controller:
                                      self.battery)
         self.transfer = self.supervisor.transfer
         self.gen = self.supervisor.gen
+        self.commands = Commands(self)
         self._buf = array("H", [0] * board.block_len)
         self._n = board.block_len
         self._mains_lost = False
         self._idle = False
         self._away_ms = 0
         self.log.add(board.ticks_ms(), events.EV_BOOT, 0)
+
+    def command(self, line):
+        # An operator's line (console, scenario): one reply line. Between blocks only.
+        reply = self.commands.execute(line, self.board.ticks_ms())
+        if self._idle:          # a command may change what must be timed
+            self._idle = False
+            self.monitor.resume()
+        return reply
 
     def step(self):
         board = self.board

@@ -23,6 +23,14 @@ EV_GEN_FAIL_TO_START = const(12)  # arg: attempts made
 EV_BATTERY_LOW = const(13)      # arg: runtime left, s
 EV_BATTERY_OK = const(14)
 EV_MAINS_FLAPPING = const(15)   # arg: failures counted in the window
+EV_MODE = const(16)             # arg: supervisor mode
+EV_DRILL_START = const(17)      # arg: duration, s
+# A drill report is four records in a row: time to ready (ms, -1 if never), transfers,
+# lowest state of charge (per mille), then the end with 1 for pass, 0 for fail.
+EV_DRILL_READY_MS = const(18)
+EV_DRILL_TRANSFERS = const(19)
+EV_DRILL_MIN_SOC = const(20)
+EV_DRILL_END = const(21)
 
 NAMES = {
     EV_BOOT: "boot",
@@ -40,6 +48,12 @@ NAMES = {
     EV_BATTERY_LOW: "battery_low",
     EV_BATTERY_OK: "battery_ok",
     EV_MAINS_FLAPPING: "mains_flapping",
+    EV_MODE: "mode",
+    EV_DRILL_START: "drill_start",
+    EV_DRILL_READY_MS: "drill_time_to_ready",
+    EV_DRILL_TRANSFERS: "drill_transfers",
+    EV_DRILL_MIN_SOC: "drill_min_soc",
+    EV_DRILL_END: "drill_end",
 }
 
 

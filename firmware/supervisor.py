@@ -13,6 +13,12 @@
 #   the servers can shut down cleanly; then mains need not wait out its return delay. It
 #   stays raised until the load is off the battery: a flat battery that has cut out draws
 #   no current and would otherwise look as if it had all the time in the world;
+# MANUAL: the generator runs only when the operator says so (gen start / gen stop); the
+# load still goes to battery on a fault and to a running generator. OFF: the generator is
+# never started. TEST: a drill, a mains failure simulated for drill.duration_s with real
+# transfers, then back to AUTO with a report in the event log; refused while a shutdown
+# alarm is latched.
+#
 # - flapping mains (flap_count failures within flap_window_s, however short each) starts
 #   the generator and puts the load on it; mains then has to be good for flap_clear_s
 #   instead of the return delay.
@@ -34,6 +40,10 @@ MANUAL = const(1)
 OFF = const(2)
 TEST = const(3)
 MODE_NAMES = ("auto", "manual", "off", "test")
+
+# A drill makes the supervisor see a mains failure that is not there (the monitor's own
+# fault bits are 1..16).
+DRILL = const(32)
 
 
 class Supervisor:
@@ -57,6 +67,13 @@ class Supervisor:
         self._fails = Recent(20, board.ticks_diff)   # recent mains failures
         self._good = False
         self._t_good = 0
+        self.manual_run = False
+        self._t_drill = 0
+        self._drill_ready_ms = -1
+        self._drill_xfers = 0
+        self._drill_soc = 1000
+        self._drill_on_gen = False
+        self._drill_alarms = 0
 
     def configure(self, cfg):
         self._return_ms = cfg.get("transfer.return_delay_s") * 1000
@@ -68,6 +85,7 @@ class Supervisor:
         self._flap_n = cfg.get("gen.flap_count")
         self._flap_window = cfg.get("gen.flap_window_s") * 1000
         self._flap_clear = cfg.get("gen.flap_clear_s") * 1000
+        self._drill_ms = cfg.get("drill.duration_s") * 1000
         gen = self.gen
         gen.configure(cfg)
         self.ats.configure(cfg)
@@ -78,11 +96,76 @@ class Supervisor:
         self.start_to_load_s = gen.start_to_ready_s + switch_s
         self.worst_s = gen.delay_s + gen.warmup_s + self.start_to_load_s
 
+    def set_mode(self, now, mode):
+        # Returns None, or why the mode cannot be entered.
+        if mode == TEST:
+            if not self.gen.present:
+                return "no generator is fitted"
+            if self._alarms.latched_shutdown():
+                return "a shutdown alarm is latched; acknowledge it first"
+        if self.mode == TEST and mode != TEST:
+            self._drill_end(now, False)
+        if mode == TEST and self.mode != TEST:
+            self._drill_begin(now)
+        if mode != MANUAL:
+            self.manual_run = False
+        if mode != self.mode:
+            self.mode = mode
+            self._log.add(now, events.EV_MODE, mode)
+        return None
+
+    def gen_command(self, run):
+        # gen start / gen stop. Returns None, or why not.
+        if self.mode != MANUAL:
+            return "only in manual mode (mode is %s)" % MODE_NAMES[self.mode]
+        if run and self.gen.tripped():
+            return "a generator alarm is latched; acknowledge it first"
+        self.manual_run = run
+        return None
+
+    def _drill_begin(self, now):
+        self._t_drill = now
+        self._drill_ready_ms = -1
+        self._drill_xfers = self.transfer.transfers
+        self._drill_soc = self.battery.soc_pm
+        self._drill_on_gen = False
+        self._drill_alarms = self._alarms.active
+        self._log.add(now, events.EV_DRILL_START, self._drill_ms // 1000)
+
+    def _drill_watch(self, now):
+        if self.battery.soc_pm < self._drill_soc:
+            self._drill_soc = self.battery.soc_pm
+        if self._drill_ready_ms < 0 and self.gen.ready():
+            self._drill_ready_ms = self._diff(now, self._t_drill)
+        if self.ats.closed() == ats.GEN and self.transfer.state == ON_UTILITY:
+            self._drill_on_gen = True
+        if self._diff(now, self._t_drill) >= self._drill_ms:
+            self._drill_end(now, True)
+            self.mode = AUTO
+            self._log.add(now, events.EV_MODE, AUTO)
+
+    def _drill_end(self, now, completed):
+        # Pass: it ran its course, the generator carried the load, no new alarm.
+        new_alarms = self._alarms.active & ~self._drill_alarms
+        passed = completed and self._drill_on_gen and not new_alarms
+        log = self._log
+        log.add(now, events.EV_DRILL_READY_MS, self._drill_ready_ms)
+        log.add(now, events.EV_DRILL_TRANSFERS, self.transfer.transfers - self._drill_xfers)
+        log.add(now, events.EV_DRILL_MIN_SOC, self._drill_soc)
+        log.add(now, events.EV_DRILL_END, 1 if passed else 0)
+
     def step(self, now):
         board = self._board
         mon = self.monitor
         faults = mon.faults
         ok = mon.ok()
+        present = mon.present()
+        if self.mode == TEST:
+            self._drill_watch(now)
+        if self.mode == TEST:
+            faults |= DRILL
+            ok = False
+            present = False
         bat = self.battery
         bat.update(now, board.battery_mv(), board.battery_ma())
         xfer = self.transfer
@@ -95,7 +178,7 @@ class Supervisor:
                 self._t_good = now
         else:
             self._good = False
-        if faults:
+        if mon.faults:                  # real failures only, not a drill
             if not self._faulted:
                 self._faulted = True
                 self._mains_failed(now)
@@ -111,18 +194,25 @@ class Supervisor:
         bus = switch.closed()
         gen = self.gen
         self.hurry = on_batt and runtime <= self.worst_s + self._margin
-        if self.mode == AUTO:
+        automatic = self.mode == AUTO or self.mode == TEST
+        if automatic:
             if faults or self.hurry or self.flapping:
                 self.outage = True
             elif self.outage and stable and bus == ats.MAINS and xfer.state == ON_UTILITY:
                 self.outage = False
-        # A start delay runs only while mains stays failed; once cranking has begun the
-        # engine is wanted until the outage is over.
-        want_gen = (self.outage and self.mode == AUTO and not gen.tripped()
-                    and (not mon.present() or self.hurry or self.flapping or gen.committed()))
-        gen.step(now, want_gen, self.hurry,
+        else:
+            self.outage = False
+        if automatic:
+            # A start delay runs only while mains stays failed; once cranking has begun
+            # the engine is wanted until the outage is over.
+            want_gen = (self.outage and not gen.tripped()
+                        and (not present or self.hurry or self.flapping or gen.committed()))
+        else:
+            want_gen = self.mode == MANUAL and self.manual_run and not gen.tripped()
+        gen.step(now, want_gen, self.hurry and automatic,
                  board.gen_volts_x10() * 100 // self._nom_v,
-                 board.gen_hz_x100() * 10 // self._nom_f, self.flapping)
+                 board.gen_hz_x100() * 10 // self._nom_f,
+                 self.flapping or self.mode == MANUAL)
         if stable:
             target = ats.MAINS
         elif gen.running() and not gen.tripped() and (not ok or self.flapping):

@@ -26,7 +26,8 @@ SIM = [sys.executable, "tools/sim.py"]
     ({"battery": {"capacity_ah": 0}}, ["battery.capacity_ah = 0", "1..10000"]),
     ({"generator": {"present": "yes"}}, ["generator.present", "true or false"]),
     ({"start_ticks_ms": 2 ** 30}, ["start_ticks_ms", "0..1073741823"]),
-    ({"console": [{"at_s": 1, "line": "status"}]}, ["console", "not supported"]),
+    ({"console": [{"at": 1, "line": "status"}]}, ["console[0].at", "not a known key", "at_s, line"]),
+    ({"console": [{"at_s": 1, "line": 5}]}, ["console[0].line", "not a string"]),
 ])
 def test_invalid_scenarios_name_the_key_and_what_is_allowed(data, words):
     with pytest.raises(scenario.ScenarioError) as err:

@@ -1,11 +1,13 @@
-# Random sequences of mains events and waits against random batteries, loads and
-# generators, with the safety invariants checked all along (hypothesis stateful testing).
+# Random sequences of mains events, operator commands (modes, drills, manual starts) and
+# waits against random batteries, loads and generators, with the safety invariants checked
+# all along (hypothesis stateful testing).
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
 from firmware import generator as gen_sm
+from firmware import supervisor as sup_sm
 
 
 def _event(**ev):
@@ -41,7 +43,8 @@ class Site(RuleBasedStateMachine):
             self.sim.run_until(self.t)
             runtime = ctrl.battery.runtime_s
             on_batt = ctrl.transfer.on_battery()
-            late = (self.gen_works and on_batt and runtime < sup.start_to_load_s
+            automatic = sup.mode in (sup_sm.AUTO, sup_sm.TEST)
+            late = (automatic and self.gen_works and on_batt and runtime < sup.start_to_load_s
                     and not ctrl.gen.committed() and not ctrl.gen.tripped())
             if late:
                 if self.late_since is None:
@@ -65,6 +68,14 @@ class Site(RuleBasedStateMachine):
     def wait(self, secs):
         self._advance(secs)
 
+    @rule(line=st.sampled_from(["mode auto", "mode manual", "mode off", "drill", "gen start",
+                                "gen stop", "status", "alarms", "mode bogus"]))
+    def command(self, line):
+        reply = self.sim.controller.command(line)
+        assert reply.startswith("OK") or reply.startswith("ERR"), reply
+        assert "\n" not in reply
+        self._advance(0.5)
+
     @precondition(lambda self: hasattr(self, "sim"))
     @invariant()
     def never_two_sources_and_no_starter_on_a_running_engine(self):
@@ -85,4 +96,4 @@ class Site(RuleBasedStateMachine):
 
 
 TestSite = Site.TestCase
-TestSite.settings = settings(max_examples=12, stateful_step_count=8, deadline=None)
+TestSite.settings = settings(max_examples=15, stateful_step_count=10, deadline=None)

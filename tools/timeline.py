@@ -31,6 +31,15 @@ def _detail(e):
         return ", ".join(e.get("reasons", []))
     if "alarm" in e:
         return e["alarm"]
+    if name == "console":
+        return "> %s  %s" % (e["line"], e["reply"])
+    if name == "mode":
+        return e["mode"]
+    if name == "drill_end":
+        ready = e.get("time_to_ready_s")
+        return "%s: generator ready after %s, %d transfers, lowest charge %.1f %%" % (
+            e["result"], "never" if ready is None else "%.1f s" % ready, e["transfers"],
+            e["min_soc_pct"])
     if name == "transfer_to_battery":
         return e.get("cause", "")
     if name == "generator_crank":

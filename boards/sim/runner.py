@@ -3,7 +3,7 @@ import sys
 
 from boards.sim.board import SimBoard
 from boards.sim.scenario import ScenarioError
-from firmware import alarms, ats, events, mains_monitor
+from firmware import alarms, ats, events, mains_monitor, supervisor
 from firmware.config import Config
 from firmware.controller import Controller
 
@@ -56,6 +56,8 @@ class Simulation:
         except ValueError as e:
             raise ScenarioError("config: %s" % e)
         self.alarms_seen = []
+        self._drill = {}
+        self._console = list(sc["console"])
         self.controller.log.listener = self._firmware_event
 
     def _firmware_event(self, code, arg):
@@ -73,6 +75,18 @@ class Simulation:
             board.event(board.t_us, name, runtime_s=arg)
         elif code == events.EV_GEN_STOP and arg:
             board.event(board.t_us, name, protection=True)
+        elif code == events.EV_MODE:
+            board.event(board.t_us, name, mode=supervisor.MODE_NAMES[arg])
+        elif code == events.EV_DRILL_START:
+            board.event(board.t_us, name, duration_s=arg)
+        elif code in (events.EV_DRILL_READY_MS, events.EV_DRILL_TRANSFERS, events.EV_DRILL_MIN_SOC):
+            self._drill[code] = arg
+        elif code == events.EV_DRILL_END:
+            ready = self._drill.get(events.EV_DRILL_READY_MS, -1)
+            board.event(board.t_us, name, result="pass" if arg else "fail",
+                        time_to_ready_s=None if ready < 0 else ready / 1000.0,
+                        transfers=self._drill.get(events.EV_DRILL_TRANSFERS, 0),
+                        min_soc_pct=self._drill.get(events.EV_DRILL_MIN_SOC, 0) / 10.0)
         elif code == events.EV_ALARM or code == events.EV_ALARM_CLEARED:
             alarm = alarms.NAMES.get(arg, "alarm_%d" % arg)
             if code == events.EV_ALARM and alarm not in self.alarms_seen:
@@ -86,7 +100,22 @@ class Simulation:
         board = self.board
         step = self.controller.step
         while board.t_us < end:
-            step()
+            stop = end
+            if self._console:
+                due = int(self._console[0]["at_s"] * 1000000)
+                if due <= board.t_us:
+                    self._type(self._console.pop(0)["line"])
+                    continue
+                stop = min(end, due)
+            while board.t_us < stop:
+                step()
+
+    def _type(self, line):
+        # The line goes in the timeline before what it causes; the reply is filled in after.
+        board = self.board
+        board.event(board.t_us, "console", line=line)
+        entry = board.timeline[-1]
+        entry["reply"] = self.controller.command(line)
 
     def run(self):
         self.run_until(self.sc["duration_s"])

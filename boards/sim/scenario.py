@@ -124,9 +124,12 @@ def _check_value(path, rule, value):
             raise ScenarioError("%s must be an object of settings, e.g. {\"transfer.return_delay_s\": 5}" % path)
         return value
     if kind == "console":
-        if value:
-            raise ScenarioError("%s: console input is not supported by this firmware yet; allowed []" % path)
-        return []
+        if not isinstance(value, list):
+            raise ScenarioError("%s must be a list of {\"at_s\": ..., \"line\": ...}" % path)
+        spec = {"at_s": ("num", 0, 0, 604800), "line": ("str", "")}
+        out = [_check_obj("%s[%d]" % (path, i), spec, e) for i, e in enumerate(value)]
+        out.sort(key=lambda e: e["at_s"])
+        return out
     raise ScenarioError("%s: internal error, unknown rule %s" % (path, kind))
 
 

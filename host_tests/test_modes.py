@@ -1,0 +1,92 @@
+# Modes and operator commands, typed through the scenario console: AUTO, MANUAL, OFF and
+# TEST (the drill), and the one-line errors for bad input.
+import pytest
+
+from helpers import events_named, mains, simulate
+
+GEN = {"present": True}
+
+
+def _console(*lines):
+    return [{"at_s": t, "line": line} for t, line in lines]
+
+
+def _replies(rep):
+    return [(e["line"], e["reply"]) for e in events_named(rep, "console")]
+
+
+def test_a_drill_moves_the_load_for_real_reports_and_returns_to_auto():
+    rep, _ = simulate(200, mains(), generator=GEN, config={"drill.duration_s": 60},
+                      console=_console((10, "drill")))
+    m = rep["metrics"]
+    assert _replies(rep) == [("drill", "OK mode test")]
+    assert [e["mode"] for e in events_named(rep, "mode")] == ["test", "auto"]
+    end = events_named(rep, "drill_end")
+    assert len(end) == 1 and end[0]["result"] == "pass"
+    assert 5 < end[0]["time_to_ready_s"] < 15
+    assert end[0]["t_ms"] == pytest.approx(70000, abs=2)
+    assert end[0]["transfers"] == 2 and end[0]["min_soc_pct"] > 95
+    names = [e["event"] for e in rep["timeline"]]
+    i = names.index("drill_start")
+    assert names[i:].index("load_to_battery") < names[i:].index("load_to_generator")
+    assert names[-3:] == ["load_to_mains", "generator_stop", "engine_stopped"]
+    assert m["itic_violations"] == 0 and m["source_conflicts"] == 0
+
+
+def test_no_drill_while_a_shutdown_alarm_is_latched_until_acknowledged():
+    rep, _ = simulate(260, mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 40}]),
+                      generator={"present": True, "fails_to_start": True},
+                      config={"drill.duration_s": 60},
+                      console=_console((100, "drill"), (110, "ack all"), (120, "drill")))
+    replies = _replies(rep)
+    assert replies[0] == ("drill", "ERR mode test: a shutdown alarm is latched; acknowledge it first")
+    assert replies[1] == ("ack all", "OK acknowledged generator_fail_to_start")
+    assert replies[2] == ("drill", "OK mode test")
+    end = events_named(rep, "drill_end")
+    assert len(end) == 1 and end[0]["result"] == "fail" and end[0]["time_to_ready_s"] is None
+    # one start before the acknowledgement (the outage), one in the drill
+    assert len(events_named(rep, "generator_start")) == 2
+
+
+def test_manual_mode_runs_the_generator_only_on_command():
+    rep, _ = simulate(120, mains(events=[{"at_s": 60, "kind": "outage", "duration_s": 30}]),
+                      generator=GEN,
+                      console=_console((5, "gen start"), (6, "mode manual"), (7, "gen start"),
+                                       (40, "gen stop")))
+    replies = _replies(rep)
+    assert replies[0] == ("gen start", "ERR gen start: only in manual mode (mode is auto)")
+    assert replies[1:] == [("mode manual", "OK mode manual"), ("gen start", "OK gen start"),
+                           ("gen stop", "OK gen stop")]
+    starts = events_named(rep, "generator_start")
+    assert len(starts) == 1 and 7000 <= starts[0]["t_ms"] < 7100     # no start delay
+    assert events_named(rep, "generator_stop")[0]["t_ms"] > 40000
+    # the outage in manual mode starts nothing: the battery carries the load
+    assert rep["metrics"]["transfers_to_generator"] == 0
+    assert rep["metrics"]["itic_violations"] == 0
+
+
+def test_off_mode_never_starts_the_generator():
+    rep, _ = simulate(90, mains(events=[{"at_s": 20, "kind": "outage", "duration_s": 40}]),
+                      generator=GEN, console=_console((5, "mode off")))
+    assert events_named(rep, "generator_start") == []
+    assert events_named(rep, "load_to_battery") and events_named(rep, "load_to_mains")
+
+
+@pytest.mark.parametrize("line, reply", [
+    ("reboot now", "ERR unknown command 'reboot'"),
+    ("mode turbo", "ERR mode: 'turbo' is not a mode; allowed: auto, manual, off, test"),
+    ("gen launch", "ERR gen: allowed: gen start, gen stop"),
+    ("ack nothing", "ERR ack: no active alarm 'nothing'; active: none"),
+    ("drill 30", "ERR drill takes no arguments"),
+    ("x" * 200, "ERR line too long (200 characters); allowed 120"),
+    ("__init__", "ERR unknown command '__init__'"),
+    ("", ""),
+    ("mode", "OK mode auto"),
+    ("alarms", "OK alarms: none"),
+])
+def test_every_line_gets_one_reply_and_bad_ones_say_what_is_allowed(line, reply):
+    rep, sim = simulate(3, mains(), generator=GEN, console=_console((2, line)))
+    got = _replies(rep)[0][1]
+    assert got.startswith(reply)
+    assert "\n" not in got
+    assert sim.controller.supervisor.mode == 0      # nothing changed
