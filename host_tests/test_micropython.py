@@ -38,6 +38,14 @@ _SCENARIOS = [
                "events": [{"at_s": 2, "kind": "frequency", "frequency_hz": 57, "duration_s": 3, "ramp_s": 0.5},
                           {"at_s": 9, "kind": "swell", "level_pct": 130, "duration_s": 0.5, "phase_deg": 0}]},
      "config": {"transfer.return_delay_s": 1, "mains.fast_trip_pct": 30}},
+    {"name": "generator-drill", "duration_s": 150, "seed": 4,
+     "mains": {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 4, "noise_pct": 1,
+               "events": [{"at_s": 3, "kind": "outage", "duration_s": 40, "phase_deg": 45}]},
+     "battery": {"capacity_ah": 40, "health_pct": 70},
+     "generator": {"present": True, "failed_attempts": 1},
+     "config": {"drill.duration_s": 40, "transfer.return_delay_s": 5},
+     "console": [{"at_s": 1, "line": "status"}, {"at_s": 70, "line": "mode turbo"},
+                 {"at_s": 75, "line": "drill"}]},
 ]
 
 
