@@ -22,6 +22,7 @@ AL_GEN_OUT_OF_LIMITS = const(3)
 AL_GEN_OVERSPEED = const(4)
 AL_GEN_FAIL_TO_STOP = const(5)
 AL_BATTERY_LOW = const(6)
+AL_BATTERY_FAILED = const(7)     # a self-test failed: the battery needs attention
 
 # code: (name, class)
 TABLE = {
@@ -31,7 +32,10 @@ TABLE = {
     AL_GEN_OVERSPEED: ("generator_overspeed", SHUTDOWN),
     AL_GEN_FAIL_TO_STOP: ("generator_fail_to_stop", WARNING),
     AL_BATTERY_LOW: ("battery_low", WARNING),
+    AL_BATTERY_FAILED: ("battery_failed", WARNING),
 }
+# Warnings that still wait for acknowledgement.
+_LATCHING_WARNINGS = (AL_BATTERY_FAILED,)
 NAMES = {code: row[0] for code, row in TABLE.items()}
 
 
@@ -41,7 +45,7 @@ class Alarms:
         self.active = 0
         self._latching = 0
         for code, row in TABLE.items():
-            if row[1] != WARNING:
+            if row[1] != WARNING or code in _LATCHING_WARNINGS:
                 self._latching |= 1 << code
 
     def raise_(self, now_ms, code):

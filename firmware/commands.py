@@ -6,7 +6,7 @@
 from firmware import alarms, generator, supervisor, transfer
 
 HELP = ("commands: help, status, mode [auto|manual|off|test], drill, gen start|stop "
-        "(manual mode), alarms, ack NAME|all")
+        "(manual mode), selftest battery, alarms, ack NAME|all")
 _MAX_LINE = 120
 
 
@@ -72,6 +72,14 @@ class Commands:
         if why:
             return "ERR gen %s: %s" % (args[0].lower(), why)
         return "OK gen %s" % args[0].lower()
+
+    def _cmd_selftest(self, args, now):
+        if len(args) != 1 or args[0].lower() != "battery":
+            return "ERR selftest: allowed: selftest battery"
+        why = self.ctrl.supervisor.start_selftest(now)
+        if why:
+            return "ERR selftest battery: %s" % why
+        return "OK battery self-test started"
 
     def _active(self):
         a = self.ctrl.alarms

@@ -31,6 +31,12 @@ EV_DRILL_READY_MS = const(18)
 EV_DRILL_TRANSFERS = const(19)
 EV_DRILL_MIN_SOC = const(20)
 EV_DRILL_END = const(21)
+# A self-test report: resistance (mOhm), lowest voltage (mV), then the end (1 pass,
+# 0 fail, 2 interrupted).
+EV_SELFTEST_START = const(22)   # arg: duration, s
+EV_SELFTEST_R = const(23)
+EV_SELFTEST_VMIN = const(24)
+EV_SELFTEST_END = const(25)
 
 NAMES = {
     EV_BOOT: "boot",
@@ -54,6 +60,10 @@ NAMES = {
     EV_DRILL_TRANSFERS: "drill_transfers",
     EV_DRILL_MIN_SOC: "drill_min_soc",
     EV_DRILL_END: "drill_end",
+    EV_SELFTEST_START: "selftest_start",
+    EV_SELFTEST_R: "selftest_r",
+    EV_SELFTEST_VMIN: "selftest_v_min",
+    EV_SELFTEST_END: "selftest_end",
 }
 
 

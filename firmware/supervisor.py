@@ -33,6 +33,7 @@ from firmware.ats import Ats
 from firmware.battery import NO_RUNTIME_LIMIT
 from firmware.generator import Generator
 from firmware.recent import Recent
+from firmware.selftest import BatteryTest
 from firmware.transfer import ON_UTILITY, Transfer
 
 AUTO = const(0)
@@ -57,6 +58,7 @@ class Supervisor:
         self.gen = Generator(cfg, board, log, alarm_set)
         self.ats = Ats(cfg, board)
         self.transfer = Transfer(cfg, board, log, alarm_set)
+        self.selftest = BatteryTest(cfg, log, alarm_set, battery, board.ticks_diff)
         self.mode = AUTO
         self.configure(cfg)
         self.outage = False
@@ -90,6 +92,7 @@ class Supervisor:
         gen.configure(cfg)
         self.ats.configure(cfg)
         self.transfer.configure(cfg)
+        self.selftest.configure(cfg)
         switch_s = (cfg.get("ats.dead_time_ms") + 3 * cfg.get("relay.operate_ms")) // 1000 + 1
         # Worst case from a start signal to the load on the generator, with the start delay
         # and warm-up that hurrying skips.
@@ -112,6 +115,20 @@ class Supervisor:
         if mode != self.mode:
             self.mode = mode
             self._log.add(now, events.EV_MODE, mode)
+        return None
+
+    def start_selftest(self, now):
+        # selftest battery. Returns None, or why not.
+        if self.selftest.state != 0:
+            return "a self-test is already running"
+        if self.mode != AUTO:
+            return "only in auto mode (mode is %s)" % MODE_NAMES[self.mode]
+        if not (self.monitor.ok() and self.transfer.state == ON_UTILITY
+                and self.ats.closed() == ats.MAINS and not self.outage):
+            return "only with the load on good mains"
+        if self.low:
+            return "battery low"
+        self.selftest.start(now)
         return None
 
     def gen_command(self, run):
@@ -235,7 +252,10 @@ class Supervisor:
         else:
             ready = False
             util_faults = 0
-        xfer.step(now, ready, util_faults, bus != ats.NONE and bus == target, bus)
+        test = self.selftest
+        test.step(now, xfer.settled_on_battery(), faults != 0 or self.low)
+        want = bus != ats.NONE and bus == target and not test.wants_battery()
+        xfer.step(now, ready, util_faults, want, bus)
 
     def _mains_failed(self, now):
         # Count failures in the flap window; enough of them, however short, start the

@@ -40,6 +40,8 @@ def _detail(e):
         return "%s: generator ready after %s, %d transfers, lowest charge %.1f %%" % (
             e["result"], "never" if ready is None else "%.1f s" % ready, e["transfers"],
             e["min_soc_pct"])
+    if name == "selftest_end":
+        return "%s: %d mOhm, lowest %.2f V" % (e["result"], e["r_mohm"], e["v_min"])
     if name == "transfer_to_battery":
         return e.get("cause", "")
     if name == "generator_crank":

@@ -79,8 +79,15 @@ class Simulation:
             board.event(board.t_us, name, mode=supervisor.MODE_NAMES[arg])
         elif code == events.EV_DRILL_START:
             board.event(board.t_us, name, duration_s=arg)
-        elif code in (events.EV_DRILL_READY_MS, events.EV_DRILL_TRANSFERS, events.EV_DRILL_MIN_SOC):
+        elif code in (events.EV_DRILL_READY_MS, events.EV_DRILL_TRANSFERS, events.EV_DRILL_MIN_SOC,
+                      events.EV_SELFTEST_R, events.EV_SELFTEST_VMIN):
             self._drill[code] = arg
+        elif code == events.EV_SELFTEST_START:
+            board.event(board.t_us, name, duration_s=arg)
+        elif code == events.EV_SELFTEST_END:
+            board.event(board.t_us, name, result=("fail", "pass", "interrupted")[arg],
+                        r_mohm=self._drill.get(events.EV_SELFTEST_R, 0),
+                        v_min=self._drill.get(events.EV_SELFTEST_VMIN, 0) / 1000.0)
         elif code == events.EV_DRILL_END:
             ready = self._drill.get(events.EV_DRILL_READY_MS, -1)
             board.event(board.t_us, name, result="pass" if arg else "fail",
