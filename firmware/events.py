@@ -37,6 +37,7 @@ EV_SELFTEST_START = const(22)   # arg: duration, s
 EV_SELFTEST_R = const(23)
 EV_SELFTEST_VMIN = const(24)
 EV_SELFTEST_END = const(25)
+EV_SHED = const(26)             # arg: 1 non-critical loads dropped, 0 restored
 
 NAMES = {
     EV_BOOT: "boot",
@@ -64,6 +65,7 @@ NAMES = {
     EV_SELFTEST_R: "selftest_r",
     EV_SELFTEST_VMIN: "selftest_v_min",
     EV_SELFTEST_END: "selftest_end",
+    EV_SHED: "load_shed",
 }
 
 

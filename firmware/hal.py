@@ -28,3 +28,5 @@ OUT_GEN_CLOSE = 2
 OUT_GEN_RUN = 3
 OUT_GEN_START = 4
 OUT_GEN_PREHEAT = 5
+# Load shedding: energise to drop the non-critical loads.
+OUT_SHED = 6

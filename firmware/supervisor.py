@@ -21,14 +21,17 @@
 #
 # - flapping mains (flap_count failures within flap_window_s, however short each) starts
 #   the generator and puts the load on it; mains then has to be good for flap_clear_s
-#   instead of the return delay.
+#   instead of the return delay;
+# - with shed.enabled, non-critical loads are dropped (OUT_SHED) after shed.delay_s on
+#   battery, or at once when the runtime falls to shed.runtime_s, and come back when the
+#   load is on mains or generator again.
 try:
     from micropython import const
 except ImportError:
     def const(x):
         return x
 
-from firmware import alarms, ats, events
+from firmware import alarms, ats, events, hal
 from firmware.ats import Ats
 from firmware.battery import NO_RUNTIME_LIMIT
 from firmware.generator import Generator
@@ -70,6 +73,9 @@ class Supervisor:
         self._good = False
         self._t_good = 0
         self.manual_run = False
+        self.shed = False
+        self._was_on_batt = False
+        self._t_on_batt = 0
         self._t_drill = 0
         self._drill_ready_ms = -1
         self._drill_xfers = 0
@@ -88,6 +94,9 @@ class Supervisor:
         self._flap_window = cfg.get("gen.flap_window_s") * 1000
         self._flap_clear = cfg.get("gen.flap_clear_s") * 1000
         self._drill_ms = cfg.get("drill.duration_s") * 1000
+        self._shed_enabled = cfg.get("shed.enabled")
+        self._shed_delay = cfg.get("shed.delay_s") * 1000
+        self._shed_runtime = cfg.get("shed.runtime_s")
         gen = self.gen
         gen.configure(cfg)
         self.ats.configure(cfg)
@@ -189,6 +198,8 @@ class Supervisor:
         on_batt = xfer.on_battery()
         runtime = bat.runtime_s if on_batt else NO_RUNTIME_LIMIT
         self._battery_low(now, on_batt, runtime)
+        # non-critical loads come back only once the load has landed on the utility side
+        self._load_shed(now, xfer.state != ON_UTILITY, runtime)
         if ok:
             if not self._good:
                 self._good = True
@@ -267,6 +278,18 @@ class Supervisor:
         if n >= self._flap_n:
             self.flapping = True
             self._log.add(now, events.EV_MAINS_FLAPPING, n)
+
+    def _load_shed(self, now, on_batt, runtime):
+        if on_batt and not self._was_on_batt:
+            self._t_on_batt = now
+        self._was_on_batt = on_batt
+        want = (self._shed_enabled and on_batt
+                and (runtime <= self._shed_runtime
+                     or self._diff(now, self._t_on_batt) >= self._shed_delay))
+        if want != self.shed:
+            self.shed = want
+            self._board.set_output(hal.OUT_SHED, want)
+            self._log.add(now, events.EV_SHED, 1 if want else 0)
 
     def _battery_low(self, now, on_batt, runtime):
         if on_batt and runtime <= self._lead:

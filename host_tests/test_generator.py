@@ -167,3 +167,35 @@ def test_two_dropouts_are_not_flapping():
                       config={"transfer.return_delay_s": 5})
     assert events_named(rep, "mains_flapping") == []
     assert events_named(rep, "generator_start") == []
+
+
+def test_load_shedding_stretches_the_battery():
+    depleted = {}
+    for shed in (False, True):
+        cfg = {"shed.enabled": shed, "shed.delay_s": 60}
+        rep, _ = simulate(20000, _outage(5, 20000), generator=_gen(fails_to_start=True),
+                          battery={"capacity_ah": 50}, load={"watts": 2000, "sheddable_watts": 800},
+                          config=cfg, stop_after="battery_depleted")
+        depleted[shed] = events_named(rep, "battery_depleted")[0]["t_ms"]
+        shed_events = events_named(rep, "load_shed")
+        if shed:
+            assert len(shed_events) == 1
+            lost = events_named(rep, "load_to_battery")[0]["t_ms"]
+            assert 60000 <= shed_events[0]["t_ms"] - lost <= 61100
+        else:
+            assert shed_events == []
+        assert rep["metrics"]["lb_lead_s"] >= 180
+    # 1200 W instead of 2000 W after the first minute: the battery lasts well over 1.5 times
+    # as long (Peukert makes it more than the 5/3 of the power ratio)
+    assert depleted[True] > 1.5 * depleted[False]
+
+
+def test_load_comes_back_when_mains_returns():
+    cfg = {"shed.enabled": True, "shed.delay_s": 10}
+    rep, _ = simulate(120, _outage(5, 40), load={"watts": 1500, "sheddable_watts": 500},
+                      config=cfg)
+    shed = events_named(rep, "load_shed")
+    restored = events_named(rep, "load_restored")
+    assert len(shed) == 1 and len(restored) == 1
+    back = events_named(rep, "load_to_mains")[-1]["t_ms"]
+    assert back <= restored[0]["t_ms"] <= back + 20

@@ -46,6 +46,8 @@ class SimBoard:
         self.gen = SimGenerator(sc["generator"], m["nominal_v"], m["frequency_hz"])
         self.battery = plant.Battery(sc["battery"])
         self.load_w = sc["load"]["watts"]
+        self.sheddable_w = min(self.load_w, sc["load"]["sheddable_watts"])
+        self.shed = False
         self.envelope = plant.Envelope()
         self.timeline = []
         self.outputs = []             # (t_us, output, on): every change the firmware made
@@ -114,6 +116,9 @@ class SimBoard:
             self.gen.set_start(on)
         elif out == hal.OUT_GEN_PREHEAT:
             self.gen.preheat = on
+        elif out == hal.OUT_SHED:
+            self._battery_tick(t)
+            self.shed = on
         self._source_changed(t)
 
     def feed_watchdog(self):
@@ -234,7 +239,8 @@ class SimBoard:
         self._last_battery = t
         on_inverter = self.relay.pos == plant.INVERTER
         charging = self.relay.pos == plant.UTILITY and self._utility()[1] > 50
-        self.battery.step(dt, self.load_w if on_inverter else 0.0, charging)
+        load = self.load_w - (self.sheddable_w if self.shed else 0.0)
+        self.battery.step(dt, load if on_inverter else 0.0, charging)
         if self.battery.soc < self.min_soc:
             self.min_soc = self.battery.soc
         if self.battery.depleted != self._depleted_seen:

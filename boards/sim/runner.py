@@ -75,6 +75,8 @@ class Simulation:
             board.event(board.t_us, name, runtime_s=arg)
         elif code == events.EV_GEN_STOP and arg:
             board.event(board.t_us, name, protection=True)
+        elif code == events.EV_SHED:
+            board.event(board.t_us, "load_shed" if arg else "load_restored")
         elif code == events.EV_MODE:
             board.event(board.t_us, name, mode=supervisor.MODE_NAMES[arg])
         elif code == events.EV_DRILL_START:

@@ -67,6 +67,7 @@ _SPEC = {
     }),
     "load": ("obj", {
         "watts": ("num", 1500, 0, 1000000),
+        "sheddable_watts": ("num", 0, 0, 1000000),
     }),
     "generator": ("obj", {
         "present": ("bool", False),
