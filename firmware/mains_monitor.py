@@ -130,7 +130,6 @@ class MainsMonitor:
         self._set_period(self._p_nom)
         self._p_avg = self._p_nom << 4
         self._shift = 0
-        self.cycles = 0
         # Last completed window: mean square (counts^2) and period (q8 samples, 0 if none).
         self.mean_sq = 0
         self.period_q8 = 0
@@ -272,7 +271,6 @@ class MainsMonitor:
     def _window_end(self, sq, nw, raw_sum, g8):
         # Once per cycle (g8 >= 0: the window ended on a rising crossing, g8/256 of a sample
         # before the current sample) or per capped window without a crossing (g8 = -1).
-        self.cycles += 1
         ms = sq // nw
         self.mean_sq = ms
         # The ADC bias is the mean of whole cycles; follow it slowly (drift, temperature).

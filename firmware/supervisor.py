@@ -187,7 +187,7 @@ class Supervisor:
         ok = mon.ok()
         present = mon.present()
         if self.mode == TEST:
-            self._drill_watch(now)
+            self._drill_watch(now)       # may end the drill and return to AUTO
         if self.mode == TEST:
             faults |= DRILL
             ok = False

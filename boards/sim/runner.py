@@ -56,7 +56,7 @@ class Simulation:
         except ValueError as e:
             raise ScenarioError("config: %s" % e)
         self.alarms_seen = []
-        self._drill = {}
+        self._report = {}          # parts of a drill or self-test report, until its end
         self._console = list(sc["console"])
         self.controller.log.listener = self._firmware_event
 
@@ -83,19 +83,19 @@ class Simulation:
             board.event(board.t_us, name, duration_s=arg)
         elif code in (events.EV_DRILL_READY_MS, events.EV_DRILL_TRANSFERS, events.EV_DRILL_MIN_SOC,
                       events.EV_SELFTEST_R, events.EV_SELFTEST_VMIN):
-            self._drill[code] = arg
+            self._report[code] = arg
         elif code == events.EV_SELFTEST_START:
             board.event(board.t_us, name, duration_s=arg)
         elif code == events.EV_SELFTEST_END:
             board.event(board.t_us, name, result=("fail", "pass", "interrupted")[arg],
-                        r_mohm=self._drill.get(events.EV_SELFTEST_R, 0),
-                        v_min=self._drill.get(events.EV_SELFTEST_VMIN, 0) / 1000.0)
+                        r_mohm=self._report.get(events.EV_SELFTEST_R, 0),
+                        v_min=self._report.get(events.EV_SELFTEST_VMIN, 0) / 1000.0)
         elif code == events.EV_DRILL_END:
-            ready = self._drill.get(events.EV_DRILL_READY_MS, -1)
+            ready = self._report.get(events.EV_DRILL_READY_MS, -1)
             board.event(board.t_us, name, result="pass" if arg else "fail",
                         time_to_ready_s=None if ready < 0 else ready / 1000.0,
-                        transfers=self._drill.get(events.EV_DRILL_TRANSFERS, 0),
-                        min_soc_pct=self._drill.get(events.EV_DRILL_MIN_SOC, 0) / 10.0)
+                        transfers=self._report.get(events.EV_DRILL_TRANSFERS, 0),
+                        min_soc_pct=self._report.get(events.EV_DRILL_MIN_SOC, 0) / 10.0)
         elif code == events.EV_ALARM or code == events.EV_ALARM_CLEARED:
             alarm = alarms.NAMES.get(arg, "alarm_%d" % arg)
             if code == events.EV_ALARM and alarm not in self.alarms_seen:
