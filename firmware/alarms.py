@@ -23,6 +23,10 @@ AL_GEN_OVERSPEED = const(4)
 AL_GEN_FAIL_TO_STOP = const(5)
 AL_BATTERY_LOW = const(6)
 AL_BATTERY_FAILED = const(7)     # a self-test failed: the battery needs attention
+AL_STATE_LOST = const(8)         # the saved counters and schedule were unreadable or unwritable
+AL_ENGINE_SERVICE = const(9)     # engine running hours reached the service interval
+AL_RELAY_SERVICE = const(10)     # relay and contactor operations reached the inspection interval
+AL_BATTERY_AGE = const(11)       # the battery reached its replacement age
 
 # code: (name, class)
 TABLE = {
@@ -33,9 +37,14 @@ TABLE = {
     AL_GEN_FAIL_TO_STOP: ("generator_fail_to_stop", WARNING),
     AL_BATTERY_LOW: ("battery_low", WARNING),
     AL_BATTERY_FAILED: ("battery_failed", WARNING),
+    AL_STATE_LOST: ("stored_state_lost", WARNING),
+    AL_ENGINE_SERVICE: ("engine_service_due", WARNING),
+    AL_RELAY_SERVICE: ("relay_service_due", WARNING),
+    AL_BATTERY_AGE: ("battery_replacement_due", WARNING),
 }
-# Warnings that still wait for acknowledgement.
-_LATCHING_WARNINGS = (AL_BATTERY_FAILED,)
+# Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
+# counter is reset (`counters reset ...`), not by themselves.
+_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_STATE_LOST)
 NAMES = {code: row[0] for code, row in TABLE.items()}
 
 

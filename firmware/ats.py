@@ -33,6 +33,8 @@ class Ats:
         self.target = MAINS
         self.state = AT
         self._t = 0
+        self.mains_ops = 0            # contactor operations since boot
+        self.gen_ops = 0
 
     def configure(self, cfg):
         self._operate = cfg.get("relay.operate_ms")
@@ -64,6 +66,8 @@ class Ats:
 
     def _set(self, source, closed):
         if source == MAINS:
+            self.mains_ops += 1
             self._board.set_output(hal.OUT_MAINS_OPEN, not closed)
         else:
+            self.gen_ops += 1
             self._board.set_output(hal.OUT_GEN_CLOSE, closed)

@@ -3,10 +3,11 @@
 # what is wrong and what is allowed; nothing raises.
 #
 # This runs between control blocks, never inside one, so it may allocate.
-from firmware import alarms, generator, supervisor, transfer
+from firmware import alarms, counters, generator, supervisor, transfer
 
 HELP = ("commands: help, status, mode [auto|manual|off|test], drill, gen start|stop "
-        "(manual mode), selftest battery, alarms, ack NAME|all")
+        "(manual mode), selftest battery, exercise, counters [reset engine|relays|battery], "
+        "alarms, ack NAME|all")
 _MAX_LINE = 120
 
 
@@ -80,6 +81,27 @@ class Commands:
         if why:
             return "ERR selftest battery: %s" % why
         return "OK battery self-test started"
+
+    def _cmd_exercise(self, args, now):
+        if args:
+            return "ERR exercise takes no arguments; its schedule is in the exercise.* settings"
+        c = self.ctrl
+        ex = c.supervisor.exercise
+        if ex.running():
+            return "OK exercise running"
+        return "OK exercise %s" % ex.next_text(c.board.time_s(), c.store.values)
+
+    def _cmd_counters(self, args, now):
+        c = self.ctrl
+        if not args:
+            return "OK " + c.counters.text(c.board.time_s())
+        if len(args) != 2 or args[0].lower() != "reset" or args[1].lower() not in counters.RESETS:
+            return "ERR counters: allowed: counters, counters reset %s" % "|".join(counters.RESETS)
+        what = args[1].lower()
+        why = c.counters.reset(now, c.board.time_s(), what)
+        if why:
+            return "ERR counters reset %s: %s" % (what, why)
+        return "OK %s counter reset" % what
 
     def _active(self):
         a = self.ctrl.alarms

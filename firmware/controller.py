@@ -3,7 +3,9 @@
 #   board.read_block -> MainsMonitor.process -> Supervisor.step -> board outputs
 #
 # Everything on this path is preallocated; slow work (console, telemetry, persistence)
-# will run between blocks and never inside step().
+# runs between blocks and never inside step(): the board's loop calls service() after
+# each block, and it does its work at most once a second (counters, the exercise
+# schedule, saving the persistent record).
 #
 # Idle watch: while there is no mains at all and nothing is timed to the millisecond (load
 # settled on battery or on a running generator, no start sequence under way), the
@@ -18,17 +20,22 @@ from firmware.alarms import Alarms
 from firmware.battery import BatteryMonitor
 from firmware.commands import Commands
 from firmware.config import Config
+from firmware.counters import Counters
 from firmware.mains_monitor import MainsMonitor
+from firmware.store import Store
 from firmware.supervisor import Supervisor
 
 WATCH_GAP_MS = 950
+SERVICE_MS = 1000
 
 
 class Controller:
-    def __init__(self, board, cfg=None):
+    def __init__(self, board, cfg=None, listener=None):
+        # listener(code, arg) sees every event from boot on (the simulator's timeline).
         self.board = board
         self.cfg = cfg if cfg is not None else Config()
         self.log = events.EventRing()
+        self.log.listener = listener
         self.alarms = Alarms(self.log)
         self.monitor = MainsMonitor(self.cfg, board.sample_rate_hz, board.ticks_diff)
         self.battery = BatteryMonitor(self.cfg, board.ticks_diff)
@@ -37,12 +44,17 @@ class Controller:
         self.transfer = self.supervisor.transfer
         self.gen = self.supervisor.gen
         self.commands = Commands(self)
+        now = board.ticks_ms()
+        self.log.add(now, events.EV_BOOT, 0)
+        self.store = Store(board.fs, self.alarms)
+        self.store.load(now)
+        self.counters = Counters(self.cfg, self.store, self.alarms, self.log, board.ticks_diff)
+        self._t_service = board.ticks_add(now, -SERVICE_MS)
         self._buf = array("H", [0] * board.block_len)
         self._n = board.block_len
         self._mains_lost = False
         self._idle = False
         self._away_ms = 0
-        self.log.add(board.ticks_ms(), events.EV_BOOT, 0)
 
     def command(self, line):
         # An operator's line (console, scenario): one reply line. Between blocks only.
@@ -51,6 +63,25 @@ class Controller:
             self._idle = False
             self.monitor.resume()
         return reply
+
+    def service(self):
+        # Slow work between blocks; returns at once unless a second has passed.
+        board = self.board
+        now = board.ticks_ms()
+        if board.ticks_diff(now, self._t_service) < SERVICE_MS:
+            return
+        self._t_service = now
+        rtc = board.time_s()
+        sup = self.supervisor
+        store = self.store
+        self.counters.update(now, rtc, sup.gen, sup.ats, sup.transfer)
+        save = sup.exercise.plan(now, rtc, store.values, sup.can_exercise())
+        if save:
+            store.changed(save == 2)
+            if self._idle:
+                self._idle = False
+                self.monitor.resume()
+        store.service(now, board.ticks_diff)
 
     def step(self):
         board = self.board

@@ -38,6 +38,10 @@ EV_SELFTEST_R = const(23)
 EV_SELFTEST_VMIN = const(24)
 EV_SELFTEST_END = const(25)
 EV_SHED = const(26)             # arg: 1 non-critical loads dropped, 0 restored
+EV_EXERCISE_START = const(27)   # arg: run time, s (less than configured when resumed)
+EV_EXERCISE_END = const(28)     # arg: 1 pass (generator ready), 0 fail, 2 interrupted
+EV_EXERCISE_SKIPPED = const(29)  # arg: minutes late; not allowed within the window
+EV_COUNTER_RESET = const(30)    # arg: 1 engine, 2 relays, 3 battery
 
 NAMES = {
     EV_BOOT: "boot",
@@ -66,6 +70,10 @@ NAMES = {
     EV_SELFTEST_VMIN: "selftest_v_min",
     EV_SELFTEST_END: "selftest_end",
     EV_SHED: "load_shed",
+    EV_EXERCISE_START: "exercise_start",
+    EV_EXERCISE_END: "exercise_end",
+    EV_EXERCISE_SKIPPED: "exercise_skipped",
+    EV_COUNTER_RESET: "counter_reset",
 }
 
 

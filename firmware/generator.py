@@ -1,5 +1,6 @@
 # Generator sequencer: starts, watches and stops the engine.
 #
+#   IDLE/START_DELAY --want, engine turning at speed (after a controller restart)--> RUNNING
 #   IDLE --want--> START_DELAY --(start_delay_s, or at once when hurried)--> PREHEAT
 #   PREHEAT --(preheat_s)--> CRANK --(voltage or frequency >= crank_disconnect)--> RUNNING
 #   CRANK --(crank_s, attempts left)--> REST --(crank_rest_s, engine still)--> PREHEAT
@@ -50,6 +51,7 @@ class Generator:
         self._t_fire = 0
         self.attempt = 0
         self.starts = 0               # crank attempts since boot
+        self.fired = 0                # successful starts since boot
         self._t_bad = 0
         self._bad = False
         self._t_over = 0
@@ -127,6 +129,14 @@ class Generator:
             return
         state = self.state
         elapsed = self._diff(now, self._t)
+        if state == IDLE or state == START_DELAY:
+            if want and (v_pm >= self._disc or f_pm >= self._disc):
+                # Turning at speed when wanted: the controller has restarted under a
+                # running set, whose fuel solenoid dropped with it. Fuel it again rather
+                # than wait for it to stop and crank it.
+                self._board.set_output(hal.OUT_GEN_RUN, True)
+                self._running(now)
+                return
         if state == IDLE:
             if want:
                 self.attempt = 0
@@ -147,9 +157,8 @@ class Generator:
         elif state == CRANK:
             if v_pm >= self._disc or f_pm >= self._disc:
                 self._board.set_output(hal.OUT_GEN_START, False)
-                self._t_fire = now
-                self._bad = self._over = False
-                self._enter(RUNNING, now)
+                self.fired += 1
+                self._running(now)
                 if not want:
                     self._enter(COOLDOWN, now)
             elif not want:
@@ -194,6 +203,11 @@ class Generator:
             elif elapsed >= self._fts and not self._stop_alarmed:
                 self._stop_alarmed = True
                 self._alarms.raise_(now, alarms.AL_GEN_FAIL_TO_STOP)
+
+    def _running(self, now):
+        self._t_fire = now
+        self._bad = self._over = False
+        self._enter(RUNNING, now)
 
     def _begin(self, now):
         self._log.add(now, events.EV_GEN_START, 0)

@@ -15,6 +15,12 @@
 #   gen_volts_x10(), gen_hz_x100()   generator terminal voltage (RMS, 0.1 V) and frequency
 #                                    (0.01 Hz), measured by the board; 0 when still
 #   battery_mv(), battery_ma()       battery bank voltage and current (discharge positive)
+#   time_s()                         the real-time clock: local time in seconds since
+#                                    2000-01-01 00:00 (see firmware/clock.py); reads before
+#                                    2020 until it has been set
+#   fs                               the board's filesystem: fs.read(name) -> bytes or None,
+#                                    fs.write(name, data) replacing the file atomically
+#                                    (firmware/files.py: DirFS)
 #
 # Outputs. The UPS transfer relay is a changeover: de-energised, its common contact sits on
 # the utility side (so a dead controller leaves the load on mains); energised, it moves to

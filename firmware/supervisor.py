@@ -22,6 +22,10 @@
 # - flapping mains (flap_count failures within flap_window_s, however short each) starts
 #   the generator and puts the load on it; mains then has to be good for flap_clear_s
 #   instead of the return delay;
+# - a generator exercise (exercise.py) runs the engine in AUTO while nothing else needs
+#   it; on load, the load moves to the generator once it is ready and back to mains at the
+#   end, through the battery like any other move. A mains failure, a mode change, battery
+#   low or a generator alarm interrupts it, and the outage logic carries on from there;
 # - with shed.enabled, non-critical loads are dropped (OUT_SHED) after shed.delay_s on
 #   battery, or at once when the runtime falls to shed.runtime_s, and come back when the
 #   load is on mains or generator again.
@@ -34,7 +38,8 @@ except ImportError:
 from firmware import alarms, ats, events, hal
 from firmware.ats import Ats
 from firmware.battery import NO_RUNTIME_LIMIT
-from firmware.generator import Generator
+from firmware.exercise import Exercise
+from firmware.generator import IDLE as GEN_IDLE, Generator
 from firmware.recent import Recent
 from firmware.selftest import BatteryTest
 from firmware.transfer import ON_UTILITY, Transfer
@@ -62,6 +67,7 @@ class Supervisor:
         self.ats = Ats(cfg, board)
         self.transfer = Transfer(cfg, board, log, alarm_set)
         self.selftest = BatteryTest(cfg, log, alarm_set, battery, board.ticks_diff)
+        self.exercise = Exercise(cfg, log, board.ticks_diff)
         self.mode = AUTO
         self.configure(cfg)
         self.outage = False
@@ -82,6 +88,7 @@ class Supervisor:
         self._drill_soc = 1000
         self._drill_on_gen = False
         self._drill_alarms = 0
+        self._ex_load = False
 
     def configure(self, cfg):
         self._return_ms = cfg.get("transfer.return_delay_s") * 1000
@@ -102,6 +109,7 @@ class Supervisor:
         self.ats.configure(cfg)
         self.transfer.configure(cfg)
         self.selftest.configure(cfg)
+        self.exercise.configure(cfg)
         switch_s = (cfg.get("ats.dead_time_ms") + 3 * cfg.get("relay.operate_ms")) // 1000 + 1
         # Worst case from a start signal to the load on the generator, with the start delay
         # and warm-up that hurrying skips.
@@ -139,6 +147,14 @@ class Supervisor:
             return "battery low"
         self.selftest.start(now)
         return None
+
+    def can_exercise(self):
+        # An exercise may start (or resume) now.
+        gen = self.gen
+        return (self.mode == AUTO and gen.present and gen.state == GEN_IDLE and not gen.tripped()
+                and not self._alarms.latched_shutdown() and not self.outage and not self.low
+                and self.monitor.ok() and self.transfer.state == ON_UTILITY
+                and self.ats.closed() == ats.MAINS and self.selftest.state == 0)
 
     def gen_command(self, run):
         # gen start / gen stop. Returns None, or why not.
@@ -223,6 +239,16 @@ class Supervisor:
         gen = self.gen
         self.hurry = on_batt and runtime <= self.worst_s + self._margin
         automatic = self.mode == AUTO or self.mode == TEST
+        ex = self.exercise
+        if ex.running():
+            ex.step(now, self.mode == AUTO and not mon.faults and not self.low
+                    and not gen.tripped() and not self._alarms.latched_shutdown(), gen.ready())
+        exercising = ex.running()
+        # After an exercise on load the engine runs on until the load is off it.
+        if exercising and ex.on_load:
+            self._ex_load = True
+        elif self._ex_load and self.ats.position != ats.GEN:
+            self._ex_load = False
         if automatic:
             if faults or self.hurry or self.flapping:
                 self.outage = True
@@ -233,7 +259,8 @@ class Supervisor:
         if automatic:
             # A start delay runs only while mains stays failed; once cranking has begun
             # the engine is wanted until the outage is over.
-            want_gen = (self.outage and not gen.tripped()
+            want_gen = (exercising or self._ex_load and not gen.tripped()
+                        or self.outage and not gen.tripped()
                         and (not present or self.hurry or self.flapping or gen.committed()))
         else:
             want_gen = self.mode == MANUAL and self.manual_run and not gen.tripped()
@@ -241,7 +268,9 @@ class Supervisor:
                  board.gen_volts_x10() * 100 // self._nom_v,
                  board.gen_hz_x100() * 10 // self._nom_f,
                  self.flapping or self.mode == MANUAL)
-        if stable:
+        if exercising and ex.on_load and gen.ready():
+            target = ats.GEN
+        elif stable:
             target = ats.MAINS
         elif gen.running() and not gen.tripped() and (not ok or self.flapping):
             target = ats.GEN              # switch over during warm-up, the load is on battery

@@ -33,7 +33,8 @@ def test_demo_prints_the_story_and_writes_report_and_plot(tmp_path):
     it = iter(story)
     assert all(w in it for w in want), story
     assert story.count("generator_crank") == 2
-    assert lines[1].startswith("  00:00:20.")        # simulated clock, not wall clock
+    assert lines[1].startswith("  00:00:00.000  boot")
+    assert lines[2].startswith("  00:00:20.")        # simulated clock, not wall clock
     rep = json.loads(report.read_text())
     assert rep["scenario"] == "demo-3h-outage" and rep["interpreter"] == "cpython"
     m = rep["metrics"]

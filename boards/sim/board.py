@@ -28,6 +28,20 @@ _TRACE_EVERY_US = 10000000
 _ENGINE_EVENTS = {"running": "engine_running", "stopped": "engine_stopped"}
 
 
+class MemFS:
+    # The board's flash as a dict: it outlives a controller restart, like the real one.
+    def __init__(self):
+        self.files = {}
+        self.writes = 0
+
+    def read(self, name):
+        return self.files.get(name)
+
+    def write(self, name, data):
+        self.files[name] = bytes(data)
+        self.writes += 1
+
+
 class SimBoard:
     sample_rate_hz = SAMPLE_RATE_HZ
     block_len = BLOCK_LEN
@@ -37,6 +51,8 @@ class SimBoard:
         self.t_us = 0
         self._k = 0
         self._start_ms = sc["start_ticks_ms"]
+        self._start_rtc = sc["start_time_s"]
+        self.fs = MemFS()
         m = sc["mains"]
         self.mains = Mains(sc, self.sample_rate_hz, 1000.0 / mains_mv_per_count, self._mains_changed)
         operate = sc["relays"]["operate_ms"]
@@ -124,6 +140,14 @@ class SimBoard:
     def feed_watchdog(self):
         self.watchdog_feeds += 1
 
+    def time_s(self):
+        return self._start_rtc + self.t_us // 1000000
+
+    def release_outputs(self):
+        # The controller has lost power or reset: every output drops to de-energised.
+        for out in sorted(self._out_state):
+            self.set_output(out, False)
+
     def gen_volts_x10(self):
         return int(self.gen.voltage() * 10)
 
@@ -141,9 +165,14 @@ class SimBoard:
         # Bring relays, engine, battery and load to the end of the n samples just produced.
         self._k += n
         end = self._k * 1000000 // self.sample_rate_hz
+        # The two contactors are mechanically interlocked, as in any contactor ATS: when
+        # both move at the same instant (their coils dropped together by a controller
+        # restart), the opening one lands first.
         for code, part in ((1, self.relay), (2, self.k_mains), (3, self.k_gen)):
             due = part.due()
             if 0 <= due <= end:
+                if code > 1 and part.closing():
+                    code += 2
                 self._changes.append((due, code, "land", part))
         if self._changes:
             self._changes.sort(key=lambda c: (c[0], c[1]))

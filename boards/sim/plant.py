@@ -55,6 +55,9 @@ class Contactor:
     def due(self):
         return self._land_at
 
+    def closing(self):
+        return self._target and not self.closed
+
     def land(self):
         self.closed = self._target
         self._land_at = -1

@@ -5,6 +5,7 @@
 from array import array
 
 from boards.sim import scenario
+from boards.sim.board import MemFS
 from boards.sim.mains import Mains
 
 TICKS_MAX = (1 << 30) - 1
@@ -34,6 +35,7 @@ class ReplayBoard:
         self.out_v = array("b", [0] * 256)
         self.out_n = 0
         self.feeds = 0
+        self.fs = MemFS()
         self.skipped = 0
 
     def ticks_ms(self):
@@ -81,6 +83,9 @@ class ReplayBoard:
 
     def feed_watchdog(self):
         self.feeds += 1
+
+    def time_s(self):
+        return 0
 
     def blocks_left(self):
         return (self.n - self.pos) // self.block_len

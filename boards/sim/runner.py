@@ -51,14 +51,33 @@ class Simulation:
         self.sc = sc
         self.cfg = make_config(sc)
         self.board = SimBoard(sc, self.cfg.get("adc.mains_mv_per_count"), trace)
-        try:
-            self.controller = Controller(self.board, self.cfg)
-        except ValueError as e:
-            raise ScenarioError("config: %s" % e)
         self.alarms_seen = []
         self._report = {}          # parts of a drill or self-test report, until its end
-        self._console = list(sc["console"])
-        self.controller.log.listener = self._firmware_event
+        # (at_s, order, what, data): console lines and controller restarts, in time order
+        self._due = sorted([(e["at_s"], 1, "line", e["line"]) for e in sc["console"]]
+                           + [(e["at_s"], 0, "reset", e["down_s"]) for e in sc["resets"]],
+                           key=lambda d: (d[0], d[1]))
+        self.resets = 0
+        self._boot()
+
+    def _boot(self):
+        try:
+            self.controller = Controller(self.board, self.cfg, self._firmware_event)
+        except ValueError as e:
+            raise ScenarioError("config: %s" % e)
+
+    def _reset(self, down_s):
+        # The controller loses power for down_s (0: a watchdog or software reset): its
+        # outputs drop, the plant carries on, then the same firmware boots again with
+        # the board's flash as it was.
+        board = self.board
+        board.event(board.t_us, "controller_reset", down_s=down_s)
+        self.resets += 1
+        board.release_outputs()
+        end = board.t_us + int(down_s * 1000000)
+        while board.t_us < end:
+            board.skip(min(1000, max(1, (end - board.t_us) // 1000)))
+        self._boot()
 
     def _firmware_event(self, code, arg):
         name = events.NAMES.get(code, "event_%d" % code)
@@ -75,6 +94,14 @@ class Simulation:
             board.event(board.t_us, name, runtime_s=arg)
         elif code == events.EV_GEN_STOP and arg:
             board.event(board.t_us, name, protection=True)
+        elif code == events.EV_EXERCISE_START:
+            board.event(board.t_us, name, run_s=arg)
+        elif code == events.EV_EXERCISE_END:
+            board.event(board.t_us, name, result=("fail", "pass", "interrupted")[arg])
+        elif code == events.EV_EXERCISE_SKIPPED:
+            board.event(board.t_us, name, late_min=arg)
+        elif code == events.EV_COUNTER_RESET:
+            board.event(board.t_us, name, counter=("", "engine", "relays", "battery")[arg])
         elif code == events.EV_SHED:
             board.event(board.t_us, "load_shed" if arg else "load_restored")
         elif code == events.EV_MODE:
@@ -107,17 +134,23 @@ class Simulation:
     def run_until(self, t_s):
         end = int(t_s * 1000000)
         board = self.board
-        step = self.controller.step
         while board.t_us < end:
             stop = end
-            if self._console:
-                due = int(self._console[0]["at_s"] * 1000000)
+            if self._due:
+                due = int(self._due[0][0] * 1000000)
                 if due <= board.t_us:
-                    self._type(self._console.pop(0)["line"])
+                    _, _, what, data = self._due.pop(0)
+                    if what == "line":
+                        self._type(data)
+                    else:
+                        self._reset(data)
                     continue
                 stop = min(end, due)
+            step = self.controller.step
+            service = self.controller.service
             while board.t_us < stop:
                 step()
+                service()
 
     def _type(self, line):
         # The line goes in the timeline before what it causes; the reply is filled in after.
@@ -160,6 +193,8 @@ class Simulation:
             "relay_operations": b.relay.operations,
             "source_conflicts": b.source_conflicts,
             "starter_while_running": b.gen.starter_while_running,
+            "controller_resets": self.resets,
+            "flash_writes": b.fs.writes,
         }
         return {
             "scenario": self.sc["name"],

@@ -5,6 +5,8 @@
 # Unknown keys are errors; missing keys take the defaults below.
 import json
 
+from firmware import clock
+
 
 class ScenarioError(ValueError):
     pass
@@ -46,6 +48,8 @@ _SPEC = {
     "duration_s": ("num", 60, 0.01, 604800),
     "seed": ("int", 1, 0, 2 ** 31 - 1),
     "start_ticks_ms": ("int", 0, 0, TICKS_PERIOD - 1),
+    "start_time": ("time", "2026-01-01T00:00:00"),   # the board clock when the run begins
+    "resets": ("resets", []),                       # controller restarts
     "mains": ("obj", {
         "nominal_v": ("num", 230, 50, 480),
         "frequency_hz": ("num", 50, 40, 70),
@@ -114,6 +118,21 @@ def _check_value(path, rule, value):
         return value
     if kind == "obj":
         return _check_obj(path, rule[1], value)
+    if kind == "time":
+        if not isinstance(value, str):
+            raise ScenarioError("%s = %s is not a date and time like \"2026-11-24T10:00:00\"" % (path, _fmt(value)))
+        try:
+            clock.parse(value)
+        except ValueError as e:
+            raise ScenarioError("%s = %s: %s" % (path, _fmt(value), e))
+        return value
+    if kind == "resets":
+        if not isinstance(value, list):
+            raise ScenarioError("%s must be a list of {\"at_s\": ..., \"down_s\": ...}" % path)
+        spec = {"at_s": ("num", 0, 0, 604800), "down_s": ("num", 1, 0, 3600)}
+        out = [_check_obj("%s[%d]" % (path, i), spec, e) for i, e in enumerate(value)]
+        out.sort(key=lambda e: e["at_s"])
+        return out
     if kind == "harmonics":
         return _check_harmonics(path, value)
     if kind == "events":
@@ -214,4 +233,6 @@ def load(path):
 
 
 def check(data):
-    return _check_obj("", _SPEC, data)
+    sc = _check_obj("", _SPEC, data)
+    sc["start_time_s"] = clock.parse(sc["start_time"])
+    return sc

@@ -1,0 +1,106 @@
+# The controller's persistent record: counters and schedule state that must survive a
+# restart, as one small file of integers.
+#
+#   state.json:  {"v": 1, "engine_s": 3600, ...} 0x89abcdef\n
+#
+# The JSON text is followed by its CRC-32, so a file damaged by the flash or by hand is
+# recognised rather than half-believed; an unreadable record boots with the defaults and
+# raises `stored_state_lost`. Saving replaces the file atomically (files.DirFS.write).
+#
+# Flash wear: save() is asked for after a change, but a plain change is written at most
+# once per LAZY_S (steady state with nothing happening: no writes at all; an engine
+# running for hours: 6 writes an hour); urgent changes (an exercise starting, an operator
+# reset) are written at once, so a restart can neither double nor lose them.
+import json
+from binascii import crc32
+
+from firmware import alarms
+
+NAME = "state.json"
+VERSION = 1
+LAZY_S = 600
+
+DEFAULTS = {
+    "ex_slot": 0,        # the last scheduled exercise that was run or skipped (clock s)
+    "ex_until": 0,       # an exercise under way ends at this time (clock s), 0 when none
+    "engine_s": 0,       # engine running time
+    "starts": 0,         # successful engine starts
+    "cranks": 0,         # starter engagements
+    "xfer_ops": 0,       # UPS changeover relay operations
+    "mains_ops": 0,      # mains contactor operations
+    "gen_ops": 0,        # generator contactor operations
+    "engine_svc_s": 0,   # engine_s at the last engine service
+    "relay_svc": 0,      # relay operations (all three) at the last inspection
+    "battery_since": 0,  # clock time the battery was fitted, 0 while unknown
+}
+
+
+def encode(values):
+    body = json.dumps(values).encode()
+    return body + b" 0x%08x\n" % (crc32(body) & 0xFFFFFFFF)
+
+
+def decode(data):
+    # The record's values, or None when data is not an intact record.
+    try:
+        cut = data.rindex(b" 0x")
+        body = data[:cut]
+        if int(data[cut + 3:].strip(), 16) != crc32(body) & 0xFFFFFFFF:
+            return None
+        values = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(values, dict) or values.get("v") != VERSION:
+        return None
+    return values
+
+
+class Store:
+    def __init__(self, fs, alarm_set):
+        self._fs = fs
+        self._alarms = alarm_set
+        self.values = dict(DEFAULTS)
+        self.writes = 0
+        self._dirty = False
+        self._urgent = False
+        self._t_saved = None
+
+    def load(self, now_ms):
+        data = self._fs.read(NAME)
+        if data is None:
+            return                      # first boot: the defaults
+        values = decode(data)
+        if values is None:
+            self._alarms.raise_(now_ms, alarms.AL_STATE_LOST)
+            return
+        for key in DEFAULTS:
+            v = values.get(key)
+            if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+                self.values[key] = v
+
+    def changed(self, urgent=False):
+        self._dirty = True
+        if urgent:
+            self._urgent = True
+
+    def service(self, now_ms, diff):
+        # Between blocks: write when due. Returns True when it wrote.
+        if not self._dirty:
+            return False
+        if not self._urgent and self._t_saved is not None and diff(now_ms, self._t_saved) < LAZY_S * 1000:
+            return False
+        return self.flush(now_ms)
+
+    def flush(self, now_ms):
+        record = {"v": VERSION}
+        record.update(self.values)
+        try:
+            self._fs.write(NAME, encode(record))
+        except OSError:
+            self._alarms.raise_(now_ms, alarms.AL_STATE_LOST)
+            self._t_saved = now_ms      # try again after LAZY_S, not on every block
+            return False
+        self._dirty = self._urgent = False
+        self._t_saved = now_ms
+        self.writes += 1
+        return True
