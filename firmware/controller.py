@@ -16,6 +16,7 @@
 from array import array
 
 from firmware import events
+from firmware import store as record
 from firmware.alarms import Alarms
 from firmware.battery import BatteryMonitor
 from firmware.commands import Commands
@@ -77,7 +78,7 @@ class Controller:
         self.counters.update(now, rtc, sup.gen, sup.ats, sup.transfer)
         save = sup.exercise.plan(now, rtc, store.values, sup.can_exercise())
         if save:
-            store.changed(save == 2)
+            store.changed(record.NOW if save == 2 else record.SOON)
             if self._idle:
                 self._idle = False
                 self.monitor.resume()

@@ -5,7 +5,7 @@
 # The machines count what they do since boot (Generator.fired and .starts, Ats.operations,
 # Transfer.transfers); once a second, between blocks, update() adds what is new to the
 # lifetime totals. Nothing here runs inside a control block.
-from firmware import alarms, clock, events
+from firmware import alarms, clock, events, store as record
 
 RESETS = ("engine", "relays", "battery")
 
@@ -40,7 +40,7 @@ class Counters:
             for i in range(5):
                 if seen[i] != self._seen[i]:
                     v[keys[i]] += seen[i] - self._seen[i]
-                    store.changed()
+                    store.changed(record.SOON)
         self._seen = seen
         if self._t is not None and gen.running():
             self._run_ms += self._diff(now, self._t)
@@ -51,7 +51,7 @@ class Counters:
         self._t = now
         if v["battery_since"] == 0 and rtc >= clock.VALID_FROM_S:
             v["battery_since"] = rtc
-            store.changed()
+            store.changed(record.SOON)
         self._due(now, alarms.AL_ENGINE_SERVICE,
                   self._engine_s and v["engine_s"] - v["engine_svc_s"] >= self._engine_s)
         self._due(now, alarms.AL_RELAY_SERVICE,
@@ -84,7 +84,7 @@ class Counters:
         self._warned &= ~(1 << code)
         self._alarms.ack(now, code)
         self._log.add(now, events.EV_COUNTER_RESET, RESETS.index(what) + 1)
-        self._store.changed(True)
+        self._store.changed(record.NOW)
         return None
 
     def text(self, rtc):

@@ -7,10 +7,12 @@
 # recognised rather than half-believed; an unreadable record boots with the defaults and
 # raises `stored_state_lost`. Saving replaces the file atomically (files.DirFS.write).
 #
-# Flash wear: save() is asked for after a change, but a plain change is written at most
-# once per LAZY_S (steady state with nothing happening: no writes at all; an engine
-# running for hours: 6 writes an hour); urgent changes (an exercise starting, an operator
-# reset) are written at once, so a restart can neither double nor lose them.
+# Flash wear: a change is not written at once. Counts (starts, relay operations) are
+# written at most once per SOON_S, the engine's running time at most once per LAZY_S,
+# and urgent changes (an exercise starting, an operator's reset) at once, so that a
+# restart neither doubles nor loses a run. Writes per hour: none while nothing happens,
+# 6 with an engine running for hours, at most 3600 / SOON_S + the urgent ones whatever
+# happens; a restart loses at most SOON_S of counts and LAZY_S of engine time.
 import json
 from binascii import crc32
 
@@ -19,6 +21,10 @@ from firmware import alarms
 NAME = "state.json"
 VERSION = 1
 LAZY_S = 600
+SOON_S = 60
+LATER = 1
+SOON = 2
+NOW = 3
 
 DEFAULTS = {
     "ex_slot": 0,        # the last scheduled exercise that was run or skipped (clock s)
@@ -61,8 +67,7 @@ class Store:
         self._alarms = alarm_set
         self.values = dict(DEFAULTS)
         self.writes = 0
-        self._dirty = False
-        self._urgent = False
+        self._due = 0                   # the most pressing change not written yet
         self._t_saved = None
 
     def load(self, now_ms):
@@ -78,17 +83,19 @@ class Store:
             if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
                 self.values[key] = v
 
-    def changed(self, urgent=False):
-        self._dirty = True
-        if urgent:
-            self._urgent = True
+    def changed(self, how=LATER):
+        if how > self._due:
+            self._due = how
 
     def service(self, now_ms, diff):
         # Between blocks: write when due. Returns True when it wrote.
-        if not self._dirty:
+        due = self._due
+        if not due:
             return False
-        if not self._urgent and self._t_saved is not None and diff(now_ms, self._t_saved) < LAZY_S * 1000:
-            return False
+        if due != NOW and self._t_saved is not None:
+            wait = SOON_S if due == SOON else LAZY_S
+            if diff(now_ms, self._t_saved) < wait * 1000:
+                return False
         return self.flush(now_ms)
 
     def flush(self, now_ms):
@@ -100,7 +107,7 @@ class Store:
             self._alarms.raise_(now_ms, alarms.AL_STATE_LOST)
             self._t_saved = now_ms      # try again after LAZY_S, not on every block
             return False
-        self._dirty = self._urgent = False
+        self._due = 0
         self._t_saved = now_ms
         self.writes += 1
         return True

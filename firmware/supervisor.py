@@ -17,7 +17,7 @@
 # load still goes to battery on a fault and to a running generator. OFF: the generator is
 # never started. TEST: a drill, a mains failure simulated for drill.duration_s with real
 # transfers, then back to AUTO with a report in the event log; refused while a shutdown
-# alarm is latched.
+# alarm is latched, and ended (failed) when one latches during the drill.
 #
 # - flapping mains (flap_count failures within flap_window_s, however short each) starts
 #   the generator and puts the load on it; mains then has to be good for flap_clear_s
@@ -181,8 +181,11 @@ class Supervisor:
             self._drill_ready_ms = self._diff(now, self._t_drill)
         if self.ats.closed() == ats.GEN and self.transfer.state == ON_UTILITY:
             self._drill_on_gen = True
-        if self._diff(now, self._t_drill) >= self._drill_ms:
-            self._drill_end(now, True)
+        # A shutdown alarm (the generator failed to start, overspeed) ends the drill at
+        # once: mains is there, and the battery is not to be spent on a drill.
+        aborted = self._alarms.latched_shutdown()
+        if aborted or self._diff(now, self._t_drill) >= self._drill_ms:
+            self._drill_end(now, not aborted)
             self.mode = AUTO
             self._log.add(now, events.EV_MODE, AUTO)
 

@@ -46,6 +46,13 @@ _SCENARIOS = [
      "config": {"drill.duration_s": 40, "transfer.return_delay_s": 5},
      "console": [{"at_s": 1, "line": "status"}, {"at_s": 70, "line": "mode turbo"},
                  {"at_s": 75, "line": "drill"}]},
+    {"name": "exercise-reboot", "duration_s": 170, "seed": 2, "start_time": "2026-11-24T09:59:50",
+     "mains": {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 3, "noise_pct": 1},
+     "generator": {"present": True},
+     "config": {"exercise.run_s": 120, "exercise.on_load": True, "maint.relay_ops": 4},
+     "resets": [{"at_s": 60, "down_s": 2}],
+     "console": [{"at_s": 1, "line": "exercise"}, {"at_s": 165, "line": "counters"},
+                 {"at_s": 166, "line": "counters reset relays"}]},
 ]
 
 

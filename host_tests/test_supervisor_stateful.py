@@ -1,11 +1,13 @@
-# Random sequences of mains events, operator commands (modes, drills, manual starts) and
-# waits against random batteries, loads and generators, with the safety invariants checked
-# all along (hypothesis stateful testing).
+# Random sequences of mains events, operator commands (modes, drills, manual starts),
+# controller restarts and waits against random batteries, loads and generators, with a
+# daily generator exercise falling due among them, and the safety invariants checked all
+# along (hypothesis stateful testing).
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
+from firmware import clock
 from firmware import generator as gen_sm
 from firmware import supervisor as sup_sm
 
@@ -17,15 +19,19 @@ def _event(**ev):
 class Site(RuleBasedStateMachine):
     @initialize(capacity=st.sampled_from([20, 50, 100]), health=st.sampled_from([30, 60, 100]),
                 watts=st.sampled_from([500, 1500, 3000]), failed=st.integers(0, 3),
-                fails=st.booleans(), delay=st.sampled_from([0, 3, 30]), seed=st.integers(1, 1000))
-    def build(self, capacity, health, watts, failed, fails, delay, seed):
+                fails=st.booleans(), delay=st.sampled_from([0, 3, 30]), seed=st.integers(1, 1000),
+                on_load=st.booleans())
+    def build(self, capacity, health, watts, failed, fails, delay, seed, on_load):
         sc = scenario.check({
             "duration_s": 600000, "seed": seed,
             "mains": {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 3, "noise_pct": 0.5},
             "battery": {"capacity_ah": capacity, "health_pct": health},
             "load": {"watts": watts},
             "generator": {"present": True, "failed_attempts": failed, "fails_to_start": fails},
-            "config": {"gen.start_delay_s": delay, "transfer.return_delay_s": 5}})
+            "start_time": "2026-11-24T09:59:00",
+            "config": {"gen.start_delay_s": delay, "transfer.return_delay_s": 5,
+                       "exercise.every_d": 1, "exercise.at_min": 600, "exercise.run_s": 600,
+                       "exercise.on_load": on_load}})
         self.sim = Simulation(sc)
         self.t = 0.0
         self.gen_works = not fails and failed < self.sim.cfg.get("gen.attempts")
@@ -36,11 +42,11 @@ class Site(RuleBasedStateMachine):
     def _advance(self, secs):
         # In 0.5 s steps, so that the runtime invariant is checked all along.
         end = self.t + secs
-        ctrl = self.sim.controller
-        sup = ctrl.supervisor
         while self.t < end:
             self.t = min(end, self.t + 0.5)
             self.sim.run_until(self.t)
+            ctrl = self.sim.controller
+            sup = ctrl.supervisor
             runtime = ctrl.battery.runtime_s
             on_batt = ctrl.transfer.on_battery()
             automatic = sup.mode in (sup_sm.AUTO, sup_sm.TEST)
@@ -75,6 +81,30 @@ class Site(RuleBasedStateMachine):
         assert reply.startswith("OK") or reply.startswith("ERR"), reply
         assert "\n" not in reply
         self._advance(0.5)
+
+    @rule()
+    def exercise_time(self):
+        # The clock moves to just before the next daily exercise (10:00).
+        board = self.sim.board
+        day = board.time_s() // clock.DAY_S
+        board.set_time((day + 1) * clock.DAY_S + 600 * 60 - 2)
+        self._advance(5)
+
+    @rule(down=st.sampled_from([0, 0.3, 2, 10]))
+    def restart(self, down):
+        # The controller resets (watchdog, power blip): outputs drop, the firmware boots.
+        self.sim.restart(down)
+        self.t = self.sim.board.t_us / 1e6
+        self.starts_at_shutdown = None      # a latched alarm does not survive a restart
+        self._advance(0.5)
+
+    @precondition(lambda self: hasattr(self, "sim"))
+    @invariant()
+    def no_exercise_or_drill_with_a_latched_shutdown(self):
+        ctrl = self.sim.controller
+        if ctrl.alarms.latched_shutdown():
+            assert not ctrl.supervisor.exercise.running()
+            assert ctrl.supervisor.mode != sup_sm.TEST
 
     @precondition(lambda self: hasattr(self, "sim"))
     @invariant()

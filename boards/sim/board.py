@@ -143,6 +143,10 @@ class SimBoard:
     def time_s(self):
         return self._start_rtc + self.t_us // 1000000
 
+    def set_time(self, rtc_s):
+        # Someone sets the board clock (a console command, NTP): time_s() jumps.
+        self._start_rtc = rtc_s - self.t_us // 1000000
+
     def release_outputs(self):
         # The controller has lost power or reset: every output drops to de-energised.
         for out in sorted(self._out_state):

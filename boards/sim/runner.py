@@ -66,7 +66,7 @@ class Simulation:
         except ValueError as e:
             raise ScenarioError("config: %s" % e)
 
-    def _reset(self, down_s):
+    def restart(self, down_s):
         # The controller loses power for down_s (0: a watchdog or software reset): its
         # outputs drop, the plant carries on, then the same firmware boots again with
         # the board's flash as it was.
@@ -143,7 +143,7 @@ class Simulation:
                     if what == "line":
                         self._type(data)
                     else:
-                        self._reset(data)
+                        self.restart(data)
                     continue
                 stop = min(end, due)
             step = self.controller.step
