@@ -27,6 +27,7 @@ AL_STATE_LOST = const(8)         # the saved counters and schedule were unreadab
 AL_ENGINE_SERVICE = const(9)     # engine running hours reached the service interval
 AL_RELAY_SERVICE = const(10)     # relay and contactor operations reached the inspection interval
 AL_BATTERY_AGE = const(11)       # the battery reached its replacement age
+AL_CONFIG_LOST = const(12)       # the saved configuration was unreadable: running on defaults
 
 # code: (name, class)
 TABLE = {
@@ -41,10 +42,11 @@ TABLE = {
     AL_ENGINE_SERVICE: ("engine_service_due", WARNING),
     AL_RELAY_SERVICE: ("relay_service_due", WARNING),
     AL_BATTERY_AGE: ("battery_replacement_due", WARNING),
+    AL_CONFIG_LOST: ("config_lost", WARNING),
 }
 # Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
 # counter is reset (`counters reset ...`), not by themselves.
-_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_STATE_LOST)
+_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_STATE_LOST, AL_CONFIG_LOST)
 NAMES = {code: row[0] for code, row in TABLE.items()}
 
 

@@ -49,6 +49,10 @@ def text(secs):
     return "%04d-%02d-%02d %02d:%02d" % civil(secs)[:5]
 
 
+def stamp(secs):
+    return "%04d-%02d-%02d %02d:%02d:%02d" % civil(secs)
+
+
 def parse(s):
     # "YYYY-MM-DDTHH:MM:SS" (or a space for the T, seconds optional) -> seconds; ValueError
     # when it is not such a date.

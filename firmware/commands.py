@@ -1,19 +1,67 @@
-# Operator commands, one line in, one line out. The serial console and the simulator's
-# scenario console both feed lines here. Every bad line gets one "ERR ..." line saying
-# what is wrong and what is allowed; nothing raises.
+# Operator commands, one line in, one reply out (one line; `log` and `config show` answer
+# with several). The serial console and the simulator's scenario console both feed lines
+# here. Every bad line gets one "ERR ..." line saying what is wrong and what is allowed;
+# nothing raises.
+#
+# Access: with console.pin set, commands that change anything need `unlock PIN` first;
+# the console locks again after console.lock_s without a command, or on `lock`. After
+# three wrong PINs in a row, unlock is refused for 30 s, doubling with each further
+# wrong one up to 15 minutes. The PIN is never shown: redact() is what logs record.
 #
 # This runs between control blocks, never inside one, so it may allocate.
-from firmware import alarms, counters, generator, supervisor, transfer
+import json
 
-HELP = ("commands: help, status, mode [auto|manual|off|test], drill, gen start|stop "
+from firmware import VERSION, alarms, ats, clock, counters, events, generator, settings_file
+from firmware import supervisor, transfer
+from firmware.config import SCHEMA, SECRET, row as config_row
+
+HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
         "(manual mode), selftest battery, exercise, counters [reset engine|relays|battery], "
-        "alarms, ack NAME|all")
+        "alarms, ack NAME|all, log [N], config show|get KEY|set KEY VALUE|save|reset, "
+        "version, unlock PIN, lock")
 _MAX_LINE = 120
+_FREE_TRIES = 3
+_LOCKOUT_MS = 30000
+_MAX_LOCKOUT_MS = 900000
+
+
+def redact(line):
+    # The line as logs may keep it: no PIN.
+    words = line.split()
+    low = [w.lower() for w in words]
+    if low[:1] == ["unlock"] and len(words) > 1:
+        return "unlock ****"
+    if low[:2] == ["config", "set"] and len(words) > 3 and low[2] in SECRET:
+        return "config set %s ****" % low[2]
+    return line
+
+
+def _changes(cmd, args):
+    # Does this command change the controller's state or settings?
+    if cmd in ("drill", "gen", "selftest", "ack"):
+        return True
+    if cmd in ("mode", "counters"):
+        return bool(args)
+    if cmd == "config":
+        return bool(args) and args[0].lower() in ("set", "save", "reset")
+    return False
 
 
 class Commands:
     def __init__(self, ctrl):
         self.ctrl = ctrl
+        self._unlocked = False
+        self._t_last = 0
+        self._wrong = 0
+        self._t_wrong = 0
+        self._lockout_ms = 0
+
+    def locked(self, now):
+        if not self.ctrl.cfg.get("console.pin"):
+            return False
+        if self._unlocked and self.ctrl.board.ticks_diff(now, self._t_last) >= self.ctrl.cfg.get("console.lock_s") * 1000:
+            self._unlocked = False
+        return not self._unlocked
 
     def execute(self, line, now):
         try:
@@ -32,13 +80,50 @@ class Commands:
         cmd, args = words[0].lower(), words[1:]
         handler = getattr(self, "_cmd_" + cmd, None)
         if handler is None or not cmd.isalpha():
-            return "ERR unknown command %r; %s" % (words[0], HELP)
+            return "ERR unknown command %r; %s" % (redact(words[0]), HELP)
+        if _changes(cmd, args) and self.locked(now):
+            return "ERR %s: the console is locked; unlock PIN first" % cmd
+        self._t_last = now
         return handler(args, now)
 
     def _cmd_help(self, args, now):
         return HELP
 
+    def _source(self):
+        c = self.ctrl
+        if c.transfer.on_battery():
+            return "battery"
+        return {ats.MAINS: "mains", ats.GEN: "generator"}.get(c.supervisor.ats.closed(), "none")
+
+    def _active_list(self):
+        a = self.ctrl.alarms
+        return [name for code, name in sorted(alarms.NAMES.items()) if a.is_active(code)]
+
+    def _status_json(self):
+        c = self.ctrl
+        b = c.board
+        mon = c.monitor
+        present = mon.present()
+        runtime = c.battery.runtime_s
+        return json.dumps({
+            "mode": supervisor.MODE_NAMES[c.supervisor.mode],
+            "source": self._source(),
+            "mains_ok": mon.ok(),
+            "mains_v": round(mon.voltage(c.cfg), 1) if present else 0.0,
+            "mains_hz": round(mon.frequency(), 2) if present else 0.0,
+            "battery_v": b.battery_mv() / 1000.0,
+            "soc_pct": c.battery.soc_pm / 10.0,
+            "runtime_s": None if runtime >= 999999 else runtime,
+            "battery_low": c.supervisor.low,
+            "generator": generator.NAMES[c.gen.state],
+            "alarms": self._active_list(),
+        })
+
     def _cmd_status(self, args, now):
+        if args and (len(args) > 1 or args[0].lower() != "json"):
+            return "ERR status: allowed: status, status json"
+        if args:
+            return self._status_json()
         c = self.ctrl
         sup = c.supervisor
         return "OK mode %s, load %s, mains %s, generator %s, battery %d %%, runtime %s, alarms %s" % (
@@ -104,8 +189,7 @@ class Commands:
         return "OK %s counter reset" % what
 
     def _active(self):
-        a = self.ctrl.alarms
-        return ", ".join(name for code, name in sorted(alarms.NAMES.items()) if a.is_active(code))
+        return ", ".join(self._active_list())
 
     def _cmd_alarms(self, args, now):
         return "OK alarms: %s" % (self._active() or "none")
@@ -122,3 +206,80 @@ class Commands:
             a.ack(now, code)
         self.ctrl.gen.reset(now)
         return "OK acknowledged %s" % ", ".join(alarms.NAMES[c] for c in sorted(codes))
+
+    def _cmd_version(self, args, now):
+        return "OK version %s" % VERSION
+
+    def _cmd_log(self, args, now):
+        c = self.ctrl
+        size = c.log.size
+        if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= size)):
+            return "ERR log: allowed: log, log N with N 1..%d" % size
+        n = int(args[0]) if args else 10
+        rtc = c.board.time_s()
+        diff = c.board.ticks_diff
+        lines = []
+        for t, code, arg in c.log.recent(n):
+            at = rtc - diff(now, t) // 1000
+            lines.append("%s %s %d" % (clock.stamp(at), events.NAMES.get(code, "event_%d" % code), arg))
+        return "\n".join(lines) if lines else "OK log empty"
+
+    def _cmd_config(self, args, now):
+        c = self.ctrl
+        cfg = c.cfg
+        sub = args[0].lower() if args else ""
+        if sub == "show" and len(args) == 1:
+            return "\n".join(("%s = %s %s" % (r[0], cfg.shown(r[0]), r[5])).rstrip() for r in SCHEMA)
+        if sub == "get" and len(args) == 2:
+            try:
+                r = config_row(args[1].lower())
+            except ValueError as e:
+                return "ERR config get: %s" % e
+            return "OK %s = %s (%s)" % (r[0], ("%s %s" % (cfg.shown(r[0]), r[5])).rstrip(), r[6])
+        if sub == "set" and len(args) == 3:
+            key = args[1].lower()
+            why = c.apply_setting(key, args[2], now)
+            if why:
+                return "ERR config set: %s" % why
+            return "OK %s = %s (config save keeps it)" % (key, cfg.shown(key))
+        if sub == "save" and len(args) == 1:
+            try:
+                settings_file.save(c.board.fs, cfg)
+            except OSError as e:
+                return "ERR config save: the filesystem refused (%s)" % e
+            return "OK configuration saved"
+        if sub == "reset" and len(args) == 1:
+            why = c.apply_defaults(now)
+            if why:
+                return "ERR config reset: %s" % why
+            return "OK defaults in force (config save keeps them)"
+        return "ERR config: allowed: config show, config get KEY, config set KEY VALUE, config save, config reset"
+
+    def _cmd_unlock(self, args, now):
+        c = self.ctrl
+        pin = c.cfg.get("console.pin")
+        if len(args) != 1:
+            return "ERR unlock: allowed: unlock PIN"
+        if not pin:
+            return "OK no PIN is set"
+        diff = c.board.ticks_diff
+        if self._lockout_ms and diff(now, self._t_wrong) < self._lockout_ms:
+            return "ERR unlock: too many wrong PINs; try again in %d s" % (
+                (self._lockout_ms - diff(now, self._t_wrong)) // 1000 + 1)
+        if args[0] != str(pin):
+            self._wrong += 1
+            self._t_wrong = now
+            if self._wrong >= _FREE_TRIES:
+                self._lockout_ms = min(_MAX_LOCKOUT_MS, _LOCKOUT_MS << (self._wrong - _FREE_TRIES))
+            return "ERR unlock: wrong PIN"
+        self._wrong = 0
+        self._lockout_ms = 0
+        self._unlocked = True
+        self._t_last = now
+        return "OK unlocked for %d s without a command" % c.cfg.get("console.lock_s")
+
+    def _cmd_lock(self, args, now):
+        if args:
+            return "ERR lock takes no arguments"
+        self._unlocked = False
+        return "OK locked" if self.ctrl.cfg.get("console.pin") else "OK no PIN is set"

@@ -69,7 +69,13 @@ SCHEMA = (
     ("battery.cutoff_mv_per_cell", "int", 1750, 1500, 2000, "mV", "inverter cut-out voltage per cell"),
     ("battery.shutdown_lead_s", "int", 180, 30, 3600, "s", "raise battery low (servers shut down) this long before the battery is flat"),
     ("battery.start_margin_s", "int", 60, 0, 3600, "s", "the generator must be ready this long before the battery is flat"),
+    ("console.pin", "int", 0, 0, 99999999, "", "PIN that unlocks commands that change anything (0: no PIN); never shown"),
+    ("console.lock_s", "int", 300, 30, 86400, "s", "the console locks again after this long without a command"),
+    ("nut.allow_control", "bool", False, 0, 1, "", "honour Megatec test and shutdown commands (NUT upscmd)"),
+    ("ups.rating_w", "int", 3000, 100, 1000000, "W", "UPS output rating, for the load percentage"),
 )
+# Settings that are never shown, logged or echoed.
+SECRET = ("console.pin",)
 
 _INDEX = {}
 for _i, _row in enumerate(SCHEMA):
@@ -164,3 +170,22 @@ class Config:
 
     def items(self):
         return [(row[0], self._values[row[0]]) for row in SCHEMA]
+
+    def changed(self):
+        # The settings that differ from their defaults: what a saved file holds.
+        return {row[0]: self._values[row[0]] for row in SCHEMA if self._values[row[0]] != row[2]}
+
+    def shown(self, key):
+        # The value as an operator may see it.
+        value = self.get(key)
+        if key in SECRET:
+            return "(set)" if value else "(none)"
+        if value is True or value is False:
+            return "on" if value else "off"
+        return str(value)
+
+
+def row(key):
+    if key not in _INDEX:
+        raise ValueError("unknown setting %s; see 'config show' for the list" % key)
+    return SCHEMA[_INDEX[key]]

@@ -15,12 +15,13 @@
 # is noticed within a second, long before any return delay ends, and the CPU is free.
 from array import array
 
-from firmware import events
+from firmware import alarms, events, settings_file
 from firmware import store as record
 from firmware.alarms import Alarms
 from firmware.battery import BatteryMonitor
 from firmware.commands import Commands
 from firmware.config import Config
+from firmware.console import Console
 from firmware.counters import Counters
 from firmware.mains_monitor import MainsMonitor
 from firmware.store import Store
@@ -28,25 +29,41 @@ from firmware.supervisor import Supervisor
 
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
+SERIAL_MS = 10
 
 
 class Controller:
     def __init__(self, board, cfg=None, listener=None):
+        # cfg None: the configuration saved on the board (settings_file), or the defaults.
         # listener(code, arg) sees every event from boot on (the simulator's timeline).
         self.board = board
-        self.cfg = cfg if cfg is not None else Config()
         self.log = events.EventRing()
         self.log.listener = listener
         self.alarms = Alarms(self.log)
-        self.monitor = MainsMonitor(self.cfg, board.sample_rate_hz, board.ticks_diff)
+        now = board.ticks_ms()
+        self.log.add(now, events.EV_BOOT, 0)
+        saved = cfg is None
+        if saved:
+            cfg = settings_file.load(board.fs, self.alarms, now)
+        try:
+            self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff)
+        except ValueError:
+            if not saved:
+                raise
+            # a saved calibration the monitor cannot use: run on the defaults, never loop
+            self.alarms.raise_(now, alarms.AL_CONFIG_LOST)
+            cfg = Config()
+            self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff)
+        self.cfg = cfg
         self.battery = BatteryMonitor(self.cfg, board.ticks_diff)
         self.supervisor = Supervisor(self.cfg, board, self.log, self.alarms, self.monitor,
                                      self.battery)
         self.transfer = self.supervisor.transfer
         self.gen = self.supervisor.gen
         self.commands = Commands(self)
-        now = board.ticks_ms()
-        self.log.add(now, events.EV_BOOT, 0)
+        self.console = Console(self, board.serial_write)
+        self._serial = bytearray(64)
+        self._t_serial = now
         self.store = Store(board.fs, self.alarms)
         self.store.load(now)
         self.counters = Counters(self.cfg, self.store, self.alarms, self.log, board.ticks_diff)
@@ -57,6 +74,40 @@ class Controller:
         self._idle = False
         self._away_ms = 0
 
+    def apply_setting(self, key, value, now):
+        # config set: checked, applied to every machine at once. Returns None, or why not.
+        return self._apply({key: value})
+
+    def apply_defaults(self, now):
+        values = {}
+        for key, value in Config().items():
+            values[key] = value
+        return self._apply(values)
+
+    def _apply(self, values):
+        cfg = self.cfg
+        before = dict(cfg.items())
+        try:
+            cfg.update(values)
+        except ValueError as e:
+            return str(e)
+        mains = [k for k in values if (k.startswith("mains.") or k.startswith("adc."))
+                 and cfg.get(k) != before[k]]
+        if mains:
+            if not (self.monitor.ok() and not self.transfer.on_battery()):
+                cfg.update(before)
+                return "%s: mains settings change only with the load on good mains" % mains[0]
+            try:
+                self.monitor.configure(cfg, self.board.sample_rate_hz)
+            except ValueError as e:
+                cfg.update(before)
+                self.monitor.configure(cfg, self.board.sample_rate_hz)
+                return str(e)
+        self.battery.configure(cfg)
+        self.supervisor.configure(cfg)
+        self.counters.configure(cfg)
+        return None
+
     def command(self, line):
         # An operator's line (console, scenario): one reply line. Between blocks only.
         reply = self.commands.execute(line, self.board.ticks_ms())
@@ -66,9 +117,15 @@ class Controller:
         return reply
 
     def service(self):
-        # Slow work between blocks; returns at once unless a second has passed.
+        # Slow work between blocks: the serial console every SERIAL_MS, the rest once a
+        # second; returns at once when nothing is due.
         board = self.board
         now = board.ticks_ms()
+        if board.ticks_diff(now, self._t_serial) >= SERIAL_MS:
+            self._t_serial = now
+            n = board.serial_read(self._serial)
+            if n:
+                self.console.feed(memoryview(self._serial)[:n], now)
         if board.ticks_diff(now, self._t_service) < SERVICE_MS:
             return
         self._t_service = now

@@ -81,6 +81,7 @@ class EventRing:
     def __init__(self, size=64):
         self._buf = array("i", [0] * (3 * size))
         self._size = size
+        self.size = size
         self._next = 0
         self.count = 0
         # Called as listener(code, arg) after each record; the simulator uses it to stamp

@@ -15,6 +15,10 @@
 #   gen_volts_x10(), gen_hz_x100()   generator terminal voltage (RMS, 0.1 V) and frequency
 #                                    (0.01 Hz), measured by the board; 0 when still
 #   battery_mv(), battery_ma()       battery bank voltage and current (discharge positive)
+#   output_w()                       power delivered to the load, W (0 without an output sensor)
+#   serial_read(buf) -> n            bytes that have arrived on the console's serial line,
+#                                    copied into buf (bytearray); never waits, 0 when none
+#   serial_write(data)               send bytes on the console's serial line
 #   time_s()                         the real-time clock: local time in seconds since
 #                                    2000-01-01 00:00 (see firmware/clock.py); reads before
 #                                    2020 until it has been set

@@ -37,6 +37,7 @@ class BatteryTest:
         self._v_min = 0
         self._r_before = 0
         self.result = -1
+        self._run_ms = 0
 
     def configure(self, cfg):
         self._duration = cfg.get("selftest.duration_s") * 1000
@@ -48,13 +49,15 @@ class BatteryTest:
     def wants_battery(self):
         return self.state != IDLE
 
-    def start(self, now):
+    def start(self, now, duration_s=0):
+        # duration_s 0: selftest.duration_s
+        self._run_ms = duration_s * 1000 if duration_s else self._duration
         self.state = MOVING
         self._t = now
         self._v_min = 1 << 29
         self._r_before = self._battery.r_measured
         self._battery.r_measured = 0      # this test measures it afresh
-        self._log.add(now, events.EV_SELFTEST_START, self._duration // 1000)
+        self._log.add(now, events.EV_SELFTEST_START, self._run_ms // 1000)
 
     def step(self, now, settled_on_battery, mains_fault):
         if self.state == IDLE:
@@ -74,10 +77,17 @@ class BatteryTest:
             self._v_min = v
         if v and v <= self._v_abort:
             self._finish(now, FAIL)
-        elif self._diff(now, self._t) >= self._duration:
+        elif self._diff(now, self._t) >= self._run_ms:
             r = self._battery.r_measured
             ok = self._v_min >= self._v_pass and 0 < r <= self._r_max
             self._finish(now, PASS if ok else FAIL)
+
+    def cancel(self, now):
+        # An operator (or NUT) stops the test: interrupted, no verdict.
+        if self.state != IDLE:
+            if not self._battery.r_measured:
+                self._battery.r_measured = self._r_before
+            self._finish(now, INTERRUPTED)
 
     def _finish(self, now, result):
         self.state = IDLE

@@ -46,8 +46,8 @@ def encode(values):
     return body + b" 0x%08x\n" % (crc32(body) & 0xFFFFFFFF)
 
 
-def decode(data):
-    # The record's values, or None when data is not an intact record.
+def decode(data, version=VERSION):
+    # The record's values, or None when data is not an intact record of that version.
     try:
         cut = data.rindex(b" 0x")
         body = data[:cut]
@@ -56,7 +56,7 @@ def decode(data):
         values = json.loads(body)
     except (ValueError, TypeError):
         return None
-    if not isinstance(values, dict) or values.get("v") != VERSION:
+    if not isinstance(values, dict) or values.get("v") != version:
         return None
     return values
 

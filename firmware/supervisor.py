@@ -134,7 +134,7 @@ class Supervisor:
             self._log.add(now, events.EV_MODE, mode)
         return None
 
-    def start_selftest(self, now):
+    def start_selftest(self, now, duration_s=0):
         # selftest battery. Returns None, or why not.
         if self.selftest.state != 0:
             return "a self-test is already running"
@@ -145,7 +145,7 @@ class Supervisor:
             return "only with the load on good mains"
         if self.low:
             return "battery low"
-        self.selftest.start(now)
+        self.selftest.start(now, duration_s)
         return None
 
     def can_exercise(self):

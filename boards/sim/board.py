@@ -53,6 +53,8 @@ class SimBoard:
         self._start_ms = sc["start_ticks_ms"]
         self._start_rtc = sc["start_time_s"]
         self.fs = MemFS()
+        self.serial_in = bytearray()      # bytes typed to the console, not yet read
+        self.serial_out = bytearray()     # everything the console sent
         m = sc["mains"]
         self.mains = Mains(sc, self.sample_rate_hz, 1000.0 / mains_mv_per_count, self._mains_changed)
         operate = sc["relays"]["operate_ms"]
@@ -142,6 +144,21 @@ class SimBoard:
 
     def time_s(self):
         return self._start_rtc + self.t_us // 1000000
+
+    def output_w(self):
+        if self.source() == "none":
+            return 0
+        return int(self.load_w - (self.sheddable_w if self.shed else 0))
+
+    def serial_read(self, buf):
+        n = min(len(buf), len(self.serial_in))
+        if n:
+            buf[:n] = self.serial_in[:n]
+            self.serial_in = self.serial_in[n:]
+        return n
+
+    def serial_write(self, data):
+        self.serial_out += data
 
     def set_time(self, rtc_s):
         # Someone sets the board clock (a console command, NTP): time_s() jumps.

@@ -87,5 +87,14 @@ class ReplayBoard:
     def time_s(self):
         return 0
 
+    def serial_read(self, buf):
+        return 0
+
+    def serial_write(self, data):
+        pass
+
+    def output_w(self):
+        return 0
+
     def blocks_left(self):
         return (self.n - self.pos) // self.block_len

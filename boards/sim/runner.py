@@ -3,7 +3,8 @@ import sys
 
 from boards.sim.board import SimBoard
 from boards.sim.scenario import ScenarioError
-from firmware import alarms, ats, events, mains_monitor, supervisor
+from firmware import alarms, ats, events, mains_monitor, settings_file, supervisor
+from firmware.commands import redact
 from firmware.config import Config
 from firmware.controller import Controller
 
@@ -58,13 +59,13 @@ class Simulation:
                            + [(e["at_s"], 0, "reset", e["down_s"]) for e in sc["resets"]],
                            key=lambda d: (d[0], d[1]))
         self.resets = 0
-        self._boot()
-
-    def _boot(self):
         try:
             self.controller = Controller(self.board, self.cfg, self._firmware_event)
         except ValueError as e:
             raise ScenarioError("config: %s" % e)
+        # the installer saved this configuration: a restarted controller reads it back
+        settings_file.save(self.board.fs, self.cfg)
+        self.board.fs.writes = 0
 
     def restart(self, down_s):
         # The controller loses power for down_s (0: a watchdog or software reset): its
@@ -77,7 +78,8 @@ class Simulation:
         end = board.t_us + int(down_s * 1000000)
         while board.t_us < end:
             board.skip(min(1000, max(1, (end - board.t_us) // 1000)))
-        self._boot()
+        self.controller = Controller(board, None, self._firmware_event)
+        self.cfg = self.controller.cfg
 
     def _firmware_event(self, code, arg):
         name = events.NAMES.get(code, "event_%d" % code)
@@ -155,7 +157,7 @@ class Simulation:
     def _type(self, line):
         # The line goes in the timeline before what it causes; the reply is filled in after.
         board = self.board
-        board.event(board.t_us, "console", line=line)
+        board.event(board.t_us, "console", line=redact(line))
         entry = board.timeline[-1]
         entry["reply"] = self.controller.command(line)
 
