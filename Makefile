@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export MPLBACKEND := Agg
 export PYTHONDONTWRITEBYTECODE := 1
 
+# Debian packages the tests run for real: NUT's driver, server and clients.
+NUT := /lib/nut/nutdrv_qx
+
 .PHONY: all demo test bench clean
 
 all: test
@@ -21,7 +24,11 @@ demo: $(STAMP)
 	$(PY) tools/sim.py scenarios/demo-3h-outage.json --report out/demo/report.json --plot out/demo/timeline.png
 	@echo "wrote out/demo/report.json and out/demo/timeline.png"
 
-test: $(STAMP)
+$(NUT):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nut-server nut-client
+
+test: $(STAMP) $(NUT)
 	$(PY) -m pytest -n 2 host_tests
 
 bench: $(STAMP)

@@ -11,6 +11,7 @@ import os
 class DirFS:
     def __init__(self, root):
         self._root = root.rstrip("/") + "/" if root else ""
+        self.writes = 0
 
     def read(self, name):
         # The bytes of NAME, or None when it does not exist or cannot be read.
@@ -27,3 +28,4 @@ class DirFS:
         with open(tmp, "wb") as f:
             f.write(data)
         os.rename(tmp, path)
+        self.writes += 1

@@ -48,10 +48,13 @@ def make_config(sc):
 
 
 class Simulation:
-    def __init__(self, sc, trace=False):
+    def __init__(self, sc, trace=False, board=None):
+        # board: a SimBoard (or one derived from it) made for sc; by default a new one.
         self.sc = sc
         self.cfg = make_config(sc)
-        self.board = SimBoard(sc, self.cfg.get("adc.mains_mv_per_count"), trace)
+        if board is None:
+            board = SimBoard(sc, self.cfg.get("adc.mains_mv_per_count"), trace)
+        self.board = board
         self.alarms_seen = []
         self._report = {}          # parts of a drill or self-test report, until its end
         # (at_s, order, what, data): console lines and controller restarts, in time order
@@ -59,13 +62,19 @@ class Simulation:
                            + [(e["at_s"], 0, "reset", e["down_s"]) for e in sc["resets"]],
                            key=lambda d: (d[0], d[1]))
         self.resets = 0
+        fs = board.fs
+        if fs.read(settings_file.NAME) is not None:
+            # a board whose flash kept its configuration from an earlier run (vboard --fs)
+            self.controller = Controller(board, None, self._firmware_event)
+            self.cfg = self.controller.cfg
+            return
         try:
-            self.controller = Controller(self.board, self.cfg, self._firmware_event)
+            self.controller = Controller(board, self.cfg, self._firmware_event)
         except ValueError as e:
             raise ScenarioError("config: %s" % e)
         # the installer saved this configuration: a restarted controller reads it back
-        settings_file.save(self.board.fs, self.cfg)
-        self.board.fs.writes = 0
+        settings_file.save(fs, self.cfg)
+        fs.writes = 0
 
     def restart(self, down_s):
         # The controller loses power for down_s (0: a watchdog or software reset): its

@@ -1,0 +1,93 @@
+# The virtual board's inside, run by the MicroPython unix port (tools/vboard.py starts it):
+#
+#   micropython boards/sim/vboard.py SCENARIO.json [FS_DIR]
+#
+# The unchanged firmware on the simulated board, paced to the wall clock, with the
+# console on this process's stdin/stdout (tools/vboard.py connects them to a
+# pseudo-terminal) and the board's flash in FS_DIR. Reading the console never waits:
+# select.poll with a zero timeout, then only the bytes that are there. Ctrl-C is an
+# ordinary byte (micropython.kbd_intr(-1)), as on a board. Exit 0 at the scenario's
+# end, 2 with one line on stderr for an invalid scenario.
+import select
+import sys
+import time
+
+import micropython
+
+
+def _root():
+    here = __file__ if "/" in __file__ else "./" + __file__
+    return here[:here.rindex("/")] + "/../.."
+
+
+sys.path.insert(0, _root())
+
+from boards.sim import scenario  # noqa: E402
+from boards.sim.board import SimBoard  # noqa: E402
+from boards.sim.runner import Simulation, make_config  # noqa: E402
+from firmware.files import DirFS  # noqa: E402
+
+_OUT_MAX = 4096     # bytes waiting for a terminal that does not read are dropped beyond this
+
+
+class VirtualBoard(SimBoard):
+    def __init__(self, sc, fs_dir):
+        SimBoard.__init__(self, sc, make_config(sc).get("adc.mains_mv_per_count"))
+        if fs_dir:
+            self.fs = DirFS(fs_dir)
+        self._in = sys.stdin.buffer
+        self._out = sys.stdout.buffer
+        self._poll_in = select.poll()
+        self._poll_in.register(self._in, select.POLLIN)
+        self._poll_out = select.poll()
+        self._poll_out.register(self._out, select.POLLOUT)
+        self.dropped = 0
+
+    def serial_read(self, buf):
+        n = 0
+        while n < len(buf) and self._poll_in.poll(0):
+            b = self._in.read(1)
+            if not b:
+                break
+            buf[n] = b[0]
+            n += 1
+        return n
+
+    def serial_write(self, data):
+        if not self._poll_out.poll(0) or len(data) > _OUT_MAX:
+            self.dropped += len(data)
+            return
+        self._out.write(data)
+        self._out.flush()
+
+
+def main(argv):
+    if not argv or len(argv) > 2:
+        sys.stderr.write("vboard: usage: vboard.py SCENARIO.json [FS_DIR]\n")
+        return 2
+    try:
+        sc = scenario.load(argv[0])
+        board = VirtualBoard(sc, argv[1] if len(argv) > 1 else None)
+        sim = Simulation(sc, board=board)
+    except scenario.ScenarioError as e:
+        sys.stderr.write("vboard: invalid scenario %s: %s\n" % (argv[0], e))
+        return 2
+    micropython.kbd_intr(-1)
+    buf = bytearray(64)
+    end_us = int(sc["duration_s"] * 1000000)
+    t0 = time.ticks_ms()
+    while board.t_us < end_us:
+        wall_us = time.ticks_diff(time.ticks_ms(), t0) * 1000
+        if board.t_us < wall_us:
+            # catch up in slices of at most 20 ms, so the console is read often
+            sim.run_until(min(wall_us, board.t_us + 20000, end_us) / 1000000)
+        else:
+            # ahead of the wall clock (the firmware skipped idle time): keep answering
+            n = board.serial_read(buf)
+            if n:
+                sim.controller.console.feed(memoryview(buf)[:n], board.ticks_ms())
+            time.sleep_ms(2)
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,175 @@
+# Real processes for the tests: a virtual board on a pseudo-terminal (tools/vboard.py)
+# and a NUT server (Debian's nutdrv_qx, upsd, upsmon, upsc, upscmd) watching it.
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tty
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUT_LIB = "/lib/nut"
+
+
+class VirtualBoard:
+    """tools/vboard.py on a scenario; talk to it through its pseudo-terminal."""
+
+    def __init__(self, tmp_path, scenario, fs=True):
+        self.dir = tmp_path
+        path = tmp_path / "scenario.json"
+        path.write_text(json.dumps(scenario))
+        self.link = str(tmp_path / "ttyVB")
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "vboard.py"), "--scenario", str(path),
+               "--link", self.link]
+        if fs:
+            cmd += ["--fs", str(tmp_path / "fs")]
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+        self.fd = None
+        self.t0 = time.monotonic()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.link):
+            assert self.proc.poll() is None, self.proc.stderr.read()
+            assert time.monotonic() < deadline, "the virtual board did not come up"
+            time.sleep(0.05)
+
+    def open(self):
+        self.fd = os.open(self.link, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.fd)
+        return self
+
+    def send(self, data):
+        os.write(self.fd, data)
+
+    def read_until(self, end, timeout=5.0, count=1):
+        out = b""
+        deadline = time.monotonic() + timeout
+        while not (out.endswith(end) and out.count(end) >= count):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if select.select([self.fd], [], [], left)[0]:
+                out += os.read(self.fd, 4096)
+        return out
+
+    def ask(self, line, timeout=5.0, lines=1):
+        """One command line; its reply lines (CR LF each), decoded."""
+        self.send(line + b"\r")
+        return self.read_until(b"\r\n", timeout, lines).decode(errors="replace")
+
+    def elapsed(self):
+        return time.monotonic() - self.t0
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Nut:
+    """nutdrv_qx + upsd (+ upsmon) on loopback, configured in a temporary folder."""
+
+    def __init__(self, tmp_path, device, upsmon=False):
+        self.dir = d = tmp_path / "nut"
+        d.mkdir()
+        self.port = free_port()
+        self.ups = "vb@127.0.0.1:%d" % self.port
+        self.flag = d / "shutdown-ran"
+        (d / "ups.conf").write_text("[vb]\n  driver = nutdrv_qx\n  port = %s\n  protocol = megatec\n"
+                                    "  pollinterval = 1\n  pollfreq = 2\n" % device)
+        (d / "nut.conf").write_text("MODE=standalone\n")
+        (d / "upsd.conf").write_text("LISTEN 127.0.0.1 %d\n" % self.port)
+        (d / "upsd.users").write_text("[admin]\n  password = adminpw\n  instcmds = ALL\n"
+                                      "[mon]\n  password = monpw\n  upsmon primary\n")
+        (d / "upsmon.conf").write_text(
+            "MONITOR %s 1 mon monpw primary\nSHUTDOWNCMD \"/bin/touch %s\"\nPOLLFREQ 1\n"
+            "POLLFREQALERT 1\nFINALDELAY 0\nHOSTSYNC 1\nPOWERDOWNFLAG %s\n"
+            % (self.ups, self.flag, d / "killpower"))
+        for name in ("upsd.users", "upsmon.conf", "upsd.conf", "ups.conf"):
+            os.chmod(d / name, 0o600)
+        self.env = dict(os.environ, NUT_CONFPATH=str(d), NUT_STATEPATH=str(d),
+                        NUT_ALTPIDPATH=str(d))
+        self.procs = []
+        try:
+            self._start("nutdrv_qx", "-a", "vb", "-u", "root", "-F")
+            self._wait(lambda: any(n.startswith("nutdrv_qx-") for n in os.listdir(d)), "nutdrv_qx")
+            self._start("upsd", "-u", "root", "-F")
+            self._wait(lambda: self.status() is not None, "upsd")
+            if upsmon:
+                # -p: one privileged process (no child to leave behind); its PID file is
+                # NUT's own, so one upsmon at a time on a machine
+                self._start("upsmon", "-p", "-F")
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, name, *args):
+        log = open(self.dir / (name + ".log"), "w")
+        self.procs.append(subprocess.Popen([os.path.join(NUT_LIB, name)] + list(args), env=self.env,
+                                           stdout=log, stderr=subprocess.STDOUT))
+
+    def _wait(self, ready, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not ready():
+            for p in self.procs:
+                assert p.poll() is None, "%s exited: %s" % (what, self.logs())
+            assert time.monotonic() < deadline, "%s did not come up: %s" % (what, self.logs())
+            time.sleep(0.2)
+
+    def logs(self):
+        return "\n".join("%s: %s" % (f.name, f.read_text()) for f in sorted(self.dir.glob("*.log")))
+
+    def status(self):
+        """ups.status as a set of words, or None while it is not available."""
+        p = subprocess.run(["upsc", self.ups, "ups.status"], env=self.env, capture_output=True,
+                           text=True, timeout=10)
+        if p.returncode != 0:
+            return None
+        return set(p.stdout.split())
+
+    def var(self, name):
+        p = subprocess.run(["upsc", self.ups, name], env=self.env, capture_output=True, text=True,
+                           timeout=10)
+        return p.stdout.strip() if p.returncode == 0 else None
+
+    def command(self, name):
+        return subprocess.run(["upscmd", "-u", "admin", "-p", "adminpw", self.ups, name],
+                              env=self.env, capture_output=True, text=True, timeout=10)
+
+    def watch(self, until, timeout, every=0.5):
+        """Poll ups.status until until(status) holds; returns the statuses seen, in order."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.status()
+            if st is not None and (not seen or seen[-1] != st):
+                seen.append(st)
+            if st is not None and until(st):
+                return seen
+            time.sleep(every)
+        raise AssertionError("ups.status never got there; seen %s\n%s" % (seen, self.logs()))
+
+    def close(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()

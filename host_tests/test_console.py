@@ -1,0 +1,172 @@
+# The serial console: through the virtual board's pseudo-terminal (real bytes, real time),
+# and through the simulated board's serial line in simulated time for what takes minutes
+# (PIN lockouts, idle locking) or thousands of lines (fuzzing).
+import json
+
+from hypothesis import given, settings, strategies as st
+
+from boards.sim import scenario
+from boards.sim.runner import Simulation
+from firmware import megatec
+from firmware.config import SCHEMA
+from rigs import VirtualBoard
+
+GEN = {"present": True}
+
+
+def test_console_on_the_pseudo_terminal(tmp_path):
+    board = VirtualBoard(tmp_path, {"name": "console", "duration_s": 300, "generator": GEN,
+                                    "config": {"console.pin": 2468}}).open()
+    try:
+        assert board.ask(b"version") == "OK version 0.1.0\r\n"
+        st = json.loads(board.ask(b"status json"))
+        assert set(st) >= {"mode", "source", "mains_v", "mains_hz", "battery_v", "soc_pct",
+                           "runtime_s", "generator", "alarms"}
+        assert st["mode"] == "auto" and st["generator"] == "idle"
+        # garbage, an overlong line, a line cancelled with Ctrl-C, a stray Ctrl-C
+        assert board.ask(b"\x00\x01\xfe\xff") == (
+            "ERR the line has bytes that are not printable text; allowed: printable ASCII\r\n")
+        assert board.ask(b"y" * 500) == "ERR line too long (500 characters); allowed 120\r\n"
+        assert board.ask(b"mode off\x03\x03version") == "OK version 0.1.0\r\n"
+        assert board.ask(b"frobnicate").startswith("ERR unknown command 'frobnicate'; commands:")
+        # the PIN: changes refused while locked, never echoed
+        assert board.ask(b"mode manual") == "ERR mode: the console is locked; unlock PIN first\r\n"
+        assert board.ask(b"unlock 1111") == "ERR unlock: wrong PIN\r\n"
+        reply = board.ask(b"unlock 2468")
+        assert reply.startswith("OK unlocked") and "2468" not in reply
+        assert board.ask(b"mode manual") == "OK mode manual\r\n"
+        assert "2468" not in board.ask(b"config get console.pin")
+        assert board.ask(b"config set transfer.return_delay_s 7") == (
+            "OK transfer.return_delay_s = 7 (config save keeps it)\r\n")
+        assert board.ask(b"config set transfer.return_delay_s 0").startswith(
+            "ERR config set: transfer.return_delay_s = 0 is out of range; allowed 1..3600")
+        assert board.ask(b"config save") == "OK configuration saved\r\n"
+        assert board.ask(b"lock") == "OK locked\r\n"
+        assert board.ask(b"mode auto").startswith("ERR mode: the console is locked")
+        shown = board.ask(b"config show", lines=len(SCHEMA))
+        assert "transfer.return_delay_s = 7 s\r\n" in shown and "2468" not in shown
+        # the Megatec query on the same line: 47 bytes ending in CR
+        board.send(b"Q1\r")
+        q1 = board.read_until(b"\r")
+        assert len(q1) == 47 and q1.startswith(b"(") and q1.endswith(b"00001000\r"), q1
+        log = board.ask(b"log 5", lines=5)
+        assert log.endswith("\r\n") and "mode 1" in log and "2468" not in log
+    finally:
+        board.close()
+    # the board restarts from the same flash: the saved setting is back, the mode is not
+    board = VirtualBoard(tmp_path, {"name": "console", "duration_s": 60}).open()
+    try:
+        assert board.ask(b"config get transfer.return_delay_s").startswith(
+            "OK transfer.return_delay_s = 7 s")
+        assert board.ask(b"mode") == "OK mode auto\r\n"
+    finally:
+        board.close()
+
+
+def _sim(**top):
+    data = {"duration_s": 3600, "generator": GEN}
+    data.update(top)
+    return Simulation(scenario.check(data))
+
+
+def _type(sim, t, data):
+    b = sim.board
+    sim.run_until(t)
+    b.serial_in += data
+    sim.run_until(t + 0.05)
+    out = bytes(b.serial_out)
+    b.serial_out[:] = b""
+    return out.decode()
+
+
+def test_wrong_pins_lock_out_for_longer_and_longer():
+    sim = _sim(config={"console.pin": 13579})
+    for i in range(3):
+        assert _type(sim, 1 + i, b"unlock 1\r") == "ERR unlock: wrong PIN\r\n"
+    # the third wrong PIN starts a 30 s lockout; even the right one is refused
+    assert _type(sim, 10, b"unlock 13579\r") == "ERR unlock: too many wrong PINs; try again in 24 s\r\n"
+    assert _type(sim, 34, b"unlock 2\r") == "ERR unlock: wrong PIN\r\n"          # now 60 s
+    assert _type(sim, 60, b"unlock 13579\r").startswith("ERR unlock: too many wrong PINs")
+    assert _type(sim, 95, b"unlock 13579\r").startswith("OK unlocked")
+    assert _type(sim, 96, b"unlock 2\r") == "ERR unlock: wrong PIN\r\n"           # count restarts
+    lines = [e.get("line") for e in sim.board.timeline if e["event"] == "console"]
+    assert lines == []        # serial input is not in the timeline; scenario lines are redacted
+    rep = Simulation(scenario.check({"duration_s": 2, "console": [
+        {"at_s": 1, "line": "unlock 13579"}, {"at_s": 1.5, "line": "config set console.pin 4444"}]})).run()
+    typed = [e["line"] for e in rep["timeline"] if e["event"] == "console"]
+    assert typed == ["unlock ****", "config set console.pin ****"]
+    assert "13579" not in json.dumps(rep) and "4444" not in json.dumps(rep)
+
+
+def test_the_console_locks_again_after_its_idle_time():
+    sim = _sim(config={"console.pin": 1234, "console.lock_s": 60})
+    assert _type(sim, 1, b"unlock 1234\r").startswith("OK unlocked for 60 s")
+    assert _type(sim, 50, b"mode manual\r") == "OK mode manual\r\n"
+    assert _type(sim, 100, b"mode auto\r") == "OK mode auto\r\n"       # 50 s since the last
+    assert _type(sim, 161, b"mode off\r").startswith("ERR mode: the console is locked")
+    assert _type(sim, 162, b"status\r").startswith("OK mode auto")     # reading needs no PIN
+
+
+def test_megatec_fields_commands_and_control_switch():
+    sim = _sim(mains={"events": [{"at_s": 100, "kind": "outage", "duration_s": 200}]},
+               load={"watts": 1500})
+    q1 = _type(sim, 20, b"Q1\r")
+    assert q1 == "(230.0 230.0 230.0 050 50.0 51.6 00.0 00001000\r"
+    assert _type(sim, 21, b"F\r") == "#230.0 013 48.00 50.0\r"
+    i = _type(sim, 22, b"I\r")
+    assert len(i) == 39 and i.startswith("#UPS-GEN-CTRL    ATS-UPS    ")
+    # nut.allow_control is off: T is refused (the load stays on mains), S and C too
+    assert _type(sim, 23, b"T\r") == ""
+    assert _type(sim, 25, b"Q1\r").endswith(" 00001000\r")
+    assert sim.controller.console.megatec.refused == 1
+    q1 = _type(sim, 101, b"Q1\r")
+    assert q1.startswith("(000.0 000.0 230.0 050 00.0 5") and q1.endswith(" 00.0 10001000\r")
+    sim.run_until(130)        # the generator carries the load: on line, output from it
+    assert _type(sim, 130, b"Q1\r").endswith(" 00001000\r")
+
+
+def test_megatec_test_and_cancel_with_control_allowed():
+    sim = _sim(config={"nut.allow_control": True})
+    assert _type(sim, 20, b"T01\r") == ""
+    assert _type(sim, 22, b"Q1\r").endswith(" 10001100\r")          # on battery, testing
+    assert _type(sim, 30, b"CT\r") == ""
+    sim.run_until(31)
+    ends = [e for e in sim.board.timeline if e["event"] == "selftest_end"]
+    assert [e["result"] for e in ends] == ["interrupted"]
+    starts = [e for e in sim.board.timeline if e["event"] == "selftest_start"]
+    assert [e["duration_s"] for e in starts] == [60]
+    assert _type(sim, 40, b"S01R0001\r") == ""                        # not honoured yet
+    assert sim.controller.console.megatec.refused == 1
+
+
+@given(st.lists(st.one_of(st.binary(max_size=60), st.text(max_size=40).map(lambda s: s.encode()),
+                          st.sampled_from([b"status", b"Q1", b"mode", b"log 3", b"ack all",
+                                           b"config get mains.uv_pct", b"help", b"\x03",
+                                           b"counters", b"T", b"unlock 1"])),
+                min_size=1, max_size=15))
+@settings(max_examples=40)
+def test_any_input_gets_answers_and_never_stalls_the_loop(chunks):
+    sim = _sim(duration_s=60)
+    b = sim.board
+    t = 2.0
+    for chunk in chunks:
+        feeds = b.watchdog_feeds
+        b.serial_in += chunk + b"\r"
+        t += 0.1
+        sim.run_until(t)
+        # the control loop ran every block of those 100 ms (the console is served between
+        # blocks, never instead of them)
+        assert b.watchdog_feeds - feeds >= 95
+        assert not b.serial_in
+    out = bytes(b.serial_out)
+    # every reply is whole: ERR/OK lines, log lines, JSON, Megatec answers
+    for line in out.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
+        assert line == b"" or line[:1] in b"OE({#2-abcdefghijklmnopqrstuvwxyz", line
+    # a line that is not blank and not a Megatec command gets at least one reply line
+    text_lines = 0
+    for chunk in chunks:
+        for part in chunk.replace(b"\n", b"\r").split(b"\r"):
+            clean = bytes(c for c in part.split(b"\x03")[-1] if c not in (8, 127))
+            if clean.strip() and not megatec.is_megatec(clean.decode("latin-1").strip()):
+                text_lines += 1
+    assert out.count(b"\r\n") >= text_lines

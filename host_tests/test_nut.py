@@ -1,0 +1,79 @@
+# The real Network UPS Tools against a virtual board: Debian's nutdrv_qx (protocol megatec)
+# reads the board's console, upsd serves it, upsc reads ups.status, upsmon runs its
+# shutdown command on low battery, upscmd starts a battery test. Real time: each scenario
+# runs about a minute.
+import time
+
+import pytest
+
+from rigs import Nut, VirtualBoard
+
+
+@pytest.fixture
+def rig(tmp_path):
+    made = []
+
+    def make(scenario, upsmon=False):
+        board = VirtualBoard(tmp_path, scenario)
+        made.append(board)
+        nut = Nut(tmp_path, board.link, upsmon)
+        made.append(nut)
+        # the board reports mains once it has learned the waveform
+        nut._wait(lambda: nut.var("input.voltage") not in (None, "0.0"), "mains reading", 15)
+        return board, nut
+
+    yield make
+    for thing in reversed(made):
+        thing.close()
+
+
+def test_on_line_on_battery_low_battery_shutdown_and_back(rig):
+    # no generator; a battery that is nearly flat, so battery low comes 20-40 s into the
+    # outage; test commands are refused (nut.allow_control off)
+    board, nut = rig({
+        "name": "nut-low-battery", "duration_s": 120, "generator": {"present": False},
+        "battery": {"capacity_ah": 60, "initial_soc_pct": 8}, "load": {"watts": 1500},
+        "config": {"battery.shutdown_lead_s": 225, "transfer.return_delay_s": 5},
+        "mains": {"events": [{"at_s": 20, "kind": "outage", "duration_s": 50}]}}, upsmon=True)
+    assert nut.status() == {"OL"}
+    assert nut.var("input.voltage") == "230.0"
+    assert nut.var("input.frequency") == "50.0"
+    assert 46.0 <= float(nut.var("battery.voltage")) <= 48.0     # a nearly flat 48 V bank
+    assert nut.var("device.mfr") == "UPS-GEN-CTRL"
+    # refused: no test in progress follows
+    assert nut.command("test.battery.start.quick").returncode == 0
+    with pytest.raises(AssertionError):
+        nut.watch(lambda st: "CAL" in st or "OB" in st, timeout=4)
+    seen = nut.watch(lambda st: {"OB", "LB"} <= st, timeout=70)
+    assert any(st >= {"OB"} and "LB" not in st for st in seen), seen   # OB before LB
+    # upsmon ran its shutdown command on low battery
+    nut._wait(lambda: nut.flag.exists(), "upsmon's shutdown command", timeout=15)
+    assert nut.var("input.voltage") == "0.0"
+    # mains is back at 70 s: on line again (upsmon's forced-shutdown flag stays)
+    nut.watch(lambda st: "OL" in st and "OB" not in st and "LB" not in st, timeout=40)
+
+
+def test_generator_carries_the_load_on_line_and_nut_starts_a_battery_test(rig):
+    board, nut = rig({
+        "name": "nut-generator", "duration_s": 120, "generator": {"present": True},
+        "config": {"nut.allow_control": True, "transfer.return_delay_s": 5},
+        "mains": {"events": [{"at_s": 35, "kind": "outage", "duration_s": 30}]}})
+    assert nut.status() == {"OL"}
+    # upscmd test.battery.start.quick: a 10 s battery test on the board (Megatec "T"),
+    # once mains has been good for the return delay since boot (a test needs the load on
+    # good mains, and a freshly booted board has not yet seen it for long enough)
+    while board.elapsed() < 8:
+        time.sleep(0.2)
+    assert nut.command("test.battery.start.quick").returncode == 0
+    seen = nut.watch(lambda st: "CAL" in st, timeout=10)
+    nut.watch(lambda st: st == {"OL"}, timeout=30)
+    # the outage: on battery, then on line again once the generator carries the load
+    nut.watch(lambda st: "OB" in st, timeout=40)
+    assert board.elapsed() < 60
+    nut.watch(lambda st: st == {"OL"}, timeout=30)
+    on_gen = board.elapsed()
+    assert on_gen < 65, on_gen                     # before mains returns at 65 s
+    assert nut.var("input.voltage") == "0.0"       # mains still out: the generator feeds it
+    assert nut.var("output.voltage").startswith("2")
+    # mains back: a planned move through the battery, then on line from mains
+    nut.watch(lambda st: nut.var("input.voltage") != "0.0" and st == {"OL"}, timeout=40)

@@ -1,0 +1,74 @@
+# A virtual board on a pseudo-terminal:
+#
+#   python3 tools/vboard.py --scenario FILE --link PATH [--fs DIR]
+#
+# Runs the unchanged firmware under the MicroPython unix port on the simulated board, in
+# real time (boards/sim/vboard.py), with its serial console on a pseudo-terminal whose
+# device is symlinked at PATH: open PATH with any serial terminal (picocom, screen), or
+# point NUT's nutdrv_qx at it. DIR holds
+# the board's flash (config.json, state.json) and outlives the run. Runs until the
+# scenario ends or SIGTERM; exit 2 with one line on stderr for bad arguments or an invalid
+# scenario.
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tty
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _micropython():
+    local = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return local if os.path.exists(local) else shutil.which("micropython")
+
+
+class _Args(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write("vboard.py: %s\n" % message)
+        sys.exit(2)
+
+
+def main(argv):
+    ap = _Args(description="A virtual board on a pseudo-terminal.")
+    ap.add_argument("--scenario", required=True, help="scenario file (JSON)")
+    ap.add_argument("--link", required=True, help="path of the serial device symlink to create")
+    ap.add_argument("--fs", help="directory that holds the board's filesystem")
+    args = ap.parse_args(argv)
+    mp = _micropython()
+    if mp is None:
+        sys.stderr.write("vboard.py: the micropython command is not installed (make test installs it)\n")
+        return 2
+    if args.fs:
+        os.makedirs(args.fs, exist_ok=True)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    link = os.path.abspath(args.link)
+    if os.path.islink(link):
+        os.unlink(link)
+    os.symlink(os.ttyname(slave), link)
+    cmd = [mp, os.path.join(ROOT, "boards", "sim", "vboard.py"), os.path.abspath(args.scenario)]
+    if args.fs:
+        cmd.append(os.path.abspath(args.fs))
+    # The slave stays open here, so that the board's side reads nothing (rather than an
+    # error) while no terminal is connected.
+    proc = subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True)
+    os.close(master)
+
+    def stop(signum, frame):
+        proc.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return proc.wait()
+    finally:
+        os.close(slave)
+        if os.path.islink(link):
+            os.unlink(link)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
