@@ -42,6 +42,9 @@ EV_EXERCISE_START = const(27)   # arg: run time, s (less than configured when re
 EV_EXERCISE_END = const(28)     # arg: 1 pass (generator ready), 0 fail, 2 interrupted
 EV_EXERCISE_SKIPPED = const(29)  # arg: minutes late; not allowed within the window
 EV_COUNTER_RESET = const(30)    # arg: 1 engine, 2 relays, 3 battery
+EV_SHUTDOWN_PENDING = const(31)  # arg: delay, s
+EV_LOAD_OFF = const(32)
+EV_LOAD_ON = const(33)          # arg: 1 the load was off, 0 a pending shutdown cancelled
 
 NAMES = {
     EV_BOOT: "boot",
@@ -74,6 +77,9 @@ NAMES = {
     EV_EXERCISE_END: "exercise_end",
     EV_EXERCISE_SKIPPED: "exercise_skipped",
     EV_COUNTER_RESET: "counter_reset",
+    EV_SHUTDOWN_PENDING: "shutdown_pending",
+    EV_LOAD_OFF: "load_switched_off",
+    EV_LOAD_ON: "load_switched_on",
 }
 
 

@@ -40,3 +40,6 @@ OUT_GEN_START = 4
 OUT_GEN_PREHEAT = 5
 # Load shedding: energise to drop the non-critical loads.
 OUT_SHED = 6
+# The UPS output contactor (normally closed): energise to switch the load off (a shutdown
+# NUT asked for, shutdown.py).
+OUT_LOAD_OFF = 7

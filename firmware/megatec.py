@@ -9,8 +9,12 @@
 #   F   -> #VVV.V CCC BB.BB FF.F\r   ratings: voltage, current, battery voltage, frequency
 #   I   -> #company(15) model(10) version(10)\r
 #   T, T<nn>, TL, CT -> battery self-test (10 s, nn minutes, until battery low), cancel
-#   S<n>, S<n>R<m>, C, Q -> shutdown, shutdown and restore, cancel, beeper: not honoured
-#                    yet; with nut.allow_control off, T/TL/CT are refused as well
+#   S<n>     -> switch the load off in n minutes (.2 .. .9 tenths, 00 .. 99), back on when
+#               power is back (shutdown.py)
+#   S<n>R<m> -> the same, back on after m minutes of power (R0000: stays off until C)
+#   C        -> cancel a shutdown (the load back on)
+#   Q        -> beeper toggle: there is no beeper, refused
+#   With nut.allow_control off every command is refused.
 #
 # Commands have no reply; a refused one is logged. Field widths are fixed: nutdrv_qx
 # reads them by position. Readings for people: this allocates, and runs between blocks.
@@ -84,11 +88,12 @@ class Megatec:
         else:
             v_out = v_in
         load = b.output_w() * 100 // cfg.get("ups.rating_w")
-        bits = "%d%d0%d1%d00" % (
+        bits = "%d%d0%d1%d%d0" % (
             1 if on_batt else 0,
             1 if sup.low else 0,
             1 if self._failed() else 0,
-            1 if (sup.selftest.state != 0 or sup.mode == 3) else 0)
+            1 if (sup.selftest.state != 0 or sup.mode == 3) else 0,
+            1 if sup.shutdown.active() else 0)
         return "(%s %s %s %s %s %s %s %s" % (
             _num(v_in, 5, 1), _num(v_in, 5, 1), _num(v_out, 5, 1), _num(load, 3, 0),
             _num(f_in, 4, 1), _battery(b.battery_mv()), _num(0.0, 4, 1), bits)
@@ -110,11 +115,22 @@ class Megatec:
     def command(self, line, now):
         c = self.ctrl
         sup = c.supervisor
-        if not c.cfg.get("nut.allow_control") or line[0] in "SCQ" and line != "CT":
+        if not c.cfg.get("nut.allow_control") or line == "Q":
             self.refused += 1
             return
         if line == "CT":
             sup.selftest.cancel(now)
+            return
+        if line == "C":
+            sup.shutdown.cancel(now)
+            return
+        if line[0] == "S":
+            body, restore = line[1:], -1
+            if "R" in body:
+                body, rest = body.split("R", 1)
+                restore = int(rest)
+            delay = int(body[1]) * 6 if body[0] == "." else int(body) * 60
+            sup.shutdown.request(now, delay, restore)
             return
         if line == "T":
             secs = 10

@@ -42,6 +42,7 @@ from firmware.exercise import Exercise
 from firmware.generator import IDLE as GEN_IDLE, Generator
 from firmware.recent import Recent
 from firmware.selftest import BatteryTest
+from firmware.shutdown import Shutdown
 from firmware.transfer import ON_UTILITY, Transfer
 
 AUTO = const(0)
@@ -68,6 +69,7 @@ class Supervisor:
         self.transfer = Transfer(cfg, board, log, alarm_set)
         self.selftest = BatteryTest(cfg, log, alarm_set, battery, board.ticks_diff)
         self.exercise = Exercise(cfg, log, board.ticks_diff)
+        self.shutdown = Shutdown(board, log)
         self.mode = AUTO
         self.configure(cfg)
         self.outage = False
@@ -299,6 +301,8 @@ class Supervisor:
         test.step(now, xfer.settled_on_battery(), faults != 0 or self.low)
         want = bus != ats.NONE and bus == target and not test.wants_battery()
         xfer.step(now, ready, util_faults, want, bus)
+        if self.shutdown.state != 0:
+            self.shutdown.step(now, ready and bus == target)
 
     def _mains_failed(self, now):
         # Count failures in the flap window; enough of them, however short, start the

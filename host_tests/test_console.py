@@ -69,11 +69,13 @@ def _sim(**top):
     return Simulation(scenario.check(data))
 
 
-def _type(sim, t, data):
+def _type(sim, t, data, wait=0.05):
+    # On battery with no mains the loop looks away for up to a second at a time (idle
+    # watch), and reads the console between those looks: wait=1.1 then.
     b = sim.board
     sim.run_until(t)
     b.serial_in += data
-    sim.run_until(t + 0.05)
+    sim.run_until(t + wait)
     out = bytes(b.serial_out)
     b.serial_out[:] = b""
     return out.decode()
@@ -119,7 +121,7 @@ def test_megatec_fields_commands_and_control_switch():
     assert _type(sim, 23, b"T\r") == ""
     assert _type(sim, 25, b"Q1\r").endswith(" 00001000\r")
     assert sim.controller.console.megatec.refused == 1
-    q1 = _type(sim, 101, b"Q1\r")
+    q1 = _type(sim, 101, b"Q1\r", 1.1)
     assert q1.startswith("(000.0 000.0 230.0 050 00.0 5") and q1.endswith(" 00.0 10001000\r")
     sim.run_until(130)        # the generator carries the load: on line, output from it
     assert _type(sim, 130, b"Q1\r").endswith(" 00001000\r")
@@ -135,8 +137,31 @@ def test_megatec_test_and_cancel_with_control_allowed():
     assert [e["result"] for e in ends] == ["interrupted"]
     starts = [e for e in sim.board.timeline if e["event"] == "selftest_start"]
     assert [e["duration_s"] for e in starts] == [60]
-    assert _type(sim, 40, b"S01R0001\r") == ""                        # not honoured yet
+    assert _type(sim, 40, b"Q\r") == ""                              # no beeper to toggle
     assert sim.controller.console.megatec.refused == 1
+
+
+def test_megatec_shutdown_switches_the_load_off_and_back_on_with_power():
+    # NUT's shutdown.return at the end of an outage: off after the delay, on again a
+    # minute after power is back (S.5R0001); then load.off / load.on (S00R0000, C)
+    sim = _sim(config={"nut.allow_control": True}, generator={"present": False},
+               mains={"events": [{"at_s": 10, "kind": "outage", "duration_s": 100}]})
+    assert _type(sim, 20, b"S.5R0001\r") == ""
+    assert _type(sim, 21, b"Q1\r", 1.1).endswith(" 10001010\r")  # on battery, shutdown active
+    sim.run_until(300)
+    assert _type(sim, 300, b"S00R0000\r") == ""
+    sim.run_until(400)
+    assert _type(sim, 400, b"C\r") == ""
+    sim.run_until(401)
+    tl = [(e["t_ms"] / 1000, e["event"]) for e in sim.board.timeline
+          if e["event"] in ("load_off", "load_on", "load_to_mains")]
+    assert [name for _, name in tl] == ["load_off", "load_to_mains", "load_on", "load_off", "load_on"]
+    assert 50 <= tl[0][0] <= 52                      # 30 s after the command
+    assert abs(tl[2][0] - tl[1][0] - 60) < 0.1      # a minute of power, then on
+    assert 300 <= tl[3][0] <= 301 and 400 <= tl[4][0] <= 401
+    rep = sim.report()
+    assert rep["metrics"]["itic_violations"] == 0    # switched off on purpose, not dropped
+    assert rep["metrics"]["min_battery_soc_pct"] > 99     # nothing drawn while off
 
 
 @given(st.lists(st.one_of(st.binary(max_size=60), st.text(max_size=40).map(lambda s: s.encode()),

@@ -77,3 +77,9 @@ def test_generator_carries_the_load_on_line_and_nut_starts_a_battery_test(rig):
     assert nut.var("output.voltage").startswith("2")
     # mains back: a planned move through the battery, then on line from mains
     nut.watch(lambda st: nut.var("input.voltage") != "0.0" and st == {"OL"}, timeout=40)
+    # load.off and load.on (Megatec S00R0000 and C): the board switches its output
+    assert nut.command("load.off").returncode == 0
+    nut.watch(lambda st: "FSD" in st, timeout=10)
+    nut._wait(lambda: nut.var("ups.load") == "0", "ups.load 0", 10)
+    assert nut.command("load.on").returncode == 0
+    nut.watch(lambda st: st == {"OL"}, timeout=10)

@@ -66,6 +66,7 @@ class SimBoard:
         self.load_w = sc["load"]["watts"]
         self.sheddable_w = min(self.load_w, sc["load"]["sheddable_watts"])
         self.shed = False
+        self.load_off = False
         self.envelope = plant.Envelope()
         self.timeline = []
         self.outputs = []             # (t_us, output, on): every change the firmware made
@@ -137,6 +138,13 @@ class SimBoard:
         elif out == hal.OUT_SHED:
             self._battery_tick(t)
             self.shed = on
+        elif out == hal.OUT_LOAD_OFF:
+            # The output contactor: the servers are switched off on purpose. The load
+            # envelope goes on following the supply behind it (what the servers get
+            # when they are switched back on), so this is not an interruption.
+            self._battery_tick(t)
+            self.load_off = on
+            self.event(t, "load_off" if on else "load_on")
         self._source_changed(t)
 
     def feed_watchdog(self):
@@ -146,7 +154,7 @@ class SimBoard:
         return self._start_rtc + self.t_us // 1000000
 
     def output_w(self):
-        if self.source() == "none":
+        if self.source() == "none" or self.load_off:
             return 0
         return int(self.load_w - (self.sheddable_w if self.shed else 0))
 
@@ -289,7 +297,7 @@ class SimBoard:
         self._last_battery = t
         on_inverter = self.relay.pos == plant.INVERTER
         charging = self.relay.pos == plant.UTILITY and self._utility()[1] > 50
-        load = self.load_w - (self.sheddable_w if self.shed else 0.0)
+        load = 0.0 if self.load_off else self.load_w - (self.sheddable_w if self.shed else 0.0)
         self.battery.step(dt, load if on_inverter else 0.0, charging)
         if self.battery.soc < self.min_soc:
             self.min_soc = self.battery.soc

@@ -113,6 +113,8 @@ class Simulation:
             board.event(board.t_us, name, late_min=arg)
         elif code == events.EV_COUNTER_RESET:
             board.event(board.t_us, name, counter=("", "engine", "relays", "battery")[arg])
+        elif code == events.EV_SHUTDOWN_PENDING:
+            board.event(board.t_us, name, delay_s=arg)
         elif code == events.EV_SHED:
             board.event(board.t_us, "load_shed" if arg else "load_restored")
         elif code == events.EV_MODE:
