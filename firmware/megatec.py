@@ -18,7 +18,7 @@
 #
 # Commands have no reply; a refused one is logged. Field widths are fixed: nutdrv_qx
 # reads them by position. Readings for people: this allocates, and runs between blocks.
-from firmware import VERSION, alarms, ats, transfer
+from firmware import VERSION, alarms, ats, shutdown, transfer
 
 COMPANY = "UPS-GEN-CTRL"
 MODEL = "ATS-UPS"
@@ -81,7 +81,9 @@ class Megatec:
         v_in = mon.voltage(cfg) if present else 0.0
         f_in = mon.frequency() if present else 0.0
         on_batt = xfer.on_battery()
-        if on_batt:
+        if sup.shutdown.state == shutdown.OFF:
+            v_out = 0.0
+        elif on_batt:
             v_out = float(cfg.get("mains.nominal_v")) if b.battery_mv() > 0 else 0.0
         elif sup.ats.closed() == ats.GEN:
             v_out = b.gen_volts_x10() / 10.0

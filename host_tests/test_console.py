@@ -150,6 +150,7 @@ def test_megatec_shutdown_switches_the_load_off_and_back_on_with_power():
     assert _type(sim, 21, b"Q1\r", 1.1).endswith(" 10001010\r")  # on battery, shutdown active
     sim.run_until(300)
     assert _type(sim, 300, b"S00R0000\r") == ""
+    assert _type(sim, 302, b"Q1\r").startswith("(230.0 230.0 000.0 000 50.0 ")   # off: no output
     sim.run_until(400)
     assert _type(sim, 400, b"C\r") == ""
     sim.run_until(401)
