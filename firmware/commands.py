@@ -17,7 +17,7 @@ from firmware.config import SCHEMA, SECRET, row as config_row
 
 HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
         "(manual mode), selftest battery, exercise, counters [reset engine|relays|battery], "
-        "alarms, ack NAME|all, log [N], config show|get KEY|set KEY VALUE|save|reset, "
+        "alarms, ack NAME|all, log [json] [N], config show|get KEY|set KEY VALUE|save|reset, "
         "version, unlock PIN, lock")
 _MAX_LINE = 120
 _FREE_TRIES = 3
@@ -211,17 +211,22 @@ class Commands:
         return "OK version %s" % VERSION
 
     def _cmd_log(self, args, now):
+        # log [json] [N]: the newest N records of the event log on flash (default 10).
         c = self.ctrl
-        size = c.log.size
-        if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= size)):
-            return "ERR log: allowed: log, log N with N 1..%d" % size
-        n = int(args[0]) if args else 10
-        rtc = c.board.time_s()
-        diff = c.board.ticks_diff
+        top = c.eventlog.max_records * 2
+        as_json = bool(args) and args[0].lower() == "json"
+        rest = args[1:] if as_json else args
+        if len(rest) > 1 or (rest and not (rest[0].isdigit() and 1 <= int(rest[0]) <= top)):
+            return "ERR log: allowed: log [json] [N] with N 1..%d" % top
+        n = int(rest[0]) if rest else 10
+        c.eventlog.collect(c.log, now, c.board.time_s(), c.board.ticks_diff)   # up to now
         lines = []
-        for t, code, arg in c.log.recent(n):
-            at = rtc - diff(now, t) // 1000
-            lines.append("%s %s %d" % (clock.stamp(at), events.NAMES.get(code, "event_%d" % code), arg))
+        for seq, code, arg, at in c.eventlog.records(n):
+            name = events.NAMES.get(code, "event_%d" % code)
+            if as_json:
+                lines.append(json.dumps({"seq": seq, "time": clock.stamp(at), "event": name, "arg": arg}))
+            else:
+                lines.append("%s %s %d" % (clock.stamp(at), name, arg))
         return "\n".join(lines) if lines else "OK log empty"
 
     def _cmd_config(self, args, now):

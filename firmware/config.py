@@ -69,6 +69,7 @@ SCHEMA = (
     ("battery.cutoff_mv_per_cell", "int", 1750, 1500, 2000, "mV", "inverter cut-out voltage per cell"),
     ("battery.shutdown_lead_s", "int", 180, 30, 3600, "s", "raise battery low (servers shut down) this long before the battery is flat"),
     ("battery.start_margin_s", "int", 60, 0, 3600, "s", "the generator must be ready this long before the battery is flat"),
+    ("log.max_records", "int", 2000, 100, 20000, "records", "event log size on flash (16 bytes each; up to twice this is kept)"),
     ("console.pin", "int", 0, 0, 99999999, "", "PIN that unlocks commands that change anything (0: no PIN); never shown"),
     ("console.lock_s", "int", 300, 30, 86400, "s", "the console locks again after this long without a command"),
     ("nut.allow_control", "bool", False, 0, 1, "", "honour Megatec test and shutdown commands (NUT upscmd)"),

@@ -23,6 +23,7 @@ from firmware.commands import Commands
 from firmware.config import Config
 from firmware.console import Console
 from firmware.counters import Counters
+from firmware.eventlog import EventLog
 from firmware.mains_monitor import MainsMonitor
 from firmware.store import Store
 from firmware.supervisor import Supervisor
@@ -67,6 +68,7 @@ class Controller:
         self.store = Store(board.fs, self.alarms)
         self.store.load(now)
         self.counters = Counters(self.cfg, self.store, self.alarms, self.log, board.ticks_diff)
+        self.eventlog = EventLog(board.fs, self.cfg.get("log.max_records"))
         self._t_service = board.ticks_add(now, -SERVICE_MS)
         self._buf = array("H", [0] * board.block_len)
         self._n = board.block_len
@@ -106,6 +108,7 @@ class Controller:
         self.battery.configure(cfg)
         self.supervisor.configure(cfg)
         self.counters.configure(cfg)
+        self.eventlog.max_records = cfg.get("log.max_records")
         return None
 
     def command(self, line):
@@ -140,6 +143,8 @@ class Controller:
                 self._idle = False
                 self.monitor.resume()
         store.service(now, board.ticks_diff)
+        self.eventlog.collect(self.log, now, rtc, board.ticks_diff)
+        self.eventlog.service(rtc)
 
     def step(self):
         board = self.board

@@ -23,7 +23,8 @@
 #                                    2000-01-01 00:00 (see firmware/clock.py); reads before
 #                                    2020 until it has been set
 #   fs                               the board's filesystem: fs.read(name) -> bytes or None,
-#                                    fs.write(name, data) replacing the file atomically
+#                                    fs.write(name, data) replacing the file atomically,
+#                                    fs.append(name, data), fs.size(name), fs.rename(a, b)
 #                                    (firmware/files.py: DirFS)
 #
 # Outputs. The UPS transfer relay is a changeover: de-energised, its common contact sits on

@@ -34,12 +34,23 @@ class MemFS:
         self.files = {}
         self.writes = 0
 
-    def read(self, name):
-        return self.files.get(name)
+    def read(self, name, tail=0):
+        data = self.files.get(name)
+        return data[-tail:] if tail and data is not None else data
 
     def write(self, name, data):
         self.files[name] = bytes(data)
         self.writes += 1
+
+    def size(self, name):
+        return len(self.files.get(name, b""))
+
+    def append(self, name, data):
+        self.files[name] = self.files.get(name, b"") + bytes(data)
+        self.writes += 1
+
+    def rename(self, name, new):
+        self.files[new] = self.files.pop(name, b"")
 
 
 class SimBoard:

@@ -1,0 +1,128 @@
+# The event log on the board's filesystem: bounded, every record checked, written in
+# batches.
+#
+# Records are 16 bytes: a marker byte, the event code, a sequence number, the argument,
+# the clock time, and a CRC-32 of those 12 bytes:
+#
+#   <B B H i I> + <I>   marker 0xA5, code, seq, arg, time (s since 2000), crc
+#
+# They are appended to events.log; when it holds max_records it becomes events.old (the
+# previous .old goes) and a new events.log starts, so the log keeps between max_records
+# and twice that, newest last. A reader takes every 16-byte run that carries the marker
+# and a good CRC, wherever it starts: a power cut in the middle of an append leaves a
+# torn record that is skipped, and the records before and after it are read as ever.
+#
+# The control loop records events in RAM (events.EventRing, allocation-free); between
+# blocks collect() copies the new ones here, and service() appends them when 16 are
+# waiting, when the oldest has waited FLUSH_S, or at once when one is an alarm. Flash
+# writes: none while nothing happens; at most 3600 / FLUSH_S an hour plus one per alarm.
+# A power cut loses what was still waiting in RAM (at most FLUSH_S of events) and at
+# most the one record being written.
+import struct
+from binascii import crc32
+
+from firmware import events
+
+NAME = "events.log"
+OLD = "events.old"
+MARK = 0xA5
+SIZE = 16
+BATCH = 16
+FLUSH_S = 60
+_PENDING_MAX = 256
+
+
+def pack(seq, code, arg, rtc):
+    body = struct.pack("<BBHiI", MARK, code & 0xFF, seq & 0xFFFF, arg, rtc & 0xFFFFFFFF)
+    return body + struct.pack("<I", crc32(body) & 0xFFFFFFFF)
+
+
+def scan(data):
+    # Every intact record in data, in order: [(seq, code, arg, rtc), ...]
+    out = []
+    i = 0
+    n = len(data)
+    while i + SIZE <= n:
+        if data[i] == MARK:
+            body = data[i:i + 12]
+            if struct.unpack("<I", data[i + 12:i + 16])[0] == crc32(body) & 0xFFFFFFFF:
+                _, code, seq, arg, rtc = struct.unpack("<BBHiI", body)
+                out.append((seq, code, arg, rtc))
+                i += SIZE
+                continue
+        i += 1
+    return out
+
+
+class EventLog:
+    def __init__(self, fs, max_records):
+        self._fs = fs
+        self.max_records = max_records
+        self._pending = []           # packed records not yet written
+        self._t_first = 0            # clock time the oldest of them was collected
+        self._urgent = False
+        self._seen = 0               # EventRing.count already collected
+        self.dropped = 0
+        self.writes = 0
+        self.failed = False
+        last = self.records(1)
+        self._seq = (last[0][0] + 1) & 0xFFFF if last else 0
+
+    def collect(self, ring, now_ms, rtc, diff):
+        # Copy the RAM ring's new records, with their clock time.
+        new = ring.count - self._seen
+        if new <= 0:
+            return
+        if new > ring.size:
+            self.dropped += new - ring.size
+            new = ring.size
+        self._seen = ring.count
+        for t, code, arg in ring.recent(new):
+            if len(self._pending) >= _PENDING_MAX:
+                self._pending.pop(0)
+                self.dropped += 1
+            if not self._pending:
+                self._t_first = rtc
+            self._pending.append(pack(self._seq, code, arg, rtc - diff(now_ms, t) // 1000))
+            self._seq = (self._seq + 1) & 0xFFFF
+            if code == events.EV_ALARM:
+                self._urgent = True
+
+    def service(self, rtc):
+        # Append what is waiting when it is due. Returns True when it wrote.
+        p = self._pending
+        if not p:
+            return False
+        if not (self._urgent or len(p) >= BATCH or rtc - self._t_first >= FLUSH_S):
+            return False
+        return self.flush()
+
+    def flush(self):
+        fs = self._fs
+        data = b"".join(self._pending)
+        try:
+            if fs.size(NAME) + len(data) > self.max_records * SIZE:
+                fs.rename(NAME, OLD)
+            fs.append(NAME, data)
+        except OSError:
+            self.failed = True
+            return False
+        self.failed = False
+        self._pending = []
+        self._urgent = False
+        self.writes += 1
+        return True
+
+    def records(self, n):
+        # The newest n records, flash and RAM, oldest first: [(seq, code, arg, rtc), ...].
+        # Reads only the tails it needs (two torn records' worth of slack).
+        found = []
+        for rec in self._pending:
+            found.extend(scan(rec))
+        for name in (NAME, OLD):
+            if len(found) >= n:
+                break
+            data = self._fs.read(name, (n - len(found) + 2) * SIZE)
+            if data:
+                found = scan(data) + found
+        return found[-n:] if n < len(found) else found
