@@ -1,34 +1,53 @@
 # The configuration on the board's filesystem: config.json, the settings that differ from
 # their defaults, framed and checked like the persistent record (store.py: JSON, CRC-32,
-# atomic replace).
+# atomic replace), and config.bak, the copy it replaced.
 #
-# At boot: a missing file means the defaults; a damaged file, or one holding a value that
-# no longer passes the schema, boots with the defaults and raises `config_lost` rather
-# than stopping the board. `config save` writes it; nothing else does.
+# At boot: a missing file means the defaults (a new board). A damaged file, one from a
+# newer firmware (a higher "v"), or one holding a value that no longer passes the schema
+# is not used: the board boots with the last good copy (config.bak), or with the
+# defaults when that will not do either, and raises `config_lost` - it never stops or
+# loops. `config save` writes it; nothing else does.
 from firmware import alarms, store
 from firmware.config import Config
 
 NAME = "config.json"
+BACKUP = "config.bak"
 VERSION = 1
+
+
+def _settings(data):
+    # The settings in a saved file, or None when it cannot be used.
+    if data is None:
+        return None
+    record = store.decode(data, VERSION)
+    settings = record.get("settings") if record is not None else None
+    if not isinstance(settings, dict):
+        return None
+    try:
+        Config().update(settings)
+    except ValueError:
+        return None
+    return settings
 
 
 def load(fs, alarm_set, now_ms):
     cfg = Config()
     data = fs.read(NAME)
-    if data is None:
+    if data is None and fs.read(BACKUP) is None:
         return cfg
-    record = store.decode(data, VERSION)
-    settings = record.get("settings") if record is not None else None
-    if not isinstance(settings, dict):
+    settings = _settings(data)
+    if settings is None:
         alarm_set.raise_(now_ms, alarms.AL_CONFIG_LOST)
-        return cfg
-    try:
+        settings = _settings(fs.read(BACKUP))
+    if settings is not None:
         cfg.update(settings)
-    except ValueError:
-        alarm_set.raise_(now_ms, alarms.AL_CONFIG_LOST)
     return cfg
 
 
 def save(fs, cfg):
-    # Raises OSError when the filesystem refuses.
+    # Raises OSError when the filesystem refuses. A power cut at any point leaves a
+    # good config.json or config.bak, the new settings or the old ones.
+    old = fs.read(NAME)
+    if _settings(old) is not None:
+        fs.write(BACKUP, old)
     fs.write(NAME, store.encode({"v": VERSION, "settings": cfg.changed()}))

@@ -1,0 +1,102 @@
+# Power cuts: the virtual board's MicroPython process killed with SIGKILL at random
+# moments while it saves its configuration and appends to its event log, 200 times on
+# the same flash directory. After every restart it boots, its configuration is one of
+# the versions that were saved, and its event log reads back whole: every record intact,
+# the sequence numbers without a gap (a torn record is the one that was being written,
+# and the next boot numbers on from the last intact one).
+import json
+import os
+import random
+import select
+import signal
+import subprocess
+import time
+
+from conftest import MICROPYTHON, ROOT
+from firmware import eventlog
+
+KILLS = 200
+
+
+class Board:
+    def __init__(self, scenario, fs):
+        self.p = subprocess.Popen([MICROPYTHON, os.path.join(ROOT, "boards", "sim", "vboard.py"),
+                                   scenario, fs], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.out = b""
+        self.err = b""
+
+    def send(self, data):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def reply(self, timeout=10, what=""):
+        deadline = time.monotonic() + timeout
+        while b"\r\n" not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.p.poll() is not None:
+                self.kill()
+                raise AssertionError("no reply from the board (%s): %r %r" % (what, self.out, self.err))
+            if select.select([self.p.stdout], [], [], left)[0]:
+                self.out += os.read(self.p.stdout.fileno(), 4096)
+        line, self.out = self.out.split(b"\r\n", 1)
+        return line.decode()
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGKILL)
+            self.p.wait()
+        self.err = self.p.stderr.read()
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            f.close()
+
+
+def _log_records(fs):
+    recs = []
+    for name in (eventlog.OLD, eventlog.NAME):
+        path = os.path.join(fs, name)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                recs.extend(eventlog.scan(f.read()))
+    return recs
+
+
+def test_power_cuts_during_saves_and_log_appends(tmp_path):
+    rnd = random.Random(7)
+    fs = str(tmp_path / "fs")
+    os.mkdir(fs)
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({"name": "power-cuts", "duration_s": 3600,
+                                    "config": {"log.max_records": 100}}))
+    saved = {10}            # return delays that were saved, or were being saved at a cut
+    boots = 0
+    for i in range(KILLS):
+        board = Board(str(scenario), fs)
+        board.send(b"config get transfer.return_delay_s\r")
+        reply = board.reply(what="boot %d" % i)
+        boots += 1
+        value = int(reply.split("= ")[1].split()[0])
+        assert value in saved, (i, reply, saved)
+        # the log through the console: whole JSON lines (as many as it holds, up to 3)
+        board.send(b"log json 3\rversion\r")
+        lines = []
+        while not lines or not lines[-1].startswith("OK version"):
+            lines.append(board.reply(what="log %d" % i))
+        assert 1 <= len(lines) - 1 <= 3, lines
+        for line in lines[:-1]:
+            assert json.loads(line)["event"], line
+        recs = _log_records(fs)
+        seqs = [r[0] for r in recs]
+        assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:])), (i, seqs)
+        assert len(recs) <= 2 * 100
+        # a burst: a new setting saved, mode changes enough to fill a log batch, then the
+        # power goes at a random moment
+        new = rnd.randint(1, 3600)
+        saved.add(new)
+        burst = b"config set transfer.return_delay_s %d\rconfig save\r" % new
+        burst += b"mode manual\rmode auto\r" * rnd.randint(8, 16)
+        board.send(burst)
+        time.sleep(rnd.uniform(0, 2.0))
+        board.kill()
+    assert boots == KILLS
+    assert len(_log_records(fs)) > 100          # the log filled and rotated
