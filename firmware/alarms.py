@@ -78,6 +78,14 @@ class Alarms:
             self.active &= ~bit
             self._log.add(now_ms, events.EV_ALARM_CLEARED, code)
 
+    def latched(self):
+        # The active alarms that wait for acknowledgement (bits by code).
+        return self.active & self._latching
+
+    def restore(self, bits):
+        # At boot: latched alarms from before the restart stand until acknowledged.
+        self.active |= bits & self._latching
+
     def is_active(self, code):
         return bool(self.active & (1 << code))
 

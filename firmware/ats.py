@@ -40,6 +40,16 @@ class Ats:
         self._operate = cfg.get("relay.operate_ms")
         self._dead = cfg.get("ats.dead_time_ms")
 
+    def recover(self, now, mains_open, gen_closed):
+        # After a watchdog reset, from the contactor outputs the board held.
+        if gen_closed:
+            self.position = self.target = GEN
+        elif mains_open:
+            # caught between the two: both open; the dead time starts again
+            self.position = self.target = MAINS
+            self.state = OPENING
+            self._t = now
+
     def closed(self):
         # The source connected to the utility side, NONE while switching.
         return self.position if self.state == AT else NONE

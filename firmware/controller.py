@@ -69,6 +69,8 @@ class Controller:
         self.store.load(now)
         self.counters = Counters(self.cfg, self.store, self.alarms, self.log, board.ticks_diff)
         self.eventlog = EventLog(board.fs, self.cfg.get("log.max_records"))
+        self.alarms.restore(self.store.values["latched"])
+        self.supervisor.recover(now)
         self._t_service = board.ticks_add(now, -SERVICE_MS)
         self._buf = array("H", [0] * board.block_len)
         self._n = board.block_len
@@ -142,6 +144,10 @@ class Controller:
             if self._idle:
                 self._idle = False
                 self.monitor.resume()
+        latched = self.alarms.latched()
+        if latched != store.values["latched"]:
+            store.values["latched"] = latched
+            store.changed(record.NOW)
         store.service(now, board.ticks_diff)
         self.eventlog.collect(self.log, now, rtc, board.ticks_diff)
         self.eventlog.service(rtc)

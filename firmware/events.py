@@ -45,6 +45,7 @@ EV_COUNTER_RESET = const(30)    # arg: 1 engine, 2 relays, 3 battery
 EV_SHUTDOWN_PENDING = const(31)  # arg: delay, s
 EV_LOAD_OFF = const(32)
 EV_LOAD_ON = const(33)          # arg: 1 the load was off, 0 a pending shutdown cancelled
+EV_RECOVERED = const(34)        # arg: 1 booted into an outage the outputs showed
 
 NAMES = {
     EV_BOOT: "boot",
@@ -80,6 +81,7 @@ NAMES = {
     EV_SHUTDOWN_PENDING: "shutdown_pending",
     EV_LOAD_OFF: "load_switched_off",
     EV_LOAD_ON: "load_switched_on",
+    EV_RECOVERED: "recovered_outage",
 }
 
 

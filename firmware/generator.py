@@ -114,6 +114,26 @@ class Generator:
         b.set_output(hal.OUT_GEN_START, start)
         b.set_output(hal.OUT_GEN_PREHEAT, preheat)
 
+    def recover(self, now, run_on, cranking, v_pm, f_pm):
+        # After a watchdog reset, from the outputs the board held and the engine's
+        # readings: a set running on fuel is adopted as running; a starter or glow plugs
+        # left on are switched off, and a set that is not running is stopped, so that
+        # the start sequence, if still wanted, begins again on a still engine.
+        self.v_pm = v_pm
+        self.f_pm = f_pm
+        if not self.present:
+            return
+        if cranking:
+            self._board.set_output(hal.OUT_GEN_START, False)
+            self._board.set_output(hal.OUT_GEN_PREHEAT, False)
+        if run_on and (v_pm >= self._disc or f_pm >= self._disc):
+            self._running(now)
+            if self.within_limits():
+                self._enter(READY, now)     # it was warm: take the load back at once
+        elif run_on or cranking:
+            self._out(False, False)
+            self._enter(STOPPING, now)
+
     def reset(self, now):
         # Operator acknowledged a latched failure: back to idle with everything off.
         if self.state == FAILED:

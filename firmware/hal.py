@@ -11,6 +11,9 @@
 #   skip(ms)                         let about ms of samples pass unread (whole blocks): the
 #                                    control loop's idle time while there is no mains at all
 #   set_output(out, on)              drive an output (OUT_* below); polarity is the board's job
+#   output_state(out)                what the board drives now: after a watchdog reset the
+#                                    boards hold their outputs, and the firmware picks up
+#                                    from them (Supervisor.recover)
 #   feed_watchdog()
 #   gen_volts_x10(), gen_hz_x100()   generator terminal voltage (RMS, 0.1 V) and frequency
 #                                    (0.01 Hz), measured by the board; 0 when still

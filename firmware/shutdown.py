@@ -37,6 +37,14 @@ class Shutdown:
         self._t_ready = 0
         self._ready = False
 
+    def recover(self, now, off):
+        # After a watchdog reset the output contactor may still hold the load off: it
+        # comes back on when power is ready.
+        if off:
+            self.state = OFF
+            self._restore = -1
+            self._ready = False
+
     def active(self):
         return self.state != IDLE
 

@@ -38,6 +38,7 @@ DEFAULTS = {
     "engine_svc_s": 0,   # engine_s at the last engine service
     "relay_svc": 0,      # relay operations (all three) at the last inspection
     "battery_since": 0,  # clock time the battery was fitted, 0 while unknown
+    "latched": 0,        # latched alarms (bits by alarm code), kept until acknowledged
 }
 
 

@@ -118,6 +118,26 @@ class Supervisor:
         self.start_to_load_s = gen.start_to_ready_s + switch_s
         self.worst_s = gen.delay_s + gen.warmup_s + self.start_to_load_s
 
+    def recover(self, now):
+        # At boot, before the first step: a watchdog reset leaves the outputs as they
+        # were, so pick up from them rather than from the defaults. If the load is off
+        # mains (on battery or on the generator) an outage is assumed to go on until mains
+        # has been good for the return delay; a running set is adopted, never cranked (with
+        # the load on mains it cools down and stops).
+        b = self._board
+        out = b.output_state
+        self.transfer.recover(now, out(hal.OUT_XFER))
+        self.ats.recover(now, out(hal.OUT_MAINS_OPEN), out(hal.OUT_GEN_CLOSE))
+        self.gen.recover(now, out(hal.OUT_GEN_RUN),
+                         out(hal.OUT_GEN_START) or out(hal.OUT_GEN_PREHEAT),
+                         b.gen_volts_x10() * 100 // self._nom_v,
+                         b.gen_hz_x100() * 10 // self._nom_f)
+        self.shutdown.recover(now, out(hal.OUT_LOAD_OFF))
+        self.shed = out(hal.OUT_SHED)
+        if self.transfer.on_battery() or self.ats.closed() != ats.MAINS:
+            self.outage = True
+            self._log.add(now, events.EV_RECOVERED, 1)
+
     def set_mode(self, now, mode):
         # Returns None, or why the mode cannot be entered.
         if mode == TEST:
@@ -277,8 +297,11 @@ class Supervisor:
             target = ats.GEN
         elif stable:
             target = ats.MAINS
-        elif gen.running() and not gen.tripped() and (not ok or self.flapping):
-            target = ats.GEN              # switch over during warm-up, the load is on battery
+        elif (gen.running() and not gen.tripped() and (not ok or self.flapping)
+              and (self.outage or self.mode == MANUAL)):
+            # switch over during warm-up, the load is on battery (not for mains merely
+            # being learned after a restart with the engine still cooling down)
+            target = ats.GEN
         elif gen.running() and not gen.tripped():
             target = switch.target        # mains back but not yet stable: stay as we are
         else:

@@ -89,6 +89,11 @@ class Transfer:
                 self._alarms.clear(now, alarms.AL_TRANSFER_CHATTER)
                 self._to_utility(now, source)
 
+    def recover(self, now, energised):
+        # After a watchdog reset, from the relay output the board held: on battery, settled.
+        if energised:
+            self._enter(ON_BATTERY, now)
+
     def on_battery(self):
         return self.state != ON_UTILITY and self.state != TO_UTILITY
 

@@ -183,6 +183,9 @@ class SimBoard:
         # Someone sets the board clock (a console command, NTP): time_s() jumps.
         self._start_rtc = rtc_s - self.t_us // 1000000
 
+    def output_state(self, out):
+        return self._out_state.get(out, False)
+
     def release_outputs(self):
         # The controller has lost power or reset: every output drops to de-energised.
         for out in sorted(self._out_state):

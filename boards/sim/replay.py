@@ -96,5 +96,8 @@ class ReplayBoard:
     def output_w(self):
         return 0
 
+    def output_state(self, out):
+        return False
+
     def blocks_left(self):
         return (self.n - self.pos) // self.block_len

@@ -59,7 +59,8 @@ class Simulation:
         self._report = {}          # parts of a drill or self-test report, until its end
         # (at_s, order, what, data): console lines and controller restarts, in time order
         self._due = sorted([(e["at_s"], 1, "line", e["line"]) for e in sc["console"]]
-                           + [(e["at_s"], 0, "reset", e["down_s"]) for e in sc["resets"]],
+                           + [(e["at_s"], 0, "reset", (e["down_s"], e["kind"] == "watchdog"))
+                              for e in sc["resets"]],
                            key=lambda d: (d[0], d[1]))
         self.resets = 0
         fs = board.fs
@@ -76,14 +77,18 @@ class Simulation:
         settings_file.save(fs, self.cfg)
         fs.writes = 0
 
-    def restart(self, down_s):
-        # The controller loses power for down_s (0: a watchdog or software reset): its
-        # outputs drop, the plant carries on, then the same firmware boots again with
-        # the board's flash as it was.
+    def restart(self, down_s, watchdog=False):
+        # Power: the controller loses power for down_s and its outputs drop. Watchdog:
+        # the firmware hangs for down_s until the board's watchdog resets it, and the
+        # outputs hold their state through the reset (the boards latch their output
+        # pins). Either way the plant carries on, then the same firmware boots again
+        # with the board's flash as it was.
         board = self.board
-        board.event(board.t_us, "controller_reset", down_s=down_s)
+        board.event(board.t_us, "controller_reset", down_s=down_s,
+                    kind="watchdog" if watchdog else "power")
         self.resets += 1
-        board.release_outputs()
+        if not watchdog:
+            board.release_outputs()
         end = board.t_us + int(down_s * 1000000)
         while board.t_us < end:
             board.skip(min(1000, max(1, (end - board.t_us) // 1000)))
@@ -156,7 +161,7 @@ class Simulation:
                     if what == "line":
                         self._type(data)
                     else:
-                        self.restart(data)
+                        self.restart(*data)
                     continue
                 stop = min(end, due)
             step = self.controller.step

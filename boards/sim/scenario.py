@@ -129,8 +129,13 @@ def _check_value(path, rule, value):
     if kind == "resets":
         if not isinstance(value, list):
             raise ScenarioError("%s must be a list of {\"at_s\": ..., \"down_s\": ...}" % path)
-        spec = {"at_s": ("num", 0, 0, 604800), "down_s": ("num", 1, 0, 3600)}
+        spec = {"at_s": ("num", 0, 0, 604800), "down_s": ("num", 1, 0, 3600),
+                "kind": ("str", "power")}
         out = [_check_obj("%s[%d]" % (path, i), spec, e) for i, e in enumerate(value)]
+        for i, e in enumerate(out):
+            if e["kind"] not in ("power", "watchdog"):
+                raise ScenarioError("%s[%d].kind = %s is not allowed; allowed: power, watchdog" % (
+                    path, i, _fmt(e["kind"])))
         out.sort(key=lambda e: e["at_s"])
         return out
     if kind == "harmonics":

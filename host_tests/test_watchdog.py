@@ -1,0 +1,66 @@
+# Watchdog resets: the firmware hangs, the board's watchdog resets it, the outputs hold
+# through the reset, and the firmware picks up from them. Tried at moments that cover
+# every state of an outage with a generator; all along, the load stays inside ITIC, the
+# contactors are never closed together, a turning engine is never cranked, and the
+# outage ends as it should: the load back on mains, the engine stopped.
+import pytest
+
+from boards.sim import scenario
+from boards.sim.runner import Simulation
+from helpers import events_named, mains, simulate
+
+GEN = {"present": True}
+OUTAGE = mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 100}])
+
+# mains good, start delay, cranking, warm-up, on the generator, mains back (return delay),
+# moving back through the battery, cooldown, stopping, stopped
+MOMENTS = [5, 11, 13.5, 17, 30, 111, 120.6, 121.2, 125, 132.5, 140]
+
+
+@pytest.mark.parametrize("at", MOMENTS)
+def test_a_watchdog_reset_in_any_state_keeps_the_load_and_the_engine_safe(at):
+    rep, sim = simulate(200, OUTAGE, generator=GEN,
+                        resets=[{"at_s": at, "down_s": 2, "kind": "watchdog"}])
+    m = rep["metrics"]
+    assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20
+    assert m["source_conflicts"] == 0 and m["starter_while_running"] == 0
+    assert m["controller_resets"] == 1 and not m["battery_depleted"]
+    assert sim.board.source() == "mains" and sim.board.gen.state == "stopped"
+    assert rep["metrics"]["alarms"] == []
+    # an engine that was running at the reset was not cranked again
+    cranks = [e["t_ms"] / 1000 for e in events_named(rep, "generator_crank")]
+    running = [e["t_ms"] / 1000 for e in events_named(rep, "engine_running")]
+    if running and running[0] < at:
+        assert all(t < at for t in cranks), (cranks, at)
+    # on battery with mains still bad, the restarted board kept it there
+    if 10 < at < 110:
+        tl = [e["event"] for e in rep["timeline"] if e["t_ms"] >= at * 1000]
+        assert "load_to_mains" not in tl[:tl.index("disturbance_end")]
+
+
+def test_a_latched_alarm_survives_a_restart_and_nothing_is_cranked():
+    rep, sim = simulate(150, mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 200}]),
+                        generator={"present": True, "fails_to_start": True},
+                        resets=[{"at_s": 60, "down_s": 1}, {"at_s": 100, "down_s": 0.5,
+                                                            "kind": "watchdog"}])
+    fail, = events_named(rep, "generator_fail_to_start")
+    assert fail["t_ms"] < 60000
+    assert all(e["t_ms"] < 60000 for e in events_named(rep, "generator_crank"))
+    assert sim.controller.alarms.is_active(2)          # generator_fail_to_start, still latched
+    assert sim.controller.command("ack all").startswith("OK acknowledged generator_fail_to_start")
+
+
+def test_a_watchdog_reset_with_the_load_switched_off_brings_it_back_with_power():
+    # load.off (S00R0000) from NUT, then a reset: the output stays off through it, and
+    # the restarted board, which no longer knows what was asked, switches it on again
+    # once power is ready
+    sim = Simulation(scenario.check({"duration_s": 60, "config": {"nut.allow_control": True},
+                                     "resets": [{"at_s": 20, "down_s": 1, "kind": "watchdog"}]}))
+    sim.run_until(5)
+    sim.board.serial_in += b"S00R0000\r"
+    sim.run_until(60)
+    tl = [(e["t_ms"] / 1000, e["event"]) for e in sim.board.timeline
+          if e["event"] in ("load_off", "load_on", "boot")]
+    assert [name for _, name in tl] == ["boot", "load_off", "boot", "load_on"]
+    # power is ready when mains has been good for the return delay (10 s) after the boot
+    assert tl[1][0] < 6 and 31 <= tl[3][0] < 33
