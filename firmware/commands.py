@@ -219,7 +219,7 @@ class Commands:
         if len(rest) > 1 or (rest and not (rest[0].isdigit() and 1 <= int(rest[0]) <= top)):
             return "ERR log: allowed: log [json] [N] with N 1..%d" % top
         n = int(rest[0]) if rest else 10
-        c.eventlog.collect(c.log, now, c.board.time_s(), c.board.ticks_diff)   # up to now
+        c.collect_events(now)           # up to this moment
         lines = []
         for seq, code, arg, at in c.eventlog.records(n):
             name = events.NAMES.get(code, "event_%d" % code)

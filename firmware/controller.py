@@ -83,10 +83,12 @@ class Controller:
         return self._apply({key: value})
 
     def apply_defaults(self, now):
-        values = {}
-        for key, value in Config().items():
-            values[key] = value
-        return self._apply(values)
+        return self._apply(dict(Config().items()))
+
+    def collect_events(self, now):
+        # The RAM ring's new events into the event log on flash (written when due).
+        board = self.board
+        self.eventlog.collect(self.log, now, board.time_s(), board.ticks_diff)
 
     def _apply(self, values):
         cfg = self.cfg
@@ -149,7 +151,7 @@ class Controller:
             store.values["latched"] = latched
             store.changed(record.NOW)
         store.service(now, board.ticks_diff)
-        self.eventlog.collect(self.log, now, rtc, board.ticks_diff)
+        self.collect_events(now)
         self.eventlog.service(rtc)
 
     def step(self):

@@ -104,9 +104,9 @@ class Megatec:
         cfg = self.ctrl.cfg
         nom_v = cfg.get("mains.nominal_v")
         amps = cfg.get("ups.rating_w") // nom_v
+        batt = cfg.get("battery.nominal_v")
         return "#%s %s %s %s" % (_num(nom_v, 5, 1), _num(amps, 3, 0),
-                                _num(cfg.get("battery.nominal_v"), 5, 2)
-                                if cfg.get("battery.nominal_v") < 100 else _num(cfg.get("battery.nominal_v"), 5, 1),
+                                _num(batt, 5, 2 if batt < 100 else 1),
                                 _num(cfg.get("mains.frequency_hz"), 4, 1))
 
     def _failed(self):
@@ -152,4 +152,4 @@ def _battery(mv):
         return _num(v, 4, 2)
     if v < 100:
         return _num(v, 4, 1)
-    return _num(v, 4, 0)[:4]
+    return _num(v, 4, 0)
