@@ -142,7 +142,7 @@ class Controller:
         self.counters.update(now, rtc, sup.gen, sup.ats, sup.transfer)
         save = sup.exercise.plan(now, rtc, store.values, sup.can_exercise())
         if save:
-            store.changed(record.NOW if save == 2 else record.SOON)
+            store.changed(save)
             if self._idle:
                 self._idle = False
                 self.monitor.resume()

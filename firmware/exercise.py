@@ -22,7 +22,7 @@ except ImportError:
     def const(x):
         return x
 
-from firmware import clock, events
+from firmware import clock, events, store
 
 IDLE = const(0)
 RUNNING = const(1)
@@ -90,19 +90,19 @@ class Exercise:
 
     def plan(self, now, rtc, rec, can_start):
         # Between blocks, once a second: start, resume or skip runs. rec is the persistent
-        # record's values. Returns 0 (nothing to save), 1 (save when convenient) or
-        # 2 (save at once).
+        # record's values. Returns 0 (nothing to save) or how soon the record must be
+        # saved (store.SOON, store.NOW).
         if self.state == RUNNING:
             return 0
         if self._ended:
             self._ended = False
             rec["ex_until"] = 0
-            return 1
+            return store.SOON
         until = rec["ex_until"]
         if until:
             if rtc >= until or rtc < until - self.run_s - self._window_s:
                 rec["ex_until"] = 0      # over while the board was down, or the clock moved
-                return 1
+                return store.SOON
             if can_start:
                 self.start(now, until - rtc)
             return 0
@@ -114,13 +114,13 @@ class Exercise:
             if rec["ex_slot"]:           # not on a board's first boot: nothing was missed
                 self._log.add(now, events.EV_EXERCISE_SKIPPED, late // 60)
             rec["ex_slot"] = slot
-            return 1
+            return store.SOON
         if not can_start:
             return 0
         rec["ex_slot"] = slot
         rec["ex_until"] = rtc + self.run_s
         self.start(now, self.run_s)
-        return 2
+        return store.NOW
 
     def next_text(self, rtc, rec):
         if self.every_d == 0:
