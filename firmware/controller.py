@@ -118,10 +118,14 @@ class Controller:
     def command(self, line):
         # An operator's line (console, scenario): one reply line. Between blocks only.
         reply = self.commands.execute(line, self.board.ticks_ms())
-        if self._idle:          # a command may change what must be timed
+        self._wake()            # a command may change what must be timed
+        return reply
+
+    def _wake(self):
+        # Back from the idle watch to reading every block.
+        if self._idle:
             self._idle = False
             self.monitor.resume()
-        return reply
 
     def service(self):
         # Slow work between blocks: the serial console every SERIAL_MS, the rest once a
@@ -143,9 +147,7 @@ class Controller:
         save = sup.exercise.plan(now, rtc, store.values, sup.can_exercise())
         if save:
             store.changed(save)
-            if self._idle:
-                self._idle = False
-                self.monitor.resume()
+            self._wake()            # an exercise started: its timing matters
         latched = self.alarms.latched()
         if latched != store.values["latched"]:
             store.values["latched"] = latched
@@ -165,8 +167,7 @@ class Controller:
             sup.step(board.ticks_ms())
             board.feed_watchdog()
             if self._away_ms >= WATCH_GAP_MS or not sup.quiet():
-                self._idle = False
-                monitor.resume()
+                self._wake()
             return
         board.read_block(self._buf)
         now = board.ticks_ms()

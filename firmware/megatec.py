@@ -32,16 +32,25 @@ def is_megatec(line):
         return True
     if len(line) == 3 and line[0] == "T" and line[1:].isdigit():
         return True
-    if line.startswith("S") and len(line) >= 2:
-        body = line[1:]
-        if "R" in body:
-            body, rest = body.split("R", 1)
-            if len(rest) != 4 or not rest.isdigit():
-                return False
-        if body.startswith("."):
-            return len(body) == 2 and body[1].isdigit()
-        return len(body) == 2 and body.isdigit()
-    return False
+    return shutdown_args(line) is not None
+
+
+def shutdown_args(line):
+    # S<n> / S<n>R<m> -> (delay in s, minutes of power before the load comes back, -1
+    # for at once); None when line is not such a command.
+    if not line.startswith("S") or len(line) < 2:
+        return None
+    body, restore = line[1:], -1
+    if "R" in body:
+        body, rest = body.split("R", 1)
+        if len(rest) != 4 or not rest.isdigit():
+            return None
+        restore = int(rest)
+    if len(body) != 2:
+        return None
+    if body[0] == ".":
+        return (int(body[1]) * 6, restore) if body[1].isdigit() else None
+    return (int(body) * 60, restore) if body.isdigit() else None
 
 
 def _num(value, width, decimals):
@@ -127,12 +136,7 @@ class Megatec:
             sup.shutdown.cancel(now)
             return
         if line[0] == "S":
-            body, restore = line[1:], -1
-            if "R" in body:
-                body, rest = body.split("R", 1)
-                restore = int(rest)
-            delay = int(body[1]) * 6 if body[0] == "." else int(body) * 60
-            sup.shutdown.request(now, delay, restore)
+            sup.shutdown.request(now, *shutdown_args(line))
             return
         if line == "T":
             secs = 10
