@@ -64,3 +64,44 @@ def test_a_watchdog_reset_with_the_load_switched_off_brings_it_back_with_power()
     assert [name for _, name in tl] == ["boot", "load_off", "boot", "load_on"]
     # power is ready when mains has been good for the return delay (10 s) after the boot
     assert tl[1][0] < 6 and 31 <= tl[3][0] < 33
+
+
+def test_a_hang_longer_than_the_watchdog_resets_the_controller_with_its_outputs_held():
+    # The loop stops 30 s into an outage, with the load on the generator. The board's
+    # watchdog (1.5 s) bites, the firmware boots 0.5 s later and carries on from the held
+    # outputs: the load never leaves the generator.
+    rep, sim = simulate(140, OUTAGE, generator=GEN, watchdog_ms=1500,
+                        resets=[{"at_s": 30, "down_s": 60, "kind": "hang"}])
+    hang, = events_named(rep, "controller_hang")
+    reset, = events_named(rep, "controller_reset")
+    assert reset["kind"] == "watchdog"
+    # it bit 1.5 s after the last feed, which came within a block of the hang
+    assert 1500 <= reset["t_ms"] - hang["t_ms"] <= 1502, (hang, reset)
+    boots = [e["t_ms"] for e in events_named(rep, "boot")]
+    assert len(boots) == 2 and boots[1] - reset["t_ms"] == 500
+    m = rep["metrics"]
+    assert m["controller_resets"] == 1 and m["itic_violations"] == 0
+    assert m["transfers_to_generator"] == 1 and m["source_conflicts"] == 0
+    assert m["starter_while_running"] == 0 and m["alarms"] == []
+    moved = [e for e in rep["timeline"] if e["event"].startswith("load_to_")
+             and 30000 < e["t_ms"] < 110000]
+    assert moved == []
+    assert sim.board.source() == "mains" and sim.board.gen.state == "stopped"
+
+
+def test_a_stall_shorter_than_the_watchdog_is_only_a_late_loop():
+    rep, sim = simulate(40, OUTAGE, generator=GEN, watchdog_ms=2000,
+                        resets=[{"at_s": 5, "down_s": 1.2, "kind": "hang"}])
+    assert events_named(rep, "controller_reset") == []
+    assert len(events_named(rep, "boot")) == 1
+    assert 1200 <= rep["metrics"]["max_feed_gap_ms"] <= 1202
+    assert rep["metrics"]["controller_resets"] == 0
+
+
+def test_the_loop_feeds_the_watchdog_well_inside_its_timeout_through_an_outage():
+    # the idle watch on battery looks away from the mains for 950 ms at a time, and
+    # feeds the watchdog each time; with an engine running, every 50 ms
+    rep, _ = simulate(140, OUTAGE)
+    assert 900 <= rep["metrics"]["max_feed_gap_ms"] <= 1000
+    rep, _ = simulate(140, OUTAGE, generator=GEN)
+    assert 40 <= rep["metrics"]["max_feed_gap_ms"] <= 60

@@ -82,7 +82,14 @@ class SimBoard:
         self.timeline = []
         self.outputs = []             # (t_us, output, on): every change the firmware made
         self._out_state = {}
+        # The board's watchdog: a loop that does not feed it within watchdog_ms is reset.
+        # The firmware's loop runs in simulated time, so a late feed is counted (a real
+        # board would have reset there); a hang is played out by the runner.
+        self.watchdog_ms = sc["watchdog_ms"]
         self.watchdog_feeds = 0
+        self.watchdog_late = 0
+        self.max_feed_gap_us = 0
+        self._fed_us = 0
         # (t_s, mains %, load %, source, soc %, generator %) for plots; kept only when asked
         # for, since three hours of it fragment the unix port's default heap
         self.trace = [] if trace else None
@@ -160,6 +167,20 @@ class SimBoard:
 
     def feed_watchdog(self):
         self.watchdog_feeds += 1
+        gap = self.t_us - self._fed_us
+        if gap > self.max_feed_gap_us:
+            self.max_feed_gap_us = gap
+            if gap > self.watchdog_ms * 1000:
+                self.watchdog_late += 1
+        self._fed_us = self.t_us
+
+    def watchdog_due_us(self):
+        # When the watchdog bites if nothing feeds it.
+        return self._fed_us + self.watchdog_ms * 1000
+
+    def restarted(self):
+        # A new controller starts its loop: the boot time is not a late feed.
+        self._fed_us = self.t_us
 
     def time_s(self):
         return self._start_rtc + self.t_us // 1000000
@@ -185,6 +206,12 @@ class SimBoard:
 
     def output_state(self, out):
         return self._out_state.get(out, False)
+
+    def advance(self, us):
+        # The plant carries on for us while no firmware runs (a hang, a reset, a boot).
+        end = self.t_us + int(us)
+        while self.t_us < end:
+            self.skip(min(1000, max(1, (end - self.t_us) // 1000)))
 
     def release_outputs(self):
         # The controller has lost power or reset: every output drops to de-energised.

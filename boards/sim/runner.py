@@ -8,6 +8,8 @@ from firmware.commands import redact
 from firmware.config import Config
 from firmware.controller import Controller
 
+BOOT_S = 0.5          # from a watchdog reset to the firmware's first block
+
 _FAULT_NAMES = (
     (mains_monitor.FAST, "fast"),
     (mains_monitor.UV, "undervoltage"),
@@ -59,7 +61,7 @@ class Simulation:
         self._report = {}          # parts of a drill or self-test report, until its end
         # (at_s, order, what, data): console lines and controller restarts, in time order
         self._due = sorted([(e["at_s"], 1, "line", e["line"]) for e in sc["console"]]
-                           + [(e["at_s"], 0, "reset", (e["down_s"], e["kind"] == "watchdog"))
+                           + [(e["at_s"], 0, "reset", (e["down_s"], e["kind"]))
                               for e in sc["resets"]],
                            key=lambda d: (d[0], d[1]))
         self.resets = 0
@@ -89,11 +91,37 @@ class Simulation:
         self.resets += 1
         if not watchdog:
             board.release_outputs()
+        board.advance(down_s * 1000000)
+        self._boot()
+
+    def hang(self, down_s):
+        # The firmware's loop stops for down_s (a lock-up, a runaway loop). The board's
+        # watchdog bites watchdog_ms after the last feed: the controller is reset with
+        # its outputs held and boots BOOT_S later. A stall shorter than that is only a
+        # late loop: the same controller carries on where it stopped.
+        board = self.board
+        board.event(board.t_us, "controller_hang", down_s=down_s)
         end = board.t_us + int(down_s * 1000000)
-        while board.t_us < end:
-            board.skip(min(1000, max(1, (end - board.t_us) // 1000)))
-        self.controller = Controller(board, None, self._firmware_event)
+        bite = board.watchdog_due_us()
+        if bite > end:
+            board.advance(end - board.t_us)
+            return
+        board.advance(bite - board.t_us)
+        board.event(board.t_us, "controller_reset", down_s=BOOT_S, kind="watchdog")
+        self.resets += 1
+        board.advance(BOOT_S * 1000000)
+        self._boot()
+
+    def _boot(self):
+        self.controller = Controller(self.board, None, self._firmware_event)
         self.cfg = self.controller.cfg
+        self.board.restarted()
+
+    def _reset(self, down_s, kind):
+        if kind == "hang":
+            self.hang(down_s)
+        else:
+            self.restart(down_s, kind == "watchdog")
 
     def _firmware_event(self, code, arg):
         name = events.NAMES.get(code, "event_%d" % code)
@@ -161,7 +189,7 @@ class Simulation:
                     if what == "line":
                         self._type(data)
                     else:
-                        self.restart(*data)
+                        self._reset(*data)
                     continue
                 stop = min(end, due)
             step = self.controller.step
@@ -212,6 +240,8 @@ class Simulation:
             "source_conflicts": b.source_conflicts,
             "starter_while_running": b.gen.starter_while_running,
             "controller_resets": self.resets,
+            "watchdog_late_feeds": b.watchdog_late,
+            "max_feed_gap_ms": b.max_feed_gap_us / 1000.0,
             "flash_writes": b.fs.writes,
         }
         return {

@@ -14,6 +14,11 @@ class ScenarioError(ValueError):
 
 TICKS_PERIOD = 1 << 30
 
+# power: the controller loses power for down_s (its outputs drop); watchdog: it is reset
+# after down_s with its outputs held; hang: its loop stops for down_s, and the board's
+# watchdog resets it if that is longer than watchdog_ms.
+RESET_KINDS = ("power", "watchdog", "hang")
+
 # kind, default, low, high. "num" takes ints and floats.
 _MAINS_EVENT = {
     "dip": {
@@ -50,6 +55,7 @@ _SPEC = {
     "start_ticks_ms": ("int", 0, 0, TICKS_PERIOD - 1),
     "start_time": ("time", "2026-01-01T00:00:00"),   # the board clock when the run begins
     "resets": ("resets", []),                       # controller restarts
+    "watchdog_ms": ("int", 2000, 100, 60000),       # the board's watchdog timeout
     "mains": ("obj", {
         "nominal_v": ("num", 230, 50, 480),
         "frequency_hz": ("num", 50, 40, 70),
@@ -133,9 +139,9 @@ def _check_value(path, rule, value):
                 "kind": ("str", "power")}
         out = [_check_obj("%s[%d]" % (path, i), spec, e) for i, e in enumerate(value)]
         for i, e in enumerate(out):
-            if e["kind"] not in ("power", "watchdog"):
-                raise ScenarioError("%s[%d].kind = %s is not allowed; allowed: power, watchdog" % (
-                    path, i, _fmt(e["kind"])))
+            if e["kind"] not in RESET_KINDS:
+                raise ScenarioError("%s[%d].kind = %s is not allowed; allowed: %s" % (
+                    path, i, _fmt(e["kind"]), ", ".join(RESET_KINDS)))
         out.sort(key=lambda e: e["at_s"])
         return out
     if kind == "harmonics":
