@@ -28,6 +28,10 @@ AL_ENGINE_SERVICE = const(9)     # engine running hours reached the service inte
 AL_RELAY_SERVICE = const(10)     # relay and contactor operations reached the inspection interval
 AL_BATTERY_AGE = const(11)       # the battery reached its replacement age
 AL_CONFIG_LOST = const(12)       # the saved configuration was unreadable: running on defaults
+# A relay or contactor whose feedback disagrees with its command (contacts.py).
+AL_XFER_RELAY_FAULT = const(13)
+AL_MAINS_CONTACTOR_FAULT = const(14)
+AL_GEN_CONTACTOR_FAULT = const(15)
 
 # code: (name, class)
 TABLE = {
@@ -43,10 +47,14 @@ TABLE = {
     AL_RELAY_SERVICE: ("relay_service_due", WARNING),
     AL_BATTERY_AGE: ("battery_replacement_due", WARNING),
     AL_CONFIG_LOST: ("config_lost", WARNING),
+    AL_XFER_RELAY_FAULT: ("transfer_relay_fault", WARNING),
+    AL_MAINS_CONTACTOR_FAULT: ("mains_contactor_fault", WARNING),
+    AL_GEN_CONTACTOR_FAULT: ("generator_contactor_fault", WARNING),
 }
 # Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
 # counter is reset (`counters reset ...`), not by themselves.
-_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_STATE_LOST, AL_CONFIG_LOST)
+_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_STATE_LOST, AL_CONFIG_LOST, AL_XFER_RELAY_FAULT,
+                      AL_MAINS_CONTACTOR_FAULT, AL_GEN_CONTACTOR_FAULT)
 NAMES = {code: row[0] for code, row in TABLE.items()}
 
 

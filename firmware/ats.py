@@ -6,7 +6,11 @@
 # Two contactors, never closed together: the one closed is opened first, and the other is
 # only commanded closed once the first has had its operate time plus the dead time. The
 # mains contactor is normally closed (energise to open) and the generator contactor
-# normally open, so a controller without power leaves the site on mains.
+# normally open, so a controller without power leaves the site on mains. With contact
+# feedback (contacts.py) a source is closed only while the other contactor reports open,
+# and counts as connected only once its own contactor reports closed; one that does not
+# close is opened again when the target moves away. (MAINS and GEN are also the
+# contacts.py part numbers of the two contactors.)
 try:
     from micropython import const
 except ImportError:
@@ -25,8 +29,9 @@ CLOSING = const(2)
 
 
 class Ats:
-    def __init__(self, cfg, board):
+    def __init__(self, cfg, board, contacts):
         self._board = board
+        self._contacts = contacts
         self._diff = board.ticks_diff
         self.configure(cfg)
         self.position = MAINS
@@ -66,13 +71,19 @@ class Ats:
                 self.state = OPENING
                 self._t = now
         elif state == OPENING:
-            if self._diff(now, self._t) >= self._operate + self._dead:
-                self.position = self.target
-                self._set(self.position, True)
+            if (self._diff(now, self._t) >= self._operate + self._dead
+                    and not self._contacts.closed(MAINS if target == GEN else GEN)):
+                self.position = target
+                self._set(target, True)
                 self.state = CLOSING
                 self._t = now
         elif self._diff(now, self._t) >= self._operate:
-            self.state = AT
+            if self._contacts.closed(self.position):
+                self.state = AT
+            elif target != self.position:
+                self._set(self.position, False)
+                self.state = OPENING
+                self._t = now
 
     def _set(self, source, closed):
         if source == MAINS:

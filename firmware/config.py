@@ -24,6 +24,7 @@ SCHEMA = (
     ("transfer.max_per_min", "int", 4, 1, 30, "transfers", "transfers to battery in 60 s before the controller holds on battery"),
     ("transfer.lockout_s", "int", 60, 10, 3600, "s", "after too many transfers, mains must be good this long"),
     ("relay.operate_ms", "int", 10, 1, 200, "ms", "relay operate time, the longest the contacts take to move"),
+    ("relay.feedback", "bool", True, 0, 1, "", "the relay's and contactors' auxiliary contacts are wired to the feedback inputs"),
     ("ats.dead_time_ms", "int", 1000, 100, 10000, "ms", "both source contactors open this long between mains and generator"),
     ("gen.present", "bool", True, 0, 1, "", "a generator is installed"),
     ("gen.start_delay_s", "int", 3, 0, 60, "s", "mains must stay failed this long before the generator is started"),

@@ -46,6 +46,7 @@ EV_SHUTDOWN_PENDING = const(31)  # arg: delay, s
 EV_LOAD_OFF = const(32)
 EV_LOAD_ON = const(33)          # arg: 1 the load was off, 0 a pending shutdown cancelled
 EV_RECOVERED = const(34)        # arg: 1 booted into an outage the outputs showed
+EV_CONTACT_FAULT = const(35)    # arg: part * 16 + kind (contacts.py)
 
 NAMES = {
     EV_BOOT: "boot",
@@ -82,6 +83,7 @@ NAMES = {
     EV_LOAD_OFF: "load_switched_off",
     EV_LOAD_ON: "load_switched_on",
     EV_RECOVERED: "recovered_outage",
+    EV_CONTACT_FAULT: "contact_fault",
 }
 
 

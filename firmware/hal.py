@@ -15,6 +15,8 @@
 #                                    boards hold their outputs, and the firmware picks up
 #                                    from them (Supervisor.recover)
 #   feed_watchdog()
+#   read_input(inp) -> bool          a digital input (IN_* below), True when its contact is
+#                                    closed; polarity is the board's job
 #   gen_volts_x10(), gen_hz_x100()   generator terminal voltage (RMS, 0.1 V) and frequency
 #                                    (0.01 Hz), measured by the board; 0 when still
 #   battery_mv(), battery_ma()       battery bank voltage and current (discharge positive)
@@ -47,3 +49,9 @@ OUT_SHED = 6
 # The UPS output contactor (normally closed): energise to switch the load off (a shutdown
 # NUT asked for, shutdown.py).
 OUT_LOAD_OFF = 7
+
+# Inputs: the auxiliary contacts of the changeover relay (closed on the inverter side) and
+# of the two source contactors (closed when the contactor is closed); see contacts.py.
+IN_XFER_FB = 0
+IN_MAINS_FB = 1
+IN_GEN_FB = 2

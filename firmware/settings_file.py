@@ -7,22 +7,39 @@
 # is not used: the board boots with the last good copy (config.bak), or with the
 # defaults when that will not do either, and raises `config_lost` - it never stops or
 # loops. `config save` writes it; nothing else does.
+#
+# A file from an older firmware is brought up to this one's schema, one version at a time
+# (_migrate), before it is checked; it is rewritten only by the next `config save`.
 from firmware import alarms, store
 from firmware.config import Config
 
 NAME = "config.json"
 BACKUP = "config.bak"
-VERSION = 1
+VERSION = 2
+OLDEST = 1
+
+
+def _migrate(version, settings):
+    # Settings saved by schema `version`, as schema version + 1 reads them.
+    if version == 1:
+        # Version 2 checks the relay and contactor feedback inputs (relay.feedback, on
+        # by default). A board set up before that may not have its auxiliary contacts
+        # wired: it keeps running without the check until someone turns it on.
+        if "relay.feedback" not in settings:
+            settings["relay.feedback"] = False
+    return settings
 
 
 def _settings(data):
     # The settings in a saved file, or None when it cannot be used.
     if data is None:
         return None
-    record = store.decode(data, VERSION)
+    record = store.decode(data, VERSION, OLDEST)
     settings = record.get("settings") if record is not None else None
     if not isinstance(settings, dict):
         return None
+    for version in range(record["v"], VERSION):
+        settings = _migrate(version, settings)
     try:
         Config().update(settings)
     except ValueError:

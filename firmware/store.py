@@ -47,8 +47,9 @@ def encode(values):
     return body + b" 0x%08x\n" % (crc32(body) & 0xFFFFFFFF)
 
 
-def decode(data, version=VERSION):
-    # The record's values, or None when data is not an intact record of that version.
+def decode(data, version=VERSION, oldest=None):
+    # The record's values, or None when data is not an intact record of that version (or
+    # of one from oldest up to it).
     try:
         cut = data.rindex(b" 0x")
         body = data[:cut]
@@ -57,7 +58,11 @@ def decode(data, version=VERSION):
         values = json.loads(body)
     except (ValueError, TypeError):
         return None
-    if not isinstance(values, dict) or values.get("v") != version:
+    if not isinstance(values, dict):
+        return None
+    v = values.get("v")
+    if v != version and not (oldest is not None and isinstance(v, int)
+                             and oldest <= v < version):
         return None
     return values
 

@@ -35,9 +35,10 @@ except ImportError:
     def const(x):
         return x
 
-from firmware import alarms, ats, events, hal
+from firmware import alarms, ats, contacts, events, hal
 from firmware.ats import Ats
 from firmware.battery import NO_RUNTIME_LIMIT
+from firmware.contacts import Contacts
 from firmware.exercise import Exercise
 from firmware.generator import IDLE as GEN_IDLE, Generator
 from firmware.recent import Recent
@@ -65,8 +66,9 @@ class Supervisor:
         self.monitor = monitor
         self.battery = battery
         self.gen = Generator(cfg, board, log, alarm_set)
-        self.ats = Ats(cfg, board)
-        self.transfer = Transfer(cfg, board, log, alarm_set)
+        self.contacts = Contacts(cfg, board, log, alarm_set)
+        self.ats = Ats(cfg, board, self.contacts)
+        self.transfer = Transfer(cfg, board, log, alarm_set, self.contacts)
         self.selftest = BatteryTest(cfg, log, alarm_set, battery, board.ticks_diff)
         self.exercise = Exercise(cfg, log, board.ticks_diff)
         self.shutdown = Shutdown(board, log)
@@ -108,6 +110,7 @@ class Supervisor:
         self._shed_runtime = cfg.get("shed.runtime_s")
         gen = self.gen
         gen.configure(cfg)
+        self.contacts.configure(cfg)
         self.ats.configure(cfg)
         self.transfer.configure(cfg)
         self.selftest.configure(cfg)
@@ -306,7 +309,7 @@ class Supervisor:
             target = switch.target        # mains back but not yet stable: stay as we are
         else:
             target = ats.MAINS            # the normally-closed side
-        if switch.state == ats.AT and not xfer.settled_on_battery():
+        if switch.state == ats.AT and not (xfer.settled_on_battery() or self._dead_and_stuck(bus)):
             switch.step(now, switch.position)   # never switch under load
         else:
             switch.step(now, target)
@@ -326,6 +329,16 @@ class Supervisor:
         xfer.step(now, ready, util_faults, want, bus)
         if self.shutdown.state != 0:
             self.shutdown.step(now, ready and bus == target)
+        self.contacts.step(now)
+
+    def _dead_and_stuck(self, bus):
+        # The transfer relay would not leave the utility side, and that side is dead: the
+        # load has nothing to lose there, so the ATS may bring the other source to it.
+        if self.contacts.faults[contacts.XFER] != contacts.DID_NOT_CLOSE:
+            return False
+        if bus == ats.MAINS:
+            return self.monitor.faults != 0
+        return bus == ats.GEN and not self.gen.ready()
 
     def _mains_failed(self, now):
         # Count failures in the flap window; enough of them, however short, start the

@@ -12,15 +12,17 @@
 # whether that source is ready (its delays already served), whether it has a fault that
 # must drop it at once, and whether it wants the load there at all. The relay is a
 # changeover, so two sources are never closed together; the TO_* states wait out the
-# operate time so that no decision is taken while the contact is in flight. Planned moves
-# (not wanted) do not count towards the chatter limit; faults do.
+# operate time so that no decision is taken while the contact is in flight, and with
+# contact feedback (contacts.py) until the relay reports where it landed; a relay that
+# stays on the utility side is let go back there when the utility is ready again. Planned
+# moves (not wanted) do not count towards the chatter limit; faults do.
 try:
     from micropython import const
 except ImportError:
     def const(x):
         return x
 
-from firmware import alarms, events, hal
+from firmware import alarms, contacts, events, hal
 from firmware.recent import Recent
 
 ON_UTILITY = const(0)
@@ -35,8 +37,9 @@ _WINDOW_MS = const(60000)
 
 
 class Transfer:
-    def __init__(self, cfg, board, log, alarm_set):
+    def __init__(self, cfg, board, log, alarm_set, contact_set):
         self._board = board
+        self._contacts = contact_set
         self._log = log
         self._alarms = alarm_set
         self._diff = board.ticks_diff
@@ -68,7 +71,12 @@ class Transfer:
             elif not want:
                 self._to_battery(now, False)
         elif state == TO_BATTERY:
-            if self._diff(now, self._t_state) >= self._operate_ms:
+            if self._diff(now, self._t_state) < self._operate_ms:
+                pass
+            elif not self._contacts.closed(contacts.XFER):
+                if ready and want and not faults:
+                    self._to_utility(now, source)     # it never left the utility side
+            else:
                 if self._counted and self._history.within(now, _WINDOW_MS) >= self._max:
                     self._enter(HELD, now)
                     self._alarms.raise_(now, alarms.AL_TRANSFER_CHATTER)
@@ -82,7 +90,8 @@ class Transfer:
                 self._to_battery(now, True)
             elif not want:
                 self._to_battery(now, False)
-            elif self._diff(now, self._t_state) >= self._operate_ms:
+            elif (self._diff(now, self._t_state) >= self._operate_ms
+                  and not self._contacts.closed(contacts.XFER)):
                 self._enter(ON_UTILITY, now)
         elif state == HELD:
             if self._good and want and self._diff(now, self._t_good) >= self._lockout_ms:
@@ -95,7 +104,10 @@ class Transfer:
             self._enter(ON_BATTERY, now)
 
     def on_battery(self):
-        return self.state != ON_UTILITY and self.state != TO_UTILITY
+        # Commanded there, or reported there by a relay that did not come back.
+        c = self._contacts
+        return (self.state != ON_UTILITY and self.state != TO_UTILITY
+                or c.enabled and c.closed(contacts.XFER))
 
     def settled_on_battery(self):
         # On battery with the relay at rest: the utility side may be switched.

@@ -138,3 +138,28 @@ def test_the_log_stays_within_its_bound_and_numbers_on_after_a_torn_append():
     assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:])), seqs
     reply = sim.controller.command("log 3")
     assert len(reply.split("\n")) == 3
+
+
+def test_a_configuration_from_the_first_schema_is_migrated_not_lost():
+    # Saved by a firmware that knew nothing of relay feedback: its settings are kept, the
+    # feedback check stays off (the auxiliary contacts may not be wired), and the next
+    # save writes the current schema.
+    old = store.encode({"v": 1, "settings": {"transfer.return_delay_s": 42}})
+    sim = _board_with({settings_file.NAME: old})
+    ctrl = sim.controller
+    assert ctrl.cfg.get("transfer.return_delay_s") == 42
+    assert ctrl.cfg.get("relay.feedback") is False and not ctrl.supervisor.contacts.enabled
+    assert not ctrl.alarms.is_active(12)
+    assert Config().get("relay.feedback") is True       # a new board checks it
+    sim.run_until(sim.board.t_us / 1e6 + 2)
+    assert ctrl.command("config save").startswith("OK")
+    saved = store.decode(sim.board.fs.files[settings_file.NAME], settings_file.VERSION)
+    assert saved["settings"] == {"transfer.return_delay_s": 42, "relay.feedback": False}
+    assert sim.board.fs.files[settings_file.BACKUP] == old
+
+
+def test_a_configuration_from_a_newer_firmware_is_not_guessed_at():
+    newer = store.encode({"v": settings_file.VERSION + 1, "settings": {"transfer.return_delay_s": 42}})
+    sim = _board_with({settings_file.NAME: newer, settings_file.BACKUP: _saved(17)})
+    assert sim.controller.cfg.get("transfer.return_delay_s") == 17
+    assert sim.controller.alarms.is_active(12)

@@ -4,6 +4,7 @@ import pytest
 from firmware import alarms, hal, transfer
 from firmware.alarms import Alarms
 from firmware.config import Config
+from firmware.contacts import Contacts
 from firmware.events import EventRing
 from firmware.mains_monitor import UV
 from helpers import events_named, mains, simulate
@@ -12,14 +13,26 @@ MASK = (1 << 30) - 1
 
 
 class RecordingBoard:
+    # The relay's feedback contact follows the command (its operate time is the
+    # machine's to wait out) unless a test sets stuck.
     def __init__(self):
         self.outputs = []
+        self.state = {}
+        self.stuck = None
 
     def ticks_diff(self, a, b):
         return ((a - b + (1 << 29)) & MASK) - (1 << 29)
 
     def set_output(self, out, on):
         self.outputs.append((out, on))
+        self.state[out] = on
+
+    def output_state(self, out):
+        return self.state.get(out, False)
+
+    def read_input(self, inp):
+        assert inp == hal.IN_XFER_FB
+        return self.stuck if self.stuck is not None else self.output_state(hal.OUT_XFER)
 
 
 def _machine(**settings):
@@ -27,7 +40,8 @@ def _machine(**settings):
     cfg.update(settings)
     board = RecordingBoard()
     log = EventRing()
-    return transfer.Transfer(cfg, board, log, Alarms(log)), board
+    alarm_set = Alarms(log)
+    return transfer.Transfer(cfg, board, log, alarm_set, Contacts(cfg, board, log, alarm_set)), board
 
 
 def _run(sm, t0, t1, ready, faults, step=1, want=True):

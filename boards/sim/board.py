@@ -106,6 +106,14 @@ class SimBoard:
         self._scratch = array("H", [0] * 256)
         self._next_trace = 0
         self._depleted_seen = self.battery.depleted
+        # (t_us, started, fault) in time order; the ADC fault in force, if any
+        self._faults = sorted([(int(f["at_s"] * 1e6), True, f) for f in sc["faults"]]
+                              + [(int((f["at_s"] + f["duration_s"]) * 1e6), False, f)
+                                 for f in sc["faults"]], key=lambda x: (x[0], x[1]))
+        self._adc_fault = None
+        self._adc_hold = 2048
+        self._adc_rand = sc["seed"] | 1
+        self._battery_reading = None
         self._feeding = self.source()
         self.envelope.update(0, self._load_level())
         self._trace(0)
@@ -121,11 +129,17 @@ class SimBoard:
         return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
 
     def read_block(self, buf):
+        if self._faults and self._faults[0][0] <= self.t_us:
+            self._fault_changes(buf)
         self.mains.fill(buf, self.block_len, self.t_us / 1e6)
+        if self._adc_fault is not None:
+            self._adc_fault_fill(buf)
         self._catch_up(self.block_len)
 
     def skip(self, ms):
         # Let about ms of samples pass unread, in whole blocks; the plant carries on.
+        if self._faults and self._faults[0][0] <= self.t_us:
+            self._fault_changes(None)
         n = max(1, ms * self.sample_rate_hz // (1000 * self.block_len)) * self.block_len
         self.mains.advance(n, self._scratch)
         self._catch_up(n)
@@ -207,6 +221,16 @@ class SimBoard:
     def output_state(self, out):
         return self._out_state.get(out, False)
 
+    def read_input(self, inp):
+        # The auxiliary contacts: where the relay and contactors really are.
+        if inp == hal.IN_XFER_FB:
+            return self.relay.pos == plant.INVERTER
+        if inp == hal.IN_MAINS_FB:
+            return self.k_mains.closed
+        if inp == hal.IN_GEN_FB:
+            return self.k_gen.closed
+        return False
+
     def advance(self, us):
         # The plant carries on for us while no firmware runs (a hang, a reset, a boot).
         end = self.t_us + int(us)
@@ -225,10 +249,64 @@ class SimBoard:
         return int(self.gen.frequency() * 100)
 
     def battery_mv(self):
+        if self._battery_reading is not None:
+            return self._battery_reading
         return int(self.battery.voltage * 1000)
 
     def battery_ma(self):
         return int(self.battery.current * 1000)
+
+    # ---- faults of the sensors and relays -------------------------------------------
+    def _part(self, name):
+        return {"transfer_relay": self.relay, "mains_contactor": self.k_mains,
+                "generator_contactor": self.k_gen}[name]
+
+    def _fault_changes(self, buf):
+        t = self.t_us
+        while self._faults and self._faults[0][0] <= t:
+            _, started, f = self._faults.pop(0)
+            kind = f["kind"]
+            data = {"kind": kind}
+            if kind == "contact_stuck":
+                data["part"] = f["part"]
+                part = self._part(f["part"])
+                if started:
+                    part.stuck = True
+                else:
+                    part.free(t)
+            elif kind == "battery_sensor":
+                self._battery_reading = f["value_mv"] if started else None
+            elif started:
+                self._adc_fault = f
+                if buf is not None:
+                    self._adc_hold = buf[self.block_len - 1]
+            elif self._adc_fault is f:
+                self._adc_fault = None
+            self.event(t, "fault" if started else "fault_end", **data)
+
+    def _adc_fault_fill(self, buf):
+        # What the ADC reads instead of the sensor: frozen at the last sample (stuck), a
+        # few counts above 0 through the input's pull-down (open), the top of the range
+        # (saturated), or the signal buried in noise of level_pct of the nominal peak.
+        kind = self._adc_fault["kind"]
+        n = self.block_len
+        r = self._adc_rand
+        if kind == "adc_stuck":
+            for j in range(n):
+                buf[j] = self._adc_hold
+            return
+        if kind == "adc_noisy":
+            amp = int(self.mains._peak * self._adc_fault["level_pct"] / 100.0)
+        for j in range(n):
+            r = (r * 1103515245 + 12345) & 0x7FFFFFFF
+            if kind == "adc_open":
+                buf[j] = (r >> 16) & 3
+            elif kind == "adc_saturated":
+                buf[j] = 4095 - ((r >> 16) & 3)
+            else:
+                v = buf[j] + ((r >> 8) % (2 * amp + 1)) - amp
+                buf[j] = 0 if v < 0 else (4095 if v > 4095 else v)
+        self._adc_rand = r
 
     # ---- the plant ---------------------------------------------------------------
     def _catch_up(self, n):

@@ -19,15 +19,26 @@ class ChangeoverRelay:
         self.operations = 0
         self._land_at = -1
         self._target = UTILITY
+        self.stuck = False            # a fault: the contact stays where it is
 
     def command(self, t_us, energised):
         if energised == self.energised:
             return
         self.energised = energised
         self.operations += 1
-        self._target = INVERTER if energised else UTILITY
+        if not self.stuck:
+            self._move(t_us)
+
+    def _move(self, t_us):
+        self._target = INVERTER if self.energised else UTILITY
         self.pos = TRANSIT
         self._land_at = t_us + self.operate_us
+
+    def free(self, t_us):
+        # The fault is gone: the contact follows its coil again.
+        self.stuck = False
+        if self.pos != (INVERTER if self.energised else UTILITY) and self._land_at < 0:
+            self._move(t_us)
 
     def due(self):
         return self._land_at
@@ -44,13 +55,20 @@ class Contactor:
         self.operate_us = int(operate_ms * 1000)
         self.closed = closed
         self._target = closed
+        self._coil = closed
         self._land_at = -1
+        self.stuck = False            # a fault: welded shut, or a coil that does nothing
 
     def command(self, t_us, closed):
-        if closed == self._target:
+        self._coil = closed
+        if closed == self._target or self.stuck:
             return
         self._target = closed
         self._land_at = t_us + self.operate_us
+
+    def free(self, t_us):
+        self.stuck = False
+        self.command(t_us, self._coil)
 
     def due(self):
         return self._land_at

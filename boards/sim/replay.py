@@ -7,6 +7,7 @@ from array import array
 from boards.sim import scenario
 from boards.sim.board import MemFS
 from boards.sim.mains import Mains
+from firmware import hal
 
 TICKS_MAX = (1 << 30) - 1
 TICKS_HALF = 1 << 29
@@ -34,6 +35,7 @@ class ReplayBoard:
         self.out_t = array("i", [0] * 256)
         self.out_v = array("b", [0] * 256)
         self.out_n = 0
+        self.out_state = bytearray(8)
         self.feeds = 0
         self.fs = MemFS()
         self.skipped = 0
@@ -62,6 +64,7 @@ class ReplayBoard:
         self.skipped += 1
 
     def set_output(self, out, on):
+        self.out_state[out] = 1 if on else 0
         if self.out_n < 256:
             self.out_t[self.out_n] = self.ms
             self.out_v[self.out_n] = out * 2 + (1 if on else 0)
@@ -97,7 +100,16 @@ class ReplayBoard:
         return 0
 
     def output_state(self, out):
-        return False
+        return self.out_state[out] == 1
+
+    def read_input(self, inp):
+        # The auxiliary contacts follow their coils at once.
+        s = self.out_state
+        if inp == hal.IN_XFER_FB:
+            return s[hal.OUT_XFER] == 1
+        if inp == hal.IN_MAINS_FB:
+            return s[hal.OUT_MAINS_OPEN] == 0
+        return s[hal.OUT_GEN_CLOSE] == 1
 
     def blocks_left(self):
         return (self.n - self.pos) // self.block_len

@@ -3,7 +3,7 @@ import sys
 
 from boards.sim.board import SimBoard
 from boards.sim.scenario import ScenarioError
-from firmware import alarms, ats, events, mains_monitor, settings_file, supervisor
+from firmware import alarms, ats, contacts, events, mains_monitor, settings_file, supervisor
 from firmware.commands import redact
 from firmware.config import Config
 from firmware.controller import Controller
@@ -148,6 +148,9 @@ class Simulation:
             board.event(board.t_us, name, counter=("", "engine", "relays", "battery")[arg])
         elif code == events.EV_SHUTDOWN_PENDING:
             board.event(board.t_us, name, delay_s=arg)
+        elif code == events.EV_CONTACT_FAULT:
+            board.event(board.t_us, name, part=contacts.PART_NAMES[arg >> 4],
+                        how=contacts.KIND_NAMES[arg & 15])
         elif code == events.EV_SHED:
             board.event(board.t_us, "load_shed" if arg else "load_restored")
         elif code == events.EV_MODE:

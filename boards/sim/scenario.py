@@ -48,6 +48,18 @@ _GEN_EVENT = {
     "voltage": {"level_pct": ("num", 80, 0, 150), "duration_s": ("num", 5, 0.001, 604800)},
 }
 
+# Faults of the controller's own sensors and of the relays it drives (boards/sim/board.py).
+_FOREVER = 604800
+CONTACT_PARTS = ("transfer_relay", "mains_contactor", "generator_contactor")
+_FAULT = {
+    "contact_stuck": {"part": ("str", "mains_contactor"), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+    "adc_stuck": {"duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+    "adc_open": {"duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+    "adc_saturated": {"duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+    "adc_noisy": {"level_pct": ("num", 50, 1, 200), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+    "battery_sensor": {"value_mv": ("int", 0, 0, 1000000), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+}
+
 _SPEC = {
     "name": ("str", "unnamed"),
     "duration_s": ("num", 60, 0.01, 604800),
@@ -90,6 +102,7 @@ _SPEC = {
     "relays": ("obj", {
         "operate_ms": ("num", 8, 0.1, 200),
     }),
+    "faults": ("faults", []),
     "config": ("config", {}),
     "console": ("console", []),
 }
@@ -150,6 +163,13 @@ def _check_value(path, rule, value):
         return _check_events(path, value)
     if kind == "gen_events":
         return _check_list(path, value, _GEN_EVENT)
+    if kind == "faults":
+        out = _check_list(path, value, _FAULT)
+        for i, ev in enumerate(out):
+            if ev["kind"] == "contact_stuck" and ev["part"] not in CONTACT_PARTS:
+                raise ScenarioError("%s[%d].part = %s is not allowed; allowed: %s" % (
+                    path, i, _fmt(ev["part"]), ", ".join(CONTACT_PARTS)))
+        return out
     if kind == "config":
         if not isinstance(value, dict):
             raise ScenarioError("%s must be an object of settings, e.g. {\"transfer.return_delay_s\": 5}" % path)

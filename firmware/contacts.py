@@ -1,0 +1,82 @@
+# Contact feedback: the changeover relay and the two source contactors each have an
+# auxiliary contact wired to a digital input (hal.IN_*), and what it reports must agree
+# with what is commanded once the operate time (plus FEEDBACK_GRACE_MS of bounce) is over.
+# A disagreement names the part and how it failed: a contact that did not open (welded),
+# or one that did not close (a failed coil, a broken contact, a contactor that dropped
+# out by itself). The alarm latches: a contact that failed once is inspected.
+#
+# The machines ask before they act: the ATS closes a source only with the other
+# contactor reported open (never onto a welded contact), and counts a source as
+# connected only once its contactor reports closed; the transfer relay counts a move as
+# done only once the relay reports it. With relay.feedback off (no auxiliary contacts
+# wired) every question is answered from the command, as before.
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+from firmware import alarms, events, hal
+
+XFER = const(0)          # the UPS changeover relay: "closed" means on the inverter side
+MAINS = const(1)
+GEN = const(2)
+PART_NAMES = ("transfer_relay", "mains_contactor", "generator_contactor")
+
+DID_NOT_OPEN = const(1)  # welded, or stuck on the inverter side
+DID_NOT_CLOSE = const(2)
+KIND_NAMES = ("", "did_not_open", "did_not_close")
+
+FEEDBACK_GRACE_MS = const(50)
+
+_INPUTS = (hal.IN_XFER_FB, hal.IN_MAINS_FB, hal.IN_GEN_FB)
+_ALARMS = (alarms.AL_XFER_RELAY_FAULT, alarms.AL_MAINS_CONTACTOR_FAULT,
+           alarms.AL_GEN_CONTACTOR_FAULT)
+
+
+class Contacts:
+    def __init__(self, cfg, board, log, alarm_set):
+        self._board = board
+        self._log = log
+        self._alarms = alarm_set
+        self._diff = board.ticks_diff
+        self._since = [0, 0, 0]          # when each part began to disagree
+        self._odd = [False, False, False]
+        self.faults = [0, 0, 0]          # DID_NOT_* per part, 0 when it agrees
+        self.configure(cfg)
+
+    def configure(self, cfg):
+        self.enabled = cfg.get("relay.feedback")
+        self._limit = cfg.get("relay.operate_ms") + FEEDBACK_GRACE_MS
+
+    def commanded(self, part):
+        # What the outputs ask of the part: True for closed (on the inverter side).
+        out = self._board.output_state
+        if part == XFER:
+            return out(hal.OUT_XFER)
+        if part == MAINS:
+            return not out(hal.OUT_MAINS_OPEN)
+        return out(hal.OUT_GEN_CLOSE)
+
+    def closed(self, part):
+        # Where the part is: its feedback, or without feedback what it was told.
+        if self.enabled:
+            return self._board.read_input(_INPUTS[part])
+        return self.commanded(part)
+
+    def step(self, now):
+        if not self.enabled:
+            return
+        for part in range(3):
+            want = self.commanded(part)
+            if self._board.read_input(_INPUTS[part]) == want:
+                self._odd[part] = False
+                self.faults[part] = 0
+            elif not self._odd[part]:
+                self._odd[part] = True
+                self._since[part] = now
+            elif not self.faults[part] and self._diff(now, self._since[part]) >= self._limit:
+                kind = DID_NOT_CLOSE if want else DID_NOT_OPEN
+                self.faults[part] = kind
+                self._log.add(now, events.EV_CONTACT_FAULT, part * 16 + kind)
+                self._alarms.raise_(now, _ALARMS[part])
