@@ -32,6 +32,8 @@ AL_CONFIG_LOST = const(12)       # the saved configuration was unreadable: runni
 AL_XFER_RELAY_FAULT = const(13)
 AL_MAINS_CONTACTOR_FAULT = const(14)
 AL_GEN_CONTACTOR_FAULT = const(15)
+AL_MAINS_SENSOR = const(16)      # the mains reading is not mains at all: not used
+AL_BATTERY_SENSOR = const(17)    # battery readings out of range: runtime reckoned blind
 
 # code: (name, class)
 TABLE = {
@@ -50,11 +52,14 @@ TABLE = {
     AL_XFER_RELAY_FAULT: ("transfer_relay_fault", WARNING),
     AL_MAINS_CONTACTOR_FAULT: ("mains_contactor_fault", WARNING),
     AL_GEN_CONTACTOR_FAULT: ("generator_contactor_fault", WARNING),
+    AL_MAINS_SENSOR: ("mains_sensor_fault", WARNING),
+    AL_BATTERY_SENSOR: ("battery_sensor_fault", WARNING),
 }
 # Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
 # counter is reset (`counters reset ...`), not by themselves.
 _LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_STATE_LOST, AL_CONFIG_LOST, AL_XFER_RELAY_FAULT,
-                      AL_MAINS_CONTACTOR_FAULT, AL_GEN_CONTACTOR_FAULT)
+                      AL_MAINS_CONTACTOR_FAULT, AL_GEN_CONTACTOR_FAULT, AL_MAINS_SENSOR,
+                      AL_BATTERY_SENSOR)
 NAMES = {code: row[0] for code, row in TABLE.items()}
 
 

@@ -16,6 +16,12 @@
 # Every product is kept below 2^30 for banks up to 1000 Ah and currents up to 500 A.
 # Runtime counts only the charge above the point where the terminal voltage under this
 # load would reach the inverter's cut-out (cutoff_mv_per_cell).
+#
+# A reading no battery can give (below 1.0 or above 2.8 V per cell, or a current beyond
+# 5C) is the sensor, or a bank that is no longer connected: sensor_fault is set and the
+# readings are not used. The runtime is then reckoned blind: the charge at the last good
+# reading, drawn at the UPS's full rating (ups.rating_w) for as long as the load is on
+# battery, so battery low comes no later than it could be needed.
 from array import array
 
 try:
@@ -30,6 +36,9 @@ _PERIOD_MS = const(1000)      # the estimate is refreshed once a second
 _REST_MS = const(60000)       # at rest this long: trust the voltage fully
 _SETTLE_MS = const(2000)      # into a discharge before capacity is measured
 _LEARN_PM = const(20)         # voltage-estimated charge lost before capacity is believed
+_MIN_MV = const(1000)         # per cell: a plausible reading lies in between
+_MAX_MV = const(2800)
+_MAX_RATED_MA = const(500000)
 NO_RUNTIME_LIMIT = const(999999)
 
 
@@ -53,6 +62,8 @@ class BatteryMonitor:
         self._dis_i = 0
         self._drawn_uah = 0
         self._soc0 = -1
+        self.sensor_fault = False
+        self._blind_uah = 0
 
     def configure(self, cfg):
         self.cells = max(1, cfg.get("battery.nominal_v") // 2)
@@ -61,6 +72,9 @@ class BatteryMonitor:
         self._i20 = max(1, cap_ah * 1000 // 20)
         self._r = cfg.get("battery.r_mohm")
         self._cutoff_cell = cfg.get("battery.cutoff_mv_per_cell")
+        self._max_ma = cap_ah * 5000
+        rated = cfg.get("ups.rating_w") * 1000 // cfg.get("battery.nominal_v")
+        self._rated_ma = rated if rated < _MAX_RATED_MA else _MAX_RATED_MA
         k = cfg.get("battery.peukert") - 1.0
         # Peukert weight x1024 for a current of i/4 times the 20-hour current.
         for i in range(256):
@@ -88,10 +102,19 @@ class BatteryMonitor:
         idx = i_ma * 4 // self._i20
         return i_ma * self._peukert[255 if idx > 255 else idx] >> 10
 
-    def update(self, now, v_mv, i_ma):
+    def update(self, now, v_mv, i_ma, on_batt=False):
         # Called every block; does its work once a second.
         if self.charge_uah >= 0 and self._diff(now, self._t) < _PERIOD_MS:
             return
+        if not (self.cells * _MIN_MV <= v_mv <= self.cells * _MAX_MV
+                and -self._max_ma <= i_ma <= self._max_ma):
+            self._blind(now, on_batt)
+            return
+        if self.sensor_fault:
+            # readings again: what was drawn blind is not in the coulomb count
+            self.sensor_fault = False
+            if self._blind_uah < self.charge_uah:
+                self.charge_uah = self._blind_uah
         self.voltage_mv = v_mv
         self.current_ma = i_ma
         if self.charge_uah >= 0:
@@ -134,6 +157,24 @@ class BatteryMonitor:
         soc_c = self.charge_uah // (self.cap_mah if self.cap_mah else 1)
         self.soc_pm = soc_c if soc_c < soc_v else soc_v
         self.runtime_s = self._runtime(v_mv, i_ma)
+
+    def _blind(self, now, on_batt):
+        if not self.sensor_fault:
+            self.sensor_fault = True
+            self._blind_uah = self.charge_uah if self.charge_uah > 0 else 0
+            self._t = now
+            self._dis_i = 0
+        dt = self._diff(now, self._t)
+        self._t = now
+        if dt > 2 * _PERIOD_MS:
+            dt = 2 * _PERIOD_MS
+        ma = self._rated_ma
+        if on_batt:
+            self._blind_uah -= ma * dt // 3600
+            if self._blind_uah < 0:
+                self._blind_uah = 0
+        # uAh / mA is 3.6 s
+        self.runtime_s = (self._blind_uah // ma * 36 // 10) if on_batt else NO_RUNTIME_LIMIT
 
     def _learn(self, now, i_ma, drawn, soc_v):
         # Measure the capacity over a steady discharge (the load within 10 % of where it

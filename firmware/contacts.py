@@ -51,12 +51,13 @@ class Contacts:
 
     def commanded(self, part):
         # What the outputs ask of the part: True for closed (on the inverter side).
-        out = self._board.output_state
+        # (a bound method kept in a variable would be an allocation: call it in place)
+        b = self._board
         if part == XFER:
-            return out(hal.OUT_XFER)
+            return b.output_state(hal.OUT_XFER)
         if part == MAINS:
-            return not out(hal.OUT_MAINS_OPEN)
-        return out(hal.OUT_GEN_CLOSE)
+            return not b.output_state(hal.OUT_MAINS_OPEN)
+        return b.output_state(hal.OUT_GEN_CLOSE)
 
     def closed(self, part):
         # Where the part is: its feedback, or without feedback what it was told.

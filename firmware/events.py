@@ -47,6 +47,7 @@ EV_LOAD_OFF = const(32)
 EV_LOAD_ON = const(33)          # arg: 1 the load was off, 0 a pending shutdown cancelled
 EV_RECOVERED = const(34)        # arg: 1 booted into an outage the outputs showed
 EV_CONTACT_FAULT = const(35)    # arg: part * 16 + kind (contacts.py)
+EV_MAINS_SENSOR = const(36)     # arg: mains_monitor.SENSOR_* kind
 
 NAMES = {
     EV_BOOT: "boot",
@@ -84,6 +85,7 @@ NAMES = {
     EV_LOAD_ON: "load_switched_on",
     EV_RECOVERED: "recovered_outage",
     EV_CONTACT_FAULT: "contact_fault",
+    EV_MAINS_SENSOR: "mains_sensor_fault",
 }
 
 

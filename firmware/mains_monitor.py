@@ -44,6 +44,13 @@ LEARN = const(0)
 ARMED = const(1)
 TRIPPED = const(2)
 
+# What is wrong with the sensor when its reading cannot be mains, good or bad (sensor).
+SENSOR_STUCK = const(1)       # the same count for a whole window: a frozen ADC
+SENSOR_OPEN = const(2)        # pulled to 0: the sensor unplugged, a broken wire, no supply
+SENSOR_SATURATED = const(3)   # pinned at the top of the range
+SENSOR_NOISY = const(4)       # crossings far too close together on a live signal
+SENSOR_NAMES = ("", "stuck", "open", "saturated", "noisy")
+
 _LEARN_CYCLES = const(25)     # cycles of good mains before the fast detector is armed
 _RESTORE_CYCLES = const(3)    # good cycles in a row after a trip before learning again
 _COPY_CYCLES = const(1)       # first learning cycle copies the wave into the reference
@@ -53,6 +60,11 @@ _SLOTS = const(64)            # reference points per cycle: at most the samples 
 _SLOT_SHIFT = const(10)       # 16-bit phase -> slot
 _FRAC_SHIFT = const(2)        # 16-bit phase -> slot position in 1/256
 _GATE_Q8 = const(384)         # a period further than 1.5 samples from the tracked one is odd
+_RAIL = const(16)             # a sample this close to either end of the 12-bit range
+_TOP = const(4095 - 16)
+_RAIL_MEAN = const(128)       # a window whose mean is this close to an end: pinned there
+_SENSOR_WINDOWS = const(2)    # windows in a row that show a sensor fault
+_NOISY_WINDOWS = const(6)
 MAX_RATE_HZ = const(4500)
 BIAS_MIN = const(1024)
 BIAS_MAX = const(3072)
@@ -137,6 +149,9 @@ class MainsMonitor:
         self._now = 0
         self._absent_run = 0           # windows in a row with no mains to speak of
         self.good_now = False          # the last window was within the restore limits
+        self.sensor = 0                # SENSOR_*: the reading is not mains at all
+        self._odd_kind = 0             # the sensor fault the last windows showed
+        self._odd_run = 0
 
     def resume(self):
         # The board skipped samples: start a fresh window; the reference stays frozen.
@@ -166,8 +181,8 @@ class MainsMonitor:
 
     def present(self):
         # The last cycle was within the restore limits: mains is there, even if the fast
-        # detector has not re-learned it yet.
-        return self.good_now
+        # detector has not re-learned it yet. Never from a sensor that is not working.
+        return self.good_now and not self.sensor
 
     def ok(self):
         # Mains usable for the load: armed fast detector and no qualified fault.
@@ -209,7 +224,9 @@ class MainsMonitor:
                 cnt += 1
                 if cnt >= trip_n:
                     cnt = 0
-                    if self.state == ARMED:
+                    # a run ending at either end of the ADC's range is the sensor, not the
+                    # mains (no mains reaches the rails while the sensor works)
+                    if self.state == ARMED and _RAIL < raw < _TOP:
                         self._trip(i)
                         thr = -1
             else:
@@ -238,6 +255,7 @@ class MainsMonitor:
                 g8 = (m << 8) // (m - mprev)
                 self._window_end(sq, nw, raw_sum, g8)
                 sq = raw_sum = nw = 0
+                bias = self._bias
                 inc = self._inc
                 if self.steer:
                     err = ((((256 + g8) * inc) >> 8) - ph + 0x8000) & 0xFFFF
@@ -248,6 +266,7 @@ class MainsMonitor:
                 # no crossing for longer than the longest valid period
                 self._window_end(sq, nw, raw_sum, -1)
                 sq = raw_sum = nw = 0
+                bias = self._bias
                 shift = self._shift
                 thr = self._threshold()
             mprev = m
@@ -273,6 +292,7 @@ class MainsMonitor:
         # before the current sample) or per capped window without a crossing (g8 = -1).
         ms = sq // nw
         self.mean_sq = ms
+        self._sensor_check(sq, nw, raw_sum, g8, ms)
         # The ADC bias is the mean of whole cycles; follow it slowly (drift, temperature).
         self._bias_q8 += ((raw_sum << 8) // nw - self._bias_q8) >> 4
         bias = (self._bias_q8 + 128) >> 8
@@ -309,7 +329,8 @@ class MainsMonitor:
                 period = self._p_q8
             # The reading people see averages about 16 cycles (period in 1/4096 sample).
             self._p_avg += ((period << 4) - self._p_avg) >> 4
-        self._qualify(ms, period)
+        if not self.sensor:
+            self._qualify(ms, period)
         good = (self._uv_ok_ms <= ms <= self._ov_ok_ms and period != 0
                 and self._p_of_ok <= period <= self._p_uf_ok)
         self.good_now = good
@@ -324,6 +345,7 @@ class MainsMonitor:
                 if self._learned >= _LEARN_CYCLES:
                     self.state = ARMED
                     self.faults &= ~FAST
+                    self.sensor = 0
                     self._shift = 3
                 elif self._learned >= _COPY_CYCLES + _FAST_CYCLES:
                     self._shift = 3
@@ -331,6 +353,39 @@ class MainsMonitor:
                     self._shift = 1
             else:
                 self._start_learning()
+
+    def _sensor_check(self, sq, nw, raw_sum, g8, ms):
+        # Per window: does the reading look like no mains could, good or bad? Then, after
+        # _SENSOR_WINDOWS such windows in a row (_NOISY_WINDOWS for noise), the reading is
+        # not used: no fault is qualified from it and it is never good, until the sensor has
+        # shown mains again for long enough to re-learn it (ARMED).
+        mean = raw_sum // nw
+        kind = 0
+        if mean <= _RAIL_MEAN:
+            kind = SENSOR_OPEN
+        elif mean >= 4095 - _RAIL_MEAN:
+            kind = SENSOR_SATURATED
+        elif g8 < 0:
+            # every sample the same: the mean of the centred samples is a whole count and
+            # their mean square is its square (products stay below 2^30 on a board)
+            x = raw_sum - nw * self._bias
+            m = x // nw
+            if m * nw == x and sq == nw * m * m:
+                kind = SENSOR_STUCK
+        elif (nw << 8) < self._p_min and ms >= self._absent_ms:
+            kind = SENSOR_NOISY
+        if kind == 0 or kind != self._odd_kind:
+            self._odd_run = 0
+        self._odd_kind = kind
+        if kind:
+            self._odd_run += 1
+            need = _NOISY_WINDOWS if kind == SENSOR_NOISY else _SENSOR_WINDOWS
+            if self._odd_run >= need and self.sensor != kind:
+                self.sensor = kind
+                self.state = TRIPPED
+                self._good_run = 0
+                self.faults = 0
+                self._pending = 0
 
     def _start_learning(self):
         self.state = LEARN

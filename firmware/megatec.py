@@ -124,6 +124,7 @@ class Megatec:
                 or a.is_active(alarms.AL_XFER_RELAY_FAULT)
                 or a.is_active(alarms.AL_MAINS_CONTACTOR_FAULT)
                 or a.is_active(alarms.AL_GEN_CONTACTOR_FAULT)
+                or a.is_active(alarms.AL_MAINS_SENSOR)
                 or self.ctrl.transfer.state == transfer.HELD)
 
     def command(self, line, now):

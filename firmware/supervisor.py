@@ -55,6 +55,9 @@ MODE_NAMES = ("auto", "manual", "off", "test")
 # A drill makes the supervisor see a mains failure that is not there (the monitor's own
 # fault bits are 1..16).
 DRILL = const(32)
+# With the mains reading unusable (a sensor fault), the load on mains losing its power, as
+# the board's output power sensor sees it, counts as a mains failure.
+WITNESS = const(64)
 
 
 class Supervisor:
@@ -93,6 +96,8 @@ class Supervisor:
         self._drill_on_gen = False
         self._drill_alarms = 0
         self._ex_load = False
+        self._witness = False         # the output power sensor has seen the load powered
+        self._bat_fault = False
 
     def configure(self, cfg):
         self._return_ms = cfg.get("transfer.return_delay_s") * 1000
@@ -237,9 +242,12 @@ class Supervisor:
             ok = False
             present = False
         bat = self.battery
-        bat.update(now, board.battery_mv(), board.battery_ma())
         xfer = self.transfer
         on_batt = xfer.on_battery()
+        bat.update(now, board.battery_mv(), board.battery_ma(), on_batt)
+        self._bat_fault = bat.sensor_fault
+        if self._bat_fault and not self._alarms.is_active(alarms.AL_BATTERY_SENSOR):
+            self._alarms.raise_(now, alarms.AL_BATTERY_SENSOR)
         runtime = bat.runtime_s if on_batt else NO_RUNTIME_LIMIT
         self._battery_low(now, on_batt, runtime)
         # non-critical loads come back only once the load has landed on the utility side
@@ -264,8 +272,11 @@ class Supervisor:
             self.flapping = False
         switch = self.ats
         bus = switch.closed()
+        if mon.sensor:
+            faults |= self._sensor_fault(now, bus == ats.MAINS and xfer.state == ON_UTILITY)
         gen = self.gen
-        self.hurry = on_batt and runtime <= self.worst_s + self._margin
+        # a battery that cannot be measured is not waited on: the generator starts at once
+        self.hurry = on_batt and (runtime <= self.worst_s + self._margin or self._bat_fault)
         automatic = self.mode == AUTO or self.mode == TEST
         ex = self.exercise
         if ex.running():
@@ -330,6 +341,22 @@ class Supervisor:
         if self.shutdown.state != 0:
             self.shutdown.step(now, ready and bus == target)
         self.contacts.step(now)
+
+    def _sensor_fault(self, now, on_mains):
+        # The mains reading is not used (mains_monitor.sensor): it neither fails mains nor
+        # finds it good. The load stays where it is, unless it sits on mains and the output
+        # power sensor, having seen it powered, sees it lose power: that is a failure.
+        a = self._alarms
+        if not a.is_active(alarms.AL_MAINS_SENSOR):
+            a.raise_(now, alarms.AL_MAINS_SENSOR)
+            self._log.add(now, events.EV_MAINS_SENSOR, self.monitor.sensor)
+            self._witness = False
+        if not on_mains:
+            return 0
+        if self._board.output_w() > 0:
+            self._witness = True
+            return 0
+        return WITNESS if self._witness else 0
 
     def _dead_and_stuck(self, bus):
         # The transfer relay would not leave the utility side, and that side is dead: the

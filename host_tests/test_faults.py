@@ -76,3 +76,89 @@ def test_a_transfer_relay_stuck_on_the_inverter_still_warns_of_the_flat_battery(
     low, = events_named(rep, "battery_low")
     assert m["battery_depleted"] and m["lb_lead_s"] >= 180
     assert low["t_ms"] > 30000
+
+
+def _adc(kind, at_s=5, duration_s=None, **kw):
+    f = dict({"at_s": at_s, "kind": kind}, **kw)
+    if duration_s is not None:
+        f["duration_s"] = duration_s
+    return [f]
+
+
+def _sensor_faults(rep):
+    return [(round(e["t_ms"]), e["how"]) for e in events_named(rep, "mains_sensor_fault")]
+
+
+def test_an_open_or_saturated_mains_sensor_never_moves_the_load():
+    # The reading drops to 0 (sensor unplugged) or sticks at the top of the range with
+    # mains fine: recognised within the cycle under way and two 25 ms windows, alarmed,
+    # and the load stays on mains.
+    for kind, how in (("adc_open", "open"), ("adc_saturated", "saturated")):
+        rep, sim = simulate(60, mains(), generator=GEN, faults=_adc(kind, duration_s=10))
+        m = rep["metrics"]
+        (t, seen), = _sensor_faults(rep)
+        assert seen == how and 5000 < t <= 5075, (kind, t)
+        assert m["alarms"] == ["mains_sensor_fault"]
+        assert m["transfers_to_battery"] == 0 and m["generator_start_attempts"] == 0
+        assert m["max_load_interruption_ms"] == 0
+        # the sensor back: mains re-learned and good again; the alarm waits for an ack
+        assert sim.controller.monitor.ok() and sim.controller.monitor.sensor == 0
+        assert sim.controller.alarms.is_active(16)
+
+
+def test_with_the_sensor_open_the_output_power_sensor_catches_a_real_outage():
+    # Sensor open at 5 s, mains fails at 10 s: the load losing power is the witness. The
+    # generator then carries it, and without a usable reading it stays there when mains
+    # comes back.
+    rep, sim = simulate(120, OUTAGE, generator=GEN, faults=_adc("adc_open"))
+    m = rep["metrics"]
+    assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20
+    assert m["transfers_to_battery"] == 1 and m["transfers_to_generator"] == 1
+    to_batt, = events_named(rep, "load_to_battery")
+    assert 10000 < to_batt["t_ms"] < 10015
+    assert events_named(rep, "load_to_mains") == [] and sim.board.source() == "generator"
+
+
+def test_a_stuck_or_noisy_sensor_sends_the_load_to_battery_then_the_generator_not_back():
+    # A reading frozen mid-wave, or buried in noise, looks like a disturbance for its
+    # first milliseconds: the load goes to the battery, which needs no reading. Once the
+    # sensor is recognised, the reading is not used: the generator takes the load, and it
+    # goes back to mains only when the sensor shows good mains again (fault over at 60 s).
+    for kind, how, kw in (("adc_stuck", "stuck", {}), ("adc_noisy", "noisy", {"level_pct": 60})):
+        rep, sim = simulate(150, mains(), generator=GEN, faults=_adc(kind, duration_s=55, **kw))
+        m = rep["metrics"]
+        (t, seen), = _sensor_faults(rep)
+        assert seen == how and 5000 < t <= 5200, (kind, t)
+        assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20, kind
+        assert m["transfers_to_generator"] == 1, kind
+        back, = events_named(rep, "load_to_mains")
+        assert back["t_ms"] > 60000 + 10000, kind      # re-learned, then the return delay
+        assert sim.board.source() == "mains" and sim.board.gen.state == "stopped"
+        assert m["alarms"] == ["mains_sensor_fault"], (kind, m["alarms"])
+
+
+def test_a_battery_sensor_out_of_range_hurries_the_generator_and_reckons_runtime_blind():
+    # The battery reading drops to 0 V at 5 s; mains fails at 10 s. Without a reading the
+    # runtime is reckoned from the last good charge at the UPS's full rating (3000 W), the
+    # generator starts without its start delay, and nothing is taken from the bad reading.
+    rep, sim = simulate(120, OUTAGE, generator=GEN,
+                        faults=[{"at_s": 5, "kind": "battery_sensor", "value_mv": 0}])
+    m = rep["metrics"]
+    assert m["alarms"] == ["battery_sensor_fault"]
+    start, = events_named(rep, "generator_start")
+    assert 10000 < start["t_ms"] < 10100                  # no 3 s start delay
+    assert m["itic_violations"] == 0 and m["transfers_to_generator"] == 1
+    bat = sim.controller.battery
+    assert bat.sensor_fault and sim.controller.alarms.is_active(17)
+
+
+def test_blind_runtime_raises_battery_low_before_a_real_battery_would_be_flat():
+    # No generator; 1500 W on a 100 Ah bank whose sensor reads 200 V (out of range): the
+    # blind reckoning at 3000 W says low long before the battery is flat.
+    rep, _ = simulate(12000, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 12000}]),
+                      faults=[{"at_s": 5, "kind": "battery_sensor", "value_mv": 200000}],
+                      stop_after="battery_depleted")
+    m = rep["metrics"]
+    low, = events_named(rep, "battery_low")
+    assert m["battery_depleted"] and m["lb_lead_s"] > 600
+    assert "battery_sensor_fault" in m["alarms"]

@@ -24,6 +24,7 @@ def test_control_loop_allocates_nothing_under_heap_lock(freq):
     assert int(result["outputs"]) >= 8
     assert int(result["cranks"]) >= 1
     assert int(result["events"]) >= 12
+    assert int(result["sensor_alarms"]) == 2          # the sensor-fault paths ran locked too
 
 
 _SCENARIOS = [

@@ -28,7 +28,13 @@ board = ReplayBoard({"seed": 3, "mains": {
         {"at_s": 2.0, "kind": "dip", "residual_pct": 0, "duration_s": 0.5, "phase_deg": 90},
         {"at_s": 6.5, "kind": "swell", "level_pct": 125, "duration_s": 0.3},
         {"at_s": 8.0, "kind": "dip", "residual_pct": 40, "duration_s": 0.2},
-        {"at_s": 10.0, "kind": "outage", "duration_s": 9.0}]}}, 21.0, start_ms=(1 << 30) - 4000)
+        {"at_s": 10.0, "kind": "outage", "duration_s": 9.0}]}}, 24.0, start_ms=(1 << 30) - 4000)
+rate = board.sample_rate_hz
+for k in range(21 * rate, 22 * rate):          # the mains sensor unplugged: 0 counts
+    board.samples[k] = 0
+for k in range(int(22.5 * rate), int(23.5 * rate)):   # then frozen
+    board.samples[k] = 2900
+board.battery_fault_ms = (21000, 23000)       # the battery reading 0 V
 cfg = Config()
 cfg.update({"mains.nominal_v": volts, "mains.frequency_hz": freq, "transfer.return_delay_s": 2})
 ctrl = Controller(board, cfg)
@@ -51,6 +57,10 @@ cranks = 0
 for k in range(board.out_n):
     if board.out_v[k] == 2 * 4 + 1:    # OUT_GEN_START on
         cranks += 1
+sensor_alarms = 0
+for k in (16, 17):                  # mains_sensor_fault, battery_sensor_fault
+    if ctrl.alarms.is_active(k):
+        sensor_alarms += 1
 print("blocks", blocks, "bytes", after - before, "outputs", board.out_n, "cranks", cranks,
-      "events", ctrl.log.count, "state", ctrl.transfer.state,
+      "events", ctrl.log.count, "state", ctrl.transfer.state, "sensor_alarms", sensor_alarms,
       "us_per_block", elapsed // blocks)

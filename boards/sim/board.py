@@ -200,7 +200,8 @@ class SimBoard:
         return self._start_rtc + self.t_us // 1000000
 
     def output_w(self):
-        if self.source() == "none" or self.load_off:
+        # An output power sensor: nothing while the load's supply is below half its level.
+        if self.source() == "none" or self.load_off or self._load_level() < 50:
             return 0
         return int(self.load_w - (self.sheddable_w if self.shed else 0))
 

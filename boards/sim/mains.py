@@ -18,6 +18,7 @@ _TABLE = 1 << _TABLE_BITS
 _PHASE_SHIFT = 32 - _TABLE_BITS
 _PHASE_ONE = 1 << 32
 _NOISE = 8191           # prime, so the noise sequence never lines up with the cycle
+_ADC_NOISE = 0.6 * 256  # counts x 256
 
 # EN 50160 individual limits, used to spread thd_pct when no harmonics are given.
 _DEFAULT_HARMONICS = {3: 5.0, 5: 6.0, 7: 5.0}
@@ -64,7 +65,13 @@ class Mains:
             tab.append(int(self._peak * v * 256))
         self._tab = array("i", tab)
         sigma = m["noise_pct"] / 100.0 * m["nominal_v"] * counts_per_volt * 256
-        self._noise = array("i", [int(sigma * rng.gauss()) for _ in range(_NOISE if sigma > 0 else 1)])
+        noise = [int(sigma * rng.gauss()) for _ in range(_NOISE if sigma > 0 else 1)]
+        # The ADC's own noise (0.6 count RMS, a quiet 12-bit converter), from a generator
+        # of its own so the mains' random draws stay as they were: a real input never
+        # reads the same count for long, even with no mains at all.
+        adc = Rng(sc["seed"] ^ 0x5A5A5A5)
+        self._noise = array("i", [noise[i % len(noise)] + int(_ADC_NOISE * adc.gauss())
+                                  for i in range(_NOISE)])
         self._ni = 0
         self._flicker = m["flicker_pct"] / 100.0
         self._flicker_w = 2 * math.pi * m["flicker_hz"]

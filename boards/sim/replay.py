@@ -39,6 +39,7 @@ class ReplayBoard:
         self.feeds = 0
         self.fs = MemFS()
         self.skipped = 0
+        self.battery_fault_ms = None    # (from, to) in ms of the run: the reading is 0 V
 
     def ticks_ms(self):
         return self.ms
@@ -79,6 +80,9 @@ class ReplayBoard:
         return 0
 
     def battery_mv(self):
+        f = self.battery_fault_ms
+        if f is not None and f[0] <= self.us // 1000 < f[1]:
+            return 0
         return 51600
 
     def battery_ma(self):

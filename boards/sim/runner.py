@@ -151,6 +151,8 @@ class Simulation:
         elif code == events.EV_CONTACT_FAULT:
             board.event(board.t_us, name, part=contacts.PART_NAMES[arg >> 4],
                         how=contacts.KIND_NAMES[arg & 15])
+        elif code == events.EV_MAINS_SENSOR:
+            board.event(board.t_us, name, how=mains_monitor.SENSOR_NAMES[arg])
         elif code == events.EV_SHED:
             board.event(board.t_us, "load_shed" if arg else "load_restored")
         elif code == events.EV_MODE:
