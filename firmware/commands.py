@@ -12,7 +12,7 @@
 import json
 
 from firmware import VERSION, alarms, ats, clock, counters, events, generator, settings_file
-from firmware import supervisor, transfer
+from firmware import mains_monitor, supervisor, transfer
 from firmware.config import SCHEMA, SECRET, row as config_row
 
 HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
@@ -109,6 +109,7 @@ class Commands:
             "mode": supervisor.MODE_NAMES[c.supervisor.mode],
             "source": self._source(),
             "mains_ok": mon.ok(),
+            "mains_sensor": mains_monitor.SENSOR_NAMES[mon.sensor] or "ok",
             "mains_v": round(mon.voltage(c.cfg), 1) if present else 0.0,
             "mains_hz": round(mon.frequency(), 2) if present else 0.0,
             "battery_v": b.battery_mv() / 1000.0,
@@ -128,10 +129,16 @@ class Commands:
         sup = c.supervisor
         return "OK mode %s, load %s, mains %s, generator %s, battery %d %%, runtime %s, alarms %s" % (
             supervisor.MODE_NAMES[sup.mode], transfer.NAMES[c.transfer.state],
-            "ok" if c.monitor.ok() else "failed", generator.NAMES[c.gen.state],
+            self._mains(), generator.NAMES[c.gen.state],
             c.battery.soc_pm // 10,
             "-" if c.battery.runtime_s >= 999999 else "%d s" % c.battery.runtime_s,
             self._active() or "none")
+
+    def _mains(self):
+        mon = self.ctrl.monitor
+        if mon.sensor:
+            return "unknown (sensor %s)" % mains_monitor.SENSOR_NAMES[mon.sensor]
+        return "ok" if mon.ok() else "failed"
 
     def _cmd_mode(self, args, now):
         sup = self.ctrl.supervisor

@@ -1,5 +1,7 @@
 # Faults of the relays the controller drives and of its own sensors, on the simulated
 # board (scenario "faults"): each raises its own alarm and takes the safe path.
+from boards.sim import scenario
+from boards.sim.runner import Simulation
 from helpers import events_named, mains, simulate
 
 GEN = {"present": True}
@@ -94,7 +96,14 @@ def test_an_open_or_saturated_mains_sensor_never_moves_the_load():
     # mains fine: recognised within the cycle under way and two 25 ms windows, alarmed,
     # and the load stays on mains.
     for kind, how in (("adc_open", "open"), ("adc_saturated", "saturated")):
-        rep, sim = simulate(60, mains(), generator=GEN, faults=_adc(kind, duration_s=10))
+        sim = Simulation(scenario.check({"duration_s": 60, "generator": GEN,
+                                         "faults": _adc(kind, duration_s=10)}))
+        sim.run_until(7)
+        ctrl = sim.controller
+        line = ctrl.command("status")
+        assert ", mains unknown (sensor %s)," % how in line, line
+        assert '"mains_sensor": "%s"' % how in ctrl.command("status json")
+        rep = sim.run()
         m = rep["metrics"]
         (t, seen), = _sensor_faults(rep)
         assert seen == how and 5000 < t <= 5075, (kind, t)
@@ -102,8 +111,9 @@ def test_an_open_or_saturated_mains_sensor_never_moves_the_load():
         assert m["transfers_to_battery"] == 0 and m["generator_start_attempts"] == 0
         assert m["max_load_interruption_ms"] == 0
         # the sensor back: mains re-learned and good again; the alarm waits for an ack
-        assert sim.controller.monitor.ok() and sim.controller.monitor.sensor == 0
-        assert sim.controller.alarms.is_active(16)
+        assert ctrl.monitor.ok() and ctrl.monitor.sensor == 0
+        assert '"mains_sensor": "ok"' in ctrl.command("status json")
+        assert ctrl.alarms.is_active(16)
 
 
 def test_with_the_sensor_open_the_output_power_sensor_catches_a_real_outage():
