@@ -15,7 +15,7 @@
 # is noticed within a second, long before any return delay ends, and the CPU is free.
 from array import array
 
-from firmware import alarms, events, settings_file
+from firmware import alarms, clock, events, generator, settings_file
 from firmware import store as record
 from firmware.alarms import Alarms
 from firmware.battery import BatteryMonitor
@@ -71,12 +71,34 @@ class Controller:
         self.eventlog = EventLog(board.fs, self.cfg.get("log.max_records"))
         self.alarms.restore(self.store.values["latched"])
         self.supervisor.recover(now)
+        self._resume_cooldown(now)
         self._t_service = board.ticks_add(now, -SERVICE_MS)
         self._buf = array("H", [0] * board.block_len)
         self._n = board.block_len
         self._mains_lost = False
         self._idle = False
         self._away_ms = 0
+
+    def _resume_cooldown(self, now):
+        # A set still running at boot, with no outage to serve, was cooling down: it goes
+        # on for what the persistent record says was left (cool_until, on the board clock).
+        until = self.store.values["cool_until"]
+        rtc = self.board.time_s()
+        if until and rtc >= clock.VALID_FROM_S and self.gen.running() and not self.supervisor.outage:
+            self.gen.resume_cooldown(now, until - rtc if until > rtc else 0)
+
+    def _note_cooldown(self, now, rtc):
+        # Once a second: the end of a cooldown under way, kept for a restart (one write
+        # when it starts, one when it ends).
+        gen = self.gen
+        v = self.store.values
+        cooling = gen.state == generator.COOLDOWN and rtc >= clock.VALID_FROM_S
+        if cooling and not v["cool_until"]:
+            v["cool_until"] = rtc + gen.cooldown_left_s(now)
+            self.store.changed(record.NOW)
+        elif v["cool_until"] and not cooling:
+            v["cool_until"] = 0
+            self.store.changed(record.NOW)
 
     def apply_setting(self, key, value, now):
         # config set: checked, applied to every machine at once. Returns None, or why not.
@@ -144,6 +166,7 @@ class Controller:
         sup = self.supervisor
         store = self.store
         self.counters.update(now, rtc, sup.gen, sup.ats, sup.transfer)
+        self._note_cooldown(now, rtc)
         save = sup.exercise.plan(now, rtc, store.values, sup.can_exercise())
         if save:
             store.changed(save)

@@ -57,6 +57,7 @@ class Generator:
         self._t_over = 0
         self._over = False
         self._stop_alarmed = False
+        self._cool_left = -1          # a cooldown resumed after a restart: ms left
         self.v_pm = 0
         self.f_pm = 0
 
@@ -133,6 +134,20 @@ class Generator:
         elif run_on or cranking:
             self._out(False, False)
             self._enter(STOPPING, now)
+
+    def cooldown_left_s(self, now):
+        # In COOLDOWN: how long until the engine is stopped.
+        limit = self._cooldown if self._cool_left < 0 else self._cool_left
+        left = limit - self._diff(now, self._t)
+        return left // 1000 if left > 0 else 0
+
+    def resume_cooldown(self, now, left_s):
+        # At boot, for a running set with nothing for it to do: the cooldown that was
+        # under way before the restart goes on for what it had left, not from the start.
+        if self.state == READY or self.state == RUNNING:
+            left = left_s * 1000
+            self._cool_left = left if left < self._cooldown else self._cooldown
+            self._enter(COOLDOWN, now)
 
     def reset(self, now):
         # Operator acknowledged a latched failure: back to idle with everything off.
@@ -212,8 +227,10 @@ class Generator:
             if self._watch_limits(now):
                 return
             if want and not self._alarms.is_active(alarms.AL_GEN_OUT_OF_LIMITS):
+                self._cool_left = -1
                 self._enter(RUNNING, now)
-            elif elapsed >= self._cooldown:
+            elif elapsed >= (self._cooldown if self._cool_left < 0 else self._cool_left):
+                self._cool_left = -1
                 self._stop(now)
         elif state == STOPPING:
             if self._still():

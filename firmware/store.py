@@ -39,6 +39,7 @@ DEFAULTS = {
     "relay_svc": 0,      # relay operations (all three) at the last inspection
     "battery_since": 0,  # clock time the battery was fitted, 0 while unknown
     "latched": 0,        # latched alarms (bits by alarm code), kept until acknowledged
+    "cool_until": 0,     # a generator cooldown under way ends at this time (clock s)
 }
 
 

@@ -105,3 +105,21 @@ def test_the_loop_feeds_the_watchdog_well_inside_its_timeout_through_an_outage()
     assert 900 <= rep["metrics"]["max_feed_gap_ms"] <= 1000
     rep, _ = simulate(140, OUTAGE, generator=GEN)
     assert 40 <= rep["metrics"]["max_feed_gap_ms"] <= 60
+
+
+def test_a_cooldown_resumes_after_a_reset_for_what_it_had_left():
+    # Mains back at 110 s, the load back on mains at about 121 s, then 120 s of cooldown.
+    # A watchdog reset 60 s into it: the engine still stops about 120 s after the cooldown
+    # began, not 120 s after the reset. A power cut instead stops the engine at once
+    # (its fuel dropped with the outputs) and leaves nothing to resume.
+    cfg = {"gen.cooldown_s": 120}
+    rep, sim = simulate(320, OUTAGE, generator=GEN, config=cfg)
+    stop_plain, = events_named(rep, "generator_stop")
+    rep, sim = simulate(320, OUTAGE, generator=GEN, config=cfg,
+                        resets=[{"at_s": 180, "down_s": 2, "kind": "watchdog"}])
+    stop, = events_named(rep, "generator_stop")
+    assert abs(stop["t_ms"] - stop_plain["t_ms"]) <= 1500, (stop, stop_plain)
+    assert rep["metrics"]["alarms"] == [] and sim.board.gen.state == "stopped"
+    assert sim.controller.store.values["cool_until"] == 0
+    # without the record (first boot of a board that never cooled down): the full time
+    assert 235000 < stop_plain["t_ms"] < 245000
