@@ -1,4 +1,4 @@
-# make demo | make test | make bench
+# make demo | make test | make bench | make build
 # Everything runs from .venv, built from the pinned requirements on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +10,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Debian packages the tests run for real: NUT's driver, server and clients.
 NUT := /lib/nut/nutdrv_qx
 
-.PHONY: all demo test bench clean
+# The MicroPython stubs pyright checks the board drivers against, one folder per port
+# (each has its own `machine`), kept out of .venv.
+ESP32_STUBS := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
+STUBS := .stubs/.installed-esp32-1.29.0.post1
+
+.PHONY: all demo test bench build clean
 
 all: test
 
@@ -28,11 +33,20 @@ $(NUT):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nut-server nut-client
 
-test: $(STAMP) $(NUT)
+$(STUBS): $(STAMP)
+	rm -rf .stubs
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --target .stubs/esp32 $(ESP32_STUBS)
+	touch $@
+
+test: $(STAMP) $(NUT) $(STUBS)
+	$(VENV)/bin/pyright
 	$(PY) -m pytest -n 2 host_tests
+
+build: $(STAMP)
+	$(PY) tools/build.py --out out/build
 
 bench: $(STAMP)
 	$(PY) tools/bench.py --out out/bench/results.json
 
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out .pytest_cache .stubs

@@ -56,6 +56,7 @@ class Controller:
             cfg = Config()
             self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff)
         self.cfg = cfg
+        board.configure(cfg)
         self.battery = BatteryMonitor(self.cfg, board.ticks_diff)
         self.supervisor = Supervisor(self.cfg, board, self.log, self.alarms, self.monitor,
                                      self.battery)
@@ -131,6 +132,7 @@ class Controller:
                 cfg.update(before)
                 self.monitor.configure(cfg, self.board.sample_rate_hz)
                 return str(e)
+        self.board.configure(cfg)
         self.battery.configure(cfg)
         self.supervisor.configure(cfg)
         self.counters.configure(cfg)

@@ -2,6 +2,9 @@
 # provides an object with these members; the firmware never imports machine.
 #
 #   sample_rate_hz, block_len        mains ADC rate and samples per block
+#   configure(cfg)                   the calibration (adc.*) and polarity (io.*) from the
+#                                    configuration; called once it is loaded, before an
+#                                    output is read or driven, and after every change
 #   read_block(buf)                  fill buf (array 'H', block_len raw 12-bit counts) with the
 #                                    next block of mains samples; returns when the block is
 #                                    complete, so the clock then reads the end of the block

@@ -119,6 +119,9 @@ class SimBoard:
         self._trace(0)
 
     # ---- the HAL -------------------------------------------------------------------
+    def configure(self, cfg):
+        pass            # calibration and polarity are the plant's own here
+
     def ticks_ms(self):
         return (self._start_ms + self.t_us // 1000) & TICKS_MAX
 

@@ -41,6 +41,9 @@ class ReplayBoard:
         self.skipped = 0
         self.battery_fault_ms = None    # (from, to) in ms of the run: the reading is 0 V
 
+    def configure(self, cfg):
+        pass            # calibration and polarity are the plant's own here
+
     def ticks_ms(self):
         return self.ms
 

@@ -22,43 +22,25 @@ def _root():
 
 sys.path.insert(0, _root())
 
+from boards.mcu import StreamSerial  # noqa: E402
 from boards.sim import scenario  # noqa: E402
 from boards.sim.board import SimBoard  # noqa: E402
 from boards.sim.runner import Simulation, make_config  # noqa: E402
 from firmware.files import DirFS  # noqa: E402
-
-_OUT_MAX = 4096     # bytes waiting for a terminal that does not read are dropped beyond this
-
 
 class VirtualBoard(SimBoard):
     def __init__(self, sc, fs_dir):
         SimBoard.__init__(self, sc, make_config(sc).get("adc.mains_mv_per_count"))
         if fs_dir:
             self.fs = DirFS(fs_dir)
-        self._in = sys.stdin.buffer
-        self._out = sys.stdout.buffer
-        self._poll_in = select.poll()
-        self._poll_in.register(self._in, select.POLLIN)
-        self._poll_out = select.poll()
-        self._poll_out.register(self._out, select.POLLOUT)
-        self.dropped = 0
+        self.serial = StreamSerial(sys.stdin.buffer, sys.stdout.buffer, select.poll,
+                                   select.POLLIN, select.POLLOUT)
 
     def serial_read(self, buf):
-        n = 0
-        while n < len(buf) and self._poll_in.poll(0):
-            b = self._in.read(1)
-            if not b:
-                break
-            buf[n] = b[0]
-            n += 1
-        return n
+        return self.serial.read(buf)
 
     def serial_write(self, data):
-        if not self._poll_out.poll(0) or len(data) > _OUT_MAX:
-            self.dropped += len(data)
-            return
-        self._out.write(data)
-        self._out.flush()
+        self.serial.write(data)
 
 
 def main(argv):

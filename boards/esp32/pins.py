@@ -1,0 +1,27 @@
+# ESP32 DevKitC (ESP32-WROOM-32) pin map. Analog inputs are on ADC1 only (ADC2 cannot be
+# read while WiFi is on); the strapping pins (0, 2, 5, 12, 15) and the flash pins (6-11)
+# are left alone, so the board boots whatever the relays and contacts do.
+from firmware import hal
+
+MAINS_ADC = 36          # ZMPT101B output, biased at mid-rail; 100k to ground (reads 0 unplugged)
+BATTERY_ADC = 39        # battery bank through a divider (adc.battery_uv_per_count)
+CURRENT_ADC = 34        # hall current sensor on the battery lead, 0 A at mid-rail
+GEN_ADC = 35            # generator voltage transducer, 0-3.3 V DC for 0-300 V RMS
+GEN_ZC = 32             # generator zero-cross optocoupler, rising edge once a cycle
+
+OUTPUTS = {             # relay driver inputs (ULN2803 or relay modules)
+    hal.OUT_XFER: 25,
+    hal.OUT_MAINS_OPEN: 26,
+    hal.OUT_GEN_CLOSE: 27,
+    hal.OUT_GEN_RUN: 14,
+    hal.OUT_GEN_START: 13,
+    hal.OUT_GEN_PREHEAT: 4,
+    hal.OUT_SHED: 16,
+    hal.OUT_LOAD_OFF: 17,
+}
+
+INPUTS = {              # auxiliary contacts to ground, internal pull-ups
+    hal.IN_XFER_FB: 18,
+    hal.IN_MAINS_FB: 19,
+    hal.IN_GEN_FB: 21,
+}

@@ -1,0 +1,241 @@
+# What the real boards (boards/esp32, boards/rp2040) share: outputs and inputs with their
+# polarity, calibrated analog readings, the generator's frequency from a zero-cross input,
+# the console on a serial stream, the real-time clock. Nothing here imports machine: the
+# boards pass their Pin and ADC objects in, so the host tests drive these with fakes
+# (host_tests/test_board_drivers.py), as gpiozero's MockPin does.
+#
+# Everything a block calls (outputs, inputs, readings) works on preallocated state and
+# small ints, so the control loop still allocates nothing on a board.
+from array import array
+
+from firmware import clock
+
+N_OUTPUTS = 8        # hal.OUT_*
+N_INPUTS = 3         # hal.IN_*
+
+
+class Outputs:
+    # The relay and engine outputs. The latch holds what the firmware asked for (True:
+    # energised); the pin gets it through the polarity. The first configure() reads the
+    # latch back from the pins, which the board has kept as they were through a watchdog
+    # reset where it can, so Supervisor.recover sees what was driven before; a later
+    # polarity change drives every pin anew, keeping each output where it logically is.
+    # drive(pin, level) is the board's way of setting a pin (the ESP32 releases and
+    # re-applies its pad hold around it).
+    def __init__(self, pins, drive):
+        self._pins = pins
+        self._drive = drive
+        self._low = None            # polarity not known until configure()
+        self._latch = bytearray(N_OUTPUTS)
+
+    def configure(self, active_low):
+        flip = 1 if active_low else 0
+        if self._low is None:
+            for out in range(N_OUTPUTS):
+                self._latch[out] = (1 if self._pins[out].value() else 0) ^ flip
+        elif active_low != self._low:
+            for out in range(N_OUTPUTS):
+                self._drive(self._pins[out], self._latch[out] ^ flip)
+        self._low = active_low
+
+    def set(self, out, on):
+        v = 1 if on else 0
+        if self._latch[out] != v:
+            self._latch[out] = v
+            self._drive(self._pins[out], v ^ (1 if self._low else 0))
+
+    def state(self, out):
+        return self._latch[out] == 1
+
+    def release(self):
+        # Everything de-energised (a controlled stop of the firmware).
+        for out in range(N_OUTPUTS):
+            self.set(out, False)
+
+
+class Inputs:
+    # The feedback contacts (hal.IN_*); True when the contact is closed.
+    def __init__(self, pins, active_low=True):
+        self._pins = pins
+        self.active_low = active_low
+
+    def read(self, inp):
+        return (self._pins[inp].value() == 0) == self.active_low
+
+
+class MainsSampler:
+    # Samples taken by a timer interrupt into a ring, read a block at a time by the control
+    # loop. The interrupt keeps its time whatever the loop does (console, flash writes, a
+    # GC pass), so the mains monitor sees an unbroken waveform as long as the loop is back
+    # within RING samples (64 ms at 4 kHz). With each mains sample the interrupt also reads
+    # one of the slow inputs in turn (battery voltage and current, generator voltage) and
+    # adds it to a sum, so that the one ADC is never read from two places at once and the
+    # slow readings are averages over SLOW_N samples each.
+    #
+    # The interrupt handler allocates nothing: counters wrap at 2^30, samples go into
+    # preallocated arrays.
+    RING = 256
+    SLOW_N = 64
+    _WRAP = 0x3FFFFFFF
+
+    def __init__(self, read_mains, read_slow):
+        self._read = read_mains             # () -> 16-bit reading
+        self._read_slow = read_slow         # (k) -> 16-bit reading of slow input k
+        self._ring = array("H", [0] * self.RING)
+        self._w = array("i", [0])           # samples written, wrapping at 2^30
+        self._r = 0                         # samples read
+        self._slow_k = array("i", [0, 0])   # which slow input, how many summed
+        self._sum = array("i", [0] * 3)
+        self.slow = array("i", [0] * 3)     # the last average of each, 12-bit counts
+        self.overruns = 0
+
+    def isr(self, _timer=None):
+        w = self._w[0]
+        self._ring[w & (self.RING - 1)] = self._read() >> 4
+        self._w[0] = (w + 1) & self._WRAP
+        sk = self._slow_k
+        k = sk[0]
+        self._sum[k] += self._read_slow(k) >> 4
+        k += 1
+        if k == 3:
+            k = 0
+            sk[1] += 1
+            if sk[1] == self.SLOW_N:
+                sk[1] = 0
+                for j in range(3):
+                    self.slow[j] = self._sum[j] // self.SLOW_N
+                    self._sum[j] = 0
+        sk[0] = k
+
+    def available(self):
+        return (self._w[0] - self._r) & self._WRAP
+
+    def read(self, buf, n):
+        # Copy the next n samples into buf; the caller has waited for available() >= n.
+        # A loop that fell more than the ring behind gets the newest n (overruns counted).
+        if self.available() > self.RING - n:
+            self._r = (self._w[0] - n) & self._WRAP
+            self.overruns += 1
+        r = self._r
+        ring = self._ring
+        for i in range(n):
+            buf[i] = ring[(r + i) & (self.RING - 1)]
+        self._r = (r + n) & self._WRAP
+
+    def drop(self):
+        # Forget what is waiting (the loop looked away on purpose: hal skip()).
+        self._r = self._w[0]
+
+
+class Calibration:
+    # Raw 12-bit counts to the units the HAL speaks, with the factors from the
+    # configuration (adc.*). Products stay below 2^30: 4095 x 200000 uV.
+    def __init__(self):
+        self.battery_uv = 14650
+        self.current_ma = 98
+        self.current_zero = 2048
+        self.gen_mv = 73
+
+    def configure(self, cfg):
+        self.battery_uv = cfg.get("adc.battery_uv_per_count")
+        self.current_ma = cfg.get("adc.current_ma_per_count")
+        self.current_zero = cfg.get("adc.current_zero")
+        self.gen_mv = cfg.get("adc.gen_mv_per_count")
+
+    def battery_mv(self, raw):
+        return raw * self.battery_uv // 1000
+
+    def battery_ma(self, raw):
+        # discharge positive: the sensor reads above its zero while the bank discharges
+        return (raw - self.current_zero) * self.current_ma
+
+    def gen_volts_x10(self, raw):
+        return raw * self.gen_mv // 100
+
+
+class EdgeFrequency:
+    # The generator's frequency from a zero-cross detector (an optocoupler on its output)
+    # on a digital input: the pin's interrupt counts rising edges and keeps the times of
+    # the first and the last; every WINDOW_US hz_x100() turns them into a frequency (the
+    # periods between those edges) and starts the next window. No edge for a whole window:
+    # 0, a still engine. Between windows it returns the last reading.
+    WINDOW_US = 200000
+
+    def __init__(self, ticks_us, ticks_diff):
+        self._us = ticks_us
+        self._diff = ticks_diff
+        self._n = array("i", [0, 0, 0])   # edges, first edge time, last edge time
+        self._t0 = ticks_us()
+        self._hz = 0
+
+    def edge(self, _pin=None):
+        # The interrupt handler: no allocation, no floats.
+        n = self._n
+        t = self._us()
+        if n[0] == 0:
+            n[1] = t
+        n[2] = t
+        n[0] += 1
+
+    def hz_x100(self):
+        now = self._us()
+        if self._diff(now, self._t0) < self.WINDOW_US:
+            return self._hz
+        self._t0 = now
+        n = self._n
+        edges = n[0]
+        if edges >= 2:
+            span = self._diff(n[2], n[1])
+            # (edges - 1) periods in span us; x100 Hz, kept below 2^30
+            self._hz = (edges - 1) * 1000000 // (span // 100) if span >= 100 else 0
+        else:
+            self._hz = 0
+        n[0] = 0
+        return self._hz
+
+
+class StreamSerial:
+    # The console on a byte stream (sys.stdin.buffer / sys.stdout.buffer on a board's USB
+    # serial line, a pseudo-terminal on the virtual board). Reading never waits: a
+    # select.poll with a zero timeout, then only the bytes that are there. A terminal that
+    # does not read is not waited for either: what does not fit is dropped and counted.
+    OUT_MAX = 4096
+
+    def __init__(self, inp, out, poll_factory, pollin, pollout):
+        self._in = inp
+        self._out = out
+        self._poll_in = poll_factory()
+        self._poll_in.register(inp, pollin)
+        self._poll_out = poll_factory()
+        self._poll_out.register(out, pollout)
+        self.dropped = 0
+
+    def read(self, buf):
+        n = 0
+        while n < len(buf) and self._poll_in.poll(0):
+            b = self._in.read(1)
+            if not b:
+                break
+            buf[n] = b[0]
+            n += 1
+        return n
+
+    def write(self, data):
+        if not self._poll_out.poll(0) or len(data) > self.OUT_MAX:
+            self.dropped += len(data)
+            return
+        self._out.write(data)
+        if hasattr(self._out, "flush"):
+            self._out.flush()
+
+
+def rtc_seconds(dt):
+    # machine.RTC().datetime(): (year, month, day, weekday, hours, minutes, seconds,
+    # subseconds) -> seconds since 2000 (firmware/clock.py), whatever the port's epoch.
+    return clock.seconds(dt[0], dt[1], dt[2], dt[4], dt[5], dt[6])
+
+
+def rtc_tuple(secs):
+    # The inverse, for setting the clock.
+    y, mo, d, hh, mm, ss = clock.civil(secs)
+    return (y, mo, d, clock.weekday(secs), hh, mm, ss, 0)

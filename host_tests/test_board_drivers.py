@@ -1,0 +1,266 @@
+# The real boards' drivers on the host, with a fake `machine` module (pins with levels and
+# pad holds, ADCs fed by the test, a timer whose interrupt the test fires): sample timing
+# into the ring, overruns, outputs held through a reset and their polarity, inputs,
+# calibration, the generator's frequency, the clock; then the whole controller on the
+# ESP32 board through a mains failure.
+import math
+import sys
+import types
+
+import pytest
+
+from boards import mcu
+from firmware import clock, hal
+
+
+class FakePin:
+    OUT = 1
+    IN = 0
+    PULL_UP = 2
+    IRQ_RISING = 1
+    levels = {}            # pad levels by pin number: what outlives a "reset"
+    held = {}
+
+    def __init__(self, n, mode=None, pull=None, value=None, hold=None):
+        self.n = n
+        self.levels.setdefault(n, 0)
+        if mode is not None or value is not None or hold is not None:
+            self.init(mode, pull, value=value, hold=hold)
+
+    def init(self, mode=None, pull=None, value=None, hold=None):
+        if value is not None:
+            # a held pad does not move: the firmware must release it to change it
+            assert value == self.levels[self.n] or not self.held.get(self.n), \
+                "pin %d changed while its pad is held" % self.n
+            self.levels[self.n] = value
+        if hold is not None:
+            self.held[self.n] = hold
+
+    def value(self, v=None):
+        if v is None:
+            return self.levels[self.n]
+        assert (1 if v else 0) == self.levels[self.n] or not self.held.get(self.n), \
+            "pin %d changed while its pad is held" % self.n
+        self.levels[self.n] = 1 if v else 0
+
+    def irq(self, handler=None, trigger=None):
+        FakePin.irq_handler = handler
+
+
+class FakeADC:
+    ATTN_11DB = 3
+    sources = {}           # pin number -> () -> 16-bit reading
+
+    def __init__(self, pin, atten=None):
+        self.n = pin.n
+
+    def read_u16(self):
+        return self.sources.get(self.n, lambda: 32768)()
+
+
+class FakeTimer:
+    PERIODIC = 1
+    last = None
+
+    def __init__(self, n):
+        FakeTimer.last = self
+
+    def init(self, mode=None, freq=None, callback=None, hard=None):
+        assert hard is True and freq == 4000
+        self.callback = callback
+
+
+class FakeRTC:
+    def __init__(self):
+        self.dt = (2026, 11, 29, 6, 10, 30, 15, 0)
+
+    def datetime(self, dt=None):
+        if dt is None:
+            return self.dt
+        self.dt = dt
+
+
+class FakeWDT:
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+class FakeSerial:
+    def __init__(self):
+        self.inp = bytearray()
+        self.out = bytearray()
+
+    def read(self, buf):
+        n = min(len(buf), len(self.inp))
+        buf[:n] = self.inp[:n]
+        del self.inp[:n]
+        return n
+
+    def write(self, data):
+        self.out += data
+
+
+@pytest.fixture
+def esp32(monkeypatch, tmp_path):
+    machine = types.SimpleNamespace(Pin=FakePin, ADC=FakeADC, Timer=FakeTimer, RTC=FakeRTC,
+                                    WDT=FakeWDT)
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.setattr(FakePin, "levels", {})
+    monkeypatch.setattr(FakePin, "held", {})
+    monkeypatch.setattr(FakeADC, "sources", {})
+    # MicroPython's tick functions, on a clock the fake timer moves 250 us per interrupt
+    import time
+    mask = (1 << 30) - 1
+    now = [0]
+    monkeypatch.setattr(time, "ticks_us", lambda: now[0] & mask, raising=False)
+    monkeypatch.setattr(time, "ticks_ms", lambda: (now[0] // 1000) & mask, raising=False)
+    monkeypatch.setattr(time, "ticks_add", lambda t, d: (t + d) & mask, raising=False)
+    monkeypatch.setattr(time, "ticks_diff", lambda a, b: ((a - b + (1 << 29)) & mask) - (1 << 29),
+                        raising=False)
+    monkeypatch.setattr(time, "sleep_ms", lambda ms: now.__setitem__(0, now[0] + 1000 * ms),
+                        raising=False)
+    FakeTimer.clock = now
+    sys.modules.pop("boards.esp32.board", None)
+    from boards.esp32 import board, pins
+
+    def make():
+        return board.Board(str(tmp_path / "data"), serial=FakeSerial())
+    yield make, pins
+    sys.modules.pop("boards.esp32.board", None)
+
+
+def _sine(fs=4000, hz=50.0, peak=903, level=lambda k: 1.0):
+    k = [0]
+
+    def read():
+        v = 2048 + level(k[0]) * peak * math.sin(2 * math.pi * hz * k[0] / fs)
+        k[0] += 1
+        return int(v) << 4
+    return read, k
+
+
+def test_the_interrupt_fills_the_ring_and_the_loop_reads_every_sample_in_order():
+    seq = iter(range(100000))
+    s = mcu.MainsSampler(lambda: next(seq) << 4, lambda k: (1000 + k) << 4)
+    buf = [0] * 4
+    got = []
+    for block in range(500):
+        for _ in range(4):
+            s.isr()
+        s.read(buf, 4)
+        got += buf
+    assert got == list(range(2000)) and s.overruns == 0
+    # the slow inputs: averages over SLOW_N samples of each, in turn
+    assert list(s.slow) == [1000, 1001, 1002]
+    # a loop 300 samples late (more than the ring) gets the newest block and counts it
+    for _ in range(300):
+        s.isr()
+    s.read(buf, 4)
+    assert buf == list(range(2296, 2300)) and s.overruns == 1
+    # the count wraps at 2^30 without a hitch
+    s._w[0] = s._r = (1 << 30) - 2
+    for _ in range(4):
+        s.isr()
+    s.read(buf, 4)
+    assert s.available() == 0 and s.overruns == 1
+
+
+def test_outputs_read_back_held_levels_and_keep_their_logical_state_across_polarity():
+    levels = {n: 1 for n in range(8)}       # active low: all off
+    pins = [types.SimpleNamespace(value=(lambda n: lambda: levels[n])(n)) for n in range(8)]
+    driven = []
+
+    def drive(pin, level):
+        n = pins.index(pin)
+        levels[n] = level
+        driven.append((n, level))
+    levels[hal.OUT_XFER] = 0               # active low: 0 is energised
+    levels[hal.OUT_GEN_RUN] = 1
+    out = mcu.Outputs(pins, drive)
+    out.configure(True)
+    assert out.state(hal.OUT_XFER) and not out.state(hal.OUT_GEN_RUN)
+    assert driven == []                    # reading back drives nothing
+    assert not out.state(hal.OUT_SHED)     # high = off when active low
+    out.configure(False)                   # the polarity changes: outputs keep their meaning
+    assert levels[hal.OUT_XFER] == 1 and levels[hal.OUT_SHED] == 0 and out.state(hal.OUT_XFER)
+    driven.clear()
+    out.set(hal.OUT_XFER, True)            # unchanged: no drive
+    out.set(hal.OUT_SHED, True)
+    assert driven == [(hal.OUT_SHED, 1)]
+
+
+def test_inputs_calibration_frequency_and_clock():
+    levels = [0, 1, 0]
+    inp = mcu.Inputs([types.SimpleNamespace(value=(lambda i: lambda: levels[i])(i)) for i in range(3)])
+    assert [inp.read(i) for i in range(3)] == [True, False, True]     # pulled low = closed
+    inp.active_low = False
+    assert [inp.read(i) for i in range(3)] == [False, True, False]
+
+    from firmware.config import Config
+    cal = mcu.Calibration()
+    cfg = Config()
+    cfg.update({"adc.battery_uv_per_count": 14650, "adc.current_ma_per_count": 98,
+                "adc.current_zero": 2048, "adc.gen_mv_per_count": 73})
+    cal.configure(cfg)
+    assert cal.battery_mv(3550) == 52007              # 52.0 V
+    assert cal.battery_ma(2048 + 320) == 31360         # 31.4 A discharge
+    assert cal.battery_ma(2000) < 0                    # charging
+    assert cal.gen_volts_x10(3150) == 2299             # 229.9 V
+    assert cal.battery_mv(4095) * 1000 < 2 ** 30
+
+    t = [0]
+    f = mcu.EdgeFrequency(lambda: t[0], lambda a, b: a - b)
+    for k in range(12):                    # 50.0 Hz edges for 220 ms
+        t[0] = 1000 + k * 20000
+        f.edge()
+    t[0] = 230000
+    assert f.hz_x100() == 5000
+    t[0] = 300000
+    assert f.hz_x100() == 5000             # within the next window: the last reading
+    t[0] = 431000                          # a whole window without an edge: still
+    assert f.hz_x100() == 0
+
+    secs = clock.seconds(2026, 11, 29, 10, 30, 15)
+    assert mcu.rtc_seconds((2026, 11, 29, 6, 10, 30, 15, 0)) == secs
+    assert mcu.rtc_seconds(mcu.rtc_tuple(secs)) == secs
+
+
+def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure(esp32):
+    make, pins = esp32
+    from firmware.controller import Controller
+    read, k = _sine(level=lambda k: 0.0 if 8000 <= k < 8400 else 1.0)   # 100 ms dip to 0
+    FakeADC.sources[pins.MAINS_ADC] = read
+    FakeADC.sources[pins.BATTERY_ADC] = lambda: 3550 << 4
+    FakeADC.sources[pins.CURRENT_ADC] = lambda: 2048 << 4
+    FakeADC.sources[pins.GEN_ADC] = lambda: 0
+    board = make()
+    timer = FakeTimer.last
+    available = board._sampler.available
+
+    def wait():                            # the timer fires while the loop waits
+        while available() < board.block_len:
+            FakeTimer.clock[0] += 250
+            timer.callback(timer)
+        return available()
+    board._sampler.available = wait
+    ctrl = Controller(board)
+    board.start_watchdog()
+    assert all(FakePin.held[n] for n in pins.OUTPUTS.values())
+    while k[0] < 8000:
+        ctrl.step()
+    assert ctrl.monitor.ok() and not board.output_state(hal.OUT_XFER)
+    assert 51000 < board.battery_mv() < 53000
+    while k[0] < 8040:                     # 10 ms into the dip
+        ctrl.step()
+    assert board.output_state(hal.OUT_XFER)
+    assert FakePin.levels[pins.OUTPUTS[hal.OUT_XFER]] == 1 and FakePin.held[pins.OUTPUTS[hal.OUT_XFER]]
+    assert board._wdt.feeds >= 8040 // 4 - 2000 // 4 - 1
+    # a watchdog reset now: the new board reads the relay back from the held pad
+    board2 = make()
+    ctrl2 = Controller(board2)
+    assert board2.output_state(hal.OUT_XFER) and ctrl2.transfer.on_battery()
+    assert ctrl2.supervisor.outage
