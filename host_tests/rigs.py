@@ -75,6 +75,30 @@ class VirtualBoard:
                 self.proc.wait()
 
 
+class BareBoard:
+    """A bare MicroPython unix port at its REPL on a pseudo-terminal, its working directory
+    standing for the board's filesystem: what mpremote meets on a board in maintenance."""
+
+    def __init__(self, path):
+        self.dir = path
+        path.mkdir(parents=True, exist_ok=True)
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self._slave = slave          # kept open: the REPL reads nothing, not an error, meanwhile
+        self.link = str(path) + ".tty"
+        os.symlink(os.ttyname(slave), self.link)
+        mp = os.path.join(os.path.dirname(sys.executable), "micropython")
+        self.proc = subprocess.Popen([mp], stdin=master, stdout=master, stderr=master,
+                                     cwd=str(path), start_new_session=True)
+        os.close(master)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._slave)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

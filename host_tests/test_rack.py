@@ -1,0 +1,107 @@
+# tools/rack.py against a virtual rack: bare MicroPython unix ports at their REPL on
+# pseudo-terminals (mpremote talks to them with resume), and virtual boards running the
+# firmware (tools/vboard.py) for status and log.
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rigs import ROOT, BareBoard, VirtualBoard
+
+RACK = [sys.executable, os.path.join(ROOT, "tools", "rack.py")]
+
+
+def _rack(*args, timeout=300):
+    return subprocess.run(RACK + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def rack(tmp_path):
+    boards = [BareBoard(tmp_path / ("board%d" % i)) for i in range(4)]
+    yield boards
+    for b in boards:
+        b.close()
+
+
+def _results(out):
+    # the final table: board -> result
+    lines = out.splitlines()
+    start = max(i for i, x in enumerate(lines) if x.startswith("board "))
+    return dict(re.split(r"\s{2,}", x, 1) for x in lines[start + 1:])
+
+
+def _landed(board, files):
+    for rel, meta in files.items():
+        data = (board.dir / rel).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"], (board.dir, rel)
+
+
+def test_deploy_to_four_boards_at_once_then_only_what_changed(rack, tmp_path):
+    build_dir = str(tmp_path / "build")
+    links = [b.link for b in rack]
+    p = _rack("deploy", "--board", "esp32", "--resume", "--build", build_dir, *links)
+    assert p.returncode == 0, p.stdout + p.stderr
+    files = json.loads(open(os.path.join(build_dir, "esp32", "files.json")).read())
+    n = len(files)
+    for b in rack:
+        _landed(b, files)
+        assert _results(p.stdout)[b.link] == "ok: %d copied, 0 unchanged" % n, p.stdout
+    # again: nothing copied anywhere, nothing touched
+    stamps = [(b.dir / "main.py").stat().st_mtime_ns for b in rack]
+    p = _rack("deploy", "--board", "esp32", "--resume", "--build", build_dir, *links)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for b, stamp in zip(rack, stamps):
+        assert _results(p.stdout)[b.link] == "ok: 0 copied, %d unchanged" % n, p.stdout
+        assert (b.dir / "main.py").stat().st_mtime_ns == stamp
+    # one file damaged on one board, one board that is not there: the damaged file alone
+    # is copied again, the missing board is reported, the rest carry on
+    (rack[2].dir / "lib" / "firmware" / "supervisor.mpy").write_bytes(b"junk")
+    missing = str(tmp_path / "nowhere.tty")
+    p = _rack("deploy", "--board", "esp32", "--resume", "--build", build_dir, missing, *links)
+    assert p.returncode == 1
+    res = _results(p.stdout)
+    assert res[rack[2].link] == "ok: 1 copied, %d unchanged" % (n - 1), p.stdout
+    assert res[missing].startswith("FAILED: cannot open %s" % missing), p.stdout
+    assert [res[b.link] for b in (rack[0], rack[1], rack[3])] == ["ok: 0 copied, %d unchanged" % n] * 3
+    _landed(rack[2], files)
+
+
+def test_status_and_log_from_boards_running_the_firmware(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    boards = [VirtualBoard(tmp_path / "a", {"duration_s": 600}),
+              VirtualBoard(tmp_path / "b", {"duration_s": 600, "mains": {"events": [
+                  {"at_s": 2, "kind": "outage", "duration_s": 600}]}})]
+    try:
+        while boards[1].elapsed() < 4:           # mains learned, then lost
+            time.sleep(0.1)
+        p = _rack("status", boards[0].link, boards[1].link, str(tmp_path / "gone.tty"), timeout=60)
+        assert p.returncode == 1, p.stdout + p.stderr
+        lines = p.stdout.splitlines()
+        assert lines[0].split() == ["board", "mode", "source", "battery", "generator", "alarms"]
+        row_a = next(x for x in lines if x.startswith(boards[0].link)).split()
+        row_b = next(x for x in lines if x.startswith(boards[1].link)).split()
+        assert row_a[1:3] == ["auto", "mains"] and row_a[-1] == "-"
+        assert row_b[1:3] == ["auto", "battery"]
+        assert _results(p.stdout)[str(tmp_path / "gone.tty")].startswith("FAILED: "), p.stdout
+        p = _rack("log", boards[1].link, "5", timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "transfer_to_battery" in p.stdout and "boot" in p.stdout
+    finally:
+        for b in boards:
+            b.close()
+
+
+def test_bad_arguments_get_one_line_and_exit_2():
+    for args, msg in ((["deploy", "x.tty"], "deploy needs --board"),
+                      (["deploy", "--board", "esp32"], "deploy needs at least one PORT"),
+                      (["deploy", "--board", "esp32", "--fast", "p"], "'--fast' is not an option"),
+                      (["log", "p", "many"], "log N must be a whole number"),
+                      (["reboot"], "usage:")):
+        p = _rack(*args)
+        assert p.returncode == 2 and msg in p.stderr and len(p.stderr.splitlines()) == 1, (args, p.stderr)
