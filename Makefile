@@ -13,7 +13,8 @@ NUT := /lib/nut/nutdrv_qx
 # The MicroPython stubs pyright checks the board drivers against, one folder per port
 # (each has its own `machine`), kept out of .venv.
 ESP32_STUBS := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
-STUBS := .stubs/.installed-esp32-1.29.0.post1
+RP2_STUBS := micropython-rp2-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
+STUBS := .stubs/.installed-1.29.0.post1
 
 .PHONY: all demo test bench build clean
 
@@ -36,6 +37,7 @@ $(NUT):
 $(STUBS): $(STAMP)
 	rm -rf .stubs
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --target .stubs/esp32 $(ESP32_STUBS)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --target .stubs/rp2 $(RP2_STUBS)
 	touch $@
 
 test: $(STAMP) $(NUT) $(STUBS)

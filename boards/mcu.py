@@ -6,9 +6,12 @@
 #
 # Everything a block calls (outputs, inputs, readings) works on preallocated state and
 # small ints, so the control loop still allocates nothing on a board.
+import os
+import time
 from array import array
 
 from firmware import clock
+from firmware.files import DirFS
 
 N_OUTPUTS = 8        # hal.OUT_*
 N_INPUTS = 3         # hal.IN_*
@@ -239,3 +242,123 @@ def rtc_tuple(secs):
     # The inverse, for setting the clock.
     y, mo, d, hh, mm, ss = clock.civil(secs)
     return (y, mo, d, clock.weekday(secs), hh, mm, ss, 0)
+
+
+class McuBoard:
+    # The HAL (firmware/hal.py) on a microcontroller, from the parts its subclass builds
+    # (boards/esp32/board.py, boards/rp2040/board.py): outputs, inputs, the sampler and what
+    # fires its interrupt, the generator's frequency, the RTC, the console, the watchdog
+    # class. time's ticks functions are MicroPython's.
+    sample_rate_hz = 4000
+    block_len = 4
+    watchdog_ms = 2000
+
+    def _parts(self, machine, pins, fs_root, out, drive, sampler, serial):
+        # What both boards build alike: the flash folder, inputs with pull-ups, the
+        # generator's zero-cross interrupt, the console on the USB serial line.
+        Pin = machine.Pin
+        try:
+            os.mkdir(fs_root)
+        except OSError:
+            pass                                # it is there already
+        self.fs = DirFS(fs_root)
+        self._outputs = Outputs(out, drive)
+        self._inputs = Inputs([Pin(pins.INPUTS[k], Pin.IN, Pin.PULL_UP) for k in range(N_INPUTS)])
+        self._sampler = sampler
+        self._freq = EdgeFrequency(time.ticks_us, time.ticks_diff)
+        Pin(pins.GEN_ZC, Pin.IN).irq(handler=self._freq.edge, trigger=Pin.IRQ_RISING)
+        self._rtc = machine.RTC()
+        if serial is None:
+            import select
+            import sys
+            serial = StreamSerial(sys.stdin.buffer, sys.stdout.buffer, select.poll,
+                                  select.POLLIN, select.POLLOUT)
+        self._serial = serial
+        self._wdt_class = machine.WDT
+        self._wdt = None
+        self._cal = Calibration()
+
+    def configure(self, cfg):
+        self._cal.configure(cfg)
+        self._outputs.configure(cfg.get("io.outputs_active_low"))
+        self._inputs.active_low = cfg.get("io.inputs_active_low")
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def ticks_add(self, t, delta):
+        return time.ticks_add(t, delta)
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def read_block(self, buf):
+        s = self._sampler
+        n = self.block_len
+        while s.available() < n:
+            pass
+        s.read(buf, n)
+
+    def skip(self, ms):
+        time.sleep_ms(ms)
+        self._sampler.drop()
+
+    def set_output(self, out, on):
+        self._outputs.set(out, on)
+
+    def output_state(self, out):
+        return self._outputs.state(out)
+
+    def read_input(self, inp):
+        return self._inputs.read(inp)
+
+    def start_watchdog(self):
+        # Once the firmware is up: from here on only the control loop keeps the board alive.
+        self._wdt = self._wdt_class(timeout=self.watchdog_ms)
+
+    def feed_watchdog(self):
+        if self._wdt is not None:
+            self._wdt.feed()
+
+    def gen_volts_x10(self):
+        return self._cal.gen_volts_x10(self._sampler.slow[2])
+
+    def gen_hz_x100(self):
+        return self._freq.hz_x100()
+
+    def battery_mv(self):
+        return self._cal.battery_mv(self._sampler.slow[0])
+
+    def battery_ma(self):
+        return self._cal.battery_ma(self._sampler.slow[1])
+
+    def output_w(self):
+        return 0        # no output power sensor on these boards yet
+
+    def serial_read(self, buf):
+        return self._serial.read(buf)
+
+    def serial_write(self, data):
+        self._serial.write(data)
+
+    def time_s(self):
+        return rtc_seconds(self._rtc.datetime())
+
+    def set_time(self, secs):
+        self._rtc.datetime(rtc_tuple(secs))
+
+
+def run(board):
+    # The firmware's loop on a board (boards/*/main.py). The console is the USB serial
+    # line: Ctrl-C is an ordinary byte there (kbd_intr(-1)), so a stray one never stops the
+    # controller. The watchdog starts once the controller is up; from then on only the
+    # control loop feeds it.
+    import micropython
+
+    from firmware.controller import Controller
+    ctrl = Controller(board)
+    board.start_watchdog()
+    micropython.kbd_intr(-1)
+    while True:
+        ctrl.step()
+        ctrl.service()

@@ -52,7 +52,7 @@ class FakeADC:
     sources = {}           # pin number -> () -> 16-bit reading
 
     def __init__(self, pin, atten=None):
-        self.n = pin.n
+        self.n = pin.n if isinstance(pin, FakePin) else pin     # ESP32: a Pin; RP2040: its number
 
     def read_u16(self):
         return self.sources.get(self.n, lambda: 32768)()
@@ -104,11 +104,28 @@ class FakeSerial:
         self.out += data
 
 
-@pytest.fixture
-def esp32(monkeypatch, tmp_path):
+class FakeStateMachine:
+    last = None
+
+    def __init__(self, n, program, freq):
+        assert freq == 4000 * 32 and program.__name__ == "_sample_clock"
+        FakeStateMachine.last = self
+        self.running = False
+
+    def irq(self, handler=None, hard=False):
+        assert hard is True
+        self.callback = handler
+
+    def active(self, on):
+        self.running = bool(on)
+
+
+def _fake_machine(monkeypatch):
     machine = types.SimpleNamespace(Pin=FakePin, ADC=FakeADC, Timer=FakeTimer, RTC=FakeRTC,
                                     WDT=FakeWDT)
     monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.setitem(sys.modules, "rp2", types.SimpleNamespace(
+        asm_pio=lambda **kw: (lambda f: f), StateMachine=FakeStateMachine))
     monkeypatch.setattr(FakePin, "levels", {})
     monkeypatch.setattr(FakePin, "held", {})
     monkeypatch.setattr(FakeADC, "sources", {})
@@ -124,6 +141,11 @@ def esp32(monkeypatch, tmp_path):
     monkeypatch.setattr(time, "sleep_ms", lambda ms: now.__setitem__(0, now[0] + 1000 * ms),
                         raising=False)
     FakeTimer.clock = now
+
+
+@pytest.fixture
+def esp32(monkeypatch, tmp_path):
+    _fake_machine(monkeypatch)
     sys.modules.pop("boards.esp32.board", None)
     from boards.esp32 import board, pins
 
@@ -131,6 +153,18 @@ def esp32(monkeypatch, tmp_path):
         return board.Board(str(tmp_path / "data"), serial=FakeSerial())
     yield make, pins
     sys.modules.pop("boards.esp32.board", None)
+
+
+@pytest.fixture
+def rp2040(monkeypatch, tmp_path):
+    _fake_machine(monkeypatch)
+    sys.modules.pop("boards.rp2040.board", None)
+    from boards.rp2040 import board, pins
+
+    def make():
+        return board.Board(str(tmp_path / "data"), serial=FakeSerial())
+    yield make, pins
+    sys.modules.pop("boards.rp2040.board", None)
 
 
 def _sine(fs=4000, hz=50.0, peak=903, level=lambda k: 1.0):
@@ -264,3 +298,39 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     ctrl2 = Controller(board2)
     assert board2.output_state(hal.OUT_XFER) and ctrl2.transfer.on_battery()
     assert ctrl2.supervisor.outage
+
+
+def test_rp2040_board_samples_on_its_pio_clock_and_shares_one_input_through_the_switch(rp2040):
+    make, pins = rp2040
+    from firmware.controller import Controller
+    read, k = _sine()
+    FakeADC.sources[pins.MAINS_ADC] = read
+    FakeADC.sources[pins.BATTERY_ADC] = lambda: 3550 << 4
+    # the switch: battery current with select low, generator voltage with it high
+    FakeADC.sources[pins.SHARED_ADC] = lambda: (3150 if FakePin.levels[pins.SHARED_SELECT] else 2368) << 4
+    board = make()
+    sm = FakeStateMachine.last
+    assert sm.running
+    available = board._sampler.available
+
+    def wait():
+        while available() < board.block_len:
+            FakeTimer.clock[0] += 250
+            sm.callback(sm)
+        return available()
+    board._sampler.available = wait
+    ctrl = Controller(board)
+    board.start_watchdog()
+    while k[0] < 4000:
+        ctrl.step()
+    assert ctrl.monitor.ok()
+    assert board.battery_mv() == 52007 and board.battery_ma() == 31360
+    assert board.gen_volts_x10() == 2299
+    # the RP2040 drops its pads on a watchdog reset: the firmware boots as after a power cut
+    board.set_output(hal.OUT_XFER, True)
+    assert FakePin.levels[pins.OUTPUTS[hal.OUT_XFER]] == 1
+    for n in pins.OUTPUTS.values():
+        FakePin.levels[n] = 0
+    board2 = make()
+    Controller(board2)
+    assert not board2.output_state(hal.OUT_XFER)

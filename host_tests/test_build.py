@@ -9,21 +9,25 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT, run_micropython
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import build  # noqa: E402
 
 
-def test_the_esp32_bundle_has_every_module_compiled_hashed_and_listed(tmp_path):
+@pytest.mark.parametrize("board,arch", [("esp32", "xtensawin"), ("rp2040", "armv6m")])
+def test_a_bundle_has_every_module_compiled_hashed_and_listed(tmp_path, board, arch):
     out = tmp_path / "build"
     p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build.py"), "--out", str(out)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    name, arch, _, n, _, size = p.stdout.split("\n")[0].split()
-    assert (name, arch) == ("esp32", "xtensawin")
-    b = out / "esp32"
-    expect = sorted(rel for _, rel in build.sources("esp32"))
+    rows = {line.split()[0]: line.split() for line in p.stdout.splitlines()}
+    name, got_arch, _, n, _, size = rows[board]
+    assert got_arch == arch
+    b = out / board
+    expect = sorted(rel for _, rel in build.sources(board))
     mpys = sorted(str(f.relative_to(b / "lib")) for f in (b / "lib").rglob("*.mpy"))
     assert mpys == expect and int(n) == len(expect)
     for rel in mpys:
@@ -41,16 +45,16 @@ def test_the_esp32_bundle_has_every_module_compiled_hashed_and_listed(tmp_path):
     assert pkg["deps"] == [] and pkg["version"]
     assert sorted(dest for dest, _ in pkg["urls"]) == mpys
     assert all(src == "lib/" + dest for dest, src in pkg["urls"])
-    assert (b / "main.py").read_text() == "from boards.esp32.main import run\nrun()\n"
+    assert (b / "main.py").read_text() == "from boards.%s.main import run\nrun()\n" % board
     manifest = (b / "manifest.py").read_text()
     # the manifest's paths lead back to the sources from where it lies
     base = re.search(r'package\("firmware", base_path="([^"]+)"\)', manifest).group(1)
     assert os.path.samefile(os.path.join(b, base), ROOT)
-    assert '"esp32/board.py"' in manifest and '"mcu.py"' in manifest
+    assert '"%s/board.py"' % board in manifest and '"mcu.py"' in manifest
     # an unknown board is one clear line and exit 2
     p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build.py"), "--board", "pico"],
                        capture_output=True, text=True)
-    assert p.returncode == 2 and p.stderr.strip() == "build: board 'pico' is not known; allowed: esp32, all"
+    assert p.returncode == 2 and p.stderr.strip() == "build: board 'pico' is not known; allowed: esp32, rp2040, all"
 
 
 def test_the_compiled_firmware_runs_in_the_micropython_vm(tmp_path):

@@ -1,6 +1,6 @@
 # make build: one bundle per board, ready to copy to a board or to install with mip.
 #
-#   python3 tools/build.py [--board esp32|all] [--out out/build]
+#   python3 tools/build.py [--board esp32|rp2040|all] [--out out/build]
 #
 # For each board, out/build/BOARD/ holds
 #   lib/firmware/*.mpy, lib/boards/...   the firmware and the board's drivers, compiled by
@@ -14,7 +14,7 @@
 #                                        compares with a board to copy only what changed
 # Dependencies from micropython-lib are declared (package.json "deps", manifest
 # require()), never copied; so far the firmware needs none. Prints one line per board:
-#   esp32 xtensawin files 34 bytes 61234
+#   esp32 xtensawin files 32 bytes 64770
 import hashlib
 import json
 import os
@@ -29,6 +29,7 @@ from firmware import VERSION  # noqa: E402
 # board: (mpy-cross architecture, the board's folder under boards/)
 BOARDS = {
     "esp32": ("xtensawin", "esp32"),
+    "rp2040": ("armv6m", "rp2040"),
 }
 # micropython-lib packages the firmware imports, as (name, version) for mip
 DEPS = []

@@ -1,0 +1,27 @@
+# Raspberry Pi Pico (RP2040) pin map. The Pico brings out three ADC inputs (GP26-28; the
+# fourth, GP29, measures VSYS on the board), so the two slow signals that share GP28 go
+# through one switch of a 74HC4053 selected by GP22: battery current, generator voltage.
+from firmware import hal
+
+MAINS_ADC = 26          # ZMPT101B output, biased at mid-rail; 100k to ground (reads 0 unplugged)
+BATTERY_ADC = 27        # battery bank through a divider (adc.battery_uv_per_count)
+SHARED_ADC = 28         # 74HC4053 common: battery current (select 0) or generator voltage (1)
+SHARED_SELECT = 22
+GEN_ZC = 21             # generator zero-cross optocoupler, rising edge once a cycle
+
+OUTPUTS = {             # relay driver inputs (ULN2803 or relay modules)
+    hal.OUT_XFER: 2,
+    hal.OUT_MAINS_OPEN: 3,
+    hal.OUT_GEN_CLOSE: 4,
+    hal.OUT_GEN_RUN: 5,
+    hal.OUT_GEN_START: 6,
+    hal.OUT_GEN_PREHEAT: 7,
+    hal.OUT_SHED: 8,
+    hal.OUT_LOAD_OFF: 9,
+}
+
+INPUTS = {              # auxiliary contacts to ground, internal pull-ups
+    hal.IN_XFER_FB: 10,
+    hal.IN_MAINS_FB: 11,
+    hal.IN_GEN_FB: 12,
+}
