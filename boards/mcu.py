@@ -348,17 +348,30 @@ class McuBoard:
         self._rtc.datetime(rtc_tuple(secs))
 
 
-def run(board):
+MAINT_FLAG = "maint"
+
+
+def run(board, reset):
     # The firmware's loop on a board (boards/*/main.py). The console is the USB serial
     # line: Ctrl-C is an ordinary byte there (kbd_intr(-1)), so a stray one never stops the
     # controller. The watchdog starts once the controller is up; from then on only the
-    # control loop feeds it.
+    # control loop feeds it, and it cannot be stopped. So `maint` on the console leaves a
+    # flag on the flash and resets the board (reset(): machine.reset); the next boot finds
+    # the flag, removes it and returns to the REPL without starting the controller or the
+    # watchdog, for mpremote (tools/rack.py deploy). The reset after that starts it again.
     import micropython
 
     from firmware.controller import Controller
+    if board.fs.read(MAINT_FLAG) is not None:
+        board.fs.remove(MAINT_FLAG)
+        print("maintenance: the controller is not running; reset to start it")
+        return
     ctrl = Controller(board)
     board.start_watchdog()
     micropython.kbd_intr(-1)
-    while True:
+    while not ctrl.maintenance:
         ctrl.step()
         ctrl.service()
+    micropython.kbd_intr(3)
+    board.fs.write(MAINT_FLAG, b"1")
+    reset()

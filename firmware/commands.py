@@ -18,7 +18,7 @@ from firmware.config import SCHEMA, SECRET, row as config_row
 HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
         "(manual mode), selftest battery, exercise, counters [reset engine|relays|battery], "
         "alarms, ack NAME|all, log [json] [N], config show|get KEY|set KEY VALUE|save|reset, "
-        "version, unlock PIN, lock")
+        "version, unlock PIN, lock, maint")
 _MAX_LINE = 120
 _FREE_TRIES = 3
 _LOCKOUT_MS = 30000
@@ -38,7 +38,7 @@ def redact(line):
 
 def _changes(cmd, args):
     # Does this command change the controller's state or settings?
-    if cmd in ("drill", "gen", "selftest", "ack"):
+    if cmd in ("drill", "gen", "selftest", "ack", "maint"):
         return True
     if cmd in ("mode", "counters"):
         return bool(args)
@@ -213,6 +213,16 @@ class Commands:
             a.ack(now, code)
         self.ctrl.gen.reset(now)
         return "OK acknowledged %s" % ", ".join(alarms.NAMES[c] for c in sorted(codes))
+
+    def _cmd_maint(self, args, now):
+        # Maintenance: the board restarts into its REPL without the controller (for a
+        # firmware update, tools/rack.py deploy). boards/mcu.py: run() does it once this
+        # reply has gone out.
+        if args:
+            return "ERR maint takes no argument"
+        self.ctrl.maintenance = True
+        return ("OK maintenance: the board restarts into its REPL without the controller; "
+                "outputs stay as they are where the board holds them; reset it to start again")
 
     def _cmd_version(self, args, now):
         return "OK version %s" % VERSION

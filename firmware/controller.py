@@ -77,6 +77,7 @@ class Controller:
         self._buf = array("H", [0] * board.block_len)
         self._n = board.block_len
         self._mains_lost = False
+        self.maintenance = False        # `maint`: the board's loop ends and it restarts
         self._idle = False
         self._away_ms = 0
 

@@ -38,6 +38,13 @@ class DirFS:
             f.write(data)
         self.writes += 1
 
+    def remove(self, name):
+        # NAME is gone (it may not have been there).
+        try:
+            os.remove(self._root + name)
+        except OSError:
+            pass
+
     def rename(self, name, new):
         # NAME becomes NEW, replacing it.
         os.rename(self._root + name, self._root + new)

@@ -32,7 +32,8 @@
 #                                    2020 until it has been set
 #   fs                               the board's filesystem: fs.read(name) -> bytes or None,
 #                                    fs.write(name, data) replacing the file atomically,
-#                                    fs.append(name, data), fs.size(name), fs.rename(a, b)
+#                                    fs.append(name, data), fs.size(name), fs.rename(a, b),
+#                                    fs.remove(name)
 #                                    (firmware/files.py: DirFS)
 #
 # Outputs. The UPS transfer relay is a changeover: de-energised, its common contact sits on

@@ -124,6 +124,9 @@ def _fake_machine(monkeypatch):
     machine = types.SimpleNamespace(Pin=FakePin, ADC=FakeADC, Timer=FakeTimer, RTC=FakeRTC,
                                     WDT=FakeWDT)
     monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.setitem(sys.modules, "micropython", types.SimpleNamespace(
+        kbd_intr=lambda c: FakeTimer.kbd.append(c)))
+    FakeTimer.kbd = []
     monkeypatch.setitem(sys.modules, "rp2", types.SimpleNamespace(
         asm_pio=lambda **kw: (lambda f: f), StateMachine=FakeStateMachine))
     monkeypatch.setattr(FakePin, "levels", {})
@@ -334,3 +337,39 @@ def test_rp2040_board_samples_on_its_pio_clock_and_shares_one_input_through_the_
     board2 = make()
     Controller(board2)
     assert not board2.output_state(hal.OUT_XFER)
+
+
+def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
+    # `maint` on the console (PIN-protected like every command that changes anything): the
+    # loop ends, a flag is left on the flash and the board is reset; the boot after that
+    # returns at once, without the controller and without the watchdog, the flag gone.
+    make, pins = esp32
+    from boards import mcu
+    read, k = _sine()
+    FakeADC.sources[pins.MAINS_ADC] = read
+    board = make()
+    timer = FakeTimer.last
+    available = board._sampler.available
+
+    def wait():
+        while available() < board.block_len:
+            FakeTimer.clock[0] += 250
+            timer.callback(timer)
+            typed = {8000: b"config set console.pin 1234\r", 10000: b"maint\r",
+                     11000: b"unlock 1234\r", 12000: b"maint\r"}.get(k[0])
+            if typed:
+                board._serial.inp += typed
+        return available()
+    board._sampler.available = wait
+    resets = []
+    mcu.run(board, lambda: resets.append(k[0]))
+    out = bytes(board._serial.out).decode()
+    assert "ERR maint: the console is locked; unlock PIN first" in out, out
+    assert out.count("OK maintenance: the board restarts into its REPL") == 1, out
+    assert FakeTimer.kbd == [-1, 3]           # Ctrl-C is the REPL's again
+    assert resets and 12000 <= resets[0] < 12100
+    assert board.fs.read(mcu.MAINT_FLAG) == b"1" and board._wdt.feeds > 2000
+    board2 = make()
+    mcu.run(board2, lambda: resets.append("again"))
+    assert board2._wdt is None and board2.fs.read(mcu.MAINT_FLAG) is None
+    assert resets == resets[:1]

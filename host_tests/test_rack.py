@@ -102,6 +102,34 @@ def test_bad_arguments_get_one_line_and_exit_2():
                       (["deploy", "--board", "esp32"], "deploy needs at least one PORT"),
                       (["deploy", "--board", "esp32", "--fast", "p"], "'--fast' is not an option"),
                       (["log", "p", "many"], "log N must be a whole number"),
+                      (["deploy", "--board", "esp32", "--pin", "1", "p"], "--pin goes with --stop"),
                       (["reboot"], "usage:")):
         p = _rack(*args)
         assert p.returncode == 2 and msg in p.stderr and len(p.stderr.splitlines()) == 1, (args, p.stderr)
+
+
+def test_deploy_stops_a_running_board_with_maint_then_updates_it(tmp_path):
+    # The firmware runs with a PIN on its console. A wrong PIN: refused, the board runs
+    # on. The right one: `maint` restarts it into its REPL (tools/vboard.py plays the
+    # restart), and the bundle lands on its flash beside its configuration.
+    (tmp_path / "a").mkdir()
+    board = VirtualBoard(tmp_path / "a", {"duration_s": 600, "config": {"console.pin": 1234}})
+    build_dir = str(tmp_path / "build")
+    try:
+        p = _rack("deploy", "--board", "rp2040", "--stop", "--pin", "9999", "--resume",
+                  "--build", build_dir, board.link, timeout=120)
+        assert p.returncode == 1
+        assert _results(p.stdout)[board.link].startswith("FAILED: unlock refused on %s: ERR unlock: wrong PIN"
+                                                         % board.link), p.stdout
+        assert board.proc.poll() is None
+        p = _rack("deploy", "--board", "rp2040", "--stop", "--pin", "1234", "--resume",
+                  "--build", build_dir, board.link, timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+        files = json.loads(open(os.path.join(build_dir, "rp2040", "files.json")).read())
+        assert _results(p.stdout)[board.link] == "ok: %d copied, 0 unchanged" % len(files)
+        fs = tmp_path / "a" / "fs"
+        for rel, meta in files.items():
+            assert hashlib.sha256((fs / rel).read_bytes()).hexdigest() == meta["sha256"]
+        assert (fs / "config.json").exists()
+    finally:
+        board.close()

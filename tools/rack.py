@@ -1,7 +1,8 @@
 # The rack from one host: deploy the firmware to many boards at once, read their status
 # and logs, open a console.
 #
-#   python3 tools/rack.py deploy --board esp32 [--resume] [--build DIR] PORT...
+#   python3 tools/rack.py deploy --board esp32|rp2040 [--stop [--pin PIN]] [--resume]
+#                                [--build DIR] PORT...
 #   python3 tools/rack.py status PORT...
 #   python3 tools/rack.py log PORT [N]
 #   python3 tools/rack.py console PORT
@@ -9,7 +10,9 @@
 # deploy: builds the bundle (tools/build.py), then on every board at once, through
 # mpremote's raw REPL: hashes what the board has, copies only the files whose SHA-256
 # differs, hashes them again to verify, and resets the board so the new firmware starts.
-# The board must be at its REPL (the firmware's console does not answer mpremote); with
+# The board must be at its REPL (the firmware's console does not answer mpremote): with
+# --stop, rack.py first types `maint` on the running firmware's console (after `unlock
+# PIN` with --pin), which restarts the board into its REPL (boards/mcu.py: run). With
 # --resume the REPL is taken as it is, without the soft reset and without the final reset
 # (a MicroPython unix port, as in the virtual rack, exits on either). One line per board
 # as it goes (a bar on a terminal), then a table; a board that fails is reported with the
@@ -34,7 +37,7 @@ import build  # noqa: E402
 
 TIMEOUT_S = 5.0
 BAUD = 115200
-USAGE = ("usage: rack.py deploy --board NAME [--resume] [--build DIR] PORT... | "
+USAGE = ("usage: rack.py deploy --board NAME [--stop [--pin PIN]] [--resume] [--build DIR] PORT... | "
          "status PORT... | log PORT [N] | console PORT")
 
 
@@ -71,20 +74,52 @@ class Progress:
         self._drawn = True
 
 
-def _deploy_one(port, bundle, files, resume, progress):
-    # Returns (copied, unchanged). Raises with a readable reason.
+def _stop_firmware(port, pin, progress):
+    # `maint` on the running firmware's console; the board restarts into its REPL.
+    progress.update(port, 0, 0, "stopping the controller")
+    if pin:
+        reply = " ".join(_ask(port, "unlock %s" % pin))
+        if not reply.startswith("OK"):
+            raise RuntimeError("unlock refused on %s: %s" % (port, reply))
+    reply = " ".join(_ask(port, "maint"))
+    if "OK maintenance" not in reply:
+        raise RuntimeError("maint refused on %s: %s" % (port, reply))
+
+
+def _raw_repl(port, soft_reset, wait_s):
+    # The board's raw REPL, retried for wait_s while it restarts.
     from mpremote.transport_serial import SerialTransport
-    progress.update(port, 0, len(files), "connecting")
-    try:
-        t = SerialTransport(port, baudrate=BAUD)
-    except Exception as e:
-        raise RuntimeError("cannot open %s: %s" % (port, e))
-    try:
+    deadline = time.monotonic() + wait_s
+    while True:
         try:
-            t.enter_raw_repl(soft_reset=not resume)
+            t = SerialTransport(port, baudrate=BAUD)
         except Exception as e:
-            raise RuntimeError("no REPL on %s (is the firmware running? stop it first): %s"
+            if time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            raise RuntimeError("cannot open %s: %s" % (port, e))
+        try:
+            t.enter_raw_repl(soft_reset=soft_reset)
+            return t
+        except Exception as e:
+            t.close()
+            if time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            raise RuntimeError("no REPL on %s (is the firmware running? --stop stops it): %s"
                                % (port, str(e).strip() or type(e).__name__))
+
+
+def _deploy_one(port, bundle, files, resume, stop, pin, progress):
+    # Returns (copied, unchanged). Raises with a readable reason.
+    if stop:
+        if not os.path.exists(port):
+            raise RuntimeError("cannot open %s: no such device" % port)
+        _stop_firmware(port, pin, progress)
+    progress.update(port, 0, len(files), "connecting")
+    # after a stop the REPL must not be soft-reset: that could start main.py again
+    t = _raw_repl(port, not (resume or stop), 20 if stop else 0)
+    try:
         changed = []
         for i, rel in enumerate(sorted(files)):
             progress.update(port, i, len(files), "comparing %s" % rel)
@@ -121,7 +156,7 @@ def _deploy_one(port, bundle, files, resume, progress):
             pass
 
 
-def deploy(board, ports, resume=False, build_dir=None, out=sys.stdout):
+def deploy(board, ports, resume=False, build_dir=None, out=sys.stdout, stop=False, pin=None):
     build_dir = build_dir or os.path.join(ROOT, "out", "build")
     build.build(board, build_dir)
     bundle = os.path.join(build_dir, board)
@@ -131,7 +166,7 @@ def deploy(board, ports, resume=False, build_dir=None, out=sys.stdout):
 
     def one(port):
         try:
-            copied, same = _deploy_one(port, bundle, files, resume, progress)
+            copied, same = _deploy_one(port, bundle, files, resume, stop, pin, progress)
             return port, True, "%d copied, %d unchanged" % (copied, same)
         except Exception as e:
             progress.update(port, 0, 0, "FAILED")
@@ -215,18 +250,22 @@ def main(argv):
         return 2
     cmd, args = argv[0], list(argv[1:])
     if cmd == "deploy":
-        board, resume, build_dir, ports = None, False, None, []
+        board, resume, build_dir, ports, stop, pin = None, False, None, [], False, None
         while args:
             a = args.pop(0)
             if a == "--board" and args:
                 board = args.pop(0)
+            elif a == "--stop":
+                stop = True
+            elif a == "--pin" and args:
+                pin = args.pop(0)
             elif a == "--build" and args:
                 build_dir = args.pop(0)
             elif a == "--resume":
                 resume = True
             elif a.startswith("--"):
                 sys.stderr.write("rack.py: %r is not an option of deploy; allowed: --board NAME, "
-                                 "--resume, --build DIR\n" % a)
+                                 "--stop, --pin PIN, --resume, --build DIR\n" % a)
                 return 2
             else:
                 ports.append(a)
@@ -236,7 +275,10 @@ def main(argv):
         if not ports:
             sys.stderr.write("rack.py: deploy needs at least one PORT\n")
             return 2
-        return deploy(board, ports, resume, build_dir)
+        if pin is not None and not stop:
+            sys.stderr.write("rack.py: --pin goes with --stop (it unlocks the console for maint)\n")
+            return 2
+        return deploy(board, ports, resume, build_dir, stop=stop, pin=pin)
     if cmd == "status" and args:
         return status(args)
     if cmd == "log" and 1 <= len(args) <= 2:

@@ -8,7 +8,8 @@
 # point NUT's nutdrv_qx at it. DIR holds
 # the board's flash (config.json, state.json) and outlives the run. Runs until the
 # scenario ends or SIGTERM; exit 2 with one line on stderr for bad arguments or an invalid
-# scenario.
+# scenario. After `maint` on the console the board restarts into a bare MicroPython REPL
+# on the same pseudo-terminal, in DIR, as a real board restarts into its REPL.
 import argparse
 import os
 import shutil
@@ -18,6 +19,7 @@ import sys
 import tty
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAINTENANCE = 3     # boards/sim/vboard.py's exit status after `maint`
 
 
 def _micropython():
@@ -54,17 +56,26 @@ def main(argv):
         cmd.append(os.path.abspath(args.fs))
     # The slave stays open here, so that the board's side reads nothing (rather than an
     # error) while no terminal is connected.
-    proc = subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True)
-    os.close(master)
+    procs = [subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True)]
 
     def stop(signum, frame):
-        proc.terminate()
+        procs[-1].terminate()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        return proc.wait()
+        rc = procs[-1].wait()
+        if rc == MAINTENANCE:
+            # `maint` on the console: the board restarts into its REPL, with its flash as
+            # the working directory, for mpremote (tools/rack.py deploy), until SIGTERM
+            fs = os.path.abspath(args.fs) if args.fs else os.getcwd()
+            procs.append(subprocess.Popen([mp], stdin=master, stdout=master, stderr=master,
+                                          cwd=fs, start_new_session=True))
+            procs[-1].wait()
+            rc = 0
+        return rc
     finally:
+        os.close(master)
         os.close(slave)
         if os.path.islink(link):
             os.unlink(link)

@@ -2,9 +2,11 @@
 #
 #   from boards.esp32.main import run
 #   run()
+import machine
+
 from boards import mcu
 from boards.esp32.board import Board
 
 
 def run():
-    mcu.run(Board())
+    mcu.run(Board(), machine.reset)

@@ -2,9 +2,11 @@
 #
 #   from boards.rp2040.main import run
 #   run()
+import machine
+
 from boards import mcu
 from boards.rp2040.board import Board
 
 
 def run():
-    mcu.run(Board())
+    mcu.run(Board(), machine.reset)

@@ -52,6 +52,9 @@ class MemFS:
     def rename(self, name, new):
         self.files[new] = self.files.pop(name, b"")
 
+    def remove(self, name):
+        self.files.pop(name, None)
+
 
 class SimBoard:
     sample_rate_hz = SAMPLE_RATE_HZ

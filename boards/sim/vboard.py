@@ -7,7 +7,7 @@
 # pseudo-terminal) and the board's flash in FS_DIR. Reading the console never waits:
 # select.poll with a zero timeout, then only the bytes that are there. Ctrl-C is an
 # ordinary byte (micropython.kbd_intr(-1)), as on a board. Exit 0 at the scenario's
-# end, 2 with one line on stderr for an invalid scenario.
+# end, 2 with one line on stderr for an invalid scenario, 3 after `maint` on the console.
 import select
 import sys
 import time
@@ -59,6 +59,8 @@ def main(argv):
     end_us = int(sc["duration_s"] * 1000000)
     t0 = time.ticks_ms()
     while board.t_us < end_us:
+        if sim.controller.maintenance:
+            return 3        # tools/vboard.py restarts the board into its REPL
         wall_us = time.ticks_diff(time.ticks_ms(), t0) * 1000
         if board.t_us < wall_us:
             # catch up in slices of at most 20 ms, so the console is read often
