@@ -14,7 +14,7 @@ from firmware import clock
 from firmware.files import DirFS
 
 N_OUTPUTS = 8        # hal.OUT_*
-N_INPUTS = 3         # hal.IN_*
+N_INPUTS = 6         # hal.IN_*
 
 
 class Outputs:
@@ -57,7 +57,7 @@ class Outputs:
 
 
 class Inputs:
-    # The feedback contacts (hal.IN_*); True when the contact is closed.
+    # The contacts on the digital inputs (hal.IN_*); True when the contact is closed.
     def __init__(self, pins, active_low=True):
         self._pins = pins
         self.active_low = active_low

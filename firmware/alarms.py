@@ -34,6 +34,8 @@ AL_MAINS_CONTACTOR_FAULT = const(14)
 AL_GEN_CONTACTOR_FAULT = const(15)
 AL_MAINS_SENSOR = const(16)      # the mains reading is not mains at all: not used
 AL_BATTERY_SENSOR = const(17)    # battery readings out of range: runtime reckoned blind
+AL_EMERGENCY_STOP = const(18)    # the emergency stop chain opened: engine stopped
+AL_LOW_FUEL = const(19)          # the fuel tank's low-level switch
 
 # code: (name, class)
 TABLE = {
@@ -54,6 +56,8 @@ TABLE = {
     AL_GEN_CONTACTOR_FAULT: ("generator_contactor_fault", WARNING),
     AL_MAINS_SENSOR: ("mains_sensor_fault", WARNING),
     AL_BATTERY_SENSOR: ("battery_sensor_fault", WARNING),
+    AL_EMERGENCY_STOP: ("emergency_stop", SHUTDOWN),
+    AL_LOW_FUEL: ("low_fuel", WARNING),
 }
 # Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
 # counter is reset (`counters reset ...`), not by themselves.

@@ -14,6 +14,7 @@ SCHEMA = (
     ("adc.current_zero", "int", 2048, 0, 4095, "counts", "battery current sensor reading at 0 A"),
     ("adc.gen_mv_per_count", "int", 73, 1, 2000, "mV", "generator voltage transducer calibration: millivolts (RMS) per ADC count"),
     ("io.outputs_active_low", "bool", False, 0, 1, "", "output drivers energise their relay on a low pin"),
+    ("io.estop", "bool", False, 0, 1, "", "an emergency stop chain (normally closed) is wired to its input: open stops the engine"),
     ("io.inputs_active_low", "bool", True, 0, 1, "", "input contacts pull their pin low when closed (pull-ups fitted)"),
     ("mains.fast_trip_pct", "int", 15, 2, 50, "%", "instantaneous deviation from the learned waveform that counts as a loss"),
     ("mains.fast_trip_samples", "int", 3, 2, 8, "samples", "consecutive deviating samples that declare a loss"),

@@ -149,6 +149,16 @@ class Generator:
             self._cool_left = left if left < self._cooldown else self._cooldown
             self._enter(COOLDOWN, now)
 
+    def emergency_stop(self, now):
+        # The emergency stop chain is open: fuel and starter off at once, no cooldown,
+        # latched (a shutdown alarm: acknowledged once the chain is closed again).
+        if self.state != FAILED:
+            self._out(False, False)
+            if self.running():
+                self._log.add(now, events.EV_GEN_STOP, 1)
+            self._enter(FAILED, now)
+        self._alarms.raise_(now, alarms.AL_EMERGENCY_STOP)
+
     def reset(self, now):
         # Operator acknowledged a latched failure: back to idle with everything off.
         if self.state == FAILED:
@@ -313,4 +323,5 @@ class Generator:
         # Latched alarms that forbid putting the generator on load.
         a = self._alarms
         return (a.is_active(alarms.AL_GEN_OUT_OF_LIMITS) or a.is_active(alarms.AL_GEN_OVERSPEED)
-                or a.is_active(alarms.AL_GEN_FAIL_TO_START))
+                or a.is_active(alarms.AL_GEN_FAIL_TO_START)
+                or a.is_active(alarms.AL_EMERGENCY_STOP))

@@ -59,3 +59,9 @@ OUT_LOAD_OFF = 7
 IN_XFER_FB = 0
 IN_MAINS_FB = 1
 IN_GEN_FB = 2
+# The emergency stop chain (normally-closed buttons in series; open: stop the engine, a
+# broken wire stops it too), checked when io.estop is on; a remote start contact (closed:
+# run the generator and put the load on it, in AUTO); the fuel tank's low-level switch.
+IN_ESTOP = 3
+IN_REMOTE_START = 4
+IN_LOW_FUEL = 5

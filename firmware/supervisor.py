@@ -26,6 +26,10 @@
 #   it; on load, the load moves to the generator once it is ready and back to mains at the
 #   end, through the battery like any other move. A mains failure, a mode change, battery
 #   low or a generator alarm interrupts it, and the outage logic carries on from there;
+# - the remote start contact (hal.IN_REMOTE_START), in AUTO, runs the generator and puts
+#   the load on it while closed, like an exercise on load; the emergency stop chain
+#   (io.estop) stops the engine at once and latches emergency_stop; the low fuel switch
+#   raises low_fuel;
 # - with shed.enabled, non-critical loads are dropped (OUT_SHED) after shed.delay_s on
 #   battery, or at once when the runtime falls to shed.runtime_s, and come back when the
 #   load is on mains or generator again.
@@ -58,6 +62,7 @@ DRILL = const(32)
 # With the mains reading unusable (a sensor fault), the load on mains losing its power, as
 # the board's output power sensor sees it, counts as a mains failure.
 WITNESS = const(64)
+FUEL_DEBOUNCE_MS = const(5000)
 
 
 class Supervisor:
@@ -98,6 +103,10 @@ class Supervisor:
         self._ex_load = False
         self._witness = False         # the output power sensor has seen the load powered
         self._bat_fault = False
+        self.remote = False           # the remote start contact is closed
+        self._fuel_raw = False
+        self._fuel_low = False
+        self._t_fuel = 0
 
     def configure(self, cfg):
         self._return_ms = cfg.get("transfer.return_delay_s") * 1000
@@ -113,6 +122,7 @@ class Supervisor:
         self._shed_enabled = cfg.get("shed.enabled")
         self._shed_delay = cfg.get("shed.delay_s") * 1000
         self._shed_runtime = cfg.get("shed.runtime_s")
+        self._estop = cfg.get("io.estop")
         gen = self.gen
         gen.configure(cfg)
         self.contacts.configure(cfg)
@@ -283,8 +293,12 @@ class Supervisor:
             ex.step(now, self.mode == AUTO and not mon.faults and not self.low
                     and not gen.tripped() and not self._alarms.latched_shutdown(), gen.ready())
         exercising = ex.running()
-        # After an exercise on load the engine runs on until the load is off it.
-        if exercising and ex.on_load:
+        self._inputs(now)
+        remote = self.remote and self.mode == AUTO and not gen.tripped()
+        on_load = exercising and ex.on_load or remote
+        # After an exercise on load or a remote start the engine runs on until the load
+        # is off it.
+        if on_load:
             self._ex_load = True
         elif self._ex_load and self.ats.position != ats.GEN:
             self._ex_load = False
@@ -298,7 +312,7 @@ class Supervisor:
         if automatic:
             # A start delay runs only while mains stays failed; once cranking has begun
             # the engine is wanted until the outage is over.
-            want_gen = (exercising or self._ex_load and not gen.tripped()
+            want_gen = (exercising or remote or self._ex_load and not gen.tripped()
                         or self.outage and not gen.tripped()
                         and (not present or self.hurry or self.flapping or gen.committed()))
         else:
@@ -307,7 +321,7 @@ class Supervisor:
                  board.gen_volts_x10() * 100 // self._nom_v,
                  board.gen_hz_x100() * 10 // self._nom_f,
                  self.flapping or self.mode == MANUAL)
-        if exercising and ex.on_load and gen.ready():
+        if on_load and gen.ready():
             target = ats.GEN
         elif stable:
             target = ats.MAINS
@@ -341,6 +355,25 @@ class Supervisor:
         if self.shutdown.state != 0:
             self.shutdown.step(now, ready and bus == target)
         self.contacts.step(now)
+
+    def _inputs(self, now):
+        # The emergency stop chain (every block: it stops the engine at once, and again
+        # after an acknowledgement while it is still open), the remote start contact, the
+        # low fuel switch (FUEL_DEBOUNCE_MS steady: fuel sloshes).
+        b = self._board
+        if self._estop and not b.read_input(hal.IN_ESTOP):
+            self.gen.emergency_stop(now)
+        self.remote = b.read_input(hal.IN_REMOTE_START)
+        low = b.read_input(hal.IN_LOW_FUEL)
+        if low != self._fuel_raw:
+            self._fuel_raw = low
+            self._t_fuel = now
+        elif low != self._fuel_low and self._diff(now, self._t_fuel) >= FUEL_DEBOUNCE_MS:
+            self._fuel_low = low
+            if low:
+                self._alarms.raise_(now, alarms.AL_LOW_FUEL)
+            else:
+                self._alarms.clear(now, alarms.AL_LOW_FUEL)
 
     def _sensor_fault(self, now, on_mains):
         # The mains reading is not used (mains_monitor.sensor): it neither fails mains nor

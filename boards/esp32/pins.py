@@ -20,8 +20,11 @@ OUTPUTS = {             # relay driver inputs (ULN2803 or relay modules)
     hal.OUT_LOAD_OFF: 17,
 }
 
-INPUTS = {              # auxiliary contacts to ground, internal pull-ups
+INPUTS = {              # contacts to ground, internal pull-ups
     hal.IN_XFER_FB: 18,
     hal.IN_MAINS_FB: 19,
     hal.IN_GEN_FB: 21,
+    hal.IN_ESTOP: 22,
+    hal.IN_REMOTE_START: 23,
+    hal.IN_LOW_FUEL: 33,
 }

@@ -20,8 +20,11 @@ OUTPUTS = {             # relay driver inputs (ULN2803 or relay modules)
     hal.OUT_LOAD_OFF: 9,
 }
 
-INPUTS = {              # auxiliary contacts to ground, internal pull-ups
+INPUTS = {              # contacts to ground, internal pull-ups
     hal.IN_XFER_FB: 10,
     hal.IN_MAINS_FB: 11,
     hal.IN_GEN_FB: 12,
+    hal.IN_ESTOP: 13,
+    hal.IN_REMOTE_START: 14,
+    hal.IN_LOW_FUEL: 15,
 }

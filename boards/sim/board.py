@@ -112,7 +112,10 @@ class SimBoard:
         # (t_us, started, fault) in time order; the ADC fault in force, if any
         self._faults = sorted([(int(f["at_s"] * 1e6), True, f) for f in sc["faults"]]
                               + [(int((f["at_s"] + f["duration_s"]) * 1e6), False, f)
-                                 for f in sc["faults"]], key=lambda x: (x[0], x[1]))
+                                 for f in sc["faults"]]
+                              + [(int(e["at_s"] * 1e6), e["on"], dict(e, kind="input"))
+                                 for e in sc["inputs"]], key=lambda x: (x[0], x[1]))
+        self.inputs = {"emergency_stop": False, "remote_start": False, "low_fuel": False}
         self._adc_fault = None
         self._adc_hold = 2048
         self._adc_rand = sc["seed"] | 1
@@ -236,6 +239,12 @@ class SimBoard:
             return self.k_mains.closed
         if inp == hal.IN_GEN_FB:
             return self.k_gen.closed
+        if inp == hal.IN_ESTOP:
+            return not self.inputs["emergency_stop"]      # the chain opens when pressed
+        if inp == hal.IN_REMOTE_START:
+            return self.inputs["remote_start"]
+        if inp == hal.IN_LOW_FUEL:
+            return self.inputs["low_fuel"]
         return False
 
     def advance(self, us):
@@ -274,6 +283,10 @@ class SimBoard:
             _, started, f = self._faults.pop(0)
             kind = f["kind"]
             data = {"kind": kind}
+            if kind == "input":
+                self.inputs[f["name"]] = started
+                self.event(t, "input", input=f["name"], on=started)
+                continue
             if kind == "contact_stuck":
                 data["part"] = f["part"]
                 part = self._part(f["part"])

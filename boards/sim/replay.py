@@ -111,12 +111,15 @@ class ReplayBoard:
 
     def read_input(self, inp):
         # The auxiliary contacts follow their coils at once.
+        # The emergency stop chain is closed, nothing else is.
         s = self.out_state
         if inp == hal.IN_XFER_FB:
             return s[hal.OUT_XFER] == 1
         if inp == hal.IN_MAINS_FB:
             return s[hal.OUT_MAINS_OPEN] == 0
-        return s[hal.OUT_GEN_CLOSE] == 1
+        if inp == hal.IN_GEN_FB:
+            return s[hal.OUT_GEN_CLOSE] == 1
+        return inp == hal.IN_ESTOP
 
     def blocks_left(self):
         return (self.n - self.pos) // self.block_len

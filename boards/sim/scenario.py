@@ -51,6 +51,7 @@ _GEN_EVENT = {
 # Faults of the controller's own sensors and of the relays it drives (boards/sim/board.py).
 _FOREVER = 604800
 CONTACT_PARTS = ("transfer_relay", "mains_contactor", "generator_contactor")
+INPUT_NAMES = ("emergency_stop", "remote_start", "low_fuel")
 _FAULT = {
     "contact_stuck": {"part": ("str", "mains_contactor"), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
     "adc_stuck": {"duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
@@ -103,6 +104,7 @@ _SPEC = {
         "operate_ms": ("num", 8, 0.1, 200),
     }),
     "faults": ("faults", []),
+    "inputs": ("inputs", []),                       # the contacts on the digital inputs
     "config": ("config", {}),
     "console": ("console", []),
 }
@@ -163,6 +165,16 @@ def _check_value(path, rule, value):
         return _check_events(path, value)
     if kind == "gen_events":
         return _check_list(path, value, _GEN_EVENT)
+    if kind == "inputs":
+        if not isinstance(value, list):
+            raise ScenarioError("%s must be a list of {\"at_s\": ..., \"name\": ..., \"on\": true}" % path)
+        spec = {"at_s": ("num", 0, 0, 604800), "name": ("str", ""), "on": ("bool", True)}
+        out = [_check_obj("%s[%d]" % (path, i), spec, e) for i, e in enumerate(value)]
+        for i, e in enumerate(out):
+            if e["name"] not in INPUT_NAMES:
+                raise ScenarioError("%s[%d].name = %s is not allowed; allowed: %s" % (
+                    path, i, _fmt(e["name"]), ", ".join(INPUT_NAMES)))
+        return out
     if kind == "faults":
         out = _check_list(path, value, _FAULT)
         for i, ev in enumerate(out):
