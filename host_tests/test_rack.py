@@ -133,3 +133,35 @@ def test_deploy_stops_a_running_board_with_maint_then_updates_it(tmp_path):
         assert (fs / "config.json").exists()
     finally:
         board.close()
+
+
+def test_console_is_a_terminal_on_the_board(tmp_path):
+    # rack.py console on a pseudo-terminal of its own, as an operator would run it: a
+    # typed line reaches the firmware, its reply comes back, Ctrl-] ends the session.
+    import pty
+    import select as sel
+    (tmp_path / "a").mkdir()
+    board = VirtualBoard(tmp_path / "a", {"duration_s": 600})
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, RACK + ["console", board.link])
+    out = b""
+    try:
+        deadline = time.monotonic() + 20
+        while b"Quit:" not in out and time.monotonic() < deadline:   # miniterm's banner
+            if sel.select([fd], [], [], 0.5)[0]:
+                out += os.read(fd, 4096)
+        os.write(fd, b"version\r")
+        while b"OK version" not in out and time.monotonic() < deadline:
+            if sel.select([fd], [], [], 0.5)[0]:
+                out += os.read(fd, 4096)
+        assert b"OK version 0." in out, out
+        os.write(fd, b"\x1d")                                           # Ctrl-]
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    finally:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+        board.close()
