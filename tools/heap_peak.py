@@ -1,0 +1,82 @@
+# The firmware's own heap in the MicroPython VM, through the three-hour demo on a lean
+# plant (boards/sim/lean.py) that allocates nothing once built:
+#
+#   micropython [-X heapsize=N] tools/heap_peak.py FS_DIR [LIB] [--boot-only] [--budget=BYTES]
+#
+# LIB: a folder holding the compiled firmware (out/build/BOARD/lib from make build), so
+# that the firmware's code is loaded as on a board that keeps it in its filesystem; without
+# it the sources are compiled here. Prints one line:
+#   base B plant P code C data_boot D data_end E sim_s S state T generator G starts N
+#   capacity H free_at_start F
+# base: the interpreter's own heap at the start; plant: the lean plant; code: the
+# firmware's modules once imported (on a board with the firmware frozen into its image,
+# manifest.py, this stays in flash); data_boot / data_end: the firmware's objects after
+# boot and after the three hours (the run ends 2 minutes after mains returns); capacity:
+# what the GC heap holds in all (less than heapsize: its tables take a share).
+# --budget=BYTES: once the code is in, ballast fills the heap, then leaves one contiguous
+# stretch of BYTES free; finishing at all then proves the firmware never held
+# more than that at once (the GC collects before it gives up).
+import gc
+import sys
+
+gc.collect()
+base = gc.mem_alloc()
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+boot_only = "--boot-only" in sys.argv
+budget = 0
+for a in sys.argv[1:]:
+    if a.startswith("--budget="):
+        budget = int(a[9:])
+sys.path.insert(0, ".")
+if len(args) > 1:
+    sys.path.insert(0, args[1])
+
+from boards.sim.lean import LeanBoard  # noqa: E402
+
+board = LeanBoard(args[0])
+gc.collect()
+plant = gc.mem_alloc()
+
+from firmware.controller import Controller  # noqa: E402
+
+gc.collect()
+code = gc.mem_alloc()
+big = []
+small = []
+if budget:
+    # Fill the heap to the last byte, holes between the code's objects included, then give
+    # back one contiguous stretch of about budget bytes: the last big pieces taken, which
+    # lie side by side at the top of the heap.
+    try:
+        while True:
+            big.append(bytearray(4000))
+    except MemoryError:
+        pass
+    try:
+        while True:
+            small.append(bytearray(16))
+    except MemoryError:
+        pass
+    gc.collect()
+    while gc.mem_free() < budget and big:
+        big.pop()
+        gc.collect()
+    while gc.mem_free() > budget:     # down to the byte, from the bottom of that stretch
+        small.append(bytearray(16))
+    code = gc.mem_alloc()            # the ballast is not the firmware's
+free_at_start = gc.mem_free()
+ctrl = Controller(board)
+gc.collect()
+boot = gc.mem_alloc()
+end = 0 if boot_only else (60 + 10800 + 120) * 1000
+step = ctrl.step
+service = ctrl.service
+while board.ms < end:
+    step()
+    service()
+gc.collect()
+after = gc.mem_alloc()
+print("base", base, "plant", plant - base, "code", code - plant, "data_boot", boot - code,
+      "data_end", after - code, "sim_s", board.ms // 1000, "state", ctrl.transfer.state,
+      "generator", ctrl.gen.state, "starts", ctrl.gen.fired,
+      "capacity", gc.mem_alloc() + gc.mem_free(), "free_at_start", free_at_start)
