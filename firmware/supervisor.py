@@ -63,6 +63,7 @@ DRILL = const(32)
 # the board's output power sensor sees it, counts as a mains failure.
 WITNESS = const(64)
 FUEL_DEBOUNCE_MS = const(5000)
+INPUT_MS = const(5)           # the digital inputs are read this often
 
 
 class Supervisor:
@@ -107,6 +108,7 @@ class Supervisor:
         self._fuel_raw = False
         self._fuel_low = False
         self._t_fuel = 0
+        self._t_inputs = 0
 
     def configure(self, cfg):
         self._return_ms = cfg.get("transfer.return_delay_s") * 1000
@@ -288,13 +290,14 @@ class Supervisor:
         # a battery that cannot be measured is not waited on: the generator starts at once
         self.hurry = on_batt and (runtime <= self.worst_s + self._margin or self._bat_fault)
         automatic = self.mode == AUTO or self.mode == TEST
+        self._inputs(now)
+        tripped = gen.tripped()
         ex = self.exercise
         if ex.running():
             ex.step(now, self.mode == AUTO and not mon.faults and not self.low
-                    and not gen.tripped() and not self._alarms.latched_shutdown(), gen.ready())
+                    and not tripped and not self._alarms.latched_shutdown(), gen.ready())
         exercising = ex.running()
-        self._inputs(now)
-        remote = self.remote and self.mode == AUTO and not gen.tripped()
+        remote = self.remote and self.mode == AUTO and not tripped
         on_load = exercising and ex.on_load or remote
         # After an exercise on load or a remote start the engine runs on until the load
         # is off it.
@@ -312,25 +315,26 @@ class Supervisor:
         if automatic:
             # A start delay runs only while mains stays failed; once cranking has begun
             # the engine is wanted until the outage is over.
-            want_gen = (exercising or remote or self._ex_load and not gen.tripped()
-                        or self.outage and not gen.tripped()
+            want_gen = (exercising or remote or self._ex_load and not tripped
+                        or self.outage and not tripped
                         and (not present or self.hurry or self.flapping or gen.committed()))
         else:
-            want_gen = self.mode == MANUAL and self.manual_run and not gen.tripped()
+            want_gen = self.mode == MANUAL and self.manual_run and not tripped
         gen.step(now, want_gen, self.hurry and automatic,
                  board.gen_volts_x10() * 100 // self._nom_v,
                  board.gen_hz_x100() * 10 // self._nom_f,
                  self.flapping or self.mode == MANUAL)
+        tripped = gen.tripped()           # the sequencer may just have latched one
         if on_load and gen.ready():
             target = ats.GEN
         elif stable:
             target = ats.MAINS
-        elif (gen.running() and not gen.tripped() and (not ok or self.flapping)
+        elif (gen.running() and not tripped and (not ok or self.flapping)
               and (self.outage or self.mode == MANUAL)):
             # switch over during warm-up, the load is on battery (not for mains merely
             # being learned after a restart with the engine still cooling down)
             target = ats.GEN
-        elif gen.running() and not gen.tripped():
+        elif gen.running() and not tripped:
             target = switch.target        # mains back but not yet stable: stay as we are
         else:
             target = ats.MAINS            # the normally-closed side
@@ -357,9 +361,12 @@ class Supervisor:
         self.contacts.step(now)
 
     def _inputs(self, now):
-        # The emergency stop chain (every block: it stops the engine at once, and again
+        # Every INPUT_MS: the emergency stop chain (it stops the engine at once, and again
         # after an acknowledgement while it is still open), the remote start contact, the
         # low fuel switch (FUEL_DEBOUNCE_MS steady: fuel sloshes).
+        if self._diff(now, self._t_inputs) < INPUT_MS:
+            return
+        self._t_inputs = now
         b = self._board
         if self._estop and not b.read_input(hal.IN_ESTOP):
             self.gen.emergency_stop(now)
