@@ -89,7 +89,9 @@ class MainsSampler:
         self._r = 0                         # samples read
         self._slow_k = array("i", [0, 0])   # which slow input, how many summed
         self._sum = array("i", [0] * 3)
-        self.slow = array("i", [0] * 3)     # the last average of each, 12-bit counts
+        # the last average of each, 12-bit counts: a first reading of each now, before the
+        # interrupt runs, so that nothing reads 0 V at boot
+        self.slow = array("i", [read_slow(k) >> 4 for k in range(3)])
         self.overruns = 0
 
     def isr(self, _timer=None):

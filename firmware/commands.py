@@ -220,7 +220,13 @@ class Commands:
         # reply has gone out.
         if args:
             return "ERR maint takes no argument"
-        self.ctrl.maintenance = True
+        c = self.ctrl
+        sup = c.supervisor
+        if not (c.monitor.ok() and c.transfer.state == transfer.ON_UTILITY and not sup.outage
+                and sup.ats.closed() == ats.MAINS and c.gen.state == generator.IDLE):
+            # nothing would watch the supply while the board is in its REPL
+            return "ERR maint: only with the load on good mains and the generator at rest"
+        c.maintenance = True
         return ("OK maintenance: the board restarts into its REPL without the controller; "
                 "outputs stay as they are where the board holds them; reset it to start again")
 

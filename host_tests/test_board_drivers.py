@@ -170,6 +170,13 @@ def rp2040(monkeypatch, tmp_path):
     sys.modules.pop("boards.rp2040.board", None)
 
 
+def _at_rest(pins):
+    # The contacts as wired at rest (pulled up, low when closed): the mains contactor's
+    # auxiliary closed, the emergency stop chain closed, the rest open.
+    for inp, n in pins.INPUTS.items():
+        FakePin.levels[n] = 0 if inp in (hal.IN_MAINS_FB, hal.IN_ESTOP) else 1
+
+
 def _sine(fs=4000, hz=50.0, peak=903, level=lambda k: 1.0):
     k = [0]
 
@@ -275,6 +282,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     FakeADC.sources[pins.CURRENT_ADC] = lambda: 2048 << 4
     FakeADC.sources[pins.GEN_ADC] = lambda: 0
     board = make()
+    _at_rest(pins)
     timer = FakeTimer.last
     available = board._sampler.available
 
@@ -290,6 +298,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     while k[0] < 8000:
         ctrl.step()
     assert ctrl.monitor.ok() and not board.output_state(hal.OUT_XFER)
+    assert ctrl.alarms.active == 0           # the contacts agree with the outputs
     assert 51000 < board.battery_mv() < 53000
     while k[0] < 8040:                     # 10 ms into the dip
         ctrl.step()
@@ -312,6 +321,7 @@ def test_rp2040_board_samples_on_its_pio_clock_and_shares_one_input_through_the_
     # the switch: battery current with select low, generator voltage with it high
     FakeADC.sources[pins.SHARED_ADC] = lambda: (3150 if FakePin.levels[pins.SHARED_SELECT] else 2368) << 4
     board = make()
+    _at_rest(pins)
     sm = FakeStateMachine.last
     assert sm.running
     available = board._sampler.available
@@ -326,7 +336,7 @@ def test_rp2040_board_samples_on_its_pio_clock_and_shares_one_input_through_the_
     board.start_watchdog()
     while k[0] < 4000:
         ctrl.step()
-    assert ctrl.monitor.ok()
+    assert ctrl.monitor.ok() and ctrl.alarms.active == 0
     assert board.battery_mv() == 52007 and board.battery_ma() == 31360
     assert board.gen_volts_x10() == 2299
     # the RP2040 drops its pads on a watchdog reset: the firmware boots as after a power cut
@@ -348,6 +358,7 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
     read, k = _sine()
     FakeADC.sources[pins.MAINS_ADC] = read
     board = make()
+    _at_rest(pins)
     timer = FakeTimer.last
     available = board._sampler.available
 
@@ -359,6 +370,7 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
                      11000: b"unlock 1234\r", 12000: b"maint\r"}.get(k[0])
             if typed:
                 board._serial.inp += typed
+            assert k[0] < 20000, bytes(board._serial.out)      # the loop must have ended
         return available()
     board._sampler.available = wait
     resets = []

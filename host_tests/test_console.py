@@ -196,3 +196,17 @@ def test_any_input_gets_answers_and_never_stalls_the_loop(chunks):
             if clean.strip() and not megatec.is_megatec(clean.decode("latin-1").strip()):
                 text_lines += 1
     assert out.count(b"\r\n") >= text_lines
+
+
+def test_maint_is_refused_unless_the_load_is_on_good_mains_with_the_generator_at_rest():
+    sim = Simulation(scenario.check({
+        "duration_s": 60, "generator": {"present": True},
+        "mains": {"events": [{"at_s": 10, "kind": "outage", "duration_s": 20}]}}))
+    sim.run_until(5)
+    assert sim.controller.command("maint").startswith("OK maintenance")
+    assert sim.controller.maintenance
+    sim.controller.maintenance = False
+    sim.run_until(20)                      # on battery, the generator starting
+    assert sim.controller.command("maint") == \
+        "ERR maint: only with the load on good mains and the generator at rest"
+    assert not sim.controller.maintenance
