@@ -47,23 +47,23 @@ RESIDUALS = (0, 40, 70)
 PHASES = range(0, 360, 10)
 
 
-def latency(freq, volts, residual, phase):
-    sc = scenario.check({
+def _dip(freq, volts, residual, phase):
+    # One case: a dip (residual 0: an interruption) at 1 s, starting at phase.
+    return scenario.check({
         "duration_s": 1.3, "seed": phase + 1,
         "mains": {"nominal_v": volts, "frequency_hz": freq, "thd_pct": 8, "noise_pct": 1,
                   "events": [{"at_s": 1.0, "kind": "dip", "residual_pct": residual,
                               "duration_s": 0.25, "phase_deg": phase}]}})
-    lat = Simulation(sc).run()["metrics"]["detection_latency_ms"]
+
+
+def latency(freq, volts, residual, phase):
+    lat = Simulation(_dip(freq, volts, residual, phase)).run()["metrics"]["detection_latency_ms"]
     return lat[0] if lat else None
 
 
 def urms_half_latency(freq, volts, residual, phase):
     # The baseline on the very samples the firmware sees (same scenario, same seed).
-    sc = scenario.check({
-        "duration_s": 1.3, "seed": phase + 1,
-        "mains": {"nominal_v": volts, "frequency_hz": freq, "thd_pct": 8, "noise_pct": 1,
-                  "events": [{"at_s": 1.0, "kind": "dip", "residual_pct": residual,
-                              "duration_s": 0.25, "phase_deg": phase}]}})
+    sc = _dip(freq, volts, residual, phase)
     fs = SAMPLE_RATE_HZ
     counts_per_volt = 1000.0 / 360
     start = []

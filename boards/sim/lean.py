@@ -7,6 +7,7 @@
 # firmware's.
 from array import array
 
+from boards.sim.replay import contact_at_rest
 from firmware import hal
 from firmware.files import DirFS
 
@@ -88,14 +89,7 @@ class LeanBoard:
         return self._out[out] == 1
 
     def read_input(self, inp):
-        s = self._out
-        if inp == hal.IN_XFER_FB:
-            return s[hal.OUT_XFER] == 1
-        if inp == hal.IN_MAINS_FB:
-            return s[hal.OUT_MAINS_OPEN] == 0
-        if inp == hal.IN_GEN_FB:
-            return s[hal.OUT_GEN_CLOSE] == 1
-        return inp == hal.IN_ESTOP
+        return contact_at_rest(self._out, inp)
 
     def feed_watchdog(self):
         self.feeds += 1

@@ -13,6 +13,19 @@ TICKS_MAX = (1 << 30) - 1
 TICKS_HALF = 1 << 29
 
 
+def contact_at_rest(outputs, inp):
+    # A digital input on a bench board: the auxiliary contacts follow their coils at once
+    # (outputs: a bytearray of output states), the emergency stop chain is closed, nothing
+    # else is.
+    if inp == hal.IN_XFER_FB:
+        return outputs[hal.OUT_XFER] == 1
+    if inp == hal.IN_MAINS_FB:
+        return outputs[hal.OUT_MAINS_OPEN] == 0
+    if inp == hal.IN_GEN_FB:
+        return outputs[hal.OUT_GEN_CLOSE] == 1
+    return inp == hal.IN_ESTOP
+
+
 class ReplayBoard:
     sample_rate_hz = 4000
     block_len = 4
@@ -110,16 +123,7 @@ class ReplayBoard:
         return self.out_state[out] == 1
 
     def read_input(self, inp):
-        # The auxiliary contacts follow their coils at once.
-        # The emergency stop chain is closed, nothing else is.
-        s = self.out_state
-        if inp == hal.IN_XFER_FB:
-            return s[hal.OUT_XFER] == 1
-        if inp == hal.IN_MAINS_FB:
-            return s[hal.OUT_MAINS_OPEN] == 0
-        if inp == hal.IN_GEN_FB:
-            return s[hal.OUT_GEN_CLOSE] == 1
-        return inp == hal.IN_ESTOP
+        return contact_at_rest(self.out_state, inp)
 
     def blocks_left(self):
         return (self.n - self.pos) // self.block_len
