@@ -103,7 +103,6 @@ class Supervisor:
         self._drill_alarms = 0
         self._ex_load = False
         self._witness = False         # the output power sensor has seen the load powered
-        self._bat_fault = False
         self.remote = False           # the remote start contact is closed
         self._fuel_raw = False
         self._fuel_low = False
@@ -257,8 +256,8 @@ class Supervisor:
         xfer = self.transfer
         on_batt = xfer.on_battery()
         bat.update(now, board.battery_mv(), board.battery_ma(), on_batt)
-        self._bat_fault = bat.sensor_fault
-        if self._bat_fault and not self._alarms.is_active(alarms.AL_BATTERY_SENSOR):
+        if bat.sensor_fault:
+            # raise_ does nothing while it stands; after an ack it comes back at once
             self._alarms.raise_(now, alarms.AL_BATTERY_SENSOR)
         runtime = bat.runtime_s if on_batt else NO_RUNTIME_LIMIT
         self._battery_low(now, on_batt, runtime)
@@ -288,7 +287,7 @@ class Supervisor:
             faults |= self._sensor_fault(now, bus == ats.MAINS and xfer.state == ON_UTILITY)
         gen = self.gen
         # a battery that cannot be measured is not waited on: the generator starts at once
-        self.hurry = on_batt and (runtime <= self.worst_s + self._margin or self._bat_fault)
+        self.hurry = on_batt and (runtime <= self.worst_s + self._margin or bat.sensor_fault)
         automatic = self.mode == AUTO or self.mode == TEST
         self._inputs(now)
         tripped = gen.tripped()
