@@ -7,6 +7,12 @@
 # each block, and it does its work at most once a second (counters, the exercise
 # schedule, saving the persistent record).
 #
+# Steady mains: with the load on good mains and nothing under way (Supervisor.steady) the
+# supervisor is stepped, and the watchdog fed, every STEADY_MS instead of every block; a
+# fault or a sensor problem from the monitor, or an operator's command, brings it back to
+# every block at once. The monitor always sees every sample. This is where a board spends
+# nearly all its life, so the block path there is kept to the monitor and a countdown.
+#
 # Idle watch: while there is no mains at all and nothing is timed to the millisecond (load
 # settled on battery or on a running generator, no start sequence under way), the
 # controller stops reading mains samples: it lets the board skip ahead (50 ms with the
@@ -31,6 +37,7 @@ from firmware.supervisor import Supervisor
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
 SERIAL_MS = 10
+STEADY_MS = 50
 
 
 class Controller:
@@ -80,6 +87,15 @@ class Controller:
         self.maintenance = False        # `maint`: the board's loop ends and it restarts
         self._idle = False
         self._away_ms = 0
+        self._steady = False
+        # blocks between supervisor steps on steady mains
+        self._steady_blocks = STEADY_MS * board.sample_rate_hz // (1000 * board.block_len) or 1
+        self._wait = 0
+        # bound once: on the steady path a method looked up per call costs more than the
+        # work it does
+        self._read = board.read_block
+        self._ticks_ms = board.ticks_ms
+        self._process = self.monitor.process
 
     def _resume_cooldown(self, now):
         # A set still running at boot, with no outage to serve, was cooling down: it goes
@@ -147,7 +163,9 @@ class Controller:
         return reply
 
     def _wake(self):
-        # Back from the idle watch to reading every block.
+        # Back to stepping the supervisor every block, and from the idle watch to reading
+        # every block.
+        self._steady = False
         if self._idle:
             self._idle = False
             self.monitor.resume()
@@ -183,10 +201,9 @@ class Controller:
         self.eventlog.service(rtc)
 
     def step(self):
-        board = self.board
-        sup = self.supervisor
-        monitor = self.monitor
         if self._idle:
+            board = self.board
+            sup = self.supervisor
             gap = sup.idle_gap_ms()
             board.skip(gap)
             self._away_ms += gap
@@ -195,9 +212,17 @@ class Controller:
             if self._away_ms >= WATCH_GAP_MS or not sup.quiet():
                 self._wake()
             return
-        board.read_block(self._buf)
-        now = board.ticks_ms()
-        faults = monitor.process(self._buf, self._n, now)
+        buf = self._buf
+        self._read(buf)
+        now = self._ticks_ms()
+        faults = self._process(buf, self._n, now)
+        monitor = self.monitor
+        if self._steady and not (faults or monitor.sensor):
+            wait = self._wait - 1
+            self._wait = wait
+            if wait > 0:
+                return
+        self._wait = self._steady_blocks
         if faults:
             if not self._mains_lost:
                 self._mains_lost = True
@@ -205,8 +230,10 @@ class Controller:
         elif self._mains_lost and monitor.ok():
             self._mains_lost = False
             self.log.add(now, events.EV_MAINS_RESTORED, 0)
+        sup = self.supervisor
         sup.step(now)
-        board.feed_watchdog()
+        self._steady = sup.steady()
+        self.board.feed_watchdog()
         if monitor.absent() and sup.quiet():
             self._idle = True
             self._away_ms = 0

@@ -28,8 +28,11 @@
 from array import array
 
 try:
+    import micropython
     from micropython import const
 except ImportError:
+    from firmware.cpython import micropython, ptr16, ptr32
+
     def const(x):
         return x
 
@@ -65,6 +68,28 @@ _TOP = const(4095 - 16)
 _RAIL_MEAN = const(128)       # a window whose mean is this close to an end: pinned there
 _SENSOR_WINDOWS = const(2)    # windows in a row that show a sensor fault
 _NOISY_WINDOWS = const(6)
+# The hot loop's state lives in one array of machine words, where viper code reads or
+# writes a value in an instruction or two (an attribute is a lookup in the runtime). Every
+# word is stored plus _W0, so that none is negative: a 32-bit load sign-extends on a 32-bit
+# board but not on the 64-bit unix port. Slots of _v:
+_PH = const(0)                # phase
+_CNT = const(1)               # deviating samples in a row
+_SQ = const(2)                # the window so far: sum of squares, raw sum, samples
+_SUM = const(3)
+_NW = const(4)
+_ZC = const(5)                # armed for a rising crossing
+_X1 = const(6)                # last two centred samples, last median
+_X2 = const(7)
+_MPREV = const(8)
+_INC = const(9)               # and what changes only per window or with the state:
+_THR = const(10)
+_SHIFT = const(11)
+_BIAS = const(12)
+_TRIP_N = const(13)
+_HYST = const(14)
+_MAX_WINDOW = const(15)
+_NV = const(16)
+_W0 = const(1 << 29)
 MAX_RATE_HZ = const(4500)
 BIAS_MIN = const(1024)
 BIAS_MAX = const(3072)
@@ -113,35 +138,32 @@ class MainsMonitor:
         self._p_nom = int(scale)
         self._p_min = fs * 256 // 70
         self._p_max = fs * 256 // 40
-        self._max_window = fs // 40
+        self._v = array("i", [_W0] * _NV)
+        self._put(_MAX_WINDOW, fs // 40)
         self._thr = (self.nominal_peak * cfg.get("mains.fast_trip_pct") // 100) << 3
-        self._trip_n = cfg.get("mains.fast_trip_samples")
-        self._hyst = self.nominal_peak // 10
-        self._ref = array("i", [0] * _SLOTS)
+        self._put(_TRIP_N, cfg.get("mains.fast_trip_samples"))
+        self._put(_HYST, self.nominal_peak // 10)
+        self._ref = array("i", [_W0] * _SLOTS)
         self.reset()
 
     def reset(self):
-        self.state = LEARN
+        v = self._v
+        for k in range(_INC):
+            v[k] = _W0
+        self._set_state(LEARN)
         self.faults = 0
         self._pending = 0              # fault bits whose condition holds, not yet qualified
         self._t_uv = self._t_ov = self._t_f = 0
         self._learned = 0
         self._good_run = 0
-        self._phase = 0
-        self._cnt = 0
         self._bias_q8 = 2048 << 8
-        self._bias = 2048
-        self._sq = 0
-        self._raw_sum = 0
-        self._n = 0
-        self._zc_armed = False
-        self._x1 = self._x2 = self._mprev = 0   # last two samples, last median
+        self._put(_BIAS, 2048)
         self._g8_prev = -1             # -1: the previous window did not end on a crossing
         self._rejected = 0             # odd periods in a row
         self.steer = False             # the last crossing may steer the phase
         self._set_period(self._p_nom)
         self._p_avg = self._p_nom << 4
-        self._shift = 0
+        self._put(_SHIFT, 0)
         # Last completed window: mean square (counts^2) and period (q8 samples, 0 if none).
         self.mean_sq = 0
         self.period_q8 = 0
@@ -155,10 +177,9 @@ class MainsMonitor:
 
     def resume(self):
         # The board skipped samples: start a fresh window; the reference stays frozen.
-        self._sq = self._raw_sum = self._n = 0
-        self._zc_armed = False
+        for k in (_SQ, _SUM, _NW, _ZC, _CNT):
+            self._put(k, 0)
         self._g8_prev = -1
-        self._cnt = 0
         # It was absent before the gap: one more empty window (25 ms) confirms it, while
         # any mains in that window (half the nominal voltage) clears it.
         self._absent_run = 1
@@ -170,14 +191,23 @@ class MainsMonitor:
 
     def _set_period(self, p_q8):
         self._p_q8 = p_q8
-        self._inc = (1 << 24) // p_q8     # phase step per sample, 2^16 per cycle
+        self._put(_INC, (1 << 24) // p_q8)     # phase step per sample, 2^16 per cycle
 
-    def _threshold(self):
-        # Armed: the configured deviation. Learning: nothing deviates, everything is
-        # learned. Tripped: everything deviates, so the reference stays frozen.
-        if self.state == ARMED:
-            return self._thr
-        return _DISARMED if self.state == LEARN else -1
+    def _set_state(self, state):
+        # The deviation that counts: armed, the configured one; learning, none (everything
+        # is learned); tripped, any (so the reference stays frozen).
+        self.state = state
+        if state == ARMED:
+            thr = self._thr
+        else:
+            thr = _DISARMED if state == LEARN else -1
+        self._put(_THR, thr)
+
+    def _get(self, k):
+        return self._v[k] - _W0
+
+    def _put(self, k, x):
+        self._v[k] = x + _W0
 
     def present(self):
         # The last cycle was within the restore limits: mains is there, even if the fast
@@ -188,28 +218,33 @@ class MainsMonitor:
         # Mains usable for the load: armed fast detector and no qualified fault.
         return self.state == ARMED and self.faults == 0
 
-    def process(self, buf, n, now_ms):
-        # The hot path. Locals instead of attributes: the VM reads them far faster.
+    @micropython.viper
+    def process(self, buf, n: int, now_ms):
+        # The hot path, compiled to machine code by MicroPython's viper emitter (plain
+        # Python under CPython: the same lines, the casts do nothing there). The state is
+        # read from _v into locals once per block and per window, and written back at the end.
         self._now = now_ms
-        ref = self._ref
-        ph = self._phase
-        inc = self._inc
-        thr = self._threshold()
-        shift = self._shift
-        cnt = self._cnt
-        trip_n = self._trip_n
-        bias = self._bias
-        sq = self._sq
-        raw_sum = self._raw_sum
-        nw = self._n
-        zc = self._zc_armed
-        x1 = self._x1
-        x2 = self._x2
-        mprev = self._mprev
-        hyst = self._hyst
-        max_window = self._max_window
+        b = ptr16(buf)
+        ref = ptr32(self._ref)
+        v = ptr32(self._v)
+        ph = int(v[_PH]) - _W0
+        cnt = int(v[_CNT]) - _W0
+        sq = int(v[_SQ]) - _W0
+        raw_sum = int(v[_SUM]) - _W0
+        nw = int(v[_NW]) - _W0
+        zc = int(v[_ZC]) - _W0
+        x1 = int(v[_X1]) - _W0
+        x2 = int(v[_X2]) - _W0
+        mprev = int(v[_MPREV]) - _W0
+        inc = int(v[_INC]) - _W0
+        thr = int(v[_THR]) - _W0
+        shift = int(v[_SHIFT]) - _W0
+        bias = int(v[_BIAS]) - _W0
+        trip_n = int(v[_TRIP_N]) - _W0
+        hyst = int(v[_HYST]) - _W0
+        max_window = int(v[_MAX_WINDOW]) - _W0
         for i in range(n):
-            raw = buf[i]
+            raw = int(b[i])
             x = raw - bias
             sq += x * x
             raw_sum += raw
@@ -217,23 +252,23 @@ class MainsMonitor:
             ph = (ph + inc) & 0xFFFF
             s = ph >> _SLOT_SHIFT
             f = (ph >> _FRAC_SHIFT) & 255
-            a = ref[s]
-            r = a + (((ref[(s + 1) & (_SLOTS - 1)] - a) * f) >> 8)
+            a = int(ref[s]) - _W0
+            r = a + (((int(ref[(s + 1) & (_SLOTS - 1)]) - _W0 - a) * f) >> 8)
             d = (x << 3) - r
-            if d > thr or d < -thr:
+            if d > thr or d < 0 - thr:
                 cnt += 1
                 if cnt >= trip_n:
                     cnt = 0
                     # a run ending at either end of the ADC's range is the sensor, not the
                     # mains (no mains reaches the rails while the sensor works)
-                    if self.state == ARMED and _RAIL < raw < _TOP:
+                    if int(self.state) == ARMED and _RAIL < raw < _TOP:
                         self._trip(i)
                         thr = -1
             else:
                 cnt = 0
                 if f >= 128:
                     s = (s + 1) & (_SLOTS - 1)
-                ref[s] += d >> shift
+                ref[s] = int(ref[s]) + (d >> shift)
             # Zero crossings are found on the median of the last three samples, so that a
             # single-sample spike can neither arm nor fire the crossing detector.
             if x1 > x:
@@ -242,47 +277,54 @@ class MainsMonitor:
             else:
                 lo = x1
                 hi = x
-            m = lo if x2 < lo else (hi if x2 > hi else x2)
+            if x2 < lo:
+                m = lo
+            elif x2 > hi:
+                m = hi
+            else:
+                m = x2
             x2 = x1
             x1 = x
-            if m < -hyst:
-                zc = True
-            elif zc and m >= 0:
-                zc = False
+            end = 0
+            if m < 0 - hyst:
+                zc = 1
+            elif zc != 0 and m >= 0:
+                zc = 0
                 # The median lags one sample: the crossing lies 1 + g8/256 samples back.
-                # Pull the phase halfway to the crossing (a phase-locked loop), so that a
-                # crossing moved by a transient shifts the reference by half as much.
                 g8 = (m << 8) // (m - mprev)
                 self._window_end(sq, nw, raw_sum, g8)
-                sq = raw_sum = nw = 0
-                bias = self._bias
-                inc = self._inc
+                end = 1
+                inc = int(v[_INC]) - _W0
                 if self.steer:
+                    # Pull the phase halfway to the crossing (a phase-locked loop), so that
+                    # a crossing moved by a transient shifts the reference by half as much.
                     err = ((((256 + g8) * inc) >> 8) - ph + 0x8000) & 0xFFFF
                     ph = (ph + ((err - 0x8000) >> 1)) & 0xFFFF
-                shift = self._shift
-                thr = self._threshold()
-            if nw >= max_window:
+            if end == 0 and nw >= max_window:
                 # no crossing for longer than the longest valid period
                 self._window_end(sq, nw, raw_sum, -1)
-                sq = raw_sum = nw = 0
-                bias = self._bias
-                shift = self._shift
-                thr = self._threshold()
+                end = 1
+            if end:
+                sq = 0
+                raw_sum = 0
+                nw = 0
+                bias = int(v[_BIAS]) - _W0
+                shift = int(v[_SHIFT]) - _W0
+                thr = int(v[_THR]) - _W0
             mprev = m
-        self._phase = ph
-        self._cnt = cnt
-        self._sq = sq
-        self._raw_sum = raw_sum
-        self._n = nw
-        self._zc_armed = zc
-        self._x1 = x1
-        self._x2 = x2
-        self._mprev = mprev
+        v[_PH] = ph + _W0
+        v[_CNT] = cnt + _W0
+        v[_SQ] = sq + _W0
+        v[_SUM] = raw_sum + _W0
+        v[_NW] = nw + _W0
+        v[_ZC] = zc + _W0
+        v[_X1] = x1 + _W0
+        v[_X2] = x2 + _W0
+        v[_MPREV] = mprev + _W0
         return self.faults
 
     def _trip(self, i):
-        self.state = TRIPPED
+        self._set_state(TRIPPED)
         self.faults |= FAST
         self.trip_sample = i
         self._good_run = 0
@@ -296,7 +338,7 @@ class MainsMonitor:
         # The ADC bias is the mean of whole cycles; follow it slowly (drift, temperature).
         self._bias_q8 += ((raw_sum << 8) // nw - self._bias_q8) >> 4
         bias = (self._bias_q8 + 128) >> 8
-        self._bias = BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias)
+        self._put(_BIAS, BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias))
         period = 0
         if g8 >= 0 and self._g8_prev >= 0:
             period = (nw << 8) - g8 + self._g8_prev
@@ -343,14 +385,14 @@ class MainsMonitor:
             if good:
                 self._learned += 1
                 if self._learned >= _LEARN_CYCLES:
-                    self.state = ARMED
+                    self._set_state(ARMED)
                     self.faults &= ~FAST
                     self.sensor = 0
-                    self._shift = 3
+                    self._put(_SHIFT, 3)
                 elif self._learned >= _COPY_CYCLES + _FAST_CYCLES:
-                    self._shift = 3
+                    self._put(_SHIFT, 3)
                 elif self._learned >= _COPY_CYCLES:
-                    self._shift = 1
+                    self._put(_SHIFT, 1)
             else:
                 self._start_learning()
 
@@ -368,7 +410,7 @@ class MainsMonitor:
         elif g8 < 0:
             # every sample the same: the mean of the centred samples is a whole count and
             # their mean square is its square (products stay below 2^30 on a board)
-            x = raw_sum - nw * self._bias
+            x = raw_sum - nw * self._get(_BIAS)
             m = x // nw
             if m * nw == x and sq == nw * m * m:
                 kind = SENSOR_STUCK
@@ -382,15 +424,15 @@ class MainsMonitor:
             need = _NOISY_WINDOWS if kind == SENSOR_NOISY else _SENSOR_WINDOWS
             if self._odd_run >= need and self.sensor != kind:
                 self.sensor = kind
-                self.state = TRIPPED
+                self._set_state(TRIPPED)
                 self._good_run = 0
                 self.faults = 0
                 self._pending = 0
 
     def _start_learning(self):
-        self.state = LEARN
+        self._set_state(LEARN)
         self._learned = 0
-        self._shift = 0
+        self._put(_SHIFT, 0)
 
     def _qualify(self, ms, period):
         now = self._now

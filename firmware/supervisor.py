@@ -440,6 +440,18 @@ class Supervisor:
             self._log.add(now, events.EV_BATTERY_OK, 0)
             self._alarms.clear(now, alarms.AL_BATTERY_LOW)
 
+    def steady(self):
+        # The load on good mains, the engine at rest and nothing under way: until the monitor
+        # reports a fault or a sensor problem (which the controller passes on at once), only
+        # timers of seconds (battery, debounces) and the contact checks (50 ms grace) run
+        # here, so the controller may step this machine every few dozen blocks.
+        return (self.mode != TEST and not self.outage and not self.remote and not self._ex_load
+                and self.monitor.ok() and not self.monitor.sensor
+                and self.transfer.state == ON_UTILITY and self.ats.settled()
+                and self.ats.closed() == ats.MAINS
+                and self.gen.state == GEN_IDLE and not self.exercise.running()
+                and self.selftest.state == 0 and self.shutdown.state == 0)
+
     def quiet(self):
         # Nothing here is timed to the millisecond: the controller may skip mains samples.
         xfer = self.transfer

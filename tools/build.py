@@ -34,6 +34,9 @@ BOARDS = {
 # micropython-lib packages the firmware imports, as (name, version) for mip
 DEPS = []
 
+# what only CPython imports (the host tests): never on a board
+HOST_ONLY = ("firmware/cpython.py",)
+
 MAIN = "from boards.%s.main import run\nrun()\n"
 
 
@@ -48,7 +51,7 @@ def sources(folder):
     for sub in ("firmware", "boards/" + folder):
         d = os.path.join(ROOT, sub)
         for name in sorted(os.listdir(d)):
-            if name.endswith(".py"):
+            if name.endswith(".py") and sub + "/" + name not in HOST_ONLY:
                 out.append((os.path.join(d, name), sub + "/" + name[:-3] + ".mpy"))
     for name in ("boards/__init__.py", "boards/mcu.py"):
         out.append((os.path.join(ROOT, name), name[:-3] + ".mpy"))
@@ -60,8 +63,11 @@ def _sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def build(board, out_root):
-    arch, folder = BOARDS[board]
+def build(board, out_root, arch=None):
+    # arch: the board's own unless given; "host" compiles the viper code for the machine
+    # this runs on, so that the unix port can import the bundle (tests, heap figures).
+    board_arch, folder = BOARDS[board]
+    arch = arch or board_arch
     out = os.path.join(out_root, board)
     files = {}
     for src, rel in sources(folder):
