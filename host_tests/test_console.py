@@ -9,6 +9,7 @@ from boards.sim import scenario
 from boards.sim.runner import Simulation
 from firmware import megatec
 from firmware.config import SCHEMA
+from firmware.controller import STEADY_MS
 from rigs import VirtualBoard
 
 GEN = {"present": True}
@@ -176,13 +177,15 @@ def test_any_input_gets_answers_and_never_stalls_the_loop(chunks):
     b = sim.board
     t = 2.0
     for chunk in chunks:
+        blocks = b.blocks_read
         feeds = b.watchdog_feeds
         b.serial_in += chunk + b"\r"
         t += 0.1
         sim.run_until(t)
-        # the control loop ran every block of those 100 ms (the console is served between
-        # blocks, never instead of them)
-        assert b.watchdog_feeds - feeds >= 95
+        # the control loop read every block of those 100 ms (the console is served between
+        # blocks, never instead of them) and fed the watchdog at least every STEADY_MS
+        assert b.blocks_read - blocks >= 99
+        assert b.watchdog_feeds - feeds >= 100 // STEADY_MS
         assert not b.serial_in
     out = bytes(b.serial_out)
     # every reply is whole: ERR/OK lines, log lines, JSON, Megatec answers

@@ -90,6 +90,7 @@ class SimBoard:
         # board would have reset there); a hang is played out by the runner.
         self.watchdog_ms = sc["watchdog_ms"]
         self.watchdog_feeds = 0
+        self.blocks_read = 0
         self.watchdog_late = 0
         self.max_feed_gap_us = 0
         self._fed_us = 0
@@ -144,6 +145,7 @@ class SimBoard:
         if self._adc_fault is not None:
             self._adc_fault_fill(buf)
         self._catch_up(self.block_len)
+        self.blocks_read += 1
 
     def skip(self, ms):
         # Let about ms of samples pass unread, in whole blocks; the plant carries on.
