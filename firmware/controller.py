@@ -7,11 +7,12 @@
 # each block, and it does its work at most once a second (counters, the exercise
 # schedule, saving the persistent record).
 #
-# Steady mains: with the load on good mains and nothing under way (Supervisor.steady) the
-# supervisor is stepped, and the watchdog fed, every STEADY_MS instead of every block; a
-# fault or a sensor problem from the monitor, or an operator's command, brings it back to
-# every block at once. The monitor always sees every sample. This is where a board spends
-# nearly all its life, so the block path there is kept to the monitor and a countdown.
+# Stride: the monitor sees every sample, but the supervisor is stepped (and the watchdog
+# fed) only as often as it asks (Supervisor.stride_ms): every block while a relay or
+# contactor is moving or the mains reading is in doubt, every STEADY_MS with the load on
+# steady mains, every COARSE_MS otherwise. A change in the monitor's verdict, a sensor
+# problem or an operator's command steps it in that very block. On steady mains, where a
+# board spends nearly all its life, the block path is the monitor and a countdown.
 #
 # Idle watch: while there is no mains at all and nothing is timed to the millisecond (load
 # settled on battery or on a running generator, no start sequence under way), the
@@ -37,7 +38,6 @@ from firmware.supervisor import Supervisor
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
 SERIAL_MS = 10
-STEADY_MS = 50
 
 
 class Controller:
@@ -87,10 +87,9 @@ class Controller:
         self.maintenance = False        # `maint`: the board's loop ends and it restarts
         self._idle = False
         self._away_ms = 0
-        self._steady = False
-        # blocks between supervisor steps on steady mains
-        self._steady_blocks = STEADY_MS * board.sample_rate_hz // (1000 * board.block_len) or 1
-        self._wait = 0
+        self._faults = 0                # the monitor's verdict when the supervisor last saw it
+        self._wait = 0                  # blocks until the supervisor is stepped again
+        self._blocks_per_s = board.sample_rate_hz // board.block_len
         # bound once: on the steady path a method looked up per call costs more than the
         # work it does
         self._read = board.read_block
@@ -163,9 +162,9 @@ class Controller:
         return reply
 
     def _wake(self):
-        # Back to stepping the supervisor every block, and from the idle watch to reading
-        # every block.
-        self._steady = False
+        # The supervisor stepped in the next block, and back from the idle watch to
+        # reading every block.
+        self._wait = 0
         if self._idle:
             self._idle = False
             self.monitor.resume()
@@ -217,12 +216,12 @@ class Controller:
         now = self._ticks_ms()
         faults = self._process(buf, self._n, now)
         monitor = self.monitor
-        if self._steady and not (faults or monitor.sensor):
+        if faults == self._faults and not monitor.sensor:
             wait = self._wait - 1
             self._wait = wait
             if wait > 0:
                 return
-        self._wait = self._steady_blocks
+        self._faults = faults
         if faults:
             if not self._mains_lost:
                 self._mains_lost = True
@@ -232,7 +231,7 @@ class Controller:
             self.log.add(now, events.EV_MAINS_RESTORED, 0)
         sup = self.supervisor
         sup.step(now)
-        self._steady = sup.steady()
+        self._wait = sup.stride_ms() * self._blocks_per_s // 1000 or 1
         self.board.feed_watchdog()
         if monitor.absent() and sup.quiet():
             self._idle = True

@@ -63,6 +63,8 @@ DRILL = const(32)
 # the board's output power sensor sees it, counts as a mains failure.
 WITNESS = const(64)
 FUEL_DEBOUNCE_MS = const(5000)
+STEADY_MS = const(50)         # step strides (stride_ms): the load on steady mains,
+COARSE_MS = const(10)         # or nothing moving
 INPUT_MS = const(5)           # the digital inputs are read this often
 
 
@@ -439,6 +441,17 @@ class Supervisor:
             self.low = False
             self._log.add(now, events.EV_BATTERY_OK, 0)
             self._alarms.clear(now, alarms.AL_BATTERY_LOW)
+
+    def stride_ms(self):
+        # How long the controller may leave this machine alone while the monitor's verdict
+        # stays as it is: one block while a relay or contactor moves (operate and dead
+        # times are ms) or the mains reading is in doubt (the output power witness);
+        # STEADY_MS on steady mains; COARSE_MS otherwise: start sequences, warm-up,
+        # cooldown, the load settled on battery or generator, where the timers run in
+        # seconds and the generator's readings are averages over tens of ms.
+        if self.monitor.sensor or self.transfer.moving() or not self.ats.settled():
+            return 1
+        return STEADY_MS if self.steady() else COARSE_MS
 
     def steady(self):
         # The load on good mains, the engine at rest and nothing under way: until the monitor

@@ -109,6 +109,10 @@ class Transfer:
         return (self.state != ON_UTILITY and self.state != TO_UTILITY
                 or c.enabled and c.closed(contacts.XFER))
 
+    def moving(self):
+        # The relay has been told to change over and its operate time is not over.
+        return self.state == TO_BATTERY or self.state == TO_UTILITY
+
     def settled_on_battery(self):
         # On battery with the relay at rest: the utility side may be switched.
         return self.state == ON_BATTERY or self.state == HELD

@@ -9,7 +9,7 @@ from boards.sim import scenario
 from boards.sim.runner import Simulation
 from firmware import megatec
 from firmware.config import SCHEMA
-from firmware.controller import STEADY_MS
+from firmware.supervisor import STEADY_MS
 from rigs import VirtualBoard
 
 GEN = {"present": True}

@@ -7,7 +7,7 @@ import pytest
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
-from firmware.controller import STEADY_MS
+from firmware.supervisor import STEADY_MS
 from helpers import events_named, mains, simulate
 
 GEN = {"present": True}
