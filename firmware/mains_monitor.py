@@ -346,7 +346,7 @@ class MainsMonitor:
                 period = 0
         self._g8_prev = g8
         self.period_q8 = period
-        if period == 0 and ms < self._absent_ms:
+        if g8 < 0 and ms < self._absent_ms:         # no crossing at all, little energy
             self._absent_run += 1
         else:
             self._absent_run = 0

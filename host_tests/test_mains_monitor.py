@@ -141,3 +141,33 @@ def test_board_clock_wraps_at_2_30():
     assert seen == [(1 << 30) - 1, 0, 1, 2]
     assert board.ticks_diff(0, (1 << 30) - 1) == 1
     assert board.ticks_add((1 << 30) - 1, 2) == 1
+
+
+@pytest.mark.parametrize("phase_deg", range(0, 360, 15))
+def test_mains_back_is_never_taken_for_absent_whatever_the_phase_a_watch_window_opens_at(phase_deg):
+    # The idle watch looks at the mains for one window after a gap (resume()). A window cut
+    # short by the first rising crossing holds only part of a cycle, perhaps only a few
+    # small samples before it: that crossing still shows mains, so the monitor must not
+    # report it absent and let the controller look away again for another second.
+    import math
+    fs, f, peak = 4000, 50.0, int(230 * 1000 / 360 * 1.41421356)
+    mon = mm.MainsMonitor(Config(), fs, lambda a, b: a - b)
+    buf = array("H", [0] * 4)
+    t = [0]
+
+    def feed(blocks, level, start_deg=0.0):
+        for b in range(blocks):
+            for j in range(4):
+                k = b * 4 + j
+                buf[j] = 2048 + int(level * peak * math.sin(math.radians(start_deg) + 2 * math.pi * f * k / fs))
+            t[0] += 1
+            mon.process(buf, 4, t[0])
+    feed(1000, 1.0)
+    assert mon.ok()
+    feed(200, 0.0)                      # gone: tripped, then absent
+    assert mon.absent()
+    mon.resume()                        # the controller looked away and back
+    for _ in range(25):                 # one 25 ms watch window of mains that is back
+        feed(1, 1.0, phase_deg)
+        phase_deg += 18                 # 1 ms at 50 Hz
+        assert not mon.absent()
