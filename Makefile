@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 export MPLBACKEND := Agg
 export PYTHONDONTWRITEBYTECODE := 1
 
-# Debian packages the tests run for real: NUT's driver, server and clients.
+# Debian packages the tests run for real: NUT's driver, server and clients; the MQTT broker.
 NUT := /lib/nut/nutdrv_qx
+MOSQUITTO := /usr/sbin/mosquitto
 
 # The MicroPython stubs pyright checks the board drivers against, one folder per port
 # (each has its own `machine`), kept out of .venv.
@@ -34,13 +35,17 @@ $(NUT):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nut-server nut-client
 
+$(MOSQUITTO):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
+
 $(STUBS): $(STAMP)
 	rm -rf .stubs
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --target .stubs/esp32 $(ESP32_STUBS)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --target .stubs/rp2 $(RP2_STUBS)
 	touch $@
 
-test: $(STAMP) $(NUT) $(STUBS)
+test: $(STAMP) $(NUT) $(MOSQUITTO) $(STUBS)
 	$(VENV)/bin/pyright
 	$(PY) -m pytest -n 2 host_tests
 

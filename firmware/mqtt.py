@@ -1,0 +1,333 @@
+# MQTT 3.1.1 for telemetry: the packets we send and read, and the connection as a state
+# machine over a TCP stream that never waits (the board's tcp_open, boards/net.py).
+#
+#   OFF --start()--> WAIT --(backoff over)--> CONNECTING --(stream up)--> HANDSHAKE
+#   (CONNECT sent) --(CONNACK accepted)--> UP
+#   any error, a refusal, or no answer in time --> WAIT, the backoff doubling from
+#   BACKOFF_MIN_MS to BACKOFF_MAX_MS (reset by a CONNACK)
+#
+# poll() does what the stream allows at that moment and returns: it never waits for the
+# network, so the control loop that calls it between blocks is never held up, whatever the
+# broker does. A broker that accepts the connection and never answers is dropped after
+# ANSWER_MS; one that stops answering while up, after 1.5 keep-alive periods.
+#
+# Outgoing messages wait in a queue bounded in bytes: when a new one does not fit, the
+# oldest go first (counted in `dropped`). The message at the head is written as the stream
+# takes it; a QoS 1 message stays at the head until its PUBACK, so messages arrive in the
+# order they were queued, and one cut off with the connection is sent again (flagged DUP)
+# on the next. The broker publishes the last will (offline) if the board drops off.
+#
+# Not on the control path: this allocates a little per message; nothing here runs inside
+# a block.
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+OFF = const(0)
+WAIT = const(1)
+CONNECTING = const(2)
+HANDSHAKE = const(3)
+UP = const(4)
+STATE_NAMES = ("off", "waiting", "connecting", "handshake", "up")
+
+BACKOFF_MIN_MS = const(1000)
+BACKOFF_MAX_MS = const(60000)
+ANSWER_MS = const(5000)       # for the TCP connection, then for the CONNACK
+WRITE_MAX = const(512)        # bytes handed to the stream per poll
+_RX_MAX = const(256)          # the largest packet we accept from the broker
+
+_CONNECT = const(0x10)
+_CONNACK = const(0x20)
+_PUBLISH = const(0x30)
+_PUBACK = const(0x40)
+_SUBSCRIBE = const(0x82)
+_SUBACK = const(0x90)
+_PINGREQ = const(0xC0)
+_PINGRESP = const(0xD0)
+
+
+def _length(n):
+    # MQTT's remaining length: 7 bits a byte, high bit set while more follow
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return out
+
+
+def _str(s):
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    return bytes((len(b) >> 8, len(b) & 0xFF)) + b
+
+
+def connect_packet(client_id, keepalive_s, will_topic=None, will_msg=b"", user=None,
+                   password=None, clean=True):
+    flags = 0x02 if clean else 0
+    payload = _str(client_id)
+    if will_topic:
+        flags |= 0x04 | 0x20 | 0x08        # will, retained, QoS 1
+        payload += _str(will_topic) + _str(will_msg)
+    if user:
+        flags |= 0x80
+        payload += _str(user)
+        if password:
+            flags |= 0x40
+            payload += _str(password)
+    body = b"\x00\x04MQTT\x04" + bytes((flags, keepalive_s >> 8, keepalive_s & 0xFF)) + payload
+    return bytes((_CONNECT,)) + _length(len(body)) + body
+
+
+def publish_packet(topic, payload, qos=0, retain=False, pid=0):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    body = _str(topic) + (bytes((pid >> 8, pid & 0xFF)) if qos else b"") + payload
+    return bytearray(bytes((_PUBLISH | qos << 1 | (1 if retain else 0),)) + _length(len(body))
+                     + body)
+
+
+def subscribe_packet(pid, topic, qos=1):
+    body = bytes((pid >> 8, pid & 0xFF)) + _str(topic) + bytes((qos,))
+    return bytes((_SUBSCRIBE,)) + _length(len(body)) + body
+
+
+def split(buf, n):
+    # The first whole packet in buf[:n]: (type byte, body start, end), or None while it is
+    # still arriving. Raises ValueError for a length no broker of ours would send.
+    if n < 2:
+        return None
+    length = shift = 0
+    i = 1
+    while True:
+        if i >= n:
+            return None
+        b = buf[i]
+        length |= (b & 0x7F) << shift
+        i += 1
+        if not b & 0x80:
+            break
+        shift += 7
+        if shift > 21:
+            raise ValueError("malformed remaining length")
+    if i + length > _RX_MAX:
+        raise ValueError("packet of %d bytes; at most %d accepted" % (i + length, _RX_MAX))
+    if i + length > n:
+        return None
+    return buf[0], i, i + length
+
+
+class Client:
+    def __init__(self, open_stream, ticks_diff, queue_bytes=2048):
+        # open_stream(host, port) -> a stream (ready, write, readinto, close), or raises
+        # OSError; the board's tcp_open.
+        self._open = open_stream
+        self._diff = ticks_diff
+        self.queue_bytes = queue_bytes
+        self.state = OFF
+        self._queue = []              # [packet bytearray, qos, pid]
+        self._queued = 0              # bytes in _queue
+        self._sent = 0                # bytes of the head already written
+        self._rx = bytearray(_RX_MAX)
+        self._rx_n = 0
+        self._pid = 0
+        self._stream = None
+        self._t = 0                   # when the current state (or backoff) began
+        self._backoff = BACKOFF_MIN_MS
+        self._t_out = self._t_in = 0  # last bytes written / read while up
+        self._ping_out = False
+        self.dropped = 0              # messages dropped from a full queue
+        self.delivered = 0            # messages the broker has (written, or acknowledged)
+        self.connects = 0             # CONNACKs accepted
+        self.last_error = ""
+        self.on_message = None        # (topic bytes, payload bytes) for subscriptions
+        self._subs = []
+        self._connect = b""
+        self._host = ""
+        self._port = 0
+        self.keepalive_ms = 0
+
+    def start(self, now, host, port, client_id, keepalive_s=60, will_topic=None,
+              will_msg=b"", user=None, password=None):
+        self.stop()
+        self._host = host
+        self._port = port
+        self.keepalive_ms = keepalive_s * 1000
+        self._connect = connect_packet(client_id, keepalive_s, will_topic, will_msg, user,
+                                       password)
+        self._backoff = BACKOFF_MIN_MS
+        self._enter(WAIT, now)
+        self._t = now - BACKOFF_MIN_MS    # the first attempt at once
+
+    def stop(self):
+        self._drop("")
+        self.state = OFF
+
+    def subscribe(self, topic):
+        self._subs.append(topic)
+
+    def publish(self, topic, payload, qos=0, retain=False):
+        # Queue a message; returns at once. The oldest go when it does not fit.
+        pid = 0
+        if qos:
+            self._pid = self._pid % 65535 + 1
+            pid = self._pid
+        pkt = publish_packet(topic, payload, qos, retain, pid)
+        if len(pkt) > self.queue_bytes:
+            self.dropped += 1
+            return False
+        while self._queued + len(pkt) > self.queue_bytes:
+            self._pop()
+            self.dropped += 1
+        self._queue.append([pkt, qos, pid])
+        self._queued += len(pkt)
+        return True
+
+    def pending(self):
+        return len(self._queue)
+
+    def _pop(self):
+        pkt = self._queue.pop(0)[0]
+        self._queued -= len(pkt)
+        self._sent = 0
+
+    def _enter(self, state, now):
+        self.state = state
+        self._t = now
+
+    def _drop(self, why):
+        # Close the stream; a QoS 1 message cut off goes again, whole and flagged DUP.
+        if why:
+            self.last_error = why
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except OSError:
+                pass
+            self._stream = None
+        if self._sent and self._queue:
+            head = self._queue[0]
+            if head[1]:
+                head[0][0] |= 0x08
+            else:
+                self._pop()            # QoS 0, partly written: the broker threw it away
+        self._sent = 0
+        self._rx_n = 0
+
+    def _fail(self, now, why):
+        self._drop(why)
+        self._enter(WAIT, now)
+
+    def poll(self, now):
+        state = self.state
+        if state == OFF:
+            return
+        if state == WAIT:
+            if self._diff(now, self._t) < self._backoff:
+                return
+            self._backoff = min(self._backoff * 2, BACKOFF_MAX_MS)
+            try:
+                self._stream = self._open(self._host, self._port)
+            except OSError as e:
+                self._fail(now, "connect: %s" % e)
+                return
+            self._enter(CONNECTING, now)
+            state = CONNECTING
+        try:
+            if state == CONNECTING:
+                if not self._stream.ready():
+                    if self._diff(now, self._t) >= ANSWER_MS:
+                        self._fail(now, "no TCP connection within %d ms" % ANSWER_MS)
+                    return
+                self._out = self._connect
+                self._out_sent = 0
+                self._enter(HANDSHAKE, now)
+            if self.state == HANDSHAKE:
+                if self._out_sent < len(self._out):
+                    self._out_sent += self._stream.write(self._out[self._out_sent:])
+                self._read(now)
+                if self.state == HANDSHAKE and self._diff(now, self._t) >= ANSWER_MS:
+                    self._fail(now, "no CONNACK within %d ms" % ANSWER_MS)
+                return
+            self._read(now)
+            if self.state == UP:
+                self._write(now)
+                self._keepalive(now)
+        except (OSError, ValueError) as e:
+            self._fail(now, str(e) or type(e).__name__)
+
+    def _read(self, now):
+        n = self._stream.readinto(memoryview(self._rx)[self._rx_n:])
+        if not n:
+            return
+        self._rx_n += n
+        self._t_in = now
+        while True:
+            got = split(self._rx, self._rx_n)
+            if got is None:
+                return
+            kind, start, end = got
+            self._packet(now, kind & 0xF0, kind, start, end)
+            if self.state == WAIT:
+                return
+            rest = self._rx_n - end
+            self._rx[0:rest] = self._rx[end:self._rx_n]
+            self._rx_n = rest
+
+    def _packet(self, now, kind, first, start, end):
+        rx = self._rx
+        if kind == _CONNACK:
+            if end - start != 2 or rx[start + 1] != 0:
+                code = rx[start + 1] if end - start == 2 else -1
+                self._fail(now, "broker refused the connection (CONNACK %d)" % code)
+                return
+            self.connects += 1
+            self._backoff = BACKOFF_MIN_MS
+            self._ping_out = False
+            self._t_out = now
+            self._enter(UP, now)
+            for i, topic in enumerate(self._subs):
+                self._queue.insert(i, [bytearray(subscribe_packet(60000 + i, topic)), 0, 0])
+        elif kind == _PUBACK:
+            pid = rx[start] << 8 | rx[start + 1]
+            if self._queue and self._queue[0][1] and self._queue[0][2] == pid:
+                if self._sent >= len(self._queue[0][0]):
+                    self._pop()
+                    self.delivered += 1
+        elif kind == _PINGRESP:
+            self._ping_out = False
+        elif kind == _PUBLISH and self.on_message is not None:
+            tlen = rx[start] << 8 | rx[start + 1]
+            topic = bytes(rx[start + 2:start + 2 + tlen])
+            body = start + 2 + tlen + (2 if first & 0x06 else 0)
+            self.on_message(topic, bytes(rx[body:end]))
+        # SUBACK and anything else: nothing to do
+
+    def _write(self, now):
+        budget = WRITE_MAX
+        while self._queue and budget > 0:
+            pkt, qos, _ = self._queue[0]
+            if self._sent >= len(pkt):
+                return                 # QoS 1, written, waiting for its PUBACK
+            n = self._stream.write(memoryview(pkt)[self._sent:self._sent + budget])
+            if not n:
+                return
+            self._sent += n
+            budget -= n
+            self._t_out = now
+            if self._sent >= len(pkt) and not qos:
+                self._pop()
+                self.delivered += 1
+
+    def _keepalive(self, now):
+        ka = self.keepalive_ms
+        if not ka:
+            return
+        if self._diff(now, self._t_in) >= ka * 3 // 2 and self._diff(now, self._t) >= ka * 3 // 2:
+            self._fail(now, "no answer from the broker for %d s" % (ka * 3 // 2000))
+        elif not self._ping_out and self._diff(now, self._t_out) >= ka:
+            if self._stream.write(b"\xc0\x00") == 2:
+                self._ping_out = True
+                self._t_out = now

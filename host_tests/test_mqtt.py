@@ -1,0 +1,257 @@
+# The firmware's MQTT client (firmware/mqtt.py) over the boards' non-blocking TCP stream
+# (boards/net.py) against a real broker: Debian's mosquitto on loopback, installed by
+# `make test`, with a paho-mqtt subscriber on the other side. The client's clock is
+# simulated; only the network is real, and the loops below wait for it with a deadline.
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import paho.mqtt.client as paho
+import pytest
+
+from boards.net import tcp_open
+from conftest import ROOT, run_micropython
+from firmware import mqtt
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MASK = (1 << 30) - 1
+
+
+def _diff(a, b):
+    return ((a - b + (1 << 29)) & MASK) - (1 << 29)
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Broker:
+    def __init__(self, tmp_path):
+        self.port = _free_port()
+        self.conf = tmp_path / "mosquitto.conf"
+        self.conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start on port %d" % self.port)
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+class Subscriber:
+    def __init__(self, port, topic="ups/#"):
+        self.got = []
+        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        self.c.on_message = lambda c, u, m: self.got.append((m.topic, m.payload.decode(),
+                                                             m.qos, m.retain))
+        self.c.connect("127.0.0.1", port)
+        self.c.subscribe(topic, qos=1)
+        self.c.loop_start()
+        time.sleep(0.2)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+class Clock:
+    # The board's clock, moved by hand: 1 ms per poll while the network is waited for.
+    def __init__(self):
+        self.ms = (1 << 30) - 3000            # wraps during the test
+
+    def __call__(self):
+        return self.ms
+
+
+def _pump(client, clock, until, seconds=5.0):
+    deadline = time.time() + seconds
+    while not until() and time.time() < deadline:
+        clock.ms = (clock.ms + 1) & MASK
+        client.poll(clock.ms)
+        time.sleep(0.001)
+    return until()
+
+
+def _client(broker, clock, **kw):
+    c = mqtt.Client(tcp_open, _diff, **kw)
+    c.start(clock.ms, "127.0.0.1", broker.port, "ups-test", keepalive_s=10,
+            will_topic="ups/ups-test/availability", will_msg=b"offline")
+    return c
+
+
+def test_messages_arrive_in_order_with_their_qos_and_the_will_when_the_board_drops_off(broker):
+    sub = Subscriber(broker.port)
+    clock = Clock()
+    c = _client(broker, clock)
+    c.publish("ups/ups-test/availability", "online", qos=1, retain=True)
+    for i in range(6):
+        c.publish("ups/ups-test/event", "e%d" % i, qos=i % 2)
+    assert _pump(c, clock, lambda: c.pending() == 0 and len(sub.got) == 7)
+    assert c.state == mqtt.UP and c.connects == 1 and c.delivered == 7
+    assert sub.got[0] == ("ups/ups-test/availability", "online", 1, False)
+    assert [(t, p, q) for t, p, q, _ in sub.got[1:]] == [
+        ("ups/ups-test/event", "e%d" % i, i % 2) for i in range(6)]
+    # retained: a subscriber arriving later still sees it
+    late = Subscriber(broker.port, "ups/ups-test/availability")
+    deadline = time.time() + 5
+    while not late.got and time.time() < deadline:
+        time.sleep(0.01)
+    assert late.got == [("ups/ups-test/availability", "online", 1, True)]
+    # the board vanishes without a word (power cut, network gone): the broker says so
+    c._stream.close()
+    deadline = time.time() + 5
+    while len(sub.got) < 8 and time.time() < deadline:
+        time.sleep(0.01)
+    assert sub.got[7] == ("ups/ups-test/availability", "offline", 1, False)
+    sub.close()
+    late.close()
+
+
+def test_a_broker_restart_loses_nothing_queued_and_a_full_queue_drops_the_oldest(broker):
+    clock = Clock()
+    c = _client(broker, clock, queue_bytes=600)
+    assert _pump(c, clock, lambda: c.state == mqtt.UP)
+    broker.stop()
+    # the board finds out at its next write or read, and waits with a growing backoff
+    for i in range(10):
+        c.publish("ups/ups-test/alarm", "a%d" % i, qos=1)
+    assert _pump(c, clock, lambda: c.state == mqtt.WAIT)
+    assert c.last_error
+    # about 22 of these 27-byte packets fit in 600 bytes: the oldest go as more come
+    for i in range(10, 30):
+        c.publish("ups/ups-test/alarm", "a%d" % i, qos=1)
+    assert c.dropped > 0 and c.pending() + c.dropped == 30
+    first_kept = 30 - c.pending()
+    for _ in range(3):                          # a few failed attempts, backing off
+        clock.ms = (clock.ms + 70000) & MASK
+        c.poll(clock.ms)
+        _pump(c, clock, lambda: c.state == mqtt.WAIT, 2.0)
+    broker.start()
+    sub = Subscriber(broker.port)
+    clock.ms = (clock.ms + mqtt.BACKOFF_MAX_MS) & MASK   # the backoff is capped
+    assert _pump(c, clock, lambda: c.pending() == 0, 10.0)
+    assert c.connects == 2
+    deadline = time.time() + 5
+    while len(sub.got) < 30 - first_kept and time.time() < deadline:
+        time.sleep(0.01)
+    assert [p for _, p, _, _ in sub.got] == ["a%d" % i for i in range(first_kept, 30)]
+    sub.close()
+
+
+def test_a_broker_that_never_answers_is_dropped_and_every_poll_returns_at_once(tmp_path):
+    # A listener that accepts the connection and then says nothing: the client's socket
+    # never blocks (timeout 0), its CONNACK wait ends after ANSWER_MS of board time, and
+    # it tries again later.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    port = silent.getsockname()[1]
+    clock = Clock()
+    c = mqtt.Client(tcp_open, _diff)
+    c.start(clock.ms, "127.0.0.1", port, "ups-test")
+    c.publish("ups/ups-test/x", "1")
+    assert _pump(c, clock, lambda: c.state == mqtt.HANDSHAKE)
+    assert c._stream._s.gettimeout() == 0.0         # non-blocking: no call can wait
+    entered = clock.ms
+    polls = 0
+    while c.state == mqtt.HANDSHAKE:
+        clock.ms = (clock.ms + 100) & MASK
+        c.poll(clock.ms)
+        polls += 1
+        assert polls <= mqtt.ANSWER_MS // 100 + 1
+    assert c.state == mqtt.WAIT and "no CONNACK" in c.last_error
+    assert _diff(clock.ms, entered) >= mqtt.ANSWER_MS
+    assert c.pending() == 1                        # kept for a broker that answers
+    silent.close()
+
+
+def test_a_refused_connection_backs_off_doubling_up_to_a_minute(tmp_path):
+    port = _free_port()                            # nothing listens there
+    clock = Clock()
+    c = mqtt.Client(tcp_open, _diff)
+    c.start(clock.ms, "127.0.0.1", port, "ups-test")
+    attempts = []
+    for _ in range(200000):
+        clock.ms = (clock.ms + 100) & MASK
+        before = c.state
+        c.poll(clock.ms)
+        if before == mqtt.WAIT and c.state != mqtt.WAIT:
+            attempts.append(clock.ms)
+        if c.state == mqtt.CONNECTING:
+            _pump(c, clock, lambda: c.state == mqtt.WAIT, 2.0)
+        if len(attempts) == 9:
+            break
+    gaps = [_diff(b, a) for a, b in zip(attempts, attempts[1:])]
+    # each gap: the backoff, plus the time the refusal took to show (board ms)
+    backoffs = [min(1000 << (i + 1), 60000) for i in range(len(gaps))]
+    assert all(b <= g < b + 2000 for g, b in zip(gaps, backoffs)), (gaps, backoffs)
+    assert "refused" in c.last_error or "connect" in c.last_error
+
+
+def test_the_packets_are_what_mqtt_3_1_1_says():
+    assert mqtt.connect_packet("ab", 60) == b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02ab"
+    p = mqtt.connect_packet("c", 30, "w/t", b"off", "u", "pw")
+    assert p[9] == 0x80 | 0x40 | 0x20 | 0x08 | 0x04 | 0x02
+    assert bytes(mqtt.publish_packet("t", "x", 1, True, 7)) == b"\x33\x06\x00\x01t\x00\x07x"
+    long = bytes(mqtt.publish_packet("t", "x" * 200))
+    assert long[:3] == b"\x30\xcb\x01"                      # 203 in two length bytes
+    assert mqtt.split(bytearray(b"\x20\x02\x00\x00"), 4) == (0x20, 2, 4)
+    assert mqtt.split(bytearray(b"\x20\x02\x00"), 3) is None      # still arriving
+    with pytest.raises(ValueError):
+        mqtt.split(bytearray(b"\x30\xff\xff\xff\x7f"), 5)
+
+
+def test_the_same_client_runs_in_the_micropython_vm(broker):
+    sub = Subscriber(broker.port)
+    script = (
+        "import sys, time\n"
+        "sys.path.insert(0, %r)\n"
+        "from firmware.mqtt import Client\n"
+        "from boards.net import tcp_open\n"
+        "c = Client(tcp_open, time.ticks_diff)\n"
+        "c.start(time.ticks_ms(), '127.0.0.1', %d, 'ups-mpy', 10)\n"
+        "for i in range(3):\n"
+        "    c.publish('ups/ups-mpy/event', 'm%%d' %% i, qos=1)\n"
+        "t0 = time.ticks_ms()\n"
+        "while c.pending() and time.ticks_diff(time.ticks_ms(), t0) < 5000:\n"
+        "    c.poll(time.ticks_ms())\n"
+        "    time.sleep_ms(1)\n"
+        "print('state', c.state, 'delivered', c.delivered)\n" % (ROOT, broker.port))
+    path = os.path.join(str(broker.conf.parent), "mpy_client.py")
+    with open(path, "w") as f:
+        f.write(script)
+    p = run_micropython([path], timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["state", str(mqtt.UP), "delivered", "3"]
+    deadline = time.time() + 5
+    while len(sub.got) < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    assert [p for _, p, _, _ in sub.got] == ["m0", "m1", "m2"]
+    sub.close()
