@@ -355,6 +355,12 @@ class McuBoard:
     def serial_write(self, data):
         self._serial.write(data)
 
+    def tcp_open(self, host, port):
+        # Needs the board's network up (Wi-Fi or Ethernet, brought up by its main.py); until
+        # then the connection fails and the MQTT client backs off and tries again.
+        from boards.net import tcp_open
+        return tcp_open(host, port)
+
     def time_s(self):
         return rtc_seconds(self._rtc.datetime())
 

@@ -89,7 +89,7 @@ class Commands:
     def _cmd_help(self, args, now):
         return HELP
 
-    def _source(self):
+    def source(self):
         c = self.ctrl
         if c.transfer.on_battery():
             return "battery"
@@ -99,7 +99,7 @@ class Commands:
         a = self.ctrl.alarms
         return [name for code, name in sorted(alarms.NAMES.items()) if a.is_active(code)]
 
-    def _status_json(self):
+    def status_json(self):
         c = self.ctrl
         b = c.board
         mon = c.monitor
@@ -107,7 +107,7 @@ class Commands:
         runtime = c.battery.runtime_s
         return json.dumps({
             "mode": supervisor.MODE_NAMES[c.supervisor.mode],
-            "source": self._source(),
+            "source": self.source(),
             "mains_ok": mon.ok(),
             "mains_sensor": mains_monitor.SENSOR_NAMES[mon.sensor] or "ok",
             "mains_v": round(mon.voltage(c.cfg), 1) if present else 0.0,
@@ -124,7 +124,7 @@ class Commands:
         if args and (len(args) > 1 or args[0].lower() != "json"):
             return "ERR status: allowed: status, status json"
         if args:
-            return self._status_json()
+            return self.status_json()
         c = self.ctrl
         sup = c.supervisor
         return "OK mode %s, load %s, mains %s, generator %s, battery %d %%, runtime %s, alarms %s" % (

@@ -4,7 +4,9 @@
 # (console) or as JSON numbers (scenario files); both go through set(), which raises
 # ValueError with a one-line message naming the key, the value and what is allowed.
 
-# (key, kind, default, low, high, unit, meaning); kind is "int", "float" or "bool".
+# (key, kind, default, low, high, unit, meaning); kind is "int", "float", "bool", "str" (low
+# and high bound its length; printable ASCII, no spaces, as it is typed on the console) or
+# "ip" (an IPv4 address, or empty).
 SCHEMA = (
     ("mains.nominal_v", "int", 230, 100, 277, "V", "nominal mains voltage (RMS)"),
     ("mains.frequency_hz", "int", 50, 50, 60, "Hz", "nominal mains frequency: 50 or 60"),
@@ -82,9 +84,18 @@ SCHEMA = (
     ("console.lock_s", "int", 300, 30, 86400, "s", "the console locks again after this long without a command"),
     ("nut.allow_control", "bool", False, 0, 1, "", "honour Megatec test and shutdown commands (NUT upscmd)"),
     ("ups.rating_w", "int", 3000, 100, 1000000, "W", "UPS output rating, for the load percentage"),
+    ("mqtt.enabled", "bool", False, 0, 1, "", "publish telemetry to an MQTT broker"),
+    ("mqtt.host", "ip", "", 0, 15, "", "the broker's IPv4 address (a name would need a DNS lookup, which blocks)"),
+    ("mqtt.port", "int", 1883, 1, 65535, "", "the broker's TCP port"),
+    ("mqtt.user", "str", "", 0, 64, "", "user name at the broker (empty: none)"),
+    ("mqtt.password", "str", "", 0, 64, "", "password at the broker; never shown"),
+    ("mqtt.id", "str", "ups", 1, 32, "", "this controller's name in topics (ups/ID/...), client id and Home Assistant"),
+    ("mqtt.keepalive_s", "int", 60, 10, 3600, "s", "MQTT keep-alive: a silent broker is dropped after 1.5 times this"),
+    ("mqtt.status_s", "int", 10, 1, 3600, "s", "the retained state is published this often, and at every change of source"),
+    ("mqtt.alert_hold_s", "int", 60, 0, 3600, "s", "an alarm that changes again within this is published once the hold is over"),
 )
 # Settings that are never shown, logged or echoed.
-SECRET = ("console.pin",)
+SECRET = ("console.pin", "mqtt.password")
 
 _INDEX = {}
 for _i, _row in enumerate(SCHEMA):
@@ -94,6 +105,10 @@ for _i, _row in enumerate(SCHEMA):
 def _allowed(row):
     if row[1] == "bool":
         return "on or off"
+    if row[1] == "str":
+        return "%d..%d characters, no spaces (\"\" for none)" % (row[3], row[4])
+    if row[1] == "ip":
+        return "an IPv4 address such as 192.168.1.10, or \"\" for none"
     return "%s..%s %s" % (row[3], row[4], row[5])
 
 
@@ -108,6 +123,8 @@ def _parse(row, value):
         if text in ("off", "false", "0", "no"):
             return False
         raise ValueError("%s = %s is not a switch; allowed: on or off" % (key, value))
+    if kind == "str" or kind == "ip":
+        return _parse_text(row, value)
     if isinstance(value, bool):
         raise ValueError("%s = %s is not a number; allowed %s" % (key, value, _allowed(row)))
     try:
@@ -126,6 +143,22 @@ def _parse(row, value):
     if num < row[3] or num > row[4]:
         raise ValueError("%s = %s is out of range; allowed %s" % (key, value, _allowed(row)))
     return num
+
+
+def _parse_text(row, value):
+    key, kind = row[0], row[1]
+    if value == '""':
+        value = ""                    # typed on the console: empty
+    if not isinstance(value, str) or not row[3] <= len(value) <= row[4] or not all(
+            33 <= ord(c) <= 126 for c in value):
+        shown = "(hidden)" if key in SECRET else value
+        raise ValueError("%s = %s is not allowed; allowed %s" % (key, shown, _allowed(row)))
+    if kind == "ip" and value:
+        parts = value.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255
+                                      for p in parts):
+            raise ValueError("%s = %s is not allowed; allowed %s" % (key, value, _allowed(row)))
+    return value
 
 
 # Pairs that must keep their order so that hysteresis exists: (lower key, higher key).
@@ -189,6 +222,8 @@ class Config:
         value = self.get(key)
         if key in SECRET:
             return "(set)" if value else "(none)"
+        if value == "":
+            return "(none)"
         if value is True or value is False:
             return "on" if value else "off"
         return str(value)

@@ -77,6 +77,8 @@ class Controller:
         self.store.load(now)
         self.counters = Counters(self.cfg, self.store, self.alarms, self.log, board.ticks_diff)
         self.eventlog = EventLog(board.fs, self.cfg.get("log.max_records"))
+        self.telemetry = None
+        self._telemetry(self.cfg, now)
         self.alarms.restore(self.store.values["latched"])
         self.supervisor.recover(now)
         self._resume_cooldown(now)
@@ -153,7 +155,19 @@ class Controller:
         self.supervisor.configure(cfg)
         self.counters.configure(cfg)
         self.eventlog.max_records = cfg.get("log.max_records")
+        self._telemetry(cfg, self.board.ticks_ms())
         return None
+
+    def _telemetry(self, cfg, now):
+        # MQTT (mqtt.*): its code and buffers, and the board's network, only once it is
+        # enabled; a board without telemetry keeps that heap.
+        if self.telemetry is None:
+            if not cfg.get("mqtt.enabled"):
+                return
+            from firmware.telemetry import Telemetry
+            board = self.board
+            self.telemetry = Telemetry(self, lambda host, port: board.tcp_open(host, port))
+        self.telemetry.configure(cfg, now)
 
     def command(self, line):
         # An operator's line (console, scenario): one reply line. Between blocks only.
@@ -179,6 +193,8 @@ class Controller:
             n = board.serial_read(self._serial)
             if n:
                 self.console.feed(memoryview(self._serial)[:n], now)
+            if self.telemetry is not None:
+                self.telemetry.service(now)
         if board.ticks_diff(now, self._t_service) < SERVICE_MS:
             return
         self._t_service = now

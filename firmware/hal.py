@@ -27,6 +27,9 @@
 #   serial_read(buf) -> n            bytes that have arrived on the console's serial line,
 #                                    copied into buf (bytearray); never waits, 0 when none
 #   serial_write(data)               send bytes on the console's serial line
+#   tcp_open(host, port) -> stream   a TCP connection that never waits (boards/net.py:
+#                                    ready, write, readinto, close); raises OSError when
+#                                    the board has no network. Only used with mqtt.enabled
 #   time_s()                         the real-time clock: local time in seconds since
 #                                    2000-01-01 00:00 (see firmware/clock.py); reads before
 #                                    2020 until it has been set

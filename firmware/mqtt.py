@@ -137,7 +137,8 @@ class Client:
         self._t = 0                   # when the current state (or backoff) began
         self._backoff = BACKOFF_MIN_MS
         self._t_out = self._t_in = 0  # last bytes written / read while up
-        self._ping_out = False
+        self._ping_out = False        # a PINGREQ waits for its PINGRESP since _t_ping
+        self._t_ping = 0
         self.dropped = 0              # messages dropped from a full queue
         self.delivered = 0            # messages the broker has (written, or acknowledged)
         self.connects = 0             # CONNACKs accepted
@@ -168,8 +169,9 @@ class Client:
     def subscribe(self, topic):
         self._subs.append(topic)
 
-    def publish(self, topic, payload, qos=0, retain=False):
-        # Queue a message; returns at once. The oldest go when it does not fit.
+    def publish(self, topic, payload, qos=0, retain=False, first=False):
+        # Queue a message; returns at once. The oldest go when it does not fit. first: ahead
+        # of what waits (only right after a connect, when nothing of the queue is out yet).
         pid = 0
         if qos:
             self._pid = self._pid % 65535 + 1
@@ -181,12 +183,18 @@ class Client:
         while self._queued + len(pkt) > self.queue_bytes:
             self._pop()
             self.dropped += 1
-        self._queue.append([pkt, qos, pid])
+        if first:
+            self._queue.insert(0, [pkt, qos, pid])
+        else:
+            self._queue.append([pkt, qos, pid])
         self._queued += len(pkt)
         return True
 
     def pending(self):
         return len(self._queue)
+
+    def queued_bytes(self):
+        return self._queued
 
     def _pop(self):
         pkt = self._queue.pop(0)[0]
@@ -322,12 +330,17 @@ class Client:
                 self.delivered += 1
 
     def _keepalive(self, now):
+        # A PINGREQ when nothing has been heard from the broker, or sent to it, for a
+        # keep-alive period (QoS 0 messages get no answer: writing alone proves nothing);
+        # no PINGRESP within half a period: the broker is gone.
         ka = self.keepalive_ms
         if not ka:
             return
-        if self._diff(now, self._t_in) >= ka * 3 // 2 and self._diff(now, self._t) >= ka * 3 // 2:
-            self._fail(now, "no answer from the broker for %d s" % (ka * 3 // 2000))
-        elif not self._ping_out and self._diff(now, self._t_out) >= ka:
+        if self._ping_out:
+            if self._diff(now, self._t_ping) >= ka // 2:
+                self._fail(now, "no answer from the broker for %d s" % (
+                    self._diff(now, self._t_in) // 1000))
+        elif self._diff(now, self._t_in) >= ka or self._diff(now, self._t_out) >= ka:
             if self._stream.write(b"\xc0\x00") == 2:
                 self._ping_out = True
-                self._t_out = now
+                self._t_ping = self._t_out = now

@@ -27,3 +27,13 @@ def run_micropython(args, **kw):
 @pytest.fixture
 def root():
     return ROOT
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """Debian's mosquitto on a free loopback port (rigs.Broker), stopped afterwards."""
+    from rigs import Broker
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()

@@ -1,14 +1,18 @@
-# Real processes for the tests: a virtual board on a pseudo-terminal (tools/vboard.py)
-# and a NUT server (Debian's nutdrv_qx, upsd, upsmon, upsc, upscmd) watching it.
+# Real processes for the tests: a virtual board on a pseudo-terminal (tools/vboard.py),
+# a NUT server (Debian's nutdrv_qx, upsd, upsmon, upsc, upscmd) watching it, and an MQTT
+# broker (Debian's mosquitto) with a paho-mqtt subscriber.
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import tty
+
+import paho.mqtt.client as paho
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUT_LIB = "/lib/nut"
@@ -197,3 +201,57 @@ class Nut:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+class Broker:
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.conf = tmp_path / "mosquitto.conf"
+        self.conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start on port %d" % self.port)
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+class Subscriber:
+    """paho-mqtt on the broker: every message as (topic, text, qos, retained)."""
+
+    def __init__(self, port, *topics):
+        self.got = []
+        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        self.c.on_message = lambda c, u, m: self.got.append((m.topic, m.payload.decode(),
+                                                             m.qos, m.retain))
+        self.c.connect("127.0.0.1", port)
+        for topic in topics or ("ups/#",):
+            self.c.subscribe(topic, qos=1)
+        self.c.loop_start()
+        time.sleep(0.2)
+
+    def wait(self, until, seconds=5.0):
+        deadline = time.time() + seconds
+        while not until(self.got) and time.time() < deadline:
+            time.sleep(0.01)
+        return until(self.got)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()

@@ -7,8 +7,36 @@ from firmware.config import SCHEMA, Config
 def test_defaults_are_inside_their_own_ranges():
     cfg = Config()
     for key, kind, default, low, high, unit, meaning in SCHEMA:
-        assert low <= cfg.get(key) <= high, key
+        value = cfg.get(key)
+        assert low <= (len(value) if kind in ("str", "ip") else value) <= high, key
         assert meaning
+
+
+@pytest.mark.parametrize("key, value, ok", [
+    ("mqtt.host", "192.168.1.10", True), ("mqtt.host", '""', True),
+    ("mqtt.host", "broker.lan", False), ("mqtt.host", "1.2.3.256", False),
+    ("mqtt.host", "1.2.3", False), ("mqtt.user", "site-7", True),
+    ("mqtt.user", "two words", False), ("mqtt.user", "x" * 65, False),
+    ("mqtt.id", "", False), ("mqtt.id", '""', False), ("mqtt.user", 5, False),
+])
+def test_text_settings_take_what_a_console_can_type(key, value, ok):
+    cfg = Config()
+    if ok:
+        assert cfg.set(key, value) == ("" if value == '""' else value)
+        return
+    with pytest.raises(ValueError) as err:
+        cfg.set(key, value)
+    msg = str(err.value)
+    assert key in msg and "allowed" in msg and "\n" not in msg
+
+
+def test_the_mqtt_password_is_never_shown_even_in_an_error():
+    cfg = Config()
+    cfg.set("mqtt.password", "s3cret")
+    assert cfg.shown("mqtt.password") == "(set)"
+    with pytest.raises(ValueError) as err:
+        cfg.set("mqtt.password", "s3cret with spaces")
+    assert "s3cret" not in str(err.value)
 
 
 @pytest.mark.parametrize("key, value, words", [

@@ -3,82 +3,21 @@
 # `make test`, with a paho-mqtt subscriber on the other side. The client's clock is
 # simulated; only the network is real, and the loops below wait for it with a deadline.
 import os
-import shutil
 import socket
-import subprocess
 import time
 
-import paho.mqtt.client as paho
 import pytest
 
 from boards.net import tcp_open
 from conftest import ROOT, run_micropython
 from firmware import mqtt
+from rigs import Subscriber, free_port
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MASK = (1 << 30) - 1
 
 
 def _diff(a, b):
     return ((a - b + (1 << 29)) & MASK) - (1 << 29)
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Broker:
-    def __init__(self, tmp_path):
-        self.port = _free_port()
-        self.conf = tmp_path / "mosquitto.conf"
-        self.conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start on port %d" % self.port)
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-
-@pytest.fixture
-def broker(tmp_path):
-    b = Broker(tmp_path)
-    b.start()
-    yield b
-    b.stop()
-
-
-class Subscriber:
-    def __init__(self, port, topic="ups/#"):
-        self.got = []
-        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2)
-        self.c.on_message = lambda c, u, m: self.got.append((m.topic, m.payload.decode(),
-                                                             m.qos, m.retain))
-        self.c.connect("127.0.0.1", port)
-        self.c.subscribe(topic, qos=1)
-        self.c.loop_start()
-        time.sleep(0.2)
-
-    def close(self):
-        self.c.loop_stop()
-        self.c.disconnect()
 
 
 class Clock:
@@ -193,7 +132,7 @@ def test_a_broker_that_never_answers_is_dropped_and_every_poll_returns_at_once(t
 
 
 def test_a_refused_connection_backs_off_doubling_up_to_a_minute(tmp_path):
-    port = _free_port()                            # nothing listens there
+    port = free_port()                            # nothing listens there
     clock = Clock()
     c = mqtt.Client(tcp_open, _diff)
     c.start(clock.ms, "127.0.0.1", port, "ups-test")

@@ -53,7 +53,7 @@ def sources(folder):
         for name in sorted(os.listdir(d)):
             if name.endswith(".py") and sub + "/" + name not in HOST_ONLY:
                 out.append((os.path.join(d, name), sub + "/" + name[:-3] + ".mpy"))
-    for name in ("boards/__init__.py", "boards/mcu.py"):
+    for name in ("boards/__init__.py", "boards/mcu.py", "boards/net.py"):
         out.append((os.path.join(ROOT, name), name[:-3] + ".mpy"))
     return out
 
@@ -91,7 +91,7 @@ def build(board, out_root, arch=None):
                    "deps": [[name, version] for name, version in DEPS],
                    "version": VERSION}, f, indent=1)
     rel_root = os.path.relpath(ROOT, out)
-    board_files = ["__init__.py", "mcu.py"] + [
+    board_files = ["__init__.py", "mcu.py", "net.py"] + [
         folder + "/" + name for name in sorted(os.listdir(os.path.join(ROOT, "boards", folder)))
         if name.endswith(".py")]
     with open(os.path.join(out, "manifest.py"), "w") as f:

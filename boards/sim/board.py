@@ -226,6 +226,12 @@ class SimBoard:
     def serial_write(self, data):
         self.serial_out += data
 
+    def tcp_open(self, host, port):
+        # The simulated board talks to real brokers (the host's network): telemetry tests
+        # run against a real mosquitto.
+        from boards.net import tcp_open
+        return tcp_open(host, port)
+
     def set_time(self, rtc_s):
         # Someone sets the board clock (a console command, NTP): time_s() jumps.
         self._start_rtc = rtc_s - self.t_us // 1000000

@@ -115,5 +115,8 @@ class LeanBoard:
     def serial_write(self, data):
         pass
 
+    def tcp_open(self, host, port):
+        raise OSError("no network on this board")
+
     def time_s(self):
         return self._start_s + self.ms // 1000

@@ -124,6 +124,9 @@ class ReplayBoard:
     def serial_write(self, data):
         pass
 
+    def tcp_open(self, host, port):
+        raise OSError("no network on this board")
+
     def output_w(self):
         return 0
 

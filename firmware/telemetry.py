@@ -1,0 +1,182 @@
+# Telemetry over MQTT (firmware/mqtt.py): what the controller tells monitoring, under
+# ups/ID/ (ID: mqtt.id).
+#
+#   ups/ID/availability  "online" (retained, QoS 1) at every connect; the broker's last
+#                        will says "offline" when the board drops off
+#   ups/ID/state         the `status json` document (retained), every mqtt.status_s and at
+#                        once when the load changes source or the active alarms change
+#   ups/ID/event         every event of the controller's event ring, in order, as JSON
+#                        {"event": NAME, "arg": N}
+#   ups/ID/alarm/NAME    "ON" when raised, "OFF" when cleared (retained, QoS 1). An alarm
+#                        that changes again within mqtt.alert_hold_s of its last message
+#                        waits for the hold to end and is then published as it stands, so
+#                        flapping mains sends one message a minute rather than a flood, and
+#                        the last word is always the true state
+#   homeassistant/...    discovery (retained) at every connect: the board appears in Home
+#                        Assistant with its sensors and binary sensors, nothing to configure
+#
+# The connection never holds up the control loop (mqtt.py never waits); discovery and the
+# alarm states are queued a few at a time, as the queue empties, so that a connect does not
+# push out the events waiting in it. Runs in Controller.service(), between blocks.
+import json
+
+from firmware import VERSION, alarms, events
+from firmware import mqtt
+
+SERVICE_MS = 10
+# Home Assistant sensors read from the state document: (key, name, unit, device class)
+_SENSORS = (
+    ("mains_v", "Mains voltage", "V", "voltage"),
+    ("mains_hz", "Mains frequency", "Hz", "frequency"),
+    ("battery_v", "Battery voltage", "V", "voltage"),
+    ("soc_pct", "Battery charge", "%", "battery"),
+    ("runtime_s", "Battery runtime", "s", "duration"),
+    ("source", "Load source", None, None),
+    ("generator", "Generator", None, None),
+    ("mode", "Mode", None, None),
+)
+# binary sensors: (object id, name, device class, template)
+_BINARY = (
+    ("mains", "Mains power", "power", "{{ 'ON' if value_json.mains_ok else 'OFF' }}"),
+    ("on_battery", "On battery", "battery_charging",
+     "{{ 'ON' if value_json.source == 'battery' else 'OFF' }}"),
+    ("battery_low", "Battery low", "battery", "{{ 'ON' if value_json.battery_low else 'OFF' }}"),
+    ("alarm", "Alarm", "problem", "{{ 'ON' if value_json.alarms else 'OFF' }}"),
+)
+
+
+class Telemetry:
+    def __init__(self, ctrl, open_stream):
+        self._ctrl = ctrl
+        self.client = mqtt.Client(open_stream, ctrl.board.ticks_diff)
+        self.enabled = False
+        self._base = ""
+        self._connects = 0
+        self._seen = 0                # events of the ring already published
+        self._t = 0
+        self._t_state = 0
+        self._source = ""
+        self._alarm_bits = -1         # the active alarms the last state showed
+        self._pub = 0                 # alarm bits as last published
+        self._t_pub = {}              # code -> when it was last published
+        self._hold_ms = 0
+        self._status_ms = 0
+        self._backlog = []            # discovery and alarm messages waiting for room
+        self._wanted = None           # the settings the connection was started with
+        self._id = ""
+
+    def configure(self, cfg, now):
+        on = cfg.get("mqtt.enabled") and cfg.get("mqtt.host") != ""
+        self._hold_ms = cfg.get("mqtt.alert_hold_s") * 1000
+        self._status_ms = cfg.get("mqtt.status_s") * 1000
+        ident = cfg.get("mqtt.id")
+        wanted = (on, cfg.get("mqtt.host"), cfg.get("mqtt.port"), ident, cfg.get("mqtt.user"),
+                  cfg.get("mqtt.password"), cfg.get("mqtt.keepalive_s"))
+        if on and wanted != self._wanted:
+            self._base = "ups/" + ident
+            self._id = ident
+            self.client.start(now, cfg.get("mqtt.host"), cfg.get("mqtt.port"), ident,
+                              cfg.get("mqtt.keepalive_s"), self._base + "/availability",
+                              b"offline", cfg.get("mqtt.user") or None,
+                              cfg.get("mqtt.password") or None)
+        elif not on:
+            self.client.stop()
+        self._wanted = wanted
+        self.enabled = on
+
+    def service(self, now):
+        if not self.enabled or self._ctrl.board.ticks_diff(now, self._t) < SERVICE_MS:
+            return
+        self._t = now
+        c = self.client
+        c.poll(now)
+        if c.connects != self._connects:
+            self._connects = c.connects
+            self._on_connect(now)
+        self._events()
+        self._alarms(now)
+        self._state(now)
+        self._feed_backlog()
+        c.poll(now)
+
+    def _on_connect(self, now):
+        c = self.client
+        c.publish(self._base + "/availability", "online", qos=1, retain=True, first=True)
+        self._backlog = self._discovery()
+        # every alarm's standing state, as the broker may have missed changes
+        for code, name in sorted(alarms.NAMES.items()):
+            on = self._ctrl.alarms.is_active(code)
+            self._backlog.append((self._base + "/alarm/" + name, "ON" if on else "OFF", 1, True))
+        self._pub = self._ctrl.alarms.active
+        self._alarm_bits = -1          # and the state at once
+
+    def _feed_backlog(self):
+        c = self.client
+        while self._backlog and c.queued_bytes() < c.queue_bytes // 2:
+            topic, payload, qos, retain = self._backlog.pop(0)
+            c.publish(topic, payload, qos, retain)
+
+    def _events(self):
+        log = self._ctrl.log
+        new = log.count - self._seen
+        if new <= 0:
+            return
+        self._seen = log.count
+        for _, code, arg in log.recent(min(new, log.size)):
+            self.client.publish(self._base + "/event", json.dumps(
+                {"event": events.NAMES.get(code, str(code)), "arg": arg}))
+
+    def _alarms(self, now):
+        active = self._ctrl.alarms.active
+        changed = active ^ self._pub
+        if not changed:
+            return
+        diff = self._ctrl.board.ticks_diff
+        for code, name in sorted(alarms.NAMES.items()):
+            bit = 1 << code
+            if not changed & bit:
+                continue
+            last = self._t_pub.get(code)
+            if last is not None and diff(now, last) < self._hold_ms:
+                continue                # flapping: wait for the hold to end
+            self._t_pub[code] = now
+            self._pub ^= bit
+            self.client.publish(self._base + "/alarm/" + name,
+                                "ON" if active & bit else "OFF", qos=1, retain=True)
+
+    def _state(self, now):
+        ctrl = self._ctrl
+        source = ctrl.commands.source()
+        bits = ctrl.alarms.active
+        if (source == self._source and bits == self._alarm_bits
+                and ctrl.board.ticks_diff(now, self._t_state) < self._status_ms):
+            return
+        self._source = source
+        self._alarm_bits = bits
+        self._t_state = now
+        self.client.publish(self._base + "/state", ctrl.commands.status_json(), retain=True)
+
+    def _discovery(self):
+        ident = self._id
+        device = {"identifiers": [ident], "name": "UPS " + ident, "sw_version": VERSION,
+                  "model": "UPS and generator controller"}
+        state = self._base + "/state"
+        out = []
+        for key, name, unit, cls in _SENSORS:
+            doc = {"name": name, "unique_id": ident + "_" + key, "state_topic": state,
+                   "value_template": "{{ value_json.%s }}" % key,
+                   "availability_topic": self._base + "/availability", "device": device}
+            if unit:
+                doc["unit_of_measurement"] = unit
+                doc["state_class"] = "measurement"
+            if cls:
+                doc["device_class"] = cls
+            out.append(("homeassistant/sensor/%s/%s/config" % (ident, key), json.dumps(doc),
+                        0, True))
+        for key, name, cls, template in _BINARY:
+            doc = {"name": name, "unique_id": ident + "_" + key, "state_topic": state,
+                   "value_template": template, "device_class": cls,
+                   "availability_topic": self._base + "/availability", "device": device}
+            out.append(("homeassistant/binary_sensor/%s/%s/config" % (ident, key),
+                        json.dumps(doc), 0, True))
+        return out

@@ -1,0 +1,110 @@
+# Telemetry (firmware/telemetry.py) from the controller on the simulated board to a real
+# broker (Debian's mosquitto), read by a paho-mqtt subscriber. The board runs in simulated
+# time; only the network is real.
+import json
+import time
+
+from boards.sim import scenario
+from boards.sim.runner import Simulation
+from firmware import alarms
+from rigs import Subscriber
+
+GEN_FAILS = {"present": True, "failed_attempts": 0, "fails_to_start": True,
+             "time_to_fire_s": 2, "ramp_s": 3}
+
+
+def _sim(broker, duration_s, events, **top):
+    cfg = {"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.port": broker.port,
+           "mqtt.id": "site7", "transfer.return_delay_s": 5, "battery.capacity_ah": 20}
+    cfg.update(top.pop("config", {}))
+    data = {"name": "telemetry", "duration_s": duration_s, "seed": 1, "config": cfg,
+            "mains": {"nominal_v": 230, "frequency_hz": 50, "events": events}}
+    data.update(top)
+    return Simulation(scenario.check(data))
+
+
+def _settle(sim, sub, until, seconds=10.0):
+    # Let the board's client finish what it queued: simulated time moves on slowly (the
+    # controller keeps running) while the real network carries the messages.
+    deadline = time.time() + seconds
+    t = sim.board.t_us / 1e6
+    while not until(sub.got) and time.time() < deadline:
+        t += 0.05
+        sim.run_until(t)
+        time.sleep(0.002)
+    return until(sub.got)
+
+
+def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(broker):
+    sub = Subscriber(broker.port, "ups/#", "homeassistant/#")
+    # the generator fails to start; 1500 W on 20 Ah lasts about half an hour, mains is back
+    # after 40 minutes
+    sim = _sim(broker, 2500, [{"at_s": 20, "kind": "outage", "duration_s": 2400,
+                               "phase_deg": 90}],
+               generator=GEN_FAILS, battery={"capacity_ah": 20}, load={"watts": 1500})
+    sim.run_until(2500)
+    tel = sim.controller.telemetry
+    assert _settle(sim, sub, lambda got: tel.client.pending() == 0 and not tel._backlog)
+    time.sleep(0.3)
+    got = sub.got
+    topics = [t for t, _, _, _ in got]
+    assert topics[0] == "ups/site7/availability" and got[0][1] == "online"
+    # Home Assistant: every sensor and binary sensor, retained, pointing at the state topic
+    disc = {t: json.loads(p) for t, p, _, r in got if t.startswith("homeassistant/")}
+    assert len(disc) == 12
+    for t, doc in disc.items():
+        assert t.endswith("/config") and "/site7/" in t
+        assert doc["state_topic"] == "ups/site7/state"
+        assert doc["availability_topic"] == "ups/site7/availability"
+        assert doc["unique_id"].startswith("site7_") and doc["device"]["identifiers"] == ["site7"]
+    # retained: Home Assistant started later finds them, and the board's last state
+    late = Subscriber(broker.port, "homeassistant/#", "ups/site7/state")
+    assert late.wait(lambda g: len(g) == 13)
+    assert all(r for _, _, _, r in late.got)
+    late.close()
+    # the events, in the order the controller logged them
+    ev = [json.loads(p)["event"] for t, p, _, _ in got if t == "ups/site7/event"]
+    firmware_events = [e["event"] for e in sim.board.timeline if e["event"] in (
+        "mains_lost", "transfer_to_battery", "generator_start", "generator_fail_to_start",
+        "battery_low", "mains_restored", "transfer_to_utility")]
+    assert [e for e in ev if e in firmware_events] == firmware_events
+    assert ev[0] == "boot"
+    # the alarms: once ON when raised, once OFF when cleared, QoS 1, retained
+    al = [(t.rsplit("/", 1)[1], p) for t, p, q, _ in got if t.startswith("ups/site7/alarm/")]
+    standing = [(alarms.NAMES[c], "OFF") for c in sorted(alarms.NAMES)]
+    assert al[:len(standing)] == standing          # every alarm's state at the connect
+    changes = al[len(standing):]
+    assert ("generator_fail_to_start", "ON") in changes
+    assert changes.count(("battery_low", "ON")) == 1 and changes.count(("battery_low", "OFF")) == 1
+    assert changes.index(("battery_low", "ON")) < changes.index(("battery_low", "OFF"))
+    assert all(q == 1 for t, _, q, _ in got if t.startswith("ups/site7/alarm/"))
+    # the state: on battery during the outage, on mains at the end
+    states = [json.loads(p) for t, p, _, _ in got if t == "ups/site7/state"]
+    assert any(s["source"] == "battery" for s in states)
+    assert states[-1]["source"] == "mains" and states[-1]["mains_ok"]
+    assert tel.client.dropped == 0 and tel.client.connects == 1
+    sub.close()
+
+
+def test_a_flapping_alarm_is_published_once_per_hold_and_ends_on_its_true_state(broker):
+    sub = Subscriber(broker.port, "ups/site7/alarm/low_fuel")
+    sim = _sim(broker, 200, [], config={"mqtt.alert_hold_s": 60})
+    sim.run_until(2)
+    assert _settle(sim, sub, lambda got: len(got) == 1)        # the standing state: OFF
+    ctrl = sim.controller
+    # the low fuel switch chatters: raised and cleared 20 times in 10 s
+    for k in range(20):
+        sim.run_until(3 + k * 0.5)
+        ctrl.alarms.raise_(ctrl.board.ticks_ms(), alarms.AL_LOW_FUEL)
+        sim.run_until(3.25 + k * 0.5)
+        ctrl.alarms.clear(ctrl.board.ticks_ms(), alarms.AL_LOW_FUEL)
+    sim.run_until(20)
+    _settle(sim, sub, lambda got: len(got) >= 2, 3.0)
+    assert [p for _, p, _, _ in sub.got] == ["OFF", "ON"]         # the first change at once
+    # the hold ends 60 s after that message: the state as it stands then (cleared), once
+    sim.run_until(66)
+    assert _settle(sim, sub, lambda got: len(got) >= 3)
+    sim.run_until(200)
+    time.sleep(0.2)
+    assert [p for _, p, _, _ in sub.got] == ["OFF", "ON", "OFF"]
+    sub.close()
