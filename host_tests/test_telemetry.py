@@ -108,3 +108,106 @@ def test_a_flapping_alarm_is_published_once_per_hold_and_ends_on_its_true_state(
     time.sleep(0.2)
     assert [p for _, p, _, _ in sub.got] == ["OFF", "ON", "OFF"]
     sub.close()
+
+
+def _vboard(tmp_path, port, duration_s, events=()):
+    from rigs import VirtualBoard
+    sc = {"name": "vboard-mqtt", "duration_s": duration_s, "seed": 2,
+          "mains": {"nominal_v": 230, "frequency_hz": 50, "events": list(events)},
+          "config": {"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.port": port,
+                     "mqtt.id": "vb", "transfer.return_delay_s": 2}}
+    return VirtualBoard(tmp_path, sc, fs=False)
+
+
+def _lag_ms(vb, seconds):
+    vb.proc.wait(seconds)
+    err = vb.proc.stderr.read().decode()
+    assert vb.proc.returncode == 0, err
+    words = err.split("max lag")[1].split()
+    return int(words[0])
+
+
+def test_a_broker_that_accepts_and_never_answers_does_not_hold_up_the_real_time_loop(tmp_path):
+    # The virtual board (the firmware in the unix port, paced to the wall clock) against a
+    # listener that takes the connection and says nothing: the board gives up on the
+    # CONNACK after 5 s and tries again, and its loop never falls behind. A blocking
+    # client would have held it for the whole wait.
+    import socket
+    import threading
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    accepted = []
+
+    def accept():
+        silent.settimeout(0.5)
+        while len(accepted) < 8:
+            try:
+                conn, _ = silent.accept()
+            except OSError:
+                if silent.fileno() < 0:
+                    return
+                continue
+            conn.settimeout(1.0)
+            try:
+                accepted.append(conn.recv(64))      # the CONNECT, never answered
+            except OSError:
+                accepted.append(b"")
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    vb = _vboard(tmp_path, silent.getsockname()[1], 9,
+                 [{"at_s": 3, "kind": "outage", "duration_s": 2}])
+    try:
+        lag = _lag_ms(vb, 60)
+    finally:
+        vb.close()
+        silent.close()
+    print("virtual board's largest lag behind the wall clock: %d ms" % lag)
+    assert len(accepted) >= 2 and accepted[0][:1] == b"\x10"     # CONNECT, then again
+    assert lag < 500          # a blocking wait for the CONNACK would show 5000
+
+
+def test_a_broker_restart_mid_outage_loses_no_event_of_the_real_time_board(tmp_path, broker):
+    # A subscriber with a persistent session on a broker that keeps its state on disk: the
+    # broker goes away during an outage and comes back; the board reconnects and delivers
+    # what it queued meanwhile, in order, and its loop never falls behind.
+    broker.conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                           "persistence_location %s/\nqueue_qos0_messages true\n"
+                           % (broker.port, tmp_path))
+    broker.stop()
+    broker.start()
+    import paho.mqtt.client as paho
+    got = []
+    sub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="monitor", clean_session=False)
+    sub.on_message = lambda c, u, m: got.append(m.payload.decode())
+    sub.on_connect = lambda c, u, f, rc, p: c.subscribe("ups/vb/event", qos=1)
+    sub.reconnect_delay_set(0.1, 0.5)
+    sub.connect("127.0.0.1", broker.port)
+    sub.loop_start()
+    time.sleep(0.3)
+    vb = _vboard(tmp_path, broker.port, 14, [{"at_s": 4, "kind": "outage", "duration_s": 3}])
+    try:
+        deadline = time.time() + 20
+        while not got and time.time() < deadline:      # connected: its boot event is in
+            time.sleep(0.05)
+        assert got
+        broker.stop()                        # away for 5 s from here: the whole outage
+        time.sleep(5.0)
+        broker.start()
+        lag = _lag_ms(vb, 60)
+        deadline = time.time() + 10
+        names = []
+        while time.time() < deadline:
+            names = [json.loads(g)["event"] for g in got]
+            if "transfer_to_utility" in names:
+                break
+            time.sleep(0.05)
+    finally:
+        vb.close()
+        sub.loop_stop()
+    print("virtual board's largest lag behind the wall clock: %d ms" % lag)
+    # all four while the broker was away or after: mains fails at 4 s, returns at 7 s
+    want = ["mains_lost", "transfer_to_battery", "mains_restored", "transfer_to_utility"]
+    assert [n for n in names if n in want] == want, names
+    assert names[0] == "boot"
+    assert lag < 500

@@ -7,7 +7,8 @@
 # pseudo-terminal) and the board's flash in FS_DIR. Reading the console never waits:
 # select.poll with a zero timeout, then only the bytes that are there. Ctrl-C is an
 # ordinary byte (micropython.kbd_intr(-1)), as on a board. Exit 0 at the scenario's
-# end, 2 with one line on stderr for an invalid scenario, 3 after `maint` on the console.
+# end (printing on stderr how far it ever fell behind the wall clock), 2 with one line on
+# stderr for an invalid scenario, 3 after `maint` on the console.
 import select
 import sys
 import time
@@ -58,10 +59,13 @@ def main(argv):
     buf = bytearray(64)
     end_us = int(sc["duration_s"] * 1000000)
     t0 = time.ticks_ms()
+    lag_us = 0          # the furthest the board fell behind the wall clock
     while board.t_us < end_us:
         if sim.controller.maintenance:
             return 3        # tools/vboard.py restarts the board into its REPL
         wall_us = time.ticks_diff(time.ticks_ms(), t0) * 1000
+        if wall_us - board.t_us > lag_us:
+            lag_us = wall_us - board.t_us
         if board.t_us < wall_us:
             # catch up in slices of at most 20 ms, so the console is read often
             sim.run_until(min(wall_us, board.t_us + 20000, end_us) / 1000000)
@@ -71,6 +75,8 @@ def main(argv):
             if n:
                 sim.controller.console.feed(memoryview(buf)[:n], board.ticks_ms())
             time.sleep_ms(2)
+    # how late the loop ever ran (a call that waited, for the network say, shows here)
+    sys.stderr.write("vboard: max lag %d ms\n" % (lag_us // 1000))
     return 0
 
 
