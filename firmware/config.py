@@ -93,6 +93,7 @@ SCHEMA = (
     ("mqtt.keepalive_s", "int", 60, 10, 3600, "s", "MQTT keep-alive: a silent broker is dropped after 1.5 times this"),
     ("mqtt.status_s", "int", 10, 1, 3600, "s", "the retained state is published this often, and at every change of source"),
     ("mqtt.alert_hold_s", "int", 60, 0, 3600, "s", "an alarm that changes again within this is published once the hold is over"),
+    ("mqtt.commands", "bool", False, 0, 1, "", "take operator commands on ups/ID/command, replies on ups/ID/reply (needs mqtt.user and mqtt.password)"),
 )
 # Settings that are never shown, logged or echoed.
 SECRET = ("console.pin", "mqtt.password")
@@ -205,10 +206,13 @@ class Config:
         self._values[key] = num
 
     def _check_order(self):
+        v = self._values
         for low, high in _ORDERED:
-            if not self._values[low] < self._values[high]:
-                raise ValueError("%s = %s must be below %s = %s" % (
-                    low, self._values[low], high, self._values[high]))
+            if not v[low] < v[high]:
+                raise ValueError("%s = %s must be below %s = %s" % (low, v[low], high, v[high]))
+        # anyone who can publish to the broker could command the board: never anonymously
+        if v["mqtt.commands"] and not (v["mqtt.user"] and v["mqtt.password"]):
+            raise ValueError("mqtt.commands = on needs mqtt.user and mqtt.password set first")
 
     def items(self):
         return [(row[0], self._values[row[0]]) for row in SCHEMA]

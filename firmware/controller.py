@@ -169,9 +169,10 @@ class Controller:
             self.telemetry = Telemetry(self, lambda host, port: board.tcp_open(host, port))
         self.telemetry.configure(cfg, now)
 
-    def command(self, line):
-        # An operator's line (console, scenario): one reply line. Between blocks only.
-        reply = self.commands.execute(line, self.board.ticks_ms())
+    def command(self, line, commands=None):
+        # An operator's line (console, scenario; MQTT with its own Commands and lock): one
+        # reply line. Between blocks only.
+        reply = (commands or self.commands).execute(line, self.board.ticks_ms())
         self._wake()            # a command may change what must be timed
         return reply
 

@@ -153,6 +153,7 @@ class Client:
     def start(self, now, host, port, client_id, keepalive_s=60, will_topic=None,
               will_msg=b"", user=None, password=None):
         self.stop()
+        self._subs = []
         self._host = host
         self._port = port
         self.keepalive_ms = keepalive_s * 1000
@@ -306,11 +307,19 @@ class Client:
                     self.delivered += 1
         elif kind == _PINGRESP:
             self._ping_out = False
-        elif kind == _PUBLISH and self.on_message is not None:
+        elif kind == _PUBLISH:
             tlen = rx[start] << 8 | rx[start + 1]
             topic = bytes(rx[start + 2:start + 2 + tlen])
-            body = start + 2 + tlen + (2 if first & 0x06 else 0)
-            self.on_message(topic, bytes(rx[body:end]))
+            body = start + 2 + tlen
+            if first & 0x06:
+                # QoS 1 (or 2, which we never ask for): acknowledged at once, ahead of the
+                # queue, so the broker does not send it again
+                pid = rx[body] << 8 | rx[body + 1]
+                body += 2
+                self._queue.insert(1 if self._sent else 0,
+                                   [bytearray((_PUBACK, 2, pid >> 8, pid & 0xFF)), 0, 0])
+            if self.on_message is not None:
+                self.on_message(topic, bytes(rx[body:end]))
         # SUBACK and anything else: nothing to do
 
     def _write(self, now):

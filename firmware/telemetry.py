@@ -14,6 +14,9 @@
 #                        the last word is always the true state
 #   homeassistant/...    discovery (retained) at every connect: the board appears in Home
 #                        Assistant with its sensors and binary sensors, nothing to configure
+#   ups/ID/command       with mqtt.commands (only with broker credentials set): an operator
+#                        command line, answered on ups/ID/reply; its own PIN lock, as a
+#                        second console would have; `maint` only on the serial console
 #
 # The connection never holds up the control loop (mqtt.py never waits); discovery and the
 # alarm states are queued a few at a time, as the queue empties, so that a connect does not
@@ -64,6 +67,8 @@ class Telemetry:
         self._backlog = []            # discovery and alarm messages waiting for room
         self._wanted = None           # the settings the connection was started with
         self._id = ""
+        self._lines = []              # command lines received, run in service()
+        self._commands = None
 
     def configure(self, cfg, now):
         on = cfg.get("mqtt.enabled") and cfg.get("mqtt.host") != ""
@@ -71,7 +76,8 @@ class Telemetry:
         self._status_ms = cfg.get("mqtt.status_s") * 1000
         ident = cfg.get("mqtt.id")
         wanted = (on, cfg.get("mqtt.host"), cfg.get("mqtt.port"), ident, cfg.get("mqtt.user"),
-                  cfg.get("mqtt.password"), cfg.get("mqtt.keepalive_s"))
+                  cfg.get("mqtt.password"), cfg.get("mqtt.keepalive_s"),
+                  cfg.get("mqtt.commands"))
         if on and wanted != self._wanted:
             self._base = "ups/" + ident
             self._id = ident
@@ -79,6 +85,14 @@ class Telemetry:
                               cfg.get("mqtt.keepalive_s"), self._base + "/availability",
                               b"offline", cfg.get("mqtt.user") or None,
                               cfg.get("mqtt.password") or None)
+            if cfg.get("mqtt.commands"):
+                if self._commands is None:
+                    from firmware.commands import Commands
+                    self._commands = Commands(self._ctrl)
+                self.client.subscribe(self._base + "/command")
+                self.client.on_message = self._received
+            else:
+                self.client.on_message = None
         elif not on:
             self.client.stop()
         self._wanted = wanted
@@ -93,11 +107,30 @@ class Telemetry:
         if c.connects != self._connects:
             self._connects = c.connects
             self._on_connect(now)
+        self._run_commands()
         self._events()
         self._alarms(now)
         self._state(now)
         self._feed_backlog()
         c.poll(now)
+
+    def _received(self, topic, payload):
+        if len(self._lines) < 4:       # more than that between two services: dropped
+            self._lines.append(payload)
+
+    def _run_commands(self):
+        while self._lines:
+            raw = self._lines.pop(0)
+            try:
+                line = raw.decode()
+            except UnicodeError:
+                reply = "ERR not text"
+            else:
+                if [w.lower() for w in line.split()[:1]] == ["maint"]:
+                    reply = "ERR maint: only on the serial console"
+                else:
+                    reply = self._ctrl.command(line, self._commands)
+            self.client.publish(self._base + "/reply", reply or "OK", qos=1)
 
     def _on_connect(self, now):
         c = self.client

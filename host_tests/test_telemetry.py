@@ -211,3 +211,36 @@ def test_a_broker_restart_mid_outage_loses_no_event_of_the_real_time_board(tmp_p
     assert [n for n in names if n in want] == want, names
     assert names[0] == "boot"
     assert lag < 500
+
+
+def test_commands_over_mqtt_need_credentials_and_keep_their_own_pin_lock(broker):
+    from firmware.config import Config
+    import pytest
+    cfg = Config()
+    with pytest.raises(ValueError) as err:
+        cfg.set("mqtt.commands", "on")
+    assert str(err.value) == "mqtt.commands = on needs mqtt.user and mqtt.password set first"
+    sim = _sim(broker, 120, [], config={"mqtt.user": "ops", "mqtt.password": "pw1",
+                                        "mqtt.commands": True, "console.pin": 4321})
+    sim.run_until(2)
+    sub = Subscriber(broker.port, "ups/site7/reply")
+    import paho.mqtt.client as paho
+    pub = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    replies = []
+    for line in ("status", "mode off", "unlock 4321", "mode off", "maint", "bogus"):
+        pub.publish("ups/site7/command", line, qos=1)
+        n = len(replies) + 1
+        assert _settle(sim, sub, lambda got: len(got) >= n), line
+        replies.append(sub.got[-1][1])
+    assert replies[0].startswith("OK mode auto, load on_utility")
+    assert replies[1] == "ERR mode: the console is locked; unlock PIN first"
+    assert replies[2].startswith("OK")
+    assert replies[3].startswith("OK") and sim.controller.supervisor.mode == 2   # off
+    assert replies[4] == "ERR maint: only on the serial console"
+    assert replies[5].startswith("ERR unknown command 'bogus'")
+    # the serial console's own lock is untouched by the unlock over MQTT
+    assert sim.controller.commands.locked(sim.controller.board.ticks_ms())
+    pub.loop_stop()
+    sub.close()
