@@ -13,6 +13,7 @@ from array import array
 
 from firmware import clock
 from firmware.files import DirFS
+from firmware.hal import NO_READING
 
 if sys.implementation.name == "micropython":
     import micropython
@@ -142,6 +143,47 @@ def _copy_ring(ring, r: int, buf, n: int, mask: int) -> int:
     for i in range(n):
         dst[i] = src[(r + i) & mask]
     return r + n
+
+
+class RoomSensor:
+    # A DS18B20 on a 1-Wire bus, through the onewire and ds18x20 modules built into the
+    # ESP32 and RP2 firmware images. Read once a second: each call collects the conversion
+    # the call before started (750 ms or more ago) and starts the next, so nothing waits for
+    # a conversion; the bus transactions take a few ms, between blocks (the sampling ring
+    # holds 64 ms). Any failure (no device, CRC error) reads NO_READING and the bus is
+    # searched again next time.
+    CONVERT_MS = 750
+
+    def __init__(self, pin, ticks_ms, ticks_diff):
+        import ds18x20
+        import onewire
+        self._ds = ds18x20.DS18X20(onewire.OneWire(pin))
+        self._ms = ticks_ms
+        self._diff = ticks_diff
+        self._rom = None
+        self._t = None          # when the conversion under way began
+
+    def read_c10(self):
+        now = self._ms()
+        value = NO_READING
+        try:
+            if self._rom is None:
+                roms = self._ds.scan()
+                if not roms:
+                    return NO_READING
+                self._rom = roms[0]
+                self._t = None
+            if self._t is not None and self._diff(now, self._t) >= self.CONVERT_MS:
+                c = self._ds.read_temp(self._rom)
+                # 85.0 is what the chip holds after a power-on reset, before any conversion
+                if c is not None and -55 <= c <= 125 and c != 85.0:
+                    value = int(round(c * 10))
+            self._ds.convert_temp()
+            self._t = now
+        except Exception:       # the driver raises plain Exception on a CRC error
+            self._rom = None
+            self._t = None
+        return value
 
 
 class Calibration:
@@ -291,8 +333,12 @@ class McuBoard:
         self._wdt_class = machine.WDT
         self._wdt = None
         self._cal = Calibration()
+        self._room_pin = Pin(pins.ROOM_1WIRE)
+        self._room = None
 
     def configure(self, cfg):
+        if cfg.get("env.sensor") and self._room is None:
+            self._room = RoomSensor(self._room_pin, time.ticks_ms, time.ticks_diff)
         self._cal.configure(cfg)
         self._outputs.configure(cfg.get("io.outputs_active_low"))
         self._inputs.active_low = cfg.get("io.inputs_active_low")
@@ -354,6 +400,9 @@ class McuBoard:
 
     def serial_write(self, data):
         self._serial.write(data)
+
+    def temperature_c10(self):
+        return NO_READING if self._room is None else self._room.read_c10()
 
     def tcp_open(self, host, port):
         # Needs the board's network up (Wi-Fi or Ethernet, brought up by its main.py); until

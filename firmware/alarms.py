@@ -36,6 +36,9 @@ AL_MAINS_SENSOR = const(16)      # the mains reading is not mains at all: not us
 AL_BATTERY_SENSOR = const(17)    # battery readings out of range: runtime reckoned blind
 AL_EMERGENCY_STOP = const(18)    # the emergency stop chain opened: engine stopped
 AL_LOW_FUEL = const(19)          # the fuel tank's low-level switch
+AL_ROOM_HOT = const(20)          # the battery room above env.temp_high_c: the battery ages fast
+AL_ROOM_COLD = const(21)         # below env.temp_low_c: the battery holds less
+AL_ROOM_SENSOR = const(22)       # env.sensor on, and no reading from it
 
 # code: (name, class)
 TABLE = {
@@ -58,6 +61,9 @@ TABLE = {
     AL_BATTERY_SENSOR: ("battery_sensor_fault", WARNING),
     AL_EMERGENCY_STOP: ("emergency_stop", SHUTDOWN),
     AL_LOW_FUEL: ("low_fuel", WARNING),
+    AL_ROOM_HOT: ("battery_room_hot", WARNING),
+    AL_ROOM_COLD: ("battery_room_cold", WARNING),
+    AL_ROOM_SENSOR: ("room_sensor_fault", WARNING),
 }
 # Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
 # counter is reset (`counters reset ...`), not by themselves.

@@ -64,6 +64,7 @@ class BatteryMonitor:
         self._soc0 = -1
         self.sensor_fault = False
         self._blind_uah = 0
+        self.temp_pm = 1000            # capacity at the room's temperature (environment.py)
 
     def configure(self, cfg):
         self.cells = max(1, cfg.get("battery.nominal_v") // 2)
@@ -199,7 +200,9 @@ class BatteryMonitor:
                 self.learned_mah = mah
 
     def capacity_mah(self):
-        cap = self.cap_mah
+        # The rating at the room's temperature, or what a discharge measured if less (that
+        # was measured at whatever temperature the room had: no correction on top).
+        cap = self.cap_mah // 100 * self.temp_pm // 10     # stays below 2^30 at 1000 Ah
         if 0 < self.learned_mah < cap:
             return self.learned_mah
         return cap

@@ -12,7 +12,7 @@
 import json
 
 from firmware import VERSION, alarms, ats, clock, counters, events, generator, settings_file
-from firmware import mains_monitor, supervisor, transfer
+from firmware import hal, mains_monitor, supervisor, transfer
 from firmware.config import SCHEMA, SECRET, row as config_row
 
 HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
@@ -117,6 +117,7 @@ class Commands:
             "runtime_s": None if runtime >= 999999 else runtime,
             "battery_low": c.supervisor.low,
             "generator": generator.NAMES[c.gen.state],
+            "room_c": None if c.env.temp_c10 == hal.NO_READING else c.env.temp_c10 / 10.0,
             "alarms": self._active_list(),
         })
 

@@ -30,6 +30,7 @@ from firmware.commands import Commands
 from firmware.config import Config
 from firmware.console import Console
 from firmware.counters import Counters
+from firmware.environment import Environment
 from firmware.eventlog import EventLog
 from firmware.mains_monitor import MainsMonitor
 from firmware.store import Store
@@ -65,6 +66,7 @@ class Controller:
         self.cfg = cfg
         board.configure(cfg)
         self.battery = BatteryMonitor(self.cfg, board.ticks_diff)
+        self.env = Environment(self.cfg, self.alarms)
         self.supervisor = Supervisor(self.cfg, board, self.log, self.alarms, self.monitor,
                                      self.battery)
         self.transfer = self.supervisor.transfer
@@ -152,6 +154,7 @@ class Controller:
                 return str(e)
         self.board.configure(cfg)
         self.battery.configure(cfg)
+        self.env.configure(cfg)
         self.supervisor.configure(cfg)
         self.counters.configure(cfg)
         self.eventlog.max_records = cfg.get("log.max_records")
@@ -203,6 +206,8 @@ class Controller:
         sup = self.supervisor
         store = self.store
         self.counters.update(now, rtc, sup.gen, sup.ats, sup.transfer)
+        self.env.update(now, board.temperature_c10())
+        self.battery.temp_pm = self.env.capacity_pm()
         self._note_cooldown(now, rtc)
         save = sup.exercise.plan(now, rtc, store.values, sup.can_exercise())
         if save:

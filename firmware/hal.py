@@ -27,6 +27,9 @@
 #   serial_read(buf) -> n            bytes that have arrived on the console's serial line,
 #                                    copied into buf (bytearray); never waits, 0 when none
 #   serial_write(data)               send bytes on the console's serial line
+#   temperature_c10()                the battery room's temperature in 0.1 C (a DS18B20 with
+#                                    env.sensor), or NO_READING without a sensor or an
+#                                    answer from it; called once a second
 #   tcp_open(host, port) -> stream   a TCP connection that never waits (boards/net.py:
 #                                    ready, write, readinto, close); raises OSError when
 #                                    the board has no network. Only used with mqtt.enabled
@@ -39,6 +42,8 @@
 #                                    fs.remove(name)
 #                                    (firmware/files.py: DirFS)
 #
+NO_READING = -32768
+
 # Outputs. The UPS transfer relay is a changeover: de-energised, its common contact sits on
 # the utility side (so a dead controller leaves the load on mains); energised, it moves to
 # the inverter fed by the battery. A changeover can never close both sides at once.

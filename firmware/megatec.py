@@ -18,7 +18,7 @@
 #
 # Commands have no reply; a refused one is logged. Field widths are fixed: nutdrv_qx
 # reads them by position. Readings for people: this allocates, and runs between blocks.
-from firmware import VERSION, alarms, ats, shutdown, transfer
+from firmware import VERSION, alarms, ats, hal, shutdown, transfer
 
 COMPANY = "UPS-GEN-CTRL"
 MODEL = "ATS-UPS"
@@ -107,7 +107,11 @@ class Megatec:
             1 if sup.shutdown.active() else 0)
         return "(%s %s %s %s %s %s %s %s" % (
             _num(v_in, 5, 1), _num(v_in, 5, 1), _num(v_out, 5, 1), _num(load, 3, 0),
-            _num(f_in, 4, 1), _battery(b.battery_mv()), _num(0.0, 4, 1), bits)
+            _num(f_in, 4, 1), _battery(b.battery_mv()), _num(self._room(), 4, 1), bits)
+
+    def _room(self):
+        t = self.ctrl.env.temp_c10
+        return 0.0 if t == hal.NO_READING else t / 10.0
 
     def ratings(self):
         cfg = self.ctrl.cfg

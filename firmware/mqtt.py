@@ -144,6 +144,7 @@ class Client:
         self.connects = 0             # CONNACKs accepted
         self.last_error = ""
         self.on_message = None        # (topic bytes, payload bytes) for subscriptions
+        self.on_connect = None        # (now): at each CONNACK, before anything is written
         self._subs = []
         self._connect = b""
         self._host = ""
@@ -299,6 +300,8 @@ class Client:
             self._enter(UP, now)
             for i, topic in enumerate(self._subs):
                 self._queue.insert(i, [bytearray(subscribe_packet(60000 + i, topic)), 0, 0])
+            if self.on_connect is not None:
+                self.on_connect(now)
         elif kind == _PUBACK:
             pid = rx[start] << 8 | rx[start + 1]
             if self._queue and self._queue[0][1] and self._queue[0][2] == pid:

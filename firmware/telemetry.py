@@ -37,6 +37,7 @@ _SENSORS = (
     ("source", "Load source", None, None),
     ("generator", "Generator", None, None),
     ("mode", "Mode", None, None),
+    ("room_c", "Battery room temperature", "\u00b0C", "temperature"),
 )
 # binary sensors: (object id, name, device class, template)
 _BINARY = (
@@ -52,9 +53,9 @@ class Telemetry:
     def __init__(self, ctrl, open_stream):
         self._ctrl = ctrl
         self.client = mqtt.Client(open_stream, ctrl.board.ticks_diff)
+        self.client.on_connect = self._on_connect
         self.enabled = False
         self._base = ""
-        self._connects = 0
         self._seen = 0                # events of the ring already published
         self._t = 0
         self._t_state = 0
@@ -104,9 +105,6 @@ class Telemetry:
         self._t = now
         c = self.client
         c.poll(now)
-        if c.connects != self._connects:
-            self._connects = c.connects
-            self._on_connect(now)
         self._run_commands()
         self._events()
         self._alarms(now)

@@ -389,3 +389,51 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
     mcu.run(board2, lambda: resets.append("again"))
     assert board2._wdt is None and board2.fs.read(mcu.MAINT_FLAG) is None
     assert resets == resets[:1]
+
+
+class FakeDS18X20:
+    # micropython-lib's ds18x20 as the drivers use it: scan, convert_temp, read_temp
+    devices = []
+    readings = []
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.conversions = 0
+
+    def scan(self):
+        return list(self.devices)
+
+    def convert_temp(self):
+        self.conversions += 1
+
+    def read_temp(self, rom):
+        r = self.readings.pop(0)
+        if isinstance(r, Exception):
+            raise r
+        return r
+
+
+def test_the_room_sensor_never_waits_for_a_conversion_and_survives_a_bad_bus(monkeypatch):
+    from boards import mcu
+    monkeypatch.setitem(sys.modules, "onewire", types.SimpleNamespace(OneWire=lambda pin: pin))
+    monkeypatch.setitem(sys.modules, "ds18x20", types.SimpleNamespace(DS18X20=FakeDS18X20))
+    now = [0]
+    s = mcu.RoomSensor("pin", lambda: now[0], lambda a, b: a - b)
+    FakeDS18X20.devices = []
+    assert s.read_c10() == hal.NO_READING                 # nothing on the bus
+    FakeDS18X20.devices = [b"rom1"]
+    FakeDS18X20.readings = [23.5, 85.0, Exception("CRC error"), 24.25]
+    assert s.read_c10() == hal.NO_READING                 # found: a conversion starts
+    assert s._ds.conversions == 1
+    now[0] = 500
+    assert s.read_c10() == hal.NO_READING                 # too soon to read it
+    now[0] = 1300
+    assert s.read_c10() == 235                            # read, and the next one started
+    now[0] = 2300
+    assert s.read_c10() == hal.NO_READING                 # 85.0: the power-on value
+    now[0] = 3300
+    assert s.read_c10() == hal.NO_READING and s._rom is None     # CRC error: search again
+    now[0] = 4300
+    assert s.read_c10() == hal.NO_READING                 # found again, converting
+    now[0] = 5300
+    assert s.read_c10() == 242

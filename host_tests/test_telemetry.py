@@ -51,7 +51,7 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
     assert topics[0] == "ups/site7/availability" and got[0][1] == "online"
     # Home Assistant: every sensor and binary sensor, retained, pointing at the state topic
     disc = {t: json.loads(p) for t, p, _, r in got if t.startswith("homeassistant/")}
-    assert len(disc) == 12
+    assert len(disc) == 13
     for t, doc in disc.items():
         assert t.endswith("/config") and "/site7/" in t
         assert doc["state_topic"] == "ups/site7/state"
@@ -59,7 +59,7 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
         assert doc["unique_id"].startswith("site7_") and doc["device"]["identifiers"] == ["site7"]
     # retained: Home Assistant started later finds them, and the board's last state
     late = Subscriber(broker.port, "homeassistant/#", "ups/site7/state")
-    assert late.wait(lambda g: len(g) == 13)
+    assert late.wait(lambda g: len(g) == 14)
     assert all(r for _, _, _, r in late.got)
     late.close()
     # the events, in the order the controller logged them

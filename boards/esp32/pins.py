@@ -8,6 +8,8 @@ BATTERY_ADC = 39        # battery bank through a divider (adc.battery_uv_per_cou
 CURRENT_ADC = 34        # hall current sensor on the battery lead, 0 A at mid-rail
 GEN_ADC = 35            # generator voltage transducer, 0-3.3 V DC for 0-300 V RMS
 GEN_ZC = 32             # generator zero-cross optocoupler, rising edge once a cycle
+ROOM_1WIRE = 5          # DS18B20 battery-room sensor, 4.7k to 3.3 V (which also holds this
+                        # strapping pin high at boot, as it must be)
 
 OUTPUTS = {             # relay driver inputs (ULN2803 or relay modules)
     hal.OUT_XFER: 25,

@@ -8,6 +8,7 @@ BATTERY_ADC = 27        # battery bank through a divider (adc.battery_uv_per_cou
 SHARED_ADC = 28         # 74HC4053 common: battery current (select 0) or generator voltage (1)
 SHARED_SELECT = 22
 GEN_ZC = 21             # generator zero-cross optocoupler, rising edge once a cycle
+ROOM_1WIRE = 16         # DS18B20 battery-room sensor, 4.7k to 3.3 V
 
 OUTPUTS = {             # relay driver inputs (ULN2803 or relay modules)
     hal.OUT_XFER: 2,

@@ -77,6 +77,7 @@ class SimBoard:
         self.k_gen = plant.Contactor(operate, False)
         self.gen = SimGenerator(sc["generator"], m["nominal_v"], m["frequency_hz"])
         self.battery = plant.Battery(sc["battery"])
+        self._room = sc["room"]
         self.load_w = sc["load"]["watts"]
         self.sheddable_w = min(self.load_w, sc["load"]["sheddable_watts"])
         self.shed = False
@@ -209,6 +210,24 @@ class SimBoard:
 
     def time_s(self):
         return self._start_rtc + self.t_us // 1000000
+
+    def room_c(self):
+        # The battery room at this moment: each event moves it to its temperature over its
+        # ramp, from wherever the room was.
+        t = self.t_us / 1e6
+        temp = self._room["temperature_c"]
+        for ev in self._room["events"]:
+            if t < ev["at_s"]:
+                break
+            ramp = ev["ramp_s"]
+            done = 1.0 if ramp <= 0 else min(1.0, (t - ev["at_s"]) / ramp)
+            temp += (ev["temperature_c"] - temp) * done
+        return temp
+
+    def temperature_c10(self):
+        if not self._room["sensor"]:
+            return hal.NO_READING
+        return int(round(self.room_c() * 10))
 
     def output_w(self):
         # An output power sensor: nothing while the load's supply is below half its level.
@@ -445,6 +464,7 @@ class SimBoard:
         on_inverter = self.relay.pos == plant.INVERTER
         charging = self.relay.pos == plant.UTILITY and self._utility()[1] > 50
         load = 0.0 if self.load_off else self.load_w - (self.sheddable_w if self.shed else 0.0)
+        self.battery.temp_factor = plant.capacity_factor(self.room_c())
         self.battery.step(dt, load if on_inverter else 0.0, charging)
         if self.battery.soc < self.min_soc:
             self.min_soc = self.battery.soc

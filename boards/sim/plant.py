@@ -81,11 +81,19 @@ class Contactor:
         self._land_at = -1
 
 
+def capacity_factor(temp_c):
+    # A lead-acid battery's capacity against temperature, about 0.8 %/C from 25 C: 80 % at
+    # 0 C, 68 % at -15 C, a little more in the warm (IEEE 485's correction factors).
+    f = 1.0 + 0.008 * (temp_c - 25.0)
+    return 0.5 if f < 0.5 else (1.1 if f > 1.1 else f)
+
+
 class Battery:
     # Lead-acid bank behind an inverter. Open-circuit voltage follows the state of charge,
     # the terminal voltage sags with the current through the internal resistance, high
     # currents drain more than their share (Peukert), and a weak battery (health) has less
-    # capacity and more resistance. The inverter cuts out at 1.75 V per cell.
+    # capacity and more resistance; so does a cold one (capacity_factor). The inverter cuts
+    # out at 1.75 V per cell.
     EFFICIENCY = 0.9
     PEUKERT = 1.15
 
@@ -99,6 +107,7 @@ class Battery:
         self.current = 0.0
         self.depleted = self.soc <= 0.0
         self.voltage = self._ocv()
+        self.temp_factor = 1.0        # capacity at the room's temperature (set by the board)
 
     def _ocv(self):
         return self.cells * (1.93 + 0.22 * self.soc)
@@ -115,7 +124,7 @@ class Battery:
                 i = (ocv - math.sqrt(disc)) / (2 * self.r_ohm)
                 i20 = self.rated_ah / 20.0
                 eff_i = i * (i / i20) ** (self.PEUKERT - 1) if i > i20 else i
-                self.soc -= eff_i * dt_s / 3600.0 / self.capacity_ah
+                self.soc -= eff_i * dt_s / 3600.0 / (self.capacity_ah * self.temp_factor)
                 self.current = i
                 if self.soc <= 0.0:
                     self.soc = 0.0

@@ -127,6 +127,9 @@ class ReplayBoard:
     def tcp_open(self, host, port):
         raise OSError("no network on this board")
 
+    def temperature_c10(self):
+        return hal.NO_READING
+
     def output_w(self):
         return 0
 

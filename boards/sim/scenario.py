@@ -48,6 +48,11 @@ _GEN_EVENT = {
     "voltage": {"level_pct": ("num", 80, 0, 150), "duration_s": ("num", 5, 0.001, 604800)},
 }
 
+# The battery room's temperature: a change to temperature_c reached over ramp_s.
+_ROOM_EVENT = {
+    "temperature": {"temperature_c": ("num", 25, -40, 80), "ramp_s": ("num", 0, 0, 86400)},
+}
+
 # Faults of the controller's own sensors and of the relays it drives (boards/sim/board.py).
 _FOREVER = 604800
 CONTACT_PARTS = ("transfer_relay", "mains_contactor", "generator_contactor")
@@ -99,6 +104,11 @@ _SPEC = {
         "time_to_fire_s": ("num", 2, 0, 60),
         "ramp_s": ("num", 3, 0, 60),
         "events": ("gen_events", []),
+    }),
+    "room": ("obj", {                               # the battery room
+        "temperature_c": ("num", 25, -40, 80),
+        "sensor": ("bool", False),                  # a DS18B20 is fitted and answers
+        "events": ("room_events", []),
     }),
     "relays": ("obj", {
         "operate_ms": ("num", 8, 0.1, 200),
@@ -165,6 +175,8 @@ def _check_value(path, rule, value):
         return _check_events(path, value)
     if kind == "gen_events":
         return _check_list(path, value, _GEN_EVENT)
+    if kind == "room_events":
+        return _check_list(path, value, _ROOM_EVENT)
     if kind == "inputs":
         if not isinstance(value, list):
             raise ScenarioError("%s must be a list of {\"at_s\": ..., \"name\": ..., \"on\": true}" % path)
