@@ -7,7 +7,7 @@
 # firmware's.
 from array import array
 
-from boards.sim.replay import contact_at_rest
+from boards.sim.replay import BenchBoard, contact_at_rest
 from firmware import hal
 from firmware.files import DirFS
 
@@ -20,7 +20,7 @@ _EVENTS = ((20000, 20200, 40), (60000, 60000 + 10800 * 1000, 0))
 _PEAK = 903                   # 230 V at the default calibration
 
 
-class LeanBoard:
+class LeanBoard(BenchBoard):
     sample_rate_hz = _RATE
     block_len = 4
 
@@ -108,18 +108,6 @@ class LeanBoard:
 
     def output_w(self):
         return 1500
-
-    def serial_read(self, buf):
-        return 0
-
-    def serial_write(self, data):
-        pass
-
-    def tcp_open(self, host, port):
-        raise OSError("no network on this board")
-
-    def temperature_c10(self):
-        return hal.NO_READING
 
     def time_s(self):
         return self._start_s + self.ms // 1000

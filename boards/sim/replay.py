@@ -40,7 +40,23 @@ def _copy(src, pos: int, dst, n: int) -> int:
     return pos + n
 
 
-class ReplayBoard:
+class BenchBoard:
+    # What neither bench board (this one, lean.py) has: a console line, a network, a
+    # battery-room sensor.
+    def serial_read(self, buf):
+        return 0
+
+    def serial_write(self, data):
+        pass
+
+    def tcp_open(self, host, port):
+        raise OSError("no network on this board")
+
+    def temperature_c10(self):
+        return hal.NO_READING
+
+
+class ReplayBoard(BenchBoard):
     sample_rate_hz = 4000
     block_len = 4
 
@@ -117,18 +133,6 @@ class ReplayBoard:
 
     def time_s(self):
         return 0
-
-    def serial_read(self, buf):
-        return 0
-
-    def serial_write(self, data):
-        pass
-
-    def tcp_open(self, host, port):
-        raise OSError("no network on this board")
-
-    def temperature_c10(self):
-        return hal.NO_READING
 
     def output_w(self):
         return 0
