@@ -168,8 +168,7 @@ class Controller:
             if not cfg.get("mqtt.enabled"):
                 return
             from firmware.telemetry import Telemetry
-            board = self.board
-            self.telemetry = Telemetry(self, lambda host, port: board.tcp_open(host, port))
+            self.telemetry = Telemetry(self, self.board.tcp_open)
         self.telemetry.configure(cfg, now)
 
     def command(self, line, commands=None):

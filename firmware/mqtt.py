@@ -137,6 +137,7 @@ class Client:
         self._t = 0                   # when the current state (or backoff) began
         self._backoff = BACKOFF_MIN_MS
         self._t_out = self._t_in = 0  # last bytes written / read while up
+        self._out_sent = 0            # bytes of the CONNECT written in HANDSHAKE
         self._ping_out = False        # a PINGREQ waits for its PINGRESP since _t_ping
         self._t_ping = 0
         self.dropped = 0              # messages dropped from a full queue
@@ -251,12 +252,11 @@ class Client:
                     if self._diff(now, self._t) >= ANSWER_MS:
                         self._fail(now, "no TCP connection within %d ms" % ANSWER_MS)
                     return
-                self._out = self._connect
                 self._out_sent = 0
                 self._enter(HANDSHAKE, now)
             if self.state == HANDSHAKE:
-                if self._out_sent < len(self._out):
-                    self._out_sent += self._stream.write(self._out[self._out_sent:])
+                if self._out_sent < len(self._connect):
+                    self._out_sent += self._stream.write(self._connect[self._out_sent:])
                 self._read(now)
                 if self.state == HANDSHAKE and self._diff(now, self._t) >= ANSWER_MS:
                     self._fail(now, "no CONNACK within %d ms" % ANSWER_MS)

@@ -1,6 +1,8 @@
 # The battery room (firmware/environment.py): its temperature from a DS18B20, alarms when
 # it is too hot or too cold, and the battery's capacity at that temperature in the runtime.
 # The simulated battery holds less in the cold (boards/sim/plant.py capacity_factor).
+import json
+
 import pytest
 
 from boards.sim import scenario
@@ -92,7 +94,6 @@ def test_capacity_factor_and_room_readings_for_people():
                         room={"temperature_c": 22.4, "sensor": True})
     ctrl = sim.controller
     assert ctrl.env.temp_c10 == 224
-    import json
     assert json.loads(ctrl.commands.status_json())["room_c"] == 22.4
     assert ctrl.console.megatec.q1().split()[6] == "22.4"  # Megatec's temperature field
     rep, sim = simulate(5, mains())

@@ -2,12 +2,18 @@
 # broker (Debian's mosquitto), read by a paho-mqtt subscriber. The board runs in simulated
 # time; only the network is real.
 import json
+import socket
+import threading
 import time
+
+import paho.mqtt.client as paho
+import pytest
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
 from firmware import alarms
-from rigs import Subscriber
+from firmware.config import Config
+from rigs import Subscriber, VirtualBoard
 
 GEN_FAILS = {"present": True, "failed_attempts": 0, "fails_to_start": True,
              "time_to_fire_s": 2, "ramp_s": 3}
@@ -111,7 +117,6 @@ def test_a_flapping_alarm_is_published_once_per_hold_and_ends_on_its_true_state(
 
 
 def _vboard(tmp_path, port, duration_s, events=()):
-    from rigs import VirtualBoard
     sc = {"name": "vboard-mqtt", "duration_s": duration_s, "seed": 2,
           "mains": {"nominal_v": 230, "frequency_hz": 50, "events": list(events)},
           "config": {"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.port": port,
@@ -132,8 +137,6 @@ def test_a_broker_that_accepts_and_never_answers_does_not_hold_up_the_real_time_
     # listener that takes the connection and says nothing: the board gives up on the
     # CONNACK after 5 s and tries again, and its loop never falls behind. A blocking
     # client would have held it for the whole wait.
-    import socket
-    import threading
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
@@ -176,7 +179,6 @@ def test_a_broker_restart_mid_outage_loses_no_event_of_the_real_time_board(tmp_p
                            % (broker.port, tmp_path))
     broker.stop()
     broker.start()
-    import paho.mqtt.client as paho
     got = []
     sub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="monitor", clean_session=False)
     sub.on_message = lambda c, u, m: got.append(m.payload.decode())
@@ -214,8 +216,6 @@ def test_a_broker_restart_mid_outage_loses_no_event_of_the_real_time_board(tmp_p
 
 
 def test_commands_over_mqtt_need_credentials_and_keep_their_own_pin_lock(broker):
-    from firmware.config import Config
-    import pytest
     cfg = Config()
     with pytest.raises(ValueError) as err:
         cfg.set("mqtt.commands", "on")
@@ -224,7 +224,6 @@ def test_commands_over_mqtt_need_credentials_and_keep_their_own_pin_lock(broker)
                                         "mqtt.commands": True, "console.pin": 4321})
     sim.run_until(2)
     sub = Subscriber(broker.port, "ups/site7/reply")
-    import paho.mqtt.client as paho
     pub = paho.Client(paho.CallbackAPIVersion.VERSION2)
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
