@@ -13,7 +13,8 @@
 # charge lost. When that is below the rating, the runtime uses it (a weak battery must
 # never be the reason the generator comes too late).
 #
-# Every product is kept below 2^30 for banks up to 1000 Ah and currents up to 500 A.
+# Every product is kept below 2^30 (a small int on the boards) for banks up to 480 V and
+# 1000 Ah and currents up to 500 A.
 # Runtime counts only the charge above the point where the terminal voltage under this
 # load would reach the inverter's cut-out (cutoff_mv_per_cell).
 #
@@ -35,7 +36,7 @@ _SPAN_MV = const(220)         # full (2150) minus empty
 _PERIOD_MS = const(1000)      # the estimate is refreshed once a second
 _REST_MS = const(60000)       # at rest this long: trust the voltage fully
 _SETTLE_MS = const(2000)      # into a discharge before capacity is measured
-_LEARN_PM = const(20)         # voltage-estimated charge lost before capacity is believed
+_LEARN_P10 = const(200)       # voltage-estimated charge lost (0.1 per mille) before capacity is believed
 _MIN_MV = const(1000)         # per cell: a plausible reading lies in between
 _MAX_MV = const(2800)
 _MAX_RATED_MA = const(500000)
@@ -58,6 +59,7 @@ class BatteryMonitor:
         self._v_prev = 0
         self._i_prev = 0
         self.learned_mah = 0           # lowest capacity measured in a discharge since boot, 0 if none
+        self._learned0 = 0             # that, before the present discharge
         self._dis_t = 0
         self._dis_i = 0
         self._drawn_uah = 0
@@ -95,15 +97,33 @@ class BatteryMonitor:
         self._i_prev = i_ma
 
     def _soc_from_voltage(self, v_mv, i_ma):
-        ocv_cell = (v_mv + i_ma * self._resistance() // 1000) // self.cells
-        pm = (ocv_cell - _EMPTY_MV) * 1000 // _SPAN_MV
-        return 0 if pm < 0 else (1000 if pm > 1000 else pm)
+        # In tenths of a per mille, on the bank's voltage rather than per cell: a millivolt
+        # per cell is 4.5 per mille, and the capacity measurement divides by a loss of 2 %.
+        ocv = v_mv + i_ma // 10 * self._resistance() // 100
+        return self._share10(ocv - _EMPTY_MV * self.cells)
+
+    def _share10(self, mv):
+        # mV above empty on the bank's curve, in tenths of a per mille of the span
+        span = _SPAN_MV * self.cells
+        if mv <= 0:
+            return 0
+        return 10000 if mv >= span else mv * 10000 // span
 
     def _weighted(self, i_ma):
-        idx = i_ma * 4 // self._i20
-        return i_ma * self._peukert[255 if idx > 255 else idx] >> 10
+        # Peukert weight interpolated between the quarter steps of the 20-hour current (the
+        # step below would count up to 4 % too little between 1 and 2 times that current).
+        q = i_ma * 4
+        i20 = self._i20
+        idx = q // i20
+        p = self._peukert
+        if idx >= 255:
+            w = p[255]
+        else:
+            w = p[idx] + (p[idx + 1] - p[idx]) * (q - idx * i20) // i20
+        # i * w >> 10 in two parts, each below 2^30 at 500 A whatever the exponent
+        return i_ma * (w >> 10) + (i_ma * (w & 1023) >> 10)
 
-    def update(self, now, v_mv, i_ma, on_batt=False):
+    def update(self, now, v_mv, i_ma, on_batt):
         # Called every block; does its work once a second.
         if self.charge_uah >= 0 and self._diff(now, self._t) < _PERIOD_MS:
             return
@@ -123,7 +143,8 @@ class BatteryMonitor:
         else:
             self._v_prev = v_mv
             self._i_prev = i_ma
-        soc_v = self._soc_from_voltage(v_mv, i_ma)
+        soc10 = self._soc_from_voltage(v_mv, i_ma)
+        soc_v = soc10 // 10
         cap_uah = self.cap_mah * 1000
         if self.charge_uah < 0:
             self.charge_uah = cap_uah // 1000 * soc_v
@@ -138,7 +159,7 @@ class BatteryMonitor:
             if i_ma > 0:
                 drawn = self._weighted(i_ma) // 10 * dt // 360
                 self.charge_uah -= drawn
-                self._learn(now, i_ma, drawn, soc_v)
+                self._learn(now, i_ma, drawn, soc10)
             else:
                 self._dis_i = 0
                 self.charge_uah += (-i_ma) * 85 // 1000 * dt // 360
@@ -153,9 +174,7 @@ class BatteryMonitor:
             self.charge_uah = 0
         elif self.charge_uah > cap_uah:
             self.charge_uah = cap_uah
-        if i_ma <= 0:
-            self._dis_i = 0
-        soc_c = self.charge_uah // (self.cap_mah if self.cap_mah else 1)
+        soc_c = self.charge_uah // self.cap_mah
         self.soc_pm = soc_c if soc_c < soc_v else soc_v
         self.runtime_s = self._runtime(v_mv, i_ma)
 
@@ -177,27 +196,30 @@ class BatteryMonitor:
         # uAh / mA is 3.6 s
         self.runtime_s = (self._blind_uah // ma * 36 // 10) if on_batt else NO_RUNTIME_LIMIT
 
-    def _learn(self, now, i_ma, drawn, soc_v):
+    def _learn(self, now, i_ma, drawn, soc10):
         # Measure the capacity over a steady discharge (the load within 10 % of where it
-        # started, so that the sag does not move the voltage estimate).
+        # started, so that the sag does not move the voltage estimate). The figure is the
+        # latest of this discharge (it sharpens as more charge is seen to go) or what an
+        # earlier one measured, if less.
         i0 = self._dis_i
         if i0 == 0 or i_ma * 10 < i0 * 9 or i_ma * 10 > i0 * 11:
             self._dis_i = i_ma
             self._dis_t = now
             self._drawn_uah = 0
             self._soc0 = -1
+            self._learned0 = self.learned_mah
             return
         self._drawn_uah += drawn
         if self._soc0 < 0:
             if self._diff(now, self._dis_t) >= _SETTLE_MS:
-                self._soc0 = soc_v
+                self._soc0 = soc10
                 self._drawn_uah = 0
             return
-        lost = self._soc0 - soc_v
-        if lost >= _LEARN_PM:
-            mah = self._drawn_uah // lost       # uAh per per-mille is mAh
-            if self.learned_mah == 0 or mah < self.learned_mah:
-                self.learned_mah = mah
+        lost = self._soc0 - soc10
+        if lost >= _LEARN_P10:
+            mah = self._drawn_uah // lost * 10      # uAh per per-mille is mAh
+            prev = self._learned0
+            self.learned_mah = mah if prev == 0 or mah < prev else prev
 
     def capacity_mah(self):
         # The rating at the room's temperature, or what a discharge measured if less (that
@@ -215,13 +237,14 @@ class BatteryMonitor:
             return 0
         # The inverter draws constant power: as the voltage falls to the cut-out the
         # current rises by v/cutoff. Reckon with that current, sag and Peukert both.
-        i_ma = i_ma * (v_mv // 100) // (cutoff // 100)
-        sag_cell = i_ma * self._resistance() // 1000 // self.cells
-        floor_pm = (self._cutoff_cell + sag_cell - _EMPTY_MV) * 1000 // _SPAN_MV
-        if floor_pm < 0:
-            floor_pm = 0
-        usable_mah = self.capacity_mah() * (self.soc_pm - floor_pm) // 1000
+        i_ma = i_ma * (v_mv * 1024 // cutoff) >> 10
+        # in tenths of a per mille: near empty a per mille is a tenth of what is left
+        sag = i_ma // 10 * self._resistance() // 100          # mV over the bank
+        floor = self._share10((self._cutoff_cell - _EMPTY_MV) * self.cells + sag)
+        # capacity x share, as /16 x share / 625 to stay a small int at 1000 Ah
+        usable_mah = (self.capacity_mah() >> 4) * (self.soc_pm * 10 - floor) // 625
         if usable_mah <= 0:
             return 0
         # mAh x 3600 / mA, as x 225 / (mA / 16) to stay a small int
-        return usable_mah * 225 // ((self._weighted(i_ma) >> 4) or 1)
+        s = usable_mah * 225 // ((self._weighted(i_ma) >> 4) or 1)
+        return s if s < NO_RUNTIME_LIMIT else NO_RUNTIME_LIMIT
