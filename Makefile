@@ -1,4 +1,4 @@
-# make demo | make test | make bench | make build
+# make demo | make test | make bench | make build | make mutants
 # Everything runs from .venv, built from the pinned requirements on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +17,7 @@ ESP32_STUBS := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 RP2_STUBS := micropython-rp2-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 STUBS := .stubs/.installed-1.29.0.post1
 
-.PHONY: all demo test bench build clean
+.PHONY: all demo test bench build mutants clean
 
 all: test
 
@@ -54,6 +54,18 @@ build: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py --out out/bench/results.json
+
+# Mutation testing is a measurement like bench (tens of minutes): its tools are installed
+# only here, on top of the test environment.
+MUTANTS_STAMP := $(VENV)/.mutants-$(shell cksum < requirements-mutants.txt | cut -d' ' -f1)
+
+$(MUTANTS_STAMP): $(STAMP) requirements-mutants.txt
+	rm -f $(VENV)/.mutants-*
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-mutants.txt
+	touch $@
+
+mutants: $(MUTANTS_STAMP)
+	$(PY) tools/mutants.py --out out/mutants/results.json
 
 clean:
 	rm -rf out .pytest_cache .stubs

@@ -55,6 +55,7 @@ def test_the_first_reading_takes_the_charge_from_the_voltage():
     assert bm._soc_from_voltage(_volts(0), 0) == 0
     assert bm._soc_from_voltage(_volts(0) + 1, 0) == 1
     assert bm._soc_from_voltage(_volts(0) + 2, 0) == 3
+    assert bm._soc_from_voltage(_volts(1000) - 1, 0) == 9998
 
 
 def test_before_the_first_reading_nothing_is_known_and_nothing_is_wrong():
@@ -68,14 +69,19 @@ def test_before_the_first_reading_nothing_is_known_and_nothing_is_wrong():
 def test_every_figure_is_an_integer():
     # the boards' floats are single precision, and a float allocates on the heap
     bm = _monitor()
-    t = _discharge(bm, 0, 1200, 30000, 40_000, 1000)
+    bm.update(0, _volts(1000), 0, False)
+    t = _discharge(bm, 1000, 1200, 30000, 40_000, 1000)
     figures = (bm.charge_uah, bm.soc_pm, bm.runtime_s, bm.learned_mah, bm.r_measured,
                bm.capacity_mah())
-    assert bm.learned_mah > 0 and bm.runtime_s < NO_RUNTIME_LIMIT
+    assert bm.learned_mah > 0 and bm.r_measured > 0 and bm.runtime_s < NO_RUNTIME_LIMIT
     assert all(type(x) is int for x in figures)
     bm.update(t + 30000, 0, 30000, True)
     bm.update(t + 31000, 0, 30000, True)
     assert type(bm.runtime_s) is int and bm.sensor_fault
+    # a bank whose sag at the cut-out is larger than the margin to empty
+    bm = _monitor(**{"battery.r_mohm": 100})
+    bm.update(0, _volts(800, 50000, 100), 50000, False)
+    assert 0 < bm.runtime_s < NO_RUNTIME_LIMIT and type(bm.runtime_s) is int
 
 
 def test_discharge_is_counted_in_ampere_hours():
@@ -91,10 +97,11 @@ def test_high_currents_are_weighted_by_peukert():
     # 20 A is four times the 20-hour current: each Ah drawn costs 4^0.15 Ah of capacity
     _feed(bm, 0, 601, _volts(1000, 20000), 20000)
     assert _near(100_000_000 - bm.charge_uah, 20_000 * 4 ** 0.15 / 6 * 1000, 0.003)
-    # beyond 64 times the 20-hour current the weight grows no more
-    bm = _monitor()
-    _feed(bm, 0, 11, _volts(1000, 400_000), 400_000)
-    assert _near(100_000_000 - bm.charge_uah, 400_000 * 63.75 ** 0.15 / 360 * 1000, 0.003)
+    # beyond 63.75 times the 20-hour current (the table's last step) the weight grows no more
+    for i_ma in (318_750, 400_000):
+        bm = _monitor()
+        _feed(bm, 0, 11, _volts(1000, i_ma), i_ma)
+        assert _near(100_000_000 - bm.charge_uah, i_ma * 63.75 ** 0.15 / 360 * 1000, 0.003)
     # between the table's quarter steps it is interpolated
     bm = _monitor()
     _feed(bm, 0, 601, _volts(1000, 6100), 6100)
@@ -197,6 +204,12 @@ def test_runtime_at_the_edges():
     bm.update(0, _volts(800), I20 // 20, False)
     assert bm.runtime_s == NO_RUNTIME_LIMIT
     bm = _monitor()
+    bm.update(0, _volts(100), I20 // 20, False)     # even with a tenth left
+    assert bm.runtime_s == NO_RUNTIME_LIMIT
+    bm = _monitor()
+    bm.update(0, _volts(100), I20 // 20 + 1, False)
+    assert bm.runtime_s < NO_RUNTIME_LIMIT
+    bm = _monitor()
     bm.update(0, _volts(800), I20 // 20 + 1, False)
     assert bm.runtime_s == NO_RUNTIME_LIMIT     # 11 days and more: no limit either
     bm = _monitor()
@@ -228,6 +241,8 @@ def test_a_long_rest_lets_the_voltage_correct_the_count():
     bm.update(0, _volts(500), 0, False)
     t = _feed(bm, 1000, 59, _volts(800), 0)
     assert bm.charge_uah == 50_000_000       # a minute's rest is not yet over
+    t = _feed(bm, t, 1, _volts(800), 0)
+    assert bm.charge_uah == 50_000_000 + 30_000_000 // 8
     _feed(bm, t, 40, _volts(800), 0)
     assert _near(bm.charge_uah, 80_000_000, 0.01)
     # a load or a charge of a tenth of the 20-hour current is not rest; a little less is
@@ -257,6 +272,9 @@ def test_an_empty_count_stays_empty_and_a_sagging_bank_is_believed():
     assert bm.current_ma == 50000          # still once a second
     bm.update(t, _volts(500), 0, False)
     assert bm.charge_uah == 0
+    # and still measures the bank's resistance
+    bm.update(t + 1000, _volts(500) - 1000, 50000, False)
+    assert bm.r_measured == 20
     # a bank that sags more than its rating says: the voltage is lower than the count
     bm = _monitor()
     bm.update(0, _volts(900), 0, False)
@@ -372,6 +390,9 @@ def test_a_sensor_fault_from_boot_knows_of_no_charge():
     assert bm.sensor_fault and bm.runtime_s == 0
     bm.update(2000, _volts(700), 0, False)
     assert bm.soc_pm == 700
+    # and a discharge after it is measured as any other
+    Bank(50_000, 700).run(bm, 3000, 1800, I20)
+    assert _near(bm.learned_mah, 50_000, 0.01)
 
 
 def test_readings_at_the_plausible_limits_are_used():

@@ -1,7 +1,7 @@
 # The transfer state machine, on a recording board (like gpiozero's MockPin) and end to end.
 import pytest
 
-from firmware import alarms, hal, transfer
+from firmware import alarms, events, hal, transfer
 from firmware.alarms import Alarms
 from firmware.config import Config
 from firmware.contacts import Contacts
@@ -153,3 +153,102 @@ def test_flapping_mains_ends_held_with_an_alarm_then_returns_when_stable():
     assert back >= last_dip_end + 60000
     assert back > cleared[0]["t_ms"]
     assert m["itic_violations"] == 0
+
+
+def _log(sm):
+    return [(code, arg) for _, code, arg in sm._log.recent(64)]
+
+
+def test_every_move_is_logged_and_counted_and_each_state_answers_what_it_is():
+    sm, board = _machine(**{"relay.operate_ms": 10})
+    T = transfer
+
+    def answers():
+        return sm.on_battery(), sm.moving(), sm.settled_on_battery()
+
+    assert sm.state == T.ON_UTILITY and answers() == (False, False, False)
+    sm.step(0, False, UV, True, 1)                     # a fault
+    assert sm.state == T.TO_BATTERY and answers() == (True, True, False)
+    _run(sm, 1, 11, False, UV)
+    assert sm.state == T.ON_BATTERY and answers() == (True, False, True)
+    sm.step(20, True, 0, True, 2)                      # back, onto the generator
+    assert sm.state == T.TO_UTILITY and answers() == (False, True, False)
+    sm.step(29, True, 0, True, 2)
+    assert sm.state == T.TO_UTILITY
+    sm.step(30, True, 0, True, 2)                      # exactly the operate time
+    assert sm.state == T.ON_UTILITY and answers() == (False, False, False)
+    sm.step(40, True, 0, False, 2)                     # not wanted: a planned move
+    assert sm.state == T.TO_BATTERY
+    assert _log(sm) == [(events.EV_XFER_TO_BATTERY, 1), (events.EV_XFER_TO_UTILITY, 2),
+                        (events.EV_XFER_TO_BATTERY, 0)]
+    assert sm.transfers == 3
+    assert [t for t, _, _ in sm._log.recent(3)] == [0, 20, 40]
+
+
+def test_during_the_return_a_fault_counts_towards_the_limit_and_a_planned_move_does_not():
+    for counted, expected in ((True, transfer.HELD), (False, transfer.ON_BATTERY)):
+        sm, board = _machine(**{"transfer.max_per_min": 2, "relay.operate_ms": 10})
+        sm.step(0, False, UV, True, 1)
+        t = _run(sm, 1, 20, False, UV)
+        sm.step(t, True, 0, True, 1)
+        assert sm.state == transfer.TO_UTILITY
+        if counted:
+            sm.step(t + 1, False, UV, True, 1)
+        else:
+            sm.step(t + 1, True, 0, False, 1)
+        assert sm.state == transfer.TO_BATTERY
+        _run(sm, t + 2, t + 20, False, UV)
+        assert sm.state == expected
+        moves = [e for e in _log(sm) if e[0] in (events.EV_XFER_TO_BATTERY,
+                                                 events.EV_XFER_TO_UTILITY)]
+        assert moves[-1] == (events.EV_XFER_TO_BATTERY, 1 if counted else 0)
+
+
+def test_held_returns_exactly_when_the_lockout_is_served():
+    sm, board = _machine(**{"transfer.max_per_min": 1, "transfer.lockout_s": 10,
+                            "relay.operate_ms": 10})
+    sm.step(0, False, UV, True, 1)
+    _run(sm, 1, 20, False, UV)
+    assert sm.state == transfer.HELD
+    sm.step(100, True, 0, True, 1)                     # ready from here
+    _run(sm, 101, 10100, True, 0, step=1000)
+    sm.step(10099, True, 0, True, 1)
+    assert sm.state == transfer.HELD
+    sm.step(10100, True, 0, True, 1)
+    assert sm.state == transfer.TO_UTILITY
+
+
+def test_a_relay_that_never_left_the_utility_side_goes_back_only_when_it_may():
+    sm, board = _machine(**{"relay.feedback": True, "relay.operate_ms": 10})
+    board.stuck = False                                # reports the utility side
+    sm.step(0, False, UV, True, 1)
+    t = _run(sm, 1, 30, False, UV)
+    assert sm.state == transfer.TO_BATTERY
+    for ready, faults, want in ((True, UV, True), (True, 0, False), (False, 0, True)):
+        sm.step(t, ready, faults, want, 1)
+        assert sm.state == transfer.TO_BATTERY
+        t += 1
+    sm.step(t, True, 0, True, 2)
+    assert sm.state == transfer.TO_UTILITY
+    assert _log(sm)[-1] == (events.EV_XFER_TO_UTILITY, 2)
+    _run(sm, t + 1, t + 20, True, 0)
+    assert sm.state == transfer.ON_UTILITY
+
+
+def test_a_welded_relay_reports_the_load_on_battery_while_on_utility():
+    sm, board = _machine(**{"relay.feedback": True})
+    board.stuck = True
+    assert sm.state == transfer.ON_UTILITY and sm.on_battery() is True
+    sm, board = _machine(**{"relay.feedback": False})
+    board.stuck = True                                 # no feedback: not read
+    assert sm.on_battery() is False
+
+
+def test_recover_after_a_reset_from_the_relay_the_board_held():
+    sm, board = _machine()
+    sm.recover(5000, False)
+    assert sm.state == transfer.ON_UTILITY
+    sm.recover(5000, True)
+    assert sm.state == transfer.ON_BATTERY and sm.settled_on_battery()
+    sm.step(5001, True, 0, True, 1)
+    assert sm.state == transfer.TO_UTILITY
