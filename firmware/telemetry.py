@@ -27,6 +27,7 @@ from firmware import VERSION, alarms, events
 from firmware import mqtt
 
 SERVICE_MS = 10
+_DONE = 1 << 20               # no connect's messages waiting
 # Home Assistant sensors read from the state document: (key, name, unit, device class)
 _SENSORS = (
     ("mains_v", "Mains voltage", "V", "voltage"),
@@ -65,7 +66,10 @@ class Telemetry:
         self._t_pub = {}              # code -> when it was last published
         self._hold_ms = 0
         self._status_ms = 0
-        self._backlog = []            # discovery and alarm messages waiting for room
+        # After a connect: discovery, then every alarm's standing state, made one at a time
+        # as the queue has room (all at once they would take some 10 KB of heap)
+        self._todo = _DONE
+        self._alarm_list = tuple(sorted(alarms.NAMES.items()))
         self._wanted = None           # the settings the connection was started with
         self._id = ""
         self._lines = []              # command lines received, run in service()
@@ -133,19 +137,29 @@ class Telemetry:
     def _on_connect(self, now):
         c = self.client
         c.publish(self._base + "/availability", "online", qos=1, retain=True, first=True)
-        self._backlog = self._discovery()
-        # every alarm's standing state, as the broker may have missed changes
-        for code, name in sorted(alarms.NAMES.items()):
-            on = self._ctrl.alarms.is_active(code)
-            self._backlog.append((self._base + "/alarm/" + name, "ON" if on else "OFF", 1, True))
+        # discovery and every alarm's standing state follow (the broker may have missed
+        # changes)
+        self._todo = 0
         self._pub = self._ctrl.alarms.active
         self._alarm_bits = -1          # and the state at once
 
+    def backlog(self):
+        # Messages of the last connect not yet queued.
+        n = len(_SENSORS) + len(_BINARY) + len(self._alarm_list)
+        return n - self._todo if self._todo < n else 0
+
     def _feed_backlog(self):
         c = self.client
-        while self._backlog and c.queued_bytes() < c.queue_bytes // 2:
-            topic, payload, qos, retain = self._backlog.pop(0)
-            c.publish(topic, payload, qos, retain)
+        while self.backlog() and c.queued_bytes() < c.queue_bytes // 2:
+            k = self._todo
+            self._todo += 1
+            if k < len(_SENSORS) + len(_BINARY):
+                topic, payload = self._discovery(k)
+                c.publish(topic, payload, 0, True)
+            else:
+                code, name = self._alarm_list[k - len(_SENSORS) - len(_BINARY)]
+                c.publish(self._base + "/alarm/" + name,
+                          "ON" if self._ctrl.alarms.is_active(code) else "OFF", 1, True)
 
     def _events(self):
         log = self._ctrl.log
@@ -187,13 +201,14 @@ class Telemetry:
         self._t_state = now
         self.client.publish(self._base + "/state", ctrl.commands.status_json(), retain=True)
 
-    def _discovery(self):
+    def _discovery(self, k):
+        # Home Assistant's discovery message k: (topic, payload); sensors, then binary ones.
         ident = self._id
         device = {"identifiers": [ident], "name": "UPS " + ident, "sw_version": VERSION,
                   "model": "UPS and generator controller"}
         state = self._base + "/state"
-        out = []
-        for key, name, unit, cls in _SENSORS:
+        if k < len(_SENSORS):
+            key, name, unit, cls = _SENSORS[k]
             doc = {"name": name, "unique_id": ident + "_" + key, "state_topic": state,
                    "value_template": "{{ value_json.%s }}" % key,
                    "availability_topic": self._base + "/availability", "device": device}
@@ -202,12 +217,9 @@ class Telemetry:
                 doc["state_class"] = "measurement"
             if cls:
                 doc["device_class"] = cls
-            out.append(("homeassistant/sensor/%s/%s/config" % (ident, key), json.dumps(doc),
-                        0, True))
-        for key, name, cls, template in _BINARY:
-            doc = {"name": name, "unique_id": ident + "_" + key, "state_topic": state,
-                   "value_template": template, "device_class": cls,
-                   "availability_topic": self._base + "/availability", "device": device}
-            out.append(("homeassistant/binary_sensor/%s/%s/config" % (ident, key),
-                        json.dumps(doc), 0, True))
-        return out
+            return "homeassistant/sensor/%s/%s/config" % (ident, key), json.dumps(doc)
+        key, name, cls, template = _BINARY[k - len(_SENSORS)]
+        doc = {"name": name, "unique_id": ident + "_" + key, "state_topic": state,
+               "value_template": template, "device_class": cls,
+               "availability_topic": self._base + "/availability", "device": device}
+        return "homeassistant/binary_sensor/%s/%s/config" % (ident, key), json.dumps(doc)

@@ -66,7 +66,7 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
                generator=GEN_FAILS, battery={"capacity_ah": 20}, load={"watts": 1500})
     _run_paced(sim, 2500)
     tel = sim.controller.telemetry
-    assert _settle(sim, sub, lambda got: tel.client.pending() == 0 and not tel._backlog)
+    assert _settle(sim, sub, lambda got: tel.client.pending() == 0 and not tel.backlog())
     time.sleep(0.3)
     got = sub.got
     topics = [t for t, _, _, _ in got]

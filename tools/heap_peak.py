@@ -2,6 +2,7 @@
 # plant (boards/sim/lean.py) that allocates nothing once built:
 #
 #   micropython [-X heapsize=N] tools/heap_peak.py FS_DIR [LIB] [--boot-only] [--budget=BYTES]
+#                                                  [--mqtt=PORT]
 #
 # LIB: a folder holding the compiled firmware (out/build/BOARD/lib from make build), so
 # that the firmware's code is loaded as on a board that keeps it in its filesystem; without
@@ -14,8 +15,14 @@
 # boot and after the three hours (the run ends 2 minutes after mains returns); capacity:
 # what the GC heap holds in all (less than heapsize: its tables take a share).
 # --budget=BYTES: once the code is in, ballast fills the heap, then leaves one contiguous
-# stretch of BYTES free; finishing at all then proves the firmware never held
-# more than that at once (the GC collects before it gives up).
+# stretch of BYTES free (checked: a single block of all of it but 1.5 KB is allocated and
+# freed; a MemoryError there means the heap given was too small to leave one); finishing
+# at all then proves the firmware never held more than that at once (the GC collects
+# before it gives up).
+# --mqtt=PORT: MQTT telemetry enabled (mqtt.enabled, set as the console's `config set`
+# does, after boot), to a broker on 127.0.0.1:PORT through the board's real TCP stream
+# (boards/net.py). Its code is imported with the rest before the ballast; its objects,
+# queue and socket count as the firmware's. Adds: connects N delivered D dropped P.
 import gc
 import sys
 
@@ -24,9 +31,12 @@ base = gc.mem_alloc()
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 boot_only = "--boot-only" in sys.argv
 budget = 0
+mqtt_port = 0
 for a in sys.argv[1:]:
     if a.startswith("--budget="):
         budget = int(a[9:])
+    elif a.startswith("--mqtt="):
+        mqtt_port = int(a[7:])
 sys.path.insert(0, ".")
 if len(args) > 1:
     sys.path.insert(0, args[1])
@@ -34,38 +44,51 @@ if len(args) > 1:
 from boards.sim.lean import LeanBoard  # noqa: E402
 
 board = LeanBoard(args[0])
+if mqtt_port:
+    from boards import net
+    board.tcp_open = net.tcp_open
 gc.collect()
 plant = gc.mem_alloc()
 
 from firmware.controller import Controller  # noqa: E402
+if mqtt_port:
+    import firmware.telemetry  # noqa: E402,F401
 
 gc.collect()
 code = gc.mem_alloc()
-big = []
-small = []
+big = small = None
 if budget:
     # Fill the heap to the last byte, holes between the code's objects included, then give
     # back one contiguous stretch of about budget bytes: the last big pieces taken, which
-    # lie side by side at the top of the heap.
+    # lie side by side at the top of the heap. The pieces are chained (piece, rest) rather
+    # than kept in a list: a growing list would leave its old arrays between them.
     try:
         while True:
-            big.append(bytearray(4000))
+            big = (bytearray(4000), big)
     except MemoryError:
         pass
     try:
         while True:
-            small.append(bytearray(16))
+            small = (bytearray(16), small)
     except MemoryError:
         pass
     gc.collect()
-    while gc.mem_free() < budget and big:
-        big.pop()
+    while gc.mem_free() < budget and big is not None:
+        big = big[1]
         gc.collect()
     while gc.mem_free() > budget:     # down to the byte, from the bottom of that stretch
-        small.append(bytearray(16))
+        small = (bytearray(16), small)
+    # one stretch, not pieces: all of it but 1.5 KB in a single block (the pieces' own
+    # small objects leave a few holes)
+    probe = bytearray(gc.mem_free() - 1536)
+    probe = None
+    gc.collect()
     code = gc.mem_alloc()            # the ballast is not the firmware's
 free_at_start = gc.mem_free()
 ctrl = Controller(board)
+if mqtt_port:
+    err = ctrl._apply({"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.port": mqtt_port})
+    assert err is None, err
 gc.collect()
 boot = gc.mem_alloc()
 end = 0 if boot_only else (60 + 10800 + 120) * 1000
@@ -80,3 +103,6 @@ print("base", base, "plant", plant - base, "code", code - plant, "data_boot", bo
       "data_end", after - code, "sim_s", board.ms // 1000, "state", ctrl.transfer.state,
       "generator", ctrl.gen.state, "starts", ctrl.gen.fired,
       "capacity", gc.mem_alloc() + gc.mem_free(), "free_at_start", free_at_start)
+if mqtt_port:
+    c = ctrl.telemetry.client
+    print("connects", c.connects, "delivered", c.delivered, "dropped", c.dropped)
