@@ -145,6 +145,57 @@ def _copy_ring(ring, r: int, buf, n: int, mask: int) -> int:
     return r + n
 
 
+class Wifi:
+    # The Wi-Fi station (ESP32, Pico W) from wifi.ssid / wifi.password: joined in the
+    # background (connect() returns at once on both ports), never waited for; asked again
+    # every RETRY_MS while it is down, as a port does not always rejoin by itself. Set up
+    # at boot only: switching the radio on can hold the CPU for a moment, which the
+    # control loop must not see, so a change takes effect at the next start.
+    RETRY_MS = 30000
+
+    def __init__(self, network, ticks_ms, ticks_diff):
+        self._network = network         # None on a board without Wi-Fi (the plain Pico)
+        self._ms = ticks_ms
+        self._diff = ticks_diff
+        self._wlan = None
+        self._ssid = self._password = ""
+        self._t = 0
+
+    def start(self, ssid, password):
+        if self._ssid or not ssid:
+            return                      # once, at boot
+        self._ssid = ssid
+        self._password = password
+        if self._network is not None:
+            self._wlan = self._network.WLAN(self._network.STA_IF)
+            self._wlan.active(True)
+            self._join()
+
+    def _join(self):
+        self._t = self._ms()
+        w = self._wlan
+        if w is None:
+            return
+        try:
+            w.connect(self._ssid, self._password)
+        except OSError:
+            pass                        # busy or refused: asked again after RETRY_MS
+
+    def check(self):
+        # Why the network cannot be used now: "" when it can (joined, or no Wi-Fi set up,
+        # which leaves any other link to the board's own setup).
+        if not self._ssid:
+            return ""
+        w = self._wlan
+        if w is None:
+            return "no Wi-Fi on this board"
+        if w.isconnected():
+            return ""
+        if self._diff(self._ms(), self._t) >= self.RETRY_MS:
+            self._join()
+        return "Wi-Fi not connected to " + self._ssid
+
+
 class RoomSensor:
     # A DS18B20 on a 1-Wire bus, through the onewire and ds18x20 modules built into the
     # ESP32 and RP2 firmware images. Read once a second: each call collects the conversion
@@ -335,8 +386,14 @@ class McuBoard:
         self._cal = Calibration()
         self._room_pin = Pin(pins.ROOM_1WIRE)
         self._room = None
+        try:
+            import network
+        except ImportError:
+            network = None              # a board without a radio
+        self._wifi = Wifi(network, time.ticks_ms, time.ticks_diff)
 
     def configure(self, cfg):
+        self._wifi.start(cfg.get("wifi.ssid"), cfg.get("wifi.password"))
         if cfg.get("env.sensor") and self._room is None:
             self._room = RoomSensor(self._room_pin, time.ticks_ms, time.ticks_diff)
         self._cal.configure(cfg)
@@ -405,8 +462,11 @@ class McuBoard:
         return NO_READING if self._room is None else self._room.read_c10()
 
     def tcp_open(self, host, port):
-        # Needs the board's network up (Wi-Fi or Ethernet, brought up by its main.py); until
-        # then the connection fails and the MQTT client backs off and tries again.
+        # Needs the board's network up (Wi-Fi from wifi.ssid); until then the connection
+        # fails and the MQTT client backs off and tries again.
+        why = self._wifi.check()
+        if why:
+            raise OSError(why)
         from boards.net import tcp_open
         return tcp_open(host, port)
 

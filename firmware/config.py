@@ -87,6 +87,8 @@ SCHEMA = (
     ("env.sensor", "bool", False, 0, 1, "", "a DS18B20 battery-room temperature sensor is wired to its input"),
     ("env.temp_high_c", "int", 35, 20, 70, "C", "battery room too hot above this (a lead-acid battery's life halves for every 8-10 C above 25 C)"),
     ("env.temp_low_c", "int", 0, -30, 20, "C", "battery room too cold below this (capacity falls about 0.8 % per C below 25 C)"),
+    ("wifi.ssid", "str", "", 0, 32, "", "Wi-Fi network the board joins (ESP32, Pico W), empty for none; from the next start"),
+    ("wifi.password", "str", "", 0, 64, "", "Wi-Fi passphrase; never shown"),
     ("mqtt.enabled", "bool", False, 0, 1, "", "publish telemetry to an MQTT broker"),
     ("mqtt.host", "ip", "", 0, 15, "", "the broker's IPv4 address (a name would need a DNS lookup, which blocks)"),
     ("mqtt.port", "int", 1883, 1, 65535, "", "the broker's TCP port"),
@@ -99,7 +101,7 @@ SCHEMA = (
     ("mqtt.commands", "bool", False, 0, 1, "", "take operator commands on ups/ID/command, replies on ups/ID/reply (needs mqtt.user and mqtt.password)"),
 )
 # Settings that are never shown, logged or echoed.
-SECRET = ("console.pin", "mqtt.password")
+SECRET = ("console.pin", "mqtt.password", "wifi.password")
 
 _INDEX = {}
 for _i, _row in enumerate(SCHEMA):

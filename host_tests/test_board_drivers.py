@@ -437,3 +437,76 @@ def test_the_room_sensor_never_waits_for_a_conversion_and_survives_a_bad_bus(mon
     assert s.read_c10() == hal.NO_READING                 # found again, converting
     now[0] = 5300
     assert s.read_c10() == 242
+
+
+class FakeWLAN:
+    # A station that joins when the test says so; connect() returns at once, as on both ports.
+    STA_IF = 0
+    made = []
+
+    def __init__(self, interface):
+        assert interface == FakeWLAN.STA_IF
+        self.on = False
+        self.joins = []
+        self.joined = False
+        FakeWLAN.made.append(self)
+
+    def active(self, on):
+        self.on = on
+
+    def connect(self, ssid, password):
+        assert self.on
+        self.joins.append((ssid, password))
+
+    def isconnected(self):
+        return self.joined
+
+
+def _boot(make, settings):
+    from firmware.config import Config
+    board = make()
+    cfg = Config()
+    cfg.update(settings)
+    board.configure(cfg)
+    return board, cfg
+
+
+def test_wifi_is_joined_at_boot_in_the_background_and_asked_again_while_down(esp32, monkeypatch):
+    make, _ = esp32
+    monkeypatch.setitem(sys.modules, "network", types.SimpleNamespace(WLAN=FakeWLAN, STA_IF=0))
+    monkeypatch.setattr(FakeWLAN, "made", [])
+    # nothing set: no radio switched on, and the connection is left to the socket
+    board, _ = _boot(make, {})
+    assert FakeWLAN.made == []
+    board, cfg = _boot(make, {"wifi.ssid": "plantroom", "wifi.password": "s3cret-pass"})
+    wlan = FakeWLAN.made[-1]
+    assert wlan.on and wlan.joins == [("plantroom", "s3cret-pass")]
+    # not yet joined: the MQTT client's connection fails at once, saying why
+    with pytest.raises(OSError, match="Wi-Fi not connected to plantroom"):
+        board.tcp_open("127.0.0.1", 1883)
+    FakeTimer.clock[0] += 29_000_000
+    with pytest.raises(OSError):
+        board.tcp_open("127.0.0.1", 1883)
+    assert len(wlan.joins) == 1
+    FakeTimer.clock[0] += 1_000_000               # 30 s down: asked again
+    with pytest.raises(OSError):
+        board.tcp_open("127.0.0.1", 1883)
+    assert len(wlan.joins) == 2
+    # joined: the stream is opened (a refused port fails later, in the stream, not here)
+    wlan.joined = True
+    stream = board.tcp_open("127.0.0.1", 1)
+    stream.close()
+    # a change of network waits for the next start (the radio is not touched mid-run)
+    cfg.update({"wifi.ssid": "office"})
+    board.configure(cfg)
+    assert len(FakeWLAN.made) == 1 and len(wlan.joins) == 2
+    # and the passphrase is never shown
+    assert cfg.shown("wifi.password") == "(set)"
+
+
+def test_a_board_without_a_radio_says_so(esp32, monkeypatch):
+    make, _ = esp32
+    monkeypatch.setitem(sys.modules, "network", None)
+    board, _ = _boot(make, {"wifi.ssid": "plantroom"})
+    with pytest.raises(OSError, match="no Wi-Fi on this board"):
+        board.tcp_open("127.0.0.1", 1883)
