@@ -171,3 +171,28 @@ def test_mains_back_is_never_taken_for_absent_whatever_the_phase_a_watch_window_
         feed(1, 1.0, phase_deg)
         phase_deg += 18                 # 1 ms at 50 Hz
         assert not mon.absent()
+
+
+def test_settings_the_monitor_cannot_use_are_refused_saying_what_is_allowed():
+    def diff(a, b):
+        return a - b
+    cfg = Config()
+    for fs in (1000, 4000, mm.MAX_RATE_HZ):
+        assert mm.MainsMonitor(cfg, fs, diff).fs == fs
+    for fs in (999, mm.MAX_RATE_HZ + 1):
+        with pytest.raises(ValueError) as e:
+            mm.MainsMonitor(cfg, fs, diff)
+        assert str(e.value) == "sample rate %d Hz not supported; allowed 1000..%d" % (
+            fs, mm.MAX_RATE_HZ)
+    # a calibration that puts 230 V above 1900 counts at its peak (no room for swells
+    # in a 12-bit ADC centred at 2048): the smallest accepted, and one below it
+    ok = [mv for mv in range(50, 400)
+          if int(230000 / mv * 1.41421356 + 0.5) <= 1900]
+    cfg.update({"adc.mains_mv_per_count": ok[0]})
+    assert mm.MainsMonitor(cfg, 4000, diff).nominal_peak == int(230000 / ok[0] * 1.41421356 + 0.5)
+    cfg.update({"adc.mains_mv_per_count": ok[0] - 1})
+    with pytest.raises(ValueError) as e:
+        mm.MainsMonitor(cfg, 4000, diff)
+    peak = int(230000 / (ok[0] - 1) * 1.41421356 + 0.5)
+    assert str(e.value) == ("adc.mains_mv_per_count = %d puts the nominal peak at %d counts;"
+                            " allowed at most 1900 (raise the value)" % (ok[0] - 1, peak))

@@ -15,8 +15,8 @@
 # boot and after the three hours (the run ends 2 minutes after mains returns); capacity:
 # what the GC heap holds in all (less than heapsize: its tables take a share).
 # --budget=BYTES: once the code is in, ballast fills the heap, then leaves one contiguous
-# stretch of BYTES free (checked: a single block of all of it but 1.5 KB is allocated and
-# freed; a MemoryError there means the heap given was too small to leave one); finishing
+# stretch of BYTES free (a block of that size is taken, everything else filled, the block
+# freed: nothing else is free); finishing
 # at all then proves the firmware never held more than that at once (the GC collects
 # before it gives up).
 # --mqtt=PORT: MQTT telemetry enabled (mqtt.enabled, set as the console's `config set`
@@ -56,12 +56,12 @@ if mqtt_port:
 
 gc.collect()
 code = gc.mem_alloc()
-big = small = None
+big = small = reserve = None       # names made now: with the heap full, a new global fails
 if budget:
-    # Fill the heap to the last byte, holes between the code's objects included, then give
-    # back one contiguous stretch of about budget bytes: the last big pieces taken, which
-    # lie side by side at the top of the heap. The pieces are chained (piece, rest) rather
-    # than kept in a list: a growing list would leave its old arrays between them.
+    # Fill the heap to the last byte, holes between the code's objects included; give back
+    # the last big pieces taken until one block of the budget can be had, take it, fill
+    # all else again, then free that block: what is free is that one stretch and nothing
+    # else. The pieces are chained (piece, rest): a growing list would move its array.
     try:
         while True:
             big = (bytearray(4000), big)
@@ -72,16 +72,20 @@ if budget:
             small = (bytearray(16), small)
     except MemoryError:
         pass
-    gc.collect()
-    while gc.mem_free() < budget and big is not None:
-        big = big[1]
-        gc.collect()
-    while gc.mem_free() > budget:     # down to the byte, from the bottom of that stretch
-        small = (bytearray(16), small)
-    # one stretch, not pieces: all of it but 1.5 KB in a single block (the pieces' own
-    # small objects leave a few holes)
-    probe = bytearray(gc.mem_free() - 1536)
-    probe = None
+    while reserve is None:
+        try:
+            reserve = bytearray(budget - 320)    # with what the fill leaves, at most budget
+        except MemoryError:
+            if big is None:
+                raise SystemExit("heap too small to leave %d bytes in one stretch" % budget)
+            big = big[1]
+            gc.collect()
+    try:
+        while True:
+            small = (bytearray(16), small)
+    except MemoryError:
+        pass
+    reserve = None
     gc.collect()
     code = gc.mem_alloc()            # the ballast is not the firmware's
 free_at_start = gc.mem_free()
