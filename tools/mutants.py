@@ -167,9 +167,10 @@ def run(module, tests, jobs, sample=0):
     counts["tests"] = tests
     counts["sampled_from"] = total
     counts["survivors"] = survivors
-    # an explanation no survivor needs any more (the line changed, or a test kills it now)
-    counts["stale_explanations"] = [" | ".join(k) for k in reasons
-                                    if k[0] == module and k not in used]
+    # an explanation no survivor needs any more (the line changed, or a test kills it now);
+    # a sample cannot tell
+    counts["stale_explanations"] = [] if names else [
+        " | ".join(k) for k in reasons if k[0] == module and k not in used]
     return counts
 
 
