@@ -27,7 +27,6 @@ from firmware import VERSION, alarms, events
 from firmware import mqtt
 
 SERVICE_MS = 10
-_DONE = 1 << 20               # no connect's messages waiting
 # Home Assistant sensors read from the state document: (key, name, unit, device class)
 _SENSORS = (
     ("mains_v", "Mains voltage", "V", "voltage"),
@@ -50,6 +49,9 @@ _BINARY = (
 )
 
 
+_DISCOVERY = len(_SENSORS) + len(_BINARY)    # Home Assistant entities
+
+
 class Telemetry:
     def __init__(self, ctrl, open_stream):
         self._ctrl = ctrl
@@ -68,8 +70,8 @@ class Telemetry:
         self._status_ms = 0
         # After a connect: discovery, then every alarm's standing state, made one at a time
         # as the queue has room (all at once they would take some 10 KB of heap)
-        self._todo = _DONE
         self._alarm_list = tuple(sorted(alarms.NAMES.items()))
+        self._todo = self._after_connect = _DISCOVERY + len(self._alarm_list)
         self._wanted = None           # the settings the connection was started with
         self._id = ""
         self._lines = []              # command lines received, run in service()
@@ -145,19 +147,18 @@ class Telemetry:
 
     def backlog(self):
         # Messages of the last connect not yet queued.
-        n = len(_SENSORS) + len(_BINARY) + len(self._alarm_list)
-        return n - self._todo if self._todo < n else 0
+        return self._after_connect - self._todo
 
     def _feed_backlog(self):
         c = self.client
         while self.backlog() and c.queued_bytes() < c.queue_bytes // 2:
             k = self._todo
             self._todo += 1
-            if k < len(_SENSORS) + len(_BINARY):
+            if k < _DISCOVERY:
                 topic, payload = self._discovery(k)
                 c.publish(topic, payload, 0, True)
             else:
-                code, name = self._alarm_list[k - len(_SENSORS) - len(_BINARY)]
+                code, name = self._alarm_list[k - _DISCOVERY]
                 c.publish(self._base + "/alarm/" + name,
                           "ON" if self._ctrl.alarms.is_active(code) else "OFF", 1, True)
 
