@@ -16,9 +16,8 @@
 # what the GC heap holds in all (less than heapsize: its tables take a share).
 # --budget=BYTES: once the code is in, ballast fills the heap, then leaves one contiguous
 # stretch of BYTES free (a block of that size is taken, everything else filled, the block
-# freed: nothing else is free); finishing
-# at all then proves the firmware never held more than that at once (the GC collects
-# before it gives up).
+# freed: nothing else is free); finishing at all then proves the firmware never held more
+# than that at once (the GC collects before it gives up).
 # --mqtt=PORT: MQTT telemetry enabled (mqtt.enabled, set as the console's `config set`
 # does, after boot), to a broker on 127.0.0.1:PORT through the board's real TCP stream
 # (boards/net.py). Its code is imported with the rest before the ballast; its objects,
@@ -41,6 +40,17 @@ sys.path.insert(0, ".")
 if len(args) > 1:
     sys.path.insert(0, args[1])
 
+
+def _fill(size, chain):
+    # Pieces of size bytes until the heap is full, chained (piece, rest) rather than kept
+    # in a list: a growing list would move its array between them.
+    try:
+        while True:
+            chain = (bytearray(size), chain)
+    except MemoryError:
+        return chain
+
+
 from boards.sim.lean import LeanBoard  # noqa: E402
 
 board = LeanBoard(args[0])
@@ -61,17 +71,9 @@ if budget:
     # Fill the heap to the last byte, holes between the code's objects included; give back
     # the last big pieces taken until one block of the budget can be had, take it, fill
     # all else again, then free that block: what is free is that one stretch and nothing
-    # else. The pieces are chained (piece, rest): a growing list would move its array.
-    try:
-        while True:
-            big = (bytearray(4000), big)
-    except MemoryError:
-        pass
-    try:
-        while True:
-            small = (bytearray(16), small)
-    except MemoryError:
-        pass
+    # else.
+    big = _fill(4000, None)
+    small = _fill(16, None)
     while reserve is None:
         try:
             reserve = bytearray(budget - 320)    # with what the fill leaves, at most budget
@@ -80,11 +82,7 @@ if budget:
                 raise SystemExit("heap too small to leave %d bytes in one stretch" % budget)
             big = big[1]
             gc.collect()
-    try:
-        while True:
-            small = (bytearray(16), small)
-    except MemoryError:
-        pass
+    small = _fill(16, small)
     reserve = None
     gc.collect()
     code = gc.mem_alloc()            # the ballast is not the firmware's
