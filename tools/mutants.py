@@ -18,6 +18,8 @@
 # The report: per module mutants, killed, survived, explained, timeouts, the share killed,
 # and each survivor with its diff; written to --out as JSON.
 import argparse
+import ast
+import difflib
 import json
 import os
 import random
@@ -32,14 +34,14 @@ EXPLAINED = os.path.join(ROOT, "tools", "mutants_explained.txt")
 
 # module -> the CPython tests that decide it
 MODULES = {
-    "mains_monitor": ["test_mains_monitor.py", "test_iec61000_4_11.py"],
+    "mains_monitor": ["test_mains_cycles.py", "test_mains_monitor.py", "test_iec61000_4_11.py"],
     "transfer": ["test_transfer.py"],
     "generator": ["test_generator_sequence.py"],
     "battery": ["test_battery.py"],
     "supervisor": ["test_inputs.py", "test_selftest.py", "test_modes.py", "test_generator.py"],
 }
 COPIED = ("firmware", "boards", "tools", "scenarios")
-TEST_SUPPORT = ("conftest.py", "helpers.py", "rigs.py")
+TEST_SUPPORT = ("conftest.py", "helpers.py", "rigs.py", "mains_feed.py")
 GOAL_PCT = 90
 SEED = 1
 # Modules whose tests are whole scenarios (seconds each): a sample of their mutants.
@@ -109,6 +111,27 @@ def _key(module, name, diff):
     return (module, func, removed[0] if removed else "")
 
 
+def _diffs(path):
+    # mutant name -> its diff against the original function, read from the mutated source
+    # mutmut writes (mutmut show costs a second a mutant). Each function f is there as
+    # x_f__mutmut_orig and x_f__mutmut_N (methods x\u01c1Class\u01c1f__mutmut_N).
+    with open(path) as f:
+        src = f.read()
+    lines = src.splitlines()
+    funcs = {node.name: lines[node.lineno - 1:node.end_lineno]
+             for node in ast.walk(ast.parse(src))
+             if isinstance(node, ast.FunctionDef) and "__mutmut_" in node.name}
+
+    def diff(name):
+        fn = name.rsplit(".", 1)[-1]
+        base = fn.split("__mutmut_")[0]
+        orig = funcs[base + "__mutmut_orig"]
+        mutant = [ln.replace(fn, base + "__mutmut_orig") for ln in funcs[fn]]
+        return "\n".join(difflib.unified_diff(orig, mutant, "original", "mutant", lineterm="",
+                                              n=1))
+    return diff
+
+
 def run(module, tests, jobs, sample=0):
     where = stage(module, tests)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
@@ -140,6 +163,7 @@ def run(module, tests, jobs, sample=0):
     reasons = explained()
     used = set()
     survivors = []
+    diff_of = _diffs(os.path.join(where, "mutants", "firmware", module + ".py"))
     counts = {"mutants": len(codes), "killed": 0, "timeout": 0, "survived": 0,
               "explained": 0, "other": 0}
     for name, code in sorted(codes.items()):
@@ -148,8 +172,7 @@ def run(module, tests, jobs, sample=0):
         elif code in TIMEOUT:
             counts["timeout"] += 1
         elif code == SURVIVED:
-            diff = subprocess.run([mutmut, "show", name], cwd=where, env=env,
-                                  capture_output=True, text=True).stdout
+            diff = diff_of(name)
             key = _key(module, name, diff)
             why = reasons.get(key)
             used.add(key)
