@@ -169,6 +169,26 @@ def test_two_dropouts_are_not_flapping():
     assert events_named(rep, "generator_start") == []
 
 
+def _dropouts(n):
+    return [{"at_s": 5 + 20 * k, "kind": "dip", "residual_pct": 0, "duration_s": 0.04,
+             "phase_deg": 90} for k in range(n)]
+
+
+def test_flapping_is_reported_once_however_many_dropouts_follow():
+    rep, _ = simulate(110, mains(events=_dropouts(5)), generator=_gen(),
+                      config={"transfer.return_delay_s": 5})
+    flap = events_named(rep, "mains_flapping")
+    assert len(flap) == 1 and 45000 <= flap[0]["t_ms"] < 45100       # the third
+    assert len(events_named(rep, "generator_start")) == 1
+
+
+def test_no_flapping_when_it_is_switched_off():
+    rep, _ = simulate(90, mains(events=_dropouts(3)), generator=_gen(),
+                      config={"transfer.return_delay_s": 5, "gen.flap_count": 0})
+    assert events_named(rep, "mains_flapping") == []
+    assert events_named(rep, "generator_start") == []
+
+
 def test_load_shedding_stretches_the_battery():
     depleted = {}
     for shed in (False, True):

@@ -90,3 +90,27 @@ def test_every_line_gets_one_reply_and_bad_ones_say_what_is_allowed(line, reply)
     assert got.startswith(reply)
     assert "\n" not in got
     assert sim.controller.supervisor.mode == 0      # nothing changed
+
+
+def test_a_drill_needs_a_generator():
+    rep, sim = simulate(3, mains(), console=_console((2, "drill")))
+    assert _replies(rep) == [("drill", "ERR mode test: no generator is fitted")]
+    assert sim.controller.supervisor.mode == 0 and events_named(rep, "drill_start") == []
+
+
+def test_changing_modes_outside_a_drill_reports_no_drill():
+    rep, _ = simulate(10, mains(), generator=GEN,
+                      console=_console((2, "mode off"), (4, "mode manual"), (6, "mode auto")))
+    assert [e["mode"] for e in events_named(rep, "mode")] == ["off", "manual", "auto"]
+    assert events_named(rep, "drill_end") == []
+
+
+def test_a_shutdown_alarm_during_a_drill_ends_it_at_once():
+    rep, _ = simulate(200, mains(), generator={"present": True, "fails_to_start": True},
+                      config={"drill.duration_s": 150}, console=_console((10, "drill")))
+    failed = events_named(rep, "generator_fail_to_start")
+    end = events_named(rep, "drill_end")
+    assert len(failed) == 1 and len(end) == 1 and end[0]["result"] == "fail"
+    # the same step that latched the alarm, long before the drill's 150 s
+    assert 0 <= end[0]["t_ms"] - failed[0]["t_ms"] <= 50 and end[0]["t_ms"] < 100000
+    assert [e["mode"] for e in events_named(rep, "mode")] == ["test", "auto"]
