@@ -38,7 +38,8 @@ MODULES = {
     "transfer": ["test_transfer.py"],
     "generator": ["test_generator_sequence.py"],
     "battery": ["test_battery.py"],
-    "supervisor": ["test_inputs.py", "test_selftest.py", "test_modes.py", "test_generator.py"],
+    "supervisor": ["test_inputs.py", "test_selftest.py", "test_modes.py", "test_generator.py",
+                   "test_faults.py"],
 }
 COPIED = ("firmware", "boards", "tools", "scenarios")
 TEST_SUPPORT = ("conftest.py", "helpers.py", "rigs.py", "mains_feed.py")
@@ -49,6 +50,7 @@ SAMPLED = {"supervisor": 60}
 
 KILLED = (1, 3)
 SURVIVED = 0
+NO_TESTS = (5, 33)       # no selected test runs the mutated function: a survivor too
 TIMEOUT = (36, 24, -24, 152, 255)
 
 
@@ -171,14 +173,14 @@ def run(module, tests, jobs, sample=0):
             counts["killed"] += 1
         elif code in TIMEOUT:
             counts["timeout"] += 1
-        elif code == SURVIVED:
+        elif code == SURVIVED or code in NO_TESTS:
             diff = diff_of(name)
             key = _key(module, name, diff)
             why = reasons.get(key)
             used.add(key)
             counts["explained" if why else "survived"] += 1
             survivors.append({"name": name, "key": " | ".join(key), "explained": why,
-                              "diff": diff})
+                              "no_tests": code in NO_TESTS, "diff": diff})
         else:
             counts["other"] += 1
     # A timeout is a mutant the tests noticed (it made the controller hang).
@@ -224,7 +226,8 @@ def main():
               flush=True)
         for s in r["survivors"]:
             if not s["explained"]:
-                print("%s\n%s" % (s["key"], s["diff"]))
+                print("%s%s\n%s" % (s["key"], " (no test runs it)" if s["no_tests"] else "",
+                                     s["diff"]))
         for k in r["stale_explanations"]:
             print("stale explanation (no survivor of that line): " + k)
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
