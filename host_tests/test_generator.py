@@ -2,6 +2,9 @@
 # runtime-aware start, end to end through scenarios.
 import pytest
 
+from boards.sim import scenario
+from boards.sim.runner import Simulation
+from firmware import ats
 from helpers import events_named, mains, simulate
 
 GEN = {"present": True, "failed_attempts": 0, "fails_to_start": False,
@@ -219,3 +222,22 @@ def test_load_comes_back_when_mains_returns():
     assert len(shed) == 1 and len(restored) == 1
     back = events_named(rep, "load_to_mains")[-1]["t_ms"]
     assert back <= restored[0]["t_ms"] <= back + 20
+
+
+def test_the_loop_looks_away_only_once_the_load_has_settled_off_mains():
+    # The idle watch: with mains absent the controller may look away from the samples,
+    # but only once nothing needs its millisecond: the load settled on battery, or on the
+    # generator with the engine steady.
+    for gen, settled_by in ((None, 20), (_gen(), 60)):
+        data = {"name": "idle", "duration_s": 200, "seed": 1,
+                "mains": mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 150}])}
+        if gen:
+            data["generator"] = gen
+        sim = Simulation(scenario.check(data))
+        sup = sim.controller.supervisor
+        sim.run_until(4)
+        assert not sup.quiet()                          # on mains: never
+        sim.run_until(settled_by)
+        assert sup.quiet()
+        if gen:
+            assert sup.ats.closed() == ats.GEN
