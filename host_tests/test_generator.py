@@ -241,3 +241,13 @@ def test_the_loop_looks_away_only_once_the_load_has_settled_off_mains():
         assert sup.quiet()
         if gen:
             assert sup.ats.closed() == ats.GEN
+
+
+def test_battery_low_clears_when_mains_takes_the_load_back():
+    rep, _ = simulate(700, _outage(5, 600), battery={"capacity_ah": 10})
+    low = events_named(rep, "battery_low")
+    ok = events_named(rep, "battery_ok")
+    assert len(low) == 1 and len(ok) == 1
+    back = events_named(rep, "load_to_mains")[-1]["t_ms"]
+    # cleared as the load leaves the battery, before the transfer back completes
+    assert low[0]["t_ms"] < 10000 and 0 < back - ok[0]["t_ms"] < 50

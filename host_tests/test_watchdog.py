@@ -129,3 +129,19 @@ def test_a_cooldown_resumes_after_a_reset_for_what_it_had_left():
     assert sim.controller.store.values["cool_until"] == 0
     # without the record (first boot of a board that never cooled down): the full time
     assert 235000 < stop_plain["t_ms"] < 245000
+
+
+@pytest.mark.parametrize("at", [11, 13.5])
+def test_without_relay_feedback_a_reset_on_battery_keeps_the_load_there(at):
+    # No auxiliary contacts to read back: the relay output the board held is all the
+    # restarted controller has to know the load is on battery.
+    rep, _ = simulate(200, OUTAGE, generator=GEN, config={"relay.feedback": False},
+                      resets=[{"at_s": at, "down_s": 600, "kind": "hang"}])
+    m = rep["metrics"]
+    assert m["controller_resets"] == 1
+    assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20
+    boot = events_named(rep, "boot")[-1]                # the restart
+    recovered, = events_named(rep, "recovered_outage")
+    assert recovered["t_ms"] == boot["t_ms"]
+    tl = [e["event"] for e in rep["timeline"] if e["t_ms"] >= at * 1000]
+    assert "load_to_mains" not in tl[:tl.index("disturbance_end")]
