@@ -39,7 +39,7 @@ MODULES = {
     "generator": ["test_generator_sequence.py"],
     "battery": ["test_battery.py"],
     "supervisor": ["test_inputs.py", "test_selftest.py", "test_modes.py", "test_generator.py",
-                   "test_faults.py"],
+                   "test_faults.py", "test_watchdog.py"],
 }
 COPIED = ("firmware", "boards", "tools", "scenarios")
 TEST_SUPPORT = ("conftest.py", "helpers.py", "rigs.py", "mains_feed.py")
