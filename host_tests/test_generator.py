@@ -141,11 +141,15 @@ def names_after(rep, first, then):
     return then in names[names.index(first):]
 
 
+def _dropouts(n):
+    # 40 ms interruptions 20 s apart, each far shorter than the start delay
+    return [{"at_s": 5 + 20 * k, "kind": "dip", "residual_pct": 0, "duration_s": 0.04,
+             "phase_deg": 90} for k in range(n)]
+
+
 def test_flapping_mains_starts_the_generator_and_puts_the_load_on_it():
-    # three 40 ms interruptions within a minute, each far shorter than the start delay
-    dips = [{"at_s": 5 + 20 * n, "kind": "dip", "residual_pct": 0, "duration_s": 0.04, "phase_deg": 90}
-            for n in range(3)]
-    rep, _ = simulate(240, mains(events=dips), generator=_gen(),
+    # three within a minute
+    rep, _ = simulate(240, mains(events=_dropouts(3)), generator=_gen(),
                       config={"transfer.return_delay_s": 5})
     m = rep["metrics"]
     _common_invariants(rep)
@@ -164,17 +168,10 @@ def test_flapping_mains_starts_the_generator_and_puts_the_load_on_it():
 
 
 def test_two_dropouts_are_not_flapping():
-    dips = [{"at_s": 5 + 20 * n, "kind": "dip", "residual_pct": 0, "duration_s": 0.04, "phase_deg": 90}
-            for n in range(2)]
-    rep, _ = simulate(90, mains(events=dips), generator=_gen(),
+    rep, _ = simulate(90, mains(events=_dropouts(2)), generator=_gen(),
                       config={"transfer.return_delay_s": 5})
     assert events_named(rep, "mains_flapping") == []
     assert events_named(rep, "generator_start") == []
-
-
-def _dropouts(n):
-    return [{"at_s": 5 + 20 * k, "kind": "dip", "residual_pct": 0, "duration_s": 0.04,
-             "phase_deg": 90} for k in range(n)]
 
 
 def test_flapping_is_reported_once_however_many_dropouts_follow():

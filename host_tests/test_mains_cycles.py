@@ -30,10 +30,11 @@ def armed(settings=None, fs=4000):
 
 
 def test_a_fresh_monitor_has_seen_nothing():
-    m = Feed().mon
+    f = Feed()
+    m = f.mon
     assert (m.state, m.faults, m.sensor, m.trip_sample) == (LEARN, 0, 0, -1)
     assert not m.present() and not m.ok() and not m.absent()
-    assert m.voltage(Feed().cfg) == 0 and m.frequency() == 0.0
+    assert m.voltage(f.cfg) == 0 and m.frequency() == 0.0
 
 
 def test_arms_on_the_25th_good_cycle_learning_by_copy_then_halves_then_eighths():
