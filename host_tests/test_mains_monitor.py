@@ -9,6 +9,7 @@ from boards.sim.board import SimBoard
 from firmware import mains_monitor as mm
 from firmware.config import Config
 from helpers import events_named, mains, simulate
+from mains_feed import Feed
 
 SMALL = 1 << 30   # a MicroPython small int on a 32-bit board is below 2^30 in magnitude
 
@@ -149,28 +150,16 @@ def test_mains_back_is_never_taken_for_absent_whatever_the_phase_a_watch_window_
     # short by the first rising crossing holds only part of a cycle, perhaps only a few
     # small samples before it: that crossing still shows mains, so the monitor must not
     # report it absent and let the controller look away again for another second.
-    import math
-    fs, f, peak = 4000, 50.0, int(230 * 1000 / 360 * 1.41421356)
-    mon = mm.MainsMonitor(Config(), fs, lambda a, b: a - b)
-    buf = array("H", [0] * 4)
-    t = [0]
-
-    def feed(blocks, level, start_deg=0.0):
-        for b in range(blocks):
-            for j in range(4):
-                k = b * 4 + j
-                buf[j] = 2048 + int(level * peak * math.sin(math.radians(start_deg) + 2 * math.pi * f * k / fs))
-            t[0] += 1
-            mon.process(buf, 4, t[0])
-    feed(1000, 1.0)
-    assert mon.ok()
-    feed(200, 0.0)                      # gone: tripped, then absent
-    assert mon.absent()
-    mon.resume()                        # the controller looked away and back
+    f = Feed()
+    f.wave(ms=1000)
+    assert f.mon.ok()
+    f.wave(ms=200, pct=0)               # gone: tripped, then absent
+    assert f.mon.absent()
+    f.mon.resume()                      # the controller looked away and back
+    f.phase = phase_deg / 360.0
     for _ in range(25):                 # one 25 ms watch window of mains that is back
-        feed(1, 1.0, phase_deg)
-        phase_deg += 18                 # 1 ms at 50 Hz
-        assert not mon.absent()
+        f.wave(ms=1)
+        assert not f.mon.absent()
 
 
 def test_settings_the_monitor_cannot_use_are_refused_saying_what_is_allowed():
