@@ -155,6 +155,9 @@ class Supervisor:
                          b.gen_hz_x100() * 10 // self._nom_f)
         self.shutdown.recover(now, out(hal.OUT_LOAD_OFF))
         self.shed = out(hal.OUT_SHED)
+        # The inputs are read before the first step: an emergency stop pressed while the
+        # board was down stops an adopted engine at boot, not a few blocks later.
+        self._read_inputs(now)
         if self.transfer.on_battery() or self.ats.closed() != ats.MAINS:
             self.outage = True
             self._log.add(now, events.EV_RECOVERED, 1)
@@ -365,8 +368,10 @@ class Supervisor:
         # Every INPUT_MS: the emergency stop chain (it stops the engine at once, and again
         # after an acknowledgement while it is still open), the remote start contact, the
         # low fuel switch (FUEL_DEBOUNCE_MS steady: fuel sloshes).
-        if self._diff(now, self._t_inputs) < INPUT_MS:
-            return
+        if self._diff(now, self._t_inputs) >= INPUT_MS:
+            self._read_inputs(now)
+
+    def _read_inputs(self, now):
         self._t_inputs = now
         b = self._board
         if self._estop and not b.read_input(hal.IN_ESTOP):

@@ -129,6 +129,31 @@ def test_with_the_sensor_open_the_output_power_sensor_catches_a_real_outage():
     assert events_named(rep, "load_to_mains") == [] and sim.board.source() == "generator"
 
 
+def test_the_output_power_witness_watches_mains_only_not_the_generator():
+    # Remote start: the load on the generator with mains good. The mains sensor opens at
+    # 30 s, and at 40 s the generator's voltage sags to 20 % for 0.3 s: the output power
+    # sensor sees the load unpowered, but that is the generator's failing (the load goes
+    # to the battery, then back to the set), not a mains failure. After the remote start
+    # and the sensor fault end, the load returns to mains, and the engine's cooldown
+    # begins as the load leaves it.
+    gen = dict(GEN, events=[{"at_s": 40, "kind": "voltage", "level_pct": 20,
+                             "duration_s": 0.3}])
+    sim = Simulation(scenario.check({
+        "duration_s": 150, "mains": mains(), "generator": gen,
+        "inputs": [{"at_s": 10, "name": "remote_start"},
+                   {"at_s": 50, "name": "remote_start", "on": False}],
+        "faults": _adc("adc_open", at_s=30, duration_s=40)}))
+    sim.run_until(41)
+    tl = {"timeline": sim.board.timeline}
+    assert [e["t_ms"] for e in events_named(tl, "load_to_battery")][-1] == 40008
+    assert sim.board.source() == "generator" and not sim.controller.supervisor.outage
+    rep = sim.run()
+    back, = events_named(rep, "transfer_to_mains")
+    stop, = events_named(rep, "generator_stop")
+    assert stop["t_ms"] - back["t_ms"] == 10000             # gen.cooldown_s
+    assert rep["metrics"]["alarms"] == ["mains_sensor_fault"]
+
+
 def test_a_stuck_or_noisy_sensor_sends_the_load_to_battery_then_the_generator_not_back():
     # A reading frozen mid-wave, or buried in noise, looks like a disturbance for its
     # first milliseconds: the load goes to the battery, which needs no reading. Once the

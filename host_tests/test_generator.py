@@ -136,6 +136,21 @@ def test_generator_voltage_out_of_limits_trips_it_off_the_load():
     assert names_after(rep, "load_to_generator", "generator_stop")
 
 
+@pytest.mark.parametrize("level, trips", [(109.5, False), (110.5, True), (85.5, False),
+                                          (84.5, True)])
+def test_the_generator_voltage_limits_hold_to_a_fraction_of_a_percent(level, trips):
+    # gen.v_low_pct 85, gen.v_high_pct 110 of the 230 V nominal: the controller scales the
+    # generator's reading (0.1 V) to the limits' per mille, a reading half a percent inside
+    # a limit is on the right side of it
+    gen = _gen(events=[{"at_s": 60, "kind": "voltage", "level_pct": level, "duration_s": 30}])
+    rep, _ = simulate(110, _outage(5, 300), generator=gen)
+    alarms = rep["metrics"]["alarms"]
+    assert ("generator_out_of_limits" in alarms) is trips, alarms
+    assert rep["metrics"]["transfers_to_generator"] == 1
+    left = [e for e in events_named(rep, "load_to_battery") if e["t_ms"] > 60000]
+    assert bool(left) is trips
+
+
 def names_after(rep, first, then):
     names = _names(rep)
     return then in names[names.index(first):]

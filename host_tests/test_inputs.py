@@ -61,6 +61,23 @@ def test_the_emergency_stop_stops_the_engine_at_once_and_holds_it_until_released
     assert rep["metrics"]["starter_while_running"] == 0
 
 
+def test_an_emergency_stop_pressed_while_the_board_is_down_stops_the_engine_at_boot():
+    # The loop hangs with the load on the generator; the chain opens before the watchdog
+    # resets the board. The restarted controller reads its inputs before its first step:
+    # the adopted engine's fuel is cut in the boot's own millisecond.
+    rep, sim = simulate(60, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 300}]),
+                        generator=GEN, config={"io.estop": True},
+                        inputs=[{"at_s": 41, "name": "emergency_stop"}],
+                        resets=[{"at_s": 40, "down_s": 600, "kind": "hang"}])
+    boot = events_named(rep, "boot")[-1]["t_ms"]
+    assert boot > 41000
+    alarm, = events_named(rep, "alarm")
+    assert alarm["alarm"] == "emergency_stop" and alarm["t_ms"] == boot
+    fuel = _outputs(sim, 3)                               # OUT_GEN_RUN
+    assert fuel[-1] == (boot / 1000, False)
+    assert rep["metrics"]["itic_violations"] == 0 and sim.board.gen.state == "stopped"
+
+
 def test_an_unwired_emergency_stop_input_is_ignored_unless_configured():
     rep, sim = simulate(80, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 300}]),
                         generator=GEN, inputs=[{"at_s": 40, "name": "emergency_stop"}])

@@ -7,6 +7,7 @@ import pytest
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
+from firmware import hal
 from firmware.supervisor import STEADY_MS
 from helpers import events_named, mains, simulate
 
@@ -111,6 +112,33 @@ def test_the_loop_feeds_the_watchdog_well_inside_its_timeout_through_an_outage()
     assert 900 <= rep["metrics"]["max_feed_gap_ms"] <= 1000
     rep, _ = simulate(140, OUTAGE, generator=GEN)
     assert 40 <= rep["metrics"]["max_feed_gap_ms"] <= 60
+
+
+def test_on_steady_mains_the_supervisor_is_stepped_every_steady_ms():
+    # The load on good mains, the engine at rest: a block is the monitor and a countdown,
+    # and the supervisor is stepped (the watchdog fed with it) once every STEADY_MS.
+    sim = Simulation(scenario.check({"duration_s": 30, "generator": GEN}))
+    sim.run_until(10)
+    b = sim.board
+    feeds, blocks = b.watchdog_feeds, b.blocks_read
+    sim.run_until(20)
+    assert b.blocks_read - blocks == 10000
+    assert b.watchdog_feeds - feeds == 10000 // STEADY_MS
+
+
+def test_a_reset_during_preheat_switches_the_glow_plugs_off_at_boot():
+    # Mains comes back while the board is down in the middle of the glow plug time: the
+    # restarted controller switches the plugs off at boot, and with mains good there is
+    # nothing to start the engine for.
+    rep, sim = simulate(60, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 5}]),
+                        generator=GEN, config={"gen.preheat_s": 10},
+                        resets=[{"at_s": 14, "down_s": 600, "kind": "hang"}])
+    boot = events_named(rep, "boot")[-1]["t_ms"] * 1000
+    plugs = [(t, on) for t, out, on in sim.board.outputs if out == hal.OUT_GEN_PREHEAT]
+    assert [on for _, on in plugs] == [True, False]     # on for the start before the hang
+    assert plugs[0][0] < 14e6 and plugs[1][0] == boot
+    assert events_named(rep, "generator_crank") == [] and sim.board.gen.state == "stopped"
+    assert sim.board.source() == "mains"
 
 
 def test_a_cooldown_resumes_after_a_reset_for_what_it_had_left():
