@@ -55,6 +55,7 @@ class Commands:
         self._wrong = 0
         self._t_wrong = 0
         self._lockout_ms = 0
+        self._line = ""              # the line being executed, as typed
 
     def locked(self, now):
         if not self.ctrl.cfg.get("console.pin"):
@@ -84,6 +85,7 @@ class Commands:
         if _changes(cmd, args) and self.locked(now):
             return "ERR %s: the console is locked; unlock PIN first" % cmd
         self._t_last = now
+        self._line = line
         return handler(args, now)
 
     def _cmd_help(self, args, now):
@@ -265,9 +267,14 @@ class Commands:
             except ValueError as e:
                 return "ERR config get: %s" % e
             return "OK %s = %s (%s)" % (r[0], ("%s %s" % (cfg.shown(r[0]), r[5])).rstrip(), r[6])
-        if sub == "set" and len(args) == 3:
+        if sub == "set" and len(args) >= 3:
+            # The value is the rest of the line, so that a Wi-Fi network's name may hold
+            # spaces; in double quotes it is taken exactly as typed ("" for none).
             key = args[1].lower()
-            why = c.apply_setting(key, args[2], now)
+            value = self._line.split(None, 3)[3].strip()
+            if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1]
+            why = c.apply_setting(key, value, now)
             if why:
                 return "ERR config set: %s" % why
             return "OK %s = %s (config save keeps it)" % (key, cfg.shown(key))

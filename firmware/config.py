@@ -5,7 +5,8 @@
 # ValueError with a one-line message naming the key, the value and what is allowed.
 
 # (key, kind, default, low, high, unit, meaning); kind is "int", "float", "bool", "str" (low
-# and high bound its length; printable ASCII, no spaces, as it is typed on the console) or
+# and high bound its length; printable ASCII, no spaces: a name that goes into topics),
+# "text" (the same, spaces allowed: Wi-Fi network names and passphrases, credentials) or
 # "ip" (an IPv4 address, or empty).
 SCHEMA = (
     ("mains.nominal_v", "int", 230, 100, 277, "V", "nominal mains voltage (RMS)"),
@@ -87,13 +88,13 @@ SCHEMA = (
     ("env.sensor", "bool", False, 0, 1, "", "a DS18B20 battery-room temperature sensor is wired to its input"),
     ("env.temp_high_c", "int", 35, 20, 70, "C", "battery room too hot above this (a lead-acid battery's life halves for every 8-10 C above 25 C)"),
     ("env.temp_low_c", "int", 0, -30, 20, "C", "battery room too cold below this (capacity falls about 0.8 % per C below 25 C)"),
-    ("wifi.ssid", "str", "", 0, 32, "", "Wi-Fi network the board joins (ESP32, Pico W), empty for none; from the next start"),
-    ("wifi.password", "str", "", 0, 64, "", "Wi-Fi passphrase; never shown"),
+    ("wifi.ssid", "text", "", 0, 32, "", "Wi-Fi network the board joins (ESP32, Pico W), empty for none; from the next start"),
+    ("wifi.password", "text", "", 0, 64, "", "Wi-Fi passphrase; never shown"),
     ("mqtt.enabled", "bool", False, 0, 1, "", "publish telemetry to an MQTT broker"),
     ("mqtt.host", "ip", "", 0, 15, "", "the broker's IPv4 address (a name would need a DNS lookup, which blocks)"),
     ("mqtt.port", "int", 1883, 1, 65535, "", "the broker's TCP port"),
-    ("mqtt.user", "str", "", 0, 64, "", "user name at the broker (empty: none)"),
-    ("mqtt.password", "str", "", 0, 64, "", "password at the broker; never shown"),
+    ("mqtt.user", "text", "", 0, 64, "", "user name at the broker (empty: none)"),
+    ("mqtt.password", "text", "", 0, 64, "", "password at the broker; never shown"),
     ("mqtt.id", "str", "ups", 1, 32, "", "this controller's name in topics (ups/ID/...), client id and Home Assistant"),
     ("mqtt.keepalive_s", "int", 60, 10, 3600, "s", "MQTT keep-alive: a silent broker is dropped after 1.5 times this"),
     ("mqtt.status_s", "int", 10, 1, 3600, "s", "the retained state is published this often, and at every change of source"),
@@ -113,6 +114,8 @@ def _allowed(row):
         return "on or off"
     if row[1] == "str":
         return "%d..%d characters, no spaces (\"\" for none)" % (row[3], row[4])
+    if row[1] == "text":
+        return "%d..%d printable characters (\"\" for none)" % (row[3], row[4])
     if row[1] == "ip":
         return "an IPv4 address such as 192.168.1.10, or \"\" for none"
     return "%s..%s %s" % (row[3], row[4], row[5])
@@ -129,7 +132,7 @@ def _parse(row, value):
         if text in ("off", "false", "0", "no"):
             return False
         raise ValueError("%s = %s is not a switch; allowed: on or off" % (key, value))
-    if kind == "str" or kind == "ip":
+    if kind == "str" or kind == "text" or kind == "ip":
         return _parse_text(row, value)
     if isinstance(value, bool):
         raise ValueError("%s = %s is not a number; allowed %s" % (key, value, _allowed(row)))
@@ -155,8 +158,9 @@ def _parse_text(row, value):
     key, kind = row[0], row[1]
     if value == '""':
         value = ""                    # typed on the console: empty
+    low = 32 if kind == "text" else 33           # a space is printable ASCII too
     if not isinstance(value, str) or not row[3] <= len(value) <= row[4] or not all(
-            33 <= ord(c) <= 126 for c in value):
+            low <= ord(c) <= 126 for c in value):
         shown = "(hidden)" if key in SECRET else value
         raise ValueError("%s = %s is not allowed; allowed %s" % (key, shown, _allowed(row)))
     if kind == "ip" and value:

@@ -8,7 +8,7 @@ def test_defaults_are_inside_their_own_ranges():
     cfg = Config()
     for key, kind, default, low, high, unit, meaning in SCHEMA:
         value = cfg.get(key)
-        assert low <= (len(value) if kind in ("str", "ip") else value) <= high, key
+        assert low <= (len(value) if kind in ("str", "text", "ip") else value) <= high, key
         assert meaning
 
 
@@ -16,8 +16,11 @@ def test_defaults_are_inside_their_own_ranges():
     ("mqtt.host", "192.168.1.10", True), ("mqtt.host", '""', True),
     ("mqtt.host", "broker.lan", False), ("mqtt.host", "1.2.3.256", False),
     ("mqtt.host", "1.2.3", False), ("mqtt.user", "site-7", True),
-    ("mqtt.user", "two words", False), ("mqtt.user", "x" * 65, False),
+    ("mqtt.user", "two words", True), ("mqtt.user", "x" * 65, False),
     ("mqtt.id", "", False), ("mqtt.id", '""', False), ("mqtt.user", 5, False),
+    ("mqtt.id", "two words", False), ("wifi.ssid", " Plant Room 2 ", True),
+    ("wifi.ssid", "x" * 33, False), ("wifi.ssid", "tab\there", False),
+    ("wifi.password", "caf\u00e9 au lait", False),
 ])
 def test_text_settings_take_what_a_console_can_type(key, value, ok):
     cfg = Config()
@@ -35,7 +38,7 @@ def test_the_mqtt_password_is_never_shown_even_in_an_error():
     cfg.set("mqtt.password", "s3cret")
     assert cfg.shown("mqtt.password") == "(set)"
     with pytest.raises(ValueError) as err:
-        cfg.set("mqtt.password", "s3cret with spaces")
+        cfg.set("mqtt.password", "s3cret\twith a tab")
     assert "s3cret" not in str(err.value)
 
 

@@ -7,7 +7,8 @@ from hypothesis import given, settings, strategies as st
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
-from firmware import megatec
+from firmware import megatec, settings_file
+from firmware.commands import redact
 from firmware.config import SCHEMA
 from firmware.supervisor import STEADY_MS
 from rigs import VirtualBoard
@@ -99,6 +100,34 @@ def test_wrong_pins_lock_out_for_longer_and_longer():
     typed = [e["line"] for e in rep["timeline"] if e["event"] == "console"]
     assert typed == ["unlock ****", "config set console.pin ****"]
     assert "13579" not in json.dumps(rep) and "4444" not in json.dumps(rep)
+
+
+def test_a_wifi_name_with_spaces_is_typed_as_it_is_or_in_quotes_and_kept():
+    sim = _sim(duration_s=10)
+    assert _type(sim, 1, b'config set wifi.ssid "Plant Room 2"\r') == (
+        "OK wifi.ssid = Plant Room 2 (config save keeps it)\r\n")
+    # unquoted, the rest of the line; quoted, exactly as typed (spaces at either end)
+    assert _type(sim, 2, b"config set mqtt.user site  ops \r") == (
+        "OK mqtt.user = site  ops (config save keeps it)\r\n")
+    assert _type(sim, 3, b'config set wifi.password " pass phrase "\r') == (
+        "OK wifi.password = (set) (config save keeps it)\r\n")
+    # a name that goes into MQTT topics takes no spaces; numbers take one word
+    assert _type(sim, 4, b'config set mqtt.id "two words"\r') == (
+        "ERR config set: mqtt.id = two words is not allowed; allowed 1..32 characters, "
+        "no spaces (\"\" for none)\r\n")
+    assert _type(sim, 5, b"config set transfer.return_delay_s 7 8\r") == (
+        "ERR config set: transfer.return_delay_s = 7 8 is not a whole number; "
+        "allowed 1..3600 s\r\n")
+    assert _type(sim, 6, b"config save\r") == "OK configuration saved\r\n"
+    cfg = sim.controller.cfg
+    assert cfg.get("wifi.password") == " pass phrase " and cfg.get("transfer.return_delay_s") == 10
+    # what the board boots with next
+    saved = settings_file.load(sim.board.fs, sim.controller.alarms, 0)
+    assert (saved.get("wifi.ssid"), saved.get("mqtt.user"), saved.get("wifi.password")) == (
+        "Plant Room 2", "site  ops", " pass phrase ")
+    assert _type(sim, 7, b'config set wifi.ssid ""\r') == (
+        "OK wifi.ssid = (none) (config save keeps it)\r\n")
+    assert redact('config set wifi.password " pass phrase "') == "config set wifi.password ****"
 
 
 def test_the_console_locks_again_after_its_idle_time():
