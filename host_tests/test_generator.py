@@ -170,7 +170,7 @@ def test_flapping_mains_starts_the_generator_and_puts_the_load_on_it():
     _common_invariants(rep)
     assert m["itic_violations"] == 0
     flap = events_named(rep, "mains_flapping")
-    assert len(flap) == 1
+    assert len(flap) == 1 and flap[0]["failures"] == 3
     assert flap[0]["t_ms"] > events_named(rep, "disturbance")[2]["t_ms"]
     starts = events_named(rep, "generator_start")
     assert len(starts) == 1
@@ -194,6 +194,7 @@ def test_flapping_is_reported_once_however_many_dropouts_follow():
                       config={"transfer.return_delay_s": 5})
     flap = events_named(rep, "mains_flapping")
     assert len(flap) == 1 and 45000 <= flap[0]["t_ms"] < 45100       # the third
+    assert flap[0]["failures"] == 3
     assert len(events_named(rep, "generator_start")) == 1
 
 

@@ -136,6 +136,8 @@ class Simulation:
             board.event(board.t_us, name, attempt=arg)
         elif code == events.EV_BATTERY_LOW:
             board.event(board.t_us, name, runtime_s=arg)
+        elif code == events.EV_MAINS_FLAPPING:
+            board.event(board.t_us, name, failures=arg)
         elif code == events.EV_GEN_STOP and arg:
             board.event(board.t_us, name, protection=True)
         elif code == events.EV_EXERCISE_START:
