@@ -3,6 +3,8 @@
 # every state of an outage with a generator; all along, the load stays inside ITIC, the
 # contactors are never closed together, a turning engine is never cranked, and the
 # outage ends as it should: the load back on mains, the engine stopped.
+import json
+
 import pytest
 
 from boards.sim import scenario
@@ -163,13 +165,16 @@ def test_a_cooldown_resumes_after_a_reset_for_what_it_had_left():
 def test_without_relay_feedback_a_reset_on_battery_keeps_the_load_there(at):
     # No auxiliary contacts to read back: the relay output the board held is all the
     # restarted controller has to know the load is on battery.
-    rep, _ = simulate(200, OUTAGE, generator=GEN, config={"relay.feedback": False},
-                      resets=[{"at_s": at, "down_s": 600, "kind": "hang"}])
+    rep, sim = simulate(200, OUTAGE, generator=GEN, config={"relay.feedback": False},
+                        resets=[{"at_s": at, "down_s": 600, "kind": "hang"}])
     m = rep["metrics"]
     assert m["controller_resets"] == 1
     assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20
     boot = events_named(rep, "boot")[-1]                # the restart
     recovered, = events_named(rep, "recovered_outage")
     assert recovered["t_ms"] == boot["t_ms"]
+    # in the event log on flash, with its argument (1: an outage the outputs showed)
+    logged = [json.loads(r) for r in sim.controller.command("log json 100").splitlines()]
+    assert [r["arg"] for r in logged if r["event"] == "recovered_outage"] == [1]
     tl = [e["event"] for e in rep["timeline"] if e["t_ms"] >= at * 1000]
     assert "load_to_mains" not in tl[:tl.index("disturbance_end")]
