@@ -4,8 +4,8 @@
 #
 # Everything on this path is preallocated; slow work (console, telemetry, persistence)
 # runs between blocks and never inside step(): the board's loop calls service() after
-# each block, and it does its work at most once a second (counters, the exercise
-# schedule, saving the persistent record).
+# each block; it reads the console every SERIAL_MS and does the rest at most once a
+# second (counters, the exercise schedule, saving the persistent record).
 #
 # Stride: the monitor sees every sample, but the supervisor is stepped (and the watchdog
 # fed) only as often as it asks (Supervisor.stride_ms): every block while a relay or
@@ -74,7 +74,6 @@ class Controller:
         self.commands = Commands(self)
         self.console = Console(self, board.serial_write)
         self._serial = bytearray(64)
-        self._t_serial = now
         self.store = Store(board.fs, self.alarms)
         self.store.load(now)
         self.counters = Counters(self.cfg, self.store, self.alarms, self.log, board.ticks_diff)
@@ -94,6 +93,8 @@ class Controller:
         self._faults = 0                # the monitor's verdict when the supervisor last saw it
         self._wait = 0                  # blocks until the supervisor is stepped again
         self._blocks_per_s = board.sample_rate_hz // board.block_len
+        self._serial_blocks = SERIAL_MS * self._blocks_per_s // 1000 or 1
+        self._svc_wait = 0              # service() calls until it reads the clock again
         # bound once: on the steady path a method looked up per call costs more than the
         # work it does
         self._read = board.read_block
@@ -188,16 +189,21 @@ class Controller:
 
     def service(self):
         # Slow work between blocks: the serial console every SERIAL_MS, the rest once a
-        # second; returns at once when nothing is due.
+        # second. The board's loop calls this after every block, so in between it is a
+        # countdown of SERIAL_MS worth of blocks (three calls fewer per block than reading
+        # the clock); while the idle watch skips ahead, every call is due.
+        wait = self._svc_wait - 1
+        if wait > 0:
+            self._svc_wait = wait
+            return
+        self._svc_wait = self._serial_blocks
         board = self.board
         now = board.ticks_ms()
-        if board.ticks_diff(now, self._t_serial) >= SERIAL_MS:
-            self._t_serial = now
-            n = board.serial_read(self._serial)
-            if n:
-                self.console.feed(memoryview(self._serial)[:n], now)
-            if self.telemetry is not None:
-                self.telemetry.service(now)
+        n = board.serial_read(self._serial)
+        if n:
+            self.console.feed(memoryview(self._serial)[:n], now)
+        if self.telemetry is not None:
+            self.telemetry.service(now)
         if board.ticks_diff(now, self._t_service) < SERVICE_MS:
             return
         self._t_service = now
@@ -229,6 +235,7 @@ class Controller:
             self._away_ms += gap
             sup.step(board.ticks_ms())
             board.feed_watchdog()
+            self._svc_wait = 1              # each of these steps stands for 50-950 ms
             if self._away_ms >= WATCH_GAP_MS or not sup.quiet():
                 self._wake()
             return
