@@ -10,6 +10,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Debian packages the tests run for real: NUT's driver, server and clients; the MQTT broker.
 NUT := /lib/nut/nutdrv_qx
 MOSQUITTO := /usr/sbin/mosquitto
+# make bench counts the instructions of a block with valgrind's callgrind.
+VALGRIND := /usr/bin/valgrind
 
 # The MicroPython stubs pyright checks the board drivers against, one folder per port
 # (each has its own `machine`), kept out of .venv.
@@ -39,6 +41,10 @@ $(MOSQUITTO):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
 
+$(VALGRIND):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind
+
 $(STUBS): $(STAMP)
 	rm -rf .stubs
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --target .stubs/esp32 $(ESP32_STUBS)
@@ -52,7 +58,7 @@ test: $(STAMP) $(NUT) $(MOSQUITTO) $(STUBS)
 build: $(STAMP)
 	$(PY) tools/build.py --out out/build
 
-bench: $(STAMP)
+bench: $(STAMP) $(MOSQUITTO) $(VALGRIND)
 	$(PY) tools/bench.py --out out/bench/results.json
 
 # Mutation testing is a measurement like bench (tens of minutes): its tools are installed

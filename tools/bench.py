@@ -15,7 +15,10 @@
 #    (tools/heap_check.py, control loop under heap_lock), on steady mains (where a board
 #    spends nearly all its life) and through the outage replay (full rate: transfers, a
 #    start sequence, sensor faults): the median and the fastest of RUNS runs, since one
-#    run on a shared host varies by half.
+#    run on a shared host varies by half. On steady mains also the board's whole loop
+#    (step() and service() after every block, as boards/mcu.py runs them), and the
+#    machine instructions per block of both, counted by valgrind's callgrind
+#    (tools/block_cost.py), which the host's load does not move.
 # 3. The firmware's heap in the MicroPython VM (tools/heap_peak.py, the compiled firmware
 #    through the three-hour demo on a lean plant): its code once loaded from .mpy, its
 #    objects after boot and after the three hours, and the smallest contiguous stretch of
@@ -148,6 +151,12 @@ def heap():
                 "vm_us_per_block_runs": [round(v / 1000.0, 2) for v in ns],
                 "vm_share_of_real_time_pct": round(100.0 * median_us / block_us, 3),
             }
+            if mode == "steady":
+                # the board's whole loop: step() and service() after every block
+                loop = sorted(int(r["loop_ns_per_block"]) for r in runs)
+                loop_us = loop[len(loop) // 2] / 1000.0
+                out[key]["loop_vm_us_per_block"] = round(loop_us, 2)
+                out[key]["loop_share_of_real_time_pct"] = round(100.0 * loop_us / block_us, 3)
     return out
 
 
@@ -226,6 +235,33 @@ def firmware_heap():
     return out
 
 
+COUNT_BLOCKS = 2000
+
+
+def block_instructions():
+    # Machine instructions per block in the unix port, counted by valgrind's callgrind
+    # (tools/block_cost.py): steady, where timings on a shared host vary by half.
+    import re
+    import shutil
+    if not shutil.which("valgrind"):
+        return {"error": "valgrind is not installed"}
+
+    def count(n, what):
+        p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                            MICROPYTHON, "tools/block_cost.py", str(n), what],
+                           cwd=ROOT, capture_output=True, text=True)
+        m = re.search(r"refs:\s*([\d,]+)", p.stderr)
+        if p.returncode != 0 or not m:
+            raise RuntimeError((p.stderr or p.stdout).strip().splitlines()[-1])
+        return int(m.group(1).replace(",", ""))
+    try:
+        base = count(0, "loop")
+        return {what: (count(COUNT_BLOCKS, what) - base) // COUNT_BLOCKS
+                for what in ("step", "loop")}
+    except RuntimeError as e:
+        return {"error": str(e)}
+
+
 def bundles():
     out = {}
     for board in build.BOARDS:
@@ -268,6 +304,7 @@ def main(argv):
         "block_samples": BLOCK_LEN,
         "detection_latency": latencies(),
         "micropython_block_path": heap(),
+        "instructions_per_block": block_instructions(),
         "firmware_heap": firmware_heap(),
         "bundle_bytes": bundles(),
         "sim_speed": sim_speed(),
@@ -296,6 +333,15 @@ def main(argv):
                   key, v["bytes_per_block"], v["blocks"], v["vm_us_per_block"],
                   v["vm_share_of_real_time_pct"], v["vm_us_per_block_fastest"],
                   v["vm_us_per_block_runs"]))
+        if "loop_vm_us_per_block" in v:
+            print("  %s: the board's loop (step and service), unlocked: %.2f us/block (%.2f %%)"
+                  % (key, v["loop_vm_us_per_block"], v["loop_share_of_real_time_pct"]))
+    ins = results["instructions_per_block"]
+    if "error" in ins:
+        print("  instructions per block: not counted (%s)" % ins["error"])
+    else:
+        print("  instructions per block on steady 50 Hz mains (callgrind): the block path %d,"
+              " the board's loop %d" % (ins["step"], ins["loop"]))
     h = results["firmware_heap"]
     print("Firmware heap: code %.1f KB (loaded from .mpy), objects %.1f KB after boot, %.1f KB "
           "after 3 h; runs the 3 h in a %.0f KB stretch" % (

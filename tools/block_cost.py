@@ -1,0 +1,38 @@
+# The control loop on steady mains for a given number of blocks, to be counted from
+# outside (make bench runs it under valgrind's callgrind, in the MicroPython unix port):
+#
+#   micropython tools/block_cost.py N step|loop
+#
+# After boot and a warm-up second (learning, first-call caches), N blocks of step() alone
+# (the block path) or of step() and service() (the board's whole loop, as boards/mcu.py
+# runs it). The instructions of a run with N = 0 are the fixed part; the difference over
+# N is the cost of a block, which unlike a time does not move with the host's load.
+import gc
+import sys
+
+sys.path.insert(0, ".")
+
+from boards.sim.replay import ReplayBoard  # noqa: E402
+from firmware.config import Config  # noqa: E402
+from firmware.controller import Controller  # noqa: E402
+
+n = int(sys.argv[1])
+loop = sys.argv[2] == "loop"
+mains = {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1,
+         "spikes_per_s": 5, "events": []}
+# the same replay for every N, so that making it is part of the fixed cost
+board = ReplayBoard({"seed": 3, "mains": mains}, 4.0, start_ms=(1 << 30) - 4000)
+if not 0 <= n <= 2900:
+    raise SystemExit("block_cost: N must be 0..2900 (the replay is 4 s)")
+ctrl = Controller(board, Config())
+for _ in range(1000):
+    ctrl.step()
+    ctrl.service()
+gc.collect()
+if loop:
+    for _ in range(n):
+        ctrl.step()
+        ctrl.service()
+else:
+    for _ in range(n):
+        ctrl.step()
