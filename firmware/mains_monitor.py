@@ -42,6 +42,7 @@ UV = const(2)
 OV = const(4)
 UF = const(8)    # under-frequency, or no usable zero crossings at all
 OF = const(16)
+_LIMITS = const(30)     # UV | OV | UF | OF: the slow detector's faults
 
 LEARN = const(0)
 ARMED = const(1)
@@ -335,16 +336,27 @@ class MainsMonitor:
     def _window_end(self, sq, nw, raw_sum, g8):
         # Once per cycle (g8 >= 0: the window ended on a rising crossing, g8/256 of a sample
         # before the current sample) or per capped window without a crossing (g8 = -1).
+        # Written for the ordinary cycle, which is nearly every one: it reads each attribute
+        # once and calls nothing (a call costs the VM as much as a dozen lines here).
         ms = sq // nw
         self.mean_sq = ms
-        self._sensor_check(sq, nw, raw_sum, g8, ms)
+        # The reading looks like mains (a crossing, a mean off the rails, not too short) and
+        # the last window did too: no sensor check can find anything (_sensor_check).
+        mean = raw_sum // nw
+        if (g8 < 0 or self._odd_kind or mean <= _RAIL_MEAN or mean >= 4095 - _RAIL_MEAN
+                or (nw << 8) < self._p_min):
+            self._sensor_check(sq, nw, raw_sum, g8, ms)
         # The ADC bias is the mean of whole cycles; follow it slowly (drift, temperature).
-        self._bias_q8 += ((raw_sum << 8) // nw - self._bias_q8) >> 4
-        bias = (self._bias_q8 + 128) >> 8
-        self._put(_BIAS, BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias))
+        bias_q8 = self._bias_q8
+        bias_q8 += ((raw_sum << 8) // nw - bias_q8) >> 4
+        self._bias_q8 = bias_q8
+        bias = (bias_q8 + 128) >> 8
+        v = self._v
+        v[_BIAS] = (BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias)) + _W0
         period = 0
-        if g8 >= 0 and self._g8_prev >= 0:
-            period = (nw << 8) - g8 + self._g8_prev
+        g8_prev = self._g8_prev
+        if g8 >= 0 and g8_prev >= 0:
+            period = (nw << 8) - g8 + g8_prev
             if period < self._p_min or period > self._p_max:
                 period = 0
         self._g8_prev = g8
@@ -355,11 +367,14 @@ class MainsMonitor:
             self._absent_run = 0
         self.steer = False
         if period:
-            dev = period - self._p_q8
+            p_q8 = self._p_q8
+            dev = period - p_q8
             if -_GATE_Q8 <= dev <= _GATE_Q8:
                 # Smooth the phase step (by 1/8) so that zero-crossing jitter does not
                 # move the reference.
-                self._set_period(self._p_q8 + (dev >> 3))
+                p_q8 += dev >> 3
+                self._p_q8 = p_q8
+                v[_INC] = (1 << 24) // p_q8 + _W0      # as _set_period
                 self._rejected = 0
                 self.steer = True
             elif self._rejected >= 2:
@@ -371,33 +386,42 @@ class MainsMonitor:
                 # A crossing moved by a transient (spikes a sample apart get past the
                 # median): it steers nothing and counts as an ordinary cycle.
                 self._rejected += 1
-                period = self._p_q8
+                period = p_q8
             # The reading people see averages about 16 cycles (period in 1/4096 sample).
             self._p_avg += ((period << 4) - self._p_avg) >> 4
-        if not self.sensor:
-            self._qualify(ms, period)
         good = (self._uv_ok_ms <= ms <= self._ov_ok_ms and period != 0
                 and self._p_of_ok <= period <= self._p_uf_ok)
         self.good_now = good
+        if self.sensor:
+            pass
+        elif good:
+            # Within every restore limit, so inside every trip limit too (the settings keep
+            # each restore level inside its trip level): the four checks of _qualify would
+            # find nothing bad and everything restored.
+            self._pending = 0
+            self.faults &= ~_LIMITS
+        else:
+            self._qualify(ms, period)
         state = self.state
+        if state == ARMED:
+            return
         if state == TRIPPED:
             self._good_run = self._good_run + 1 if good else 0
             if self._good_run >= _RESTORE_CYCLES:
                 self._start_learning()
-        elif state == LEARN:
-            if good:
-                self._learned += 1
-                if self._learned >= _LEARN_CYCLES:
-                    self._set_state(ARMED)
-                    self.faults &= ~FAST
-                    self.sensor = 0
-                    self._put(_SHIFT, 3)
-                elif self._learned >= _COPY_CYCLES + _FAST_CYCLES:
-                    self._put(_SHIFT, 3)
-                elif self._learned >= _COPY_CYCLES:
-                    self._put(_SHIFT, 1)
-            else:
-                self._start_learning()
+        elif good:
+            self._learned += 1
+            if self._learned >= _LEARN_CYCLES:
+                self._set_state(ARMED)
+                self.faults &= ~FAST
+                self.sensor = 0
+                self._put(_SHIFT, 3)
+            elif self._learned >= _COPY_CYCLES + _FAST_CYCLES:
+                self._put(_SHIFT, 3)
+            elif self._learned >= _COPY_CYCLES:
+                self._put(_SHIFT, 1)
+        else:
+            self._start_learning()
 
     def _sensor_check(self, sq, nw, raw_sum, g8, ms):
         # Per window: does the reading look like no mains could, good or bad? Then, after
