@@ -5,9 +5,10 @@
 #   configure(cfg)                   the calibration (adc.*) and polarity (io.*) from the
 #                                    configuration; called once it is loaded, before an
 #                                    output is read or driven, and after every change
-#   read_block(buf)                  fill buf (array 'H', block_len raw 12-bit counts) with the
+#   read_block(buf) -> ms            fill buf (array 'H', block_len raw 12-bit counts) with the
 #                                    next block of mains samples; returns when the block is
-#                                    complete, so the clock then reads the end of the block
+#                                    complete, with ticks_ms() then: the end of the block
+#                                    (one call a block fewer than asking the clock after)
 #   ticks_ms(), ticks_add(t, d), ticks_diff(a, b)
 #                                    a monotonic clock that wraps like MicroPython's (2^30 on
 #                                    the boards); all time arithmetic goes through these

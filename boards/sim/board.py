@@ -147,6 +147,7 @@ class SimBoard:
             self._adc_fault_fill(buf)
         self._catch_up(self.block_len)
         self.blocks_read += 1
+        return (self._start_ms + self.t_us // 1000) & TICKS_MAX
 
     def skip(self, ms):
         # Let about ms of samples pass unread, in whole blocks; the plant carries on.

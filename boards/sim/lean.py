@@ -66,6 +66,7 @@ class LeanBoard(BenchBoard):
             buf[j] = 2048 + tab[(k + j) % _PER_CYCLE] * level // 100 + (k + j) % 3 - 1
         self._k = k + 4
         self._tick(1)
+        return self.ms & TICKS_MAX
 
     def skip(self, ms):
         self._k += ms * 4

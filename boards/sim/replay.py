@@ -98,7 +98,9 @@ class ReplayBoard(BenchBoard):
     def read_block(self, buf):
         # as cheap as a board's copy out of its sampling ring (viper), so that the bench
         # times the firmware rather than this board
-        self.pos = _copy(self.samples, self.pos, buf, self.block_len)
+        pos = _copy(self.samples, self.pos, buf, self.block_len)
+        self.pos = pos
+        return (self._ms0 + (pos >> 2)) & TICKS_MAX
 
     def skip(self, ms):
         self.pos += ms * 4
