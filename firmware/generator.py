@@ -37,6 +37,9 @@ NAMES = ("idle", "start_delay", "preheat", "crank", "rest", "running", "ready",
 
 _STILL_PM = const(100)        # below 10 % of nominal voltage and frequency: not turning
 SETTLE_S = const(5)           # allowance for the voltage to build up after firing
+# The latched alarms that forbid putting the generator on load (tripped()), as alarm bits.
+_TRIPS = ((1 << alarms.AL_GEN_OUT_OF_LIMITS) | (1 << alarms.AL_GEN_OVERSPEED)
+          | (1 << alarms.AL_GEN_FAIL_TO_START) | (1 << alarms.AL_EMERGENCY_STOP))
 
 
 class Generator:
@@ -320,8 +323,4 @@ class Generator:
         return False
 
     def tripped(self):
-        # Latched alarms that forbid putting the generator on load.
-        a = self._alarms
-        return (a.is_active(alarms.AL_GEN_OUT_OF_LIMITS) or a.is_active(alarms.AL_GEN_OVERSPEED)
-                or a.is_active(alarms.AL_GEN_FAIL_TO_START)
-                or a.is_active(alarms.AL_EMERGENCY_STOP))
+        return self._alarms.active & _TRIPS != 0
