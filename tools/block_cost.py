@@ -28,11 +28,18 @@ ctrl = Controller(board, Config())
 for _ in range(1000):
     ctrl.step()
     ctrl.service()
+
+
+def blocks(step, service, n):
+    # in a function, as a board's loop is (a global would be a lookup per block)
+    if service is None:
+        for _ in range(n):
+            step()
+    else:
+        for _ in range(n):
+            step()
+            service()
+
+
 gc.collect()
-if loop:
-    for _ in range(n):
-        ctrl.step()
-        ctrl.service()
-else:
-    for _ in range(n):
-        ctrl.step()
+blocks(ctrl.step, ctrl.service if loop else None, n)
