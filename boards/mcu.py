@@ -406,9 +406,8 @@ class McuBoard:
         self._outputs.configure(cfg.get("io.outputs_active_low"))
         self._inputs.active_low = cfg.get("io.inputs_active_low")
 
-    def read_block(self, buf):
+    def read_block(self, buf, n):
         s = self._sampler
-        n = self.block_len
         while s.available() < n:
             pass
         s.read(buf, n)

@@ -55,14 +55,16 @@ class Controller:
         if saved:
             cfg = settings_file.load(board.fs, self.alarms, now)
         try:
-            self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff)
+            self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff,
+                                       board.block_len)
         except ValueError:
             if not saved:
                 raise
             # a saved calibration the monitor cannot use: run on the defaults, never loop
             self.alarms.raise_(now, alarms.AL_CONFIG_LOST)
             cfg = Config()
-            self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff)
+            self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff,
+                                       board.block_len)
         self.cfg = cfg
         board.configure(cfg)
         self.battery = BatteryMonitor(self.cfg, board.ticks_diff)
@@ -85,15 +87,14 @@ class Controller:
         self._resume_cooldown(now)
         self._t_service = board.ticks_add(now, -SERVICE_MS)
         self._buf = array("H", [0] * board.block_len)
-        self._n = board.block_len
         self._mains_lost = False
         self.maintenance = False        # `maint`: the board's loop ends and it restarts
         self._idle = False
         self._away_ms = 0
         self._faults = 0                # the monitor's verdict when the supervisor last saw it
-        self._wait = 0                  # blocks until the supervisor is stepped again
-        self._blocks_per_s = board.sample_rate_hz // board.block_len
-        self._serial_blocks = SERIAL_MS * self._blocks_per_s // 1000 or 1
+        self._wait = 0                  # samples until the supervisor is stepped again
+        self._per_ms = board.sample_rate_hz // 1000
+        self._serial_blocks = SERIAL_MS * self._per_ms // board.block_len or 1
         self._svc_wait = 0              # service() calls until it reads the clock again
         # bound once: on the steady path a method looked up per call costs more than the
         # work it does
@@ -232,12 +233,14 @@ class Controller:
             self._idle_step()
             return
         buf = self._buf
-        now = self._read(buf)
-        faults = self._process(buf, self._n, now)
-        if faults == self._faults and not self.monitor.sensor:
-            wait = self._wait - 1
-            self._wait = wait
-            if wait > 0:
+        mon = self.monitor
+        n = mon.need                    # a whole block, or what could complete a trip
+        now = self._read(buf, n)
+        faults = self._process(buf, n, now)
+        if faults == self._faults and not mon.sensor:
+            n = self._wait - n          # samples until the supervisor is due
+            self._wait = n
+            if n > 0:
                 return
         self._act(now, faults)
 
@@ -254,7 +257,7 @@ class Controller:
             self.log.add(now, events.EV_MAINS_RESTORED, 0)
         sup = self.supervisor
         sup.step(now)
-        self._wait = sup.stride_ms() * self._blocks_per_s // 1000 or 1
+        self._wait = sup.stride_ms() * self._per_ms
         self.board.feed_watchdog()
         if monitor.absent() and sup.quiet():
             self._idle = True

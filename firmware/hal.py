@@ -5,10 +5,12 @@
 #   configure(cfg)                   the calibration (adc.*) and polarity (io.*) from the
 #                                    configuration; called once it is loaded, before an
 #                                    output is read or driven, and after every change
-#   read_block(buf) -> ms            fill buf (array 'H', block_len raw 12-bit counts) with the
-#                                    next block of mains samples; returns when the block is
-#                                    complete, with ticks_ms() then: the end of the block
-#                                    (one call a block fewer than asking the clock after)
+#   read_block(buf, n) -> ms         fill buf[:n] (array 'H' of block_len raw 12-bit counts;
+#                                    1 <= n <= block_len) with the next n mains samples;
+#                                    returns when they are all in, with ticks_ms() then (one
+#                                    call a block fewer than asking the clock after). n is
+#                                    block_len but while the monitor waits on a possible
+#                                    trip (MainsMonitor.need)
 #   ticks_ms(), ticks_add(t, d), ticks_diff(a, b)
 #                                    a monotonic clock that wraps like MicroPython's (2^30 on
 #                                    the boards); all time arithmetic goes through these

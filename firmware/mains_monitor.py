@@ -89,7 +89,9 @@ _BIAS = const(12)
 _TRIP_N = const(13)
 _HYST = const(14)
 _MAX_WINDOW = const(15)
-_NV = const(16)
+_BLOCK = const(16)
+_NEED = const(17)
+_NV = const(18)
 _W0 = const(1 << 29)
 MAX_RATE_HZ = const(4500)
 BIAS_MIN = const(1024)
@@ -102,8 +104,9 @@ def _pct_sq(base_sq, pct):
 
 
 class MainsMonitor:
-    def __init__(self, cfg, sample_rate_hz, ticks_diff):
+    def __init__(self, cfg, sample_rate_hz, ticks_diff, block_len=4):
         self._ticks_diff = ticks_diff
+        self.block_len = block_len      # the board's block: the samples a read takes
         self.configure(cfg, sample_rate_hz)
 
     def configure(self, cfg, fs):
@@ -144,6 +147,7 @@ class MainsMonitor:
         self._thr = (self.nominal_peak * cfg.get("mains.fast_trip_pct") // 100) << 3
         self._put(_TRIP_N, cfg.get("mains.fast_trip_samples"))
         self._put(_HYST, self.nominal_peak // 10)
+        self._put(_BLOCK, self.block_len)
         self._ref = array("i", [_W0] * _SLOTS)
         self.reset()
 
@@ -169,7 +173,13 @@ class MainsMonitor:
         self.mean_sq = 0
         self.period_q8 = 0
         self.trip_sample = -1          # index in its block of the sample that tripped
-        self._now = 0
+        self._put(_NEED, self.block_len)
+        # How many samples the next read should take: a whole block, or, while a run of
+        # deviating samples is under way, just what could complete it. A trip then waits
+        # for no more samples than it needs: the worst latency is up to 0.75 ms shorter,
+        # and on steady mains (no runs) the reads stay whole blocks.
+        self.need = self.block_len
+        self.now = 0
         self._absent_run = 0           # windows in a row with no mains to speak of
         self.good_now = False          # the last window was within the restore limits
         self.sensor = 0                # SENSOR_*: the reading is not mains at all
@@ -180,6 +190,8 @@ class MainsMonitor:
         # The board skipped samples: start a fresh window; the reference stays frozen.
         for k in (_SQ, _SUM, _NW, _ZC, _CNT):
             self._put(k, 0)
+        self._put(_NEED, self.block_len)
+        self.need = self.block_len
         self._g8_prev = -1
         # It was absent before the gap: one more empty window (25 ms) confirms it, while
         # any mains in that window (half the nominal voltage) clears it.
@@ -224,7 +236,7 @@ class MainsMonitor:
         # The hot path, compiled to machine code by MicroPython's viper emitter (plain
         # Python under CPython: the same lines, the casts do nothing there). The state is
         # read from _v into locals once per block and per window, and written back at the end.
-        self._now = now_ms
+        self.now = now_ms
         b = ptr16(buf)
         ref = ptr32(self._ref)
         v = ptr32(self._v)
@@ -325,6 +337,12 @@ class MainsMonitor:
         v[_X1] = x1 + _W0
         v[_X2] = x2 + _W0
         v[_MPREV] = mprev + _W0
+        need = int(v[_BLOCK]) - _W0
+        if cnt > 0 and thr > 0 and trip_n - cnt < need:
+            need = trip_n - cnt                 # armed, and a run has begun
+        if need != int(v[_NEED]) - _W0:         # stored only when it changes: rarely
+            v[_NEED] = need + _W0
+            self.need = need
         return self.faults
 
     def _trip(self, i):
@@ -462,7 +480,7 @@ class MainsMonitor:
         self._put(_SHIFT, 0)
 
     def _qualify(self, ms, period):
-        now = self._now
+        now = self.now
         diff = self._ticks_diff
         self._check(UV, ms < self._uv_ms, ms >= self._uv_ok_ms, self._uv_qual, now, diff)
         self._check(OV, ms > self._ov_ms, ms <= self._ov_ok_ms, self._ov_qual, now, diff)

@@ -64,6 +64,54 @@ def test_a_loss_trips_on_the_configured_deviating_sample(trip_n, sample):
     assert f.mon.faults == FAST and f.mon.trip_sample == sample % 4
 
 
+def test_a_run_under_way_asks_for_only_the_samples_that_could_complete_it():
+    # need: the samples the next read should take. A whole block on good mains; while a run
+    # of deviating samples is under way (3 make a trip), the rest of the run, so that a
+    # trip is declared on the sample that completes it rather than at a block's end.
+    f = armed()
+    mon = f.mon
+    assert mon.need == 4
+    # 40 cycles fed: phase 0. Samples 12..27 of a cycle lie around its positive peak,
+    # where a dropout to the bias deviates by most of the peak.
+    f.wave(ms=4, notch=(15,))                       # the last sample of a block
+    assert mon.need == 2
+    f.wave(ms=1)                                    # good again: the run is over
+    assert mon.need == 4
+    f.wave(ms=1, notch=(2, 3))                      # samples 22, 23
+    assert mon.need == 1
+    f.wave(ms=1, notch=(0,))                        # the third in a row: a trip
+    assert f.mon.faults == FAST and f.trips == [(f.t(), 0)]
+    assert mon.need == 4                            # tripped: nothing to hurry
+    # learning, nothing counts
+    f.wave(cycles=4)
+    assert mon.state == LEARN and mon.need == 4
+    f.wave(ms=4, notch=(15,))
+    assert mon.need == 4
+
+
+def test_a_controller_reads_what_the_monitor_needs_and_acts_on_the_last_sample(monkeypatch):
+    # An interruption at 340 deg, 50 Hz: the run of deviating samples starts late in a block,
+    # so the transfer is commanded after a short read instead of a whole block later.
+    from boards.sim.board import SimBoard
+    from helpers import mains, simulate
+
+    reads = []
+    real = SimBoard.read_block
+
+    def read_block(board, buf, n):
+        reads.append(n)
+        return real(board, buf, n)
+
+    monkeypatch.setattr(SimBoard, "read_block", read_block)
+    rep, _ = simulate(1.2, mains(230, 50, thd_pct=0, noise_pct=0, events=[
+        {"at_s": 1.0, "kind": "dip", "residual_pct": 0, "duration_s": 0.1,
+         "phase_deg": 340}]), seed=1)
+    assert set(reads[:1000]) == {4}                 # the first second: whole blocks
+    short = [n for n in reads[1000:] if n != 4]
+    assert short and all(1 <= n <= 2 for n in short)
+    assert rep["metrics"]["detection_latency_ms"][0] <= 2.25
+
+
 def test_tripped_it_waits_three_good_cycles_then_learns_again_and_rearms():
     f = armed()
     f.wave(ms=200, pct=0, noise=2)                  # 800..1000 ms: gone
@@ -210,7 +258,7 @@ def _verdict(mon, period, faults=0):
     mon._pending = 0
     ms = mon._uv_ok_ms + 1
     for now in (0, 10000):
-        mon._now = now
+        mon.now = now
         mon._qualify(ms, period)
     return mon.faults
 

@@ -137,9 +137,10 @@ def test_board_clock_wraps_at_2_30():
     buf = array("H", [0] * 4)
     seen = []
     for _ in range(4):
-        board.read_block(buf)
-        seen.append(board.ticks_ms())
+        seen.append(board.read_block(buf, 4))
+        assert board.ticks_ms() == seen[-1]         # a read returns the clock at its end
     assert seen == [(1 << 30) - 1, 0, 1, 2]
+    assert board.read_block(buf, 2) == 2 and board.read_block(buf, 2) == 3
     assert board.ticks_diff(0, (1 << 30) - 1) == 1
     assert board.ticks_add((1 << 30) - 1, 2) == 1
 

@@ -120,6 +120,7 @@ class SimBoard:
         self.inputs = {"emergency_stop": False, "remote_start": False, "low_fuel": False}
         self._adc_fault = None
         self._adc_hold = 2048
+        self._last_n = self.block_len   # samples in the last read
         self._adc_rand = sc["seed"] | 1
         self._battery_reading = None
         self._feeding = self.source()
@@ -139,13 +140,14 @@ class SimBoard:
     def ticks_diff(self, a, b):
         return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
 
-    def read_block(self, buf):
+    def read_block(self, buf, n):
         if self._faults and self._faults[0][0] <= self.t_us:
             self._fault_changes(buf)
-        self.mains.fill(buf, self.block_len, self.t_us / 1e6)
+        self.mains.fill(buf, n, self.t_us / 1e6)
         if self._adc_fault is not None:
-            self._adc_fault_fill(buf)
-        self._catch_up(self.block_len)
+            self._adc_fault_fill(buf, n)
+        self._last_n = n
+        self._catch_up(n)
         self.blocks_read += 1
         return (self._start_ms + self.t_us // 1000) & TICKS_MAX
 
@@ -327,17 +329,16 @@ class SimBoard:
             elif started:
                 self._adc_fault = f
                 if buf is not None:
-                    self._adc_hold = buf[self.block_len - 1]
+                    self._adc_hold = buf[self._last_n - 1]
             elif self._adc_fault is f:
                 self._adc_fault = None
             self.event(t, "fault" if started else "fault_end", **data)
 
-    def _adc_fault_fill(self, buf):
+    def _adc_fault_fill(self, buf, n):
         # What the ADC reads instead of the sensor: frozen at the last sample (stuck), a
         # few counts above 0 through the input's pull-down (open), the top of the range
         # (saturated), or the signal buried in noise of level_pct of the nominal peak.
         kind = self._adc_fault["kind"]
-        n = self.block_len
         r = self._adc_rand
         if kind == "adc_stuck":
             for j in range(n):

@@ -58,14 +58,14 @@ class LeanBoard(BenchBoard):
                 return level
         return 100
 
-    def read_block(self, buf):
+    def read_block(self, buf, n):
         level = self._level()
         k = self._k
         tab = self._tab
-        for j in range(4):
+        for j in range(n):
             buf[j] = 2048 + tab[(k + j) % _PER_CYCLE] * level // 100 + (k + j) % 3 - 1
-        self._k = k + 4
-        self._tick(1)
+        self._k = k + n
+        self._tick((k + n) // 4 - k // 4)       # the clock is the samples, 4 a ms
         return self.ms & TICKS_MAX
 
     def skip(self, ms):

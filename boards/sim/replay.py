@@ -95,10 +95,10 @@ class ReplayBoard(BenchBoard):
     def ticks_diff(self, a, b):
         return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
 
-    def read_block(self, buf):
+    def read_block(self, buf, n):
         # as cheap as a board's copy out of its sampling ring (viper), so that the bench
         # times the firmware rather than this board
-        pos = _copy(self.samples, self.pos, buf, self.block_len)
+        pos = _copy(self.samples, self.pos, buf, n)
         self.pos = pos
         return (self._ms0 + (pos >> 2)) & TICKS_MAX
 
