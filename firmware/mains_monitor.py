@@ -69,10 +69,11 @@ _TOP = const(4095 - 16)
 _RAIL_MEAN = const(128)       # a window whose mean is this close to an end: pinned there
 _SENSOR_WINDOWS = const(2)    # windows in a row that show a sensor fault
 _NOISY_WINDOWS = const(6)
-# The hot loop's state lives in one array of machine words, where viper code reads or
-# writes a value in an instruction or two (an attribute is a lookup in the runtime). Every
-# word is stored plus _W0, so that none is negative: a 32-bit load sign-extends on a 32-bit
-# board but not on the 64-bit unix port. Slots of _v:
+# The hot loop's state and its reference live in one array of machine words, where viper
+# code reads or writes a value in an instruction or two (an attribute is a lookup in the
+# runtime, and each array a buffer to fetch). Every word is stored plus _W0, so that none
+# is negative: a 32-bit load sign-extends on a 32-bit board but not on the 64-bit unix
+# port. Slots of _v:
 _PH = const(0)                # phase
 _CNT = const(1)               # deviating samples in a row
 _SQ = const(2)                # the window so far: sum of squares, raw sum, samples
@@ -91,7 +92,9 @@ _HYST = const(14)
 _MAX_WINDOW = const(15)
 _BLOCK = const(16)
 _NEED = const(17)
-_NV = const(18)
+_NOW = const(18)               # the time of the block (ms): _qualify's
+_REF = const(19)               # and from here the reference, _SLOTS words
+_NV = const(_REF + _SLOTS)
 _W0 = const(1 << 29)
 MAX_RATE_HZ = const(4500)
 BIAS_MIN = const(1024)
@@ -148,7 +151,6 @@ class MainsMonitor:
         self._put(_TRIP_N, cfg.get("mains.fast_trip_samples"))
         self._put(_HYST, self.nominal_peak // 10)
         self._put(_BLOCK, self.block_len)
-        self._ref = array("i", [_W0] * _SLOTS)
         self.reset()
 
     def reset(self):
@@ -179,7 +181,6 @@ class MainsMonitor:
         # for no more samples than it needs: the worst latency is up to 0.75 ms shorter,
         # and on steady mains (no runs) the reads stay whole blocks.
         self.need = self.block_len
-        self.now = 0
         self._absent_run = 0           # windows in a row with no mains to speak of
         self.good_now = False          # the last window was within the restore limits
         self.sensor = 0                # SENSOR_*: the reading is not mains at all
@@ -232,14 +233,13 @@ class MainsMonitor:
         return self.state == ARMED and self.faults == 0
 
     @micropython.viper
-    def process(self, buf, n: int, now_ms):
+    def process(self, buf, n: int, now_ms: int):
         # The hot path, compiled to machine code by MicroPython's viper emitter (plain
         # Python under CPython: the same lines, the casts do nothing there). The state is
         # read from _v into locals once per block and per window, and written back at the end.
-        self.now = now_ms
         b = ptr16(buf)
-        ref = ptr32(self._ref)
         v = ptr32(self._v)
+        v[_NOW] = now_ms + _W0
         ph = int(v[_PH]) - _W0
         cnt = int(v[_CNT]) - _W0
         sq = int(v[_SQ]) - _W0
@@ -265,8 +265,8 @@ class MainsMonitor:
             ph = (ph + inc) & 0xFFFF
             s = ph >> _SLOT_SHIFT
             f = (ph >> _FRAC_SHIFT) & 255
-            a = int(ref[s]) - _W0
-            r = a + (((int(ref[(s + 1) & (_SLOTS - 1)]) - _W0 - a) * f) >> 8)
+            a = int(v[_REF + s]) - _W0
+            r = a + (((int(v[_REF + ((s + 1) & (_SLOTS - 1))]) - _W0 - a) * f) >> 8)
             d = (x << 3) - r
             if d > thr or d < 0 - thr:
                 cnt += 1
@@ -281,7 +281,7 @@ class MainsMonitor:
                 cnt = 0
                 if f >= 128:
                     s = (s + 1) & (_SLOTS - 1)
-                ref[s] = int(ref[s]) + (d >> shift)
+                v[_REF + s] = int(v[_REF + s]) + (d >> shift)
             # Zero crossings are found on the median of the last three samples, so that a
             # single-sample spike can neither arm nor fire the crossing detector.
             if x1 > x:
@@ -480,7 +480,7 @@ class MainsMonitor:
         self._put(_SHIFT, 0)
 
     def _qualify(self, ms, period):
-        now = self.now
+        now = self._get(_NOW)
         diff = self._ticks_diff
         self._check(UV, ms < self._uv_ms, ms >= self._uv_ok_ms, self._uv_qual, now, diff)
         self._check(OV, ms > self._ov_ms, ms <= self._ov_ok_ms, self._ov_qual, now, diff)

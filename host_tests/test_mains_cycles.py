@@ -258,7 +258,7 @@ def _verdict(mon, period, faults=0):
     mon._pending = 0
     ms = mon._uv_ok_ms + 1
     for now in (0, 10000):
-        mon.now = now
+        mon._put(mm._NOW, now)
         mon._qualify(ms, period)
     return mon.faults
 
