@@ -365,12 +365,15 @@ class SimBoard:
         # The two contactors are mechanically interlocked, as in any contactor ATS: when
         # both move at the same instant (their coils dropped together by a controller
         # restart), the opening one lands first.
-        for code, part in ((1, self.relay), (2, self.k_mains), (3, self.k_gen)):
-            due = part.due()
-            if 0 <= due <= end:
-                if code > 1 and part.closing():
-                    code += 2
-                self._changes.append((due, code, "land", part))
+        relay, k_mains, k_gen = self.relay, self.k_mains, self.k_gen
+        # nearly always nothing is moving: three reads a block rather than a loop of calls
+        if relay.land_at >= 0 or k_mains.land_at >= 0 or k_gen.land_at >= 0:
+            for code, part in ((1, relay), (2, k_mains), (3, k_gen)):
+                due = part.land_at
+                if 0 <= due <= end:
+                    if code > 1 and part.closing():
+                        code += 2
+                    self._changes.append((due, code, "land", part))
         if self._changes:
             self._changes.sort(key=lambda c: (c[0], c[1]))
             for t, _, what, obj in self._changes:

@@ -17,7 +17,7 @@ class ChangeoverRelay:
         self.pos = UTILITY
         self.energised = False
         self.operations = 0
-        self._land_at = -1
+        self.land_at = -1             # when the moving contact lands (us); -1 at rest
         self._target = UTILITY
         self.stuck = False            # a fault: the contact stays where it is
 
@@ -32,20 +32,17 @@ class ChangeoverRelay:
     def _move(self, t_us):
         self._target = INVERTER if self.energised else UTILITY
         self.pos = TRANSIT
-        self._land_at = t_us + self.operate_us
+        self.land_at = t_us + self.operate_us
 
     def free(self, t_us):
         # The fault is gone: the contact follows its coil again.
         self.stuck = False
-        if self.pos != (INVERTER if self.energised else UTILITY) and self._land_at < 0:
+        if self.pos != (INVERTER if self.energised else UTILITY) and self.land_at < 0:
             self._move(t_us)
-
-    def due(self):
-        return self._land_at
 
     def land(self):
         self.pos = self._target
-        self._land_at = -1
+        self.land_at = -1
 
 
 class Contactor:
@@ -56,7 +53,7 @@ class Contactor:
         self.closed = closed
         self._target = closed
         self._coil = closed
-        self._land_at = -1
+        self.land_at = -1             # when the moving contact lands (us); -1 at rest
         self.stuck = False            # a fault: welded shut, or a coil that does nothing
 
     def command(self, t_us, closed):
@@ -64,21 +61,18 @@ class Contactor:
         if closed == self._target or self.stuck:
             return
         self._target = closed
-        self._land_at = t_us + self.operate_us
+        self.land_at = t_us + self.operate_us
 
     def free(self, t_us):
         self.stuck = False
         self.command(t_us, self._coil)
-
-    def due(self):
-        return self._land_at
 
     def closing(self):
         return self._target and not self.closed
 
     def land(self):
         self.closed = self._target
-        self._land_at = -1
+        self.land_at = -1
 
 
 def capacity_factor(temp_c):
