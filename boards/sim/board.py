@@ -429,25 +429,25 @@ class SimBoard:
             return "generator", self.gen.level_pct()
         return "none", 0.0
 
-    def _load_level(self):
+    def _feed(self):
+        # (name, level %) of what feeds the load
         pos = self.relay.pos
         if pos == plant.UTILITY:
-            return self._utility()[1]
+            return self._utility()
         if pos == plant.INVERTER and not self.battery.depleted:
-            return 100.0
-        return 0.0
+            return "battery", 100.0
+        return "none", 0.0
+
+    def _load_level(self):
+        return self._feed()[1]
 
     def source(self):
-        pos = self.relay.pos
-        if pos == plant.UTILITY:
-            return self._utility()[0]
-        if pos == plant.INVERTER and not self.battery.depleted:
-            return "battery"
-        return "none"
+        return self._feed()[0]
 
     def _source_changed(self, t):
-        self.envelope.update(t, self._load_level())
-        feeding = self.source()
+        # (every block while the generator carries the load: its level moves)
+        feeding, level = self._feed()
+        self.envelope.update(t, level)
         if feeding != self._feeding:
             self._feeding = feeding
             if feeding == "battery":
