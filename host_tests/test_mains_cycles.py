@@ -79,6 +79,7 @@ def test_a_run_under_way_asks_for_only_the_samples_that_could_complete_it():
     assert mon.need == 4
     f.wave(ms=1, notch=(2, 3))                      # samples 22, 23
     assert mon.need == 1
+    assert all(0 <= w < 1 << 31 for w in mon._v)   # stored plus _W0, as every word
     f.wave(ms=1, notch=(0,))                        # the third in a row: a trip
     assert f.mon.faults == FAST and f.trips == [(f.t(), 0)]
     assert mon.need == 4                            # tripped: nothing to hurry
@@ -380,6 +381,7 @@ def test_a_step_in_frequency_relocks_on_the_third_odd_period_each_time():
     # first two count as the old period; the third (58.8 ms) re-locks on what it measured.
     assert seen[-1][1] == p and before == 20480
     assert t - step == 60 and abs(p - 4000 * 256 / 51.0) < 3
+    assert f.mon._get(mm._INC) == (1 << 24) // p            # the phase steps with it
     step = f.t()
     seen = _periods(f, ms=200, hz=49.0)                      # and at once to 49 Hz
     t, p = _first_change(seen)
@@ -408,6 +410,7 @@ def test_a_small_frequency_step_is_followed_an_eighth_at_a_time():
         if p != last:
             assert abs(measured - target) < 3
             assert p == last + ((measured - last) >> 3)
+            assert f.mon._get(mm._INC) == (1 << 24) // p    # 2^16 a cycle of p / 256
             steps.append(p)
             last = p
     assert len(steps) == 5 and target < steps[-1] < 20480 - 100
@@ -448,6 +451,41 @@ def test_a_reading_hovering_at_128_counts_is_an_open_input():
     f = Feed()
     f.samples([128, 129] * 200)                         # mean 128.5: 128 in whole counts
     assert f.mon.sensor == mm.SENSOR_OPEN
+
+
+@pytest.mark.parametrize("cycle, kind", [
+    ([2570] * 4 + [0] * 76, mm.SENSOR_OPEN),            # mean 128.5: 128, the open limit
+    ([1535] * 4 + [4095] * 76, mm.SENSOR_SATURATED),    # mean 3967: the saturated limit
+])
+def test_a_reading_at_either_rail_limit_is_the_sensor_even_with_crossings(cycle, kind):
+    # Straight after good mains (whose last window was nothing odd), cycles of 80 samples
+    # with one rising crossing each, so that every window is a whole cycle: a mean at the
+    # rail limit is the sensor, however regular its crossings.
+    f = armed()
+    f.samples(cycle * 6)
+    assert abs(f.mon.period_q8 - (80 << 8)) < 256       # windows of whole cycles
+    assert f.mon.sensor == kind
+    assert f.when("sensor", kind) in (841, 842)         # on the second such window
+
+
+def test_the_limits_restore_even_in_a_cycle_that_is_not_good():
+    # an under- or over-voltage clears at its restore level exactly, while the frequency
+    # keeps the cycle from being good
+    mon = Feed().mon
+    bad_period = mon._p_uf + 1
+    assert _verdict(mon, bad_period, mm.UV) == mm.UF       # restored, and UF qualified
+    mon.faults = mm.UV
+    mon._qualify(mon._uv_ok_ms, 0)
+    assert not mon.faults & mm.UV
+    mon.faults = mm.UV
+    mon._qualify(mon._uv_ok_ms - 1, 0)
+    assert mon.faults & mm.UV
+    mon.faults = mm.OV
+    mon._qualify(mon._ov_ok_ms, 0)
+    assert not mon.faults & mm.OV
+    mon.faults = mm.OV
+    mon._qualify(mon._ov_ok_ms + 1, 0)
+    assert mon.faults & mm.OV
 
 
 def test_a_live_input_without_mains_is_not_stuck():
