@@ -149,7 +149,7 @@ class SimBoard:
         self._last_n = n
         self._catch_up(n)
         self.blocks_read += 1
-        return (self._start_ms + self.t_us // 1000) & TICKS_MAX
+        return self.ticks_ms()
 
     def skip(self, ms):
         # Let about ms of samples pass unread, in whole blocks; the plant carries on.
