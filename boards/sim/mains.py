@@ -122,14 +122,17 @@ class Mains:
         p.sort(key=lambda x: (x[0], x[1]))
         self._next_k = p[0][0]
 
-    def _recompute(self, ramp=0):
+    def _recompute(self, ramp=0, frequency=True):
         # ramp: seconds to reach the new frequency (a frequency event's ramp_s, both when
-        # it starts and when it ends)
+        # it starts and when it ends). An amplitude event leaves the frequency alone (a
+        # ramp under way goes on).
         lvl = self._base
         for ev in self._active:
             lvl *= _factor(ev)
         self.level = lvl
         self._lvl = int(lvl * 65536)
+        if not frequency:
+            return
         if self._freq_events:
             target = float(self._freq_events[-1]["frequency_hz"])
         else:
@@ -163,14 +166,14 @@ class Mains:
                     self._active.append(ev)
                 end = k + max(1, int(round(ev["duration_s"] * self.fs)))
                 self._schedule(end, "end", ev)
-                self._recompute(ev.get("ramp_s", 0))
+                self._recompute(ev.get("ramp_s", 0), kind == "frequency")
                 self._on_change(k, ev, True)
             else:
                 if kind == "frequency":
                     self._freq_events.remove(ev)
                 else:
                     self._active.remove(ev)
-                self._recompute(ev.get("ramp_s", 0))
+                self._recompute(ev.get("ramp_s", 0), kind == "frequency")
                 self._on_change(k, ev, False)
         self._next_k = self._pending[0][0] if self._pending else -1
 
