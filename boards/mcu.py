@@ -124,11 +124,18 @@ class MainsSampler:
 
     def read(self, buf, n):
         # Copy the next n samples into buf; the caller has waited for available() >= n.
-        # A loop that fell more than the ring behind gets the newest n (overruns counted).
-        if self.available() > self.RING - n:
-            self._r = (self._w[0] - n) & self._WRAP
+        # Returns how many samples were lost just before these: a loop that fell more than
+        # the ring behind resumes at the oldest sample the interrupt cannot overwrite
+        # while this copies, so the monitor is told
+        # exactly how much of the wave it missed (MainsMonitor.gap); overruns counted.
+        lost = self.available() - (self.RING - n)
+        if lost > 0:
+            self._r = (self._r + lost) & self._WRAP
             self.overruns += 1
+        else:
+            lost = 0
         self._r = _copy_ring(self._ring, self._r, buf, n, self.RING - 1) & self._WRAP
+        return lost
 
     def drop(self):
         # Forget what is waiting (the loop looked away on purpose: hal skip()).
@@ -359,6 +366,7 @@ class McuBoard:
     sample_rate_hz = 4000
     block_len = 4
     watchdog_ms = 2000
+    samples_lost = 0
 
     def _parts(self, machine, pins, fs_root, out, drive, sampler, serial):
         # What both boards build alike: the flash folder, inputs with pull-ups, the
@@ -410,8 +418,14 @@ class McuBoard:
         s = self._sampler
         while s.available() < n:
             pass
-        s.read(buf, n)
+        lost = s.read(buf, n)
+        if lost:
+            self.samples_lost += lost
+            self.on_gap(lost)
         return time.ticks_ms()
+
+    def on_gap(self, lost):
+        pass                # until the firmware sets its own (hal.py)
 
     def skip(self, ms):
         time.sleep_ms(ms)

@@ -20,6 +20,7 @@ SCHEMA = (
     ("io.estop", "bool", False, 0, 1, "", "an emergency stop chain (normally closed) is wired to its input: open stops the engine"),
     ("io.inputs_active_low", "bool", True, 0, 1, "", "input contacts pull their pin low when closed (pull-ups fitted)"),
     ("mains.fast_trip_pct", "int", 15, 2, 50, "%", "instantaneous deviation from the learned waveform that counts as a loss"),
+    ("mains.fast_floor_pct", "int", 10, 2, 50, "%", "near the wave's zero crossings a deviation of 30 % of the learned wave counts, but never less than this"),
     ("mains.fast_trip_samples", "int", 3, 2, 8, "samples", "consecutive deviating samples that declare a loss"),
     ("mains.uv_pct", "int", 85, 60, 95, "%", "under-voltage trip level (RMS, % of nominal)"),
     ("mains.uv_restore_pct", "int", 88, 65, 99, "%", "under-voltage restore level"),

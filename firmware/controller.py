@@ -100,6 +100,7 @@ class Controller:
         # work it does
         self._read = board.read_block
         self._process = self.monitor.process
+        board.on_gap = self.monitor.gap     # samples lost (hal.py): the monitor coasts
 
     def _resume_cooldown(self, now):
         # A set still running at boot, with no outage to serve, was cooling down: it goes

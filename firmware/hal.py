@@ -11,6 +11,13 @@
 #                                    call a block fewer than asking the clock after). n is
 #                                    block_len but while the monitor waits on a possible
 #                                    trip (MainsMonitor.need)
+#   on_gap                           set by the firmware: read_block calls on_gap(lost)
+#                                    before it hands over samples that follow `lost`
+#                                    samples the board could not keep (a ring overrun, a
+#                                    stall longer than the ring), so that the mains monitor
+#                                    knows the waveform went on (MainsMonitor.gap); never
+#                                    called for what skip() lets pass
+#   samples_lost                     samples lost so far in such gaps (a counter)
 #   ticks_ms(), ticks_add(t, d), ticks_diff(a, b)
 #                                    a monotonic clock that wraps like MicroPython's (2^30 on
 #                                    the boards); all time arithmetic goes through these

@@ -8,7 +8,11 @@
 #          read with linear interpolation and updated at the nearest point. A run of
 #          `fast_trip_samples` samples that deviate by more than `fast_trip_pct` of the
 #          nominal peak declares a loss within a few ms, at any phase, where a half-cycle
-#          RMS needs 10-20 ms. (A reference read one period back from a comb filter was
+#          RMS needs 10-20 ms. Where the wave is low, near its zero crossings, a dip takes
+#          little away, so there a deviation of 30 % of the learned wave counts, but never
+#          less than `fast_floor_pct` of the nominal peak (timing and noise): a 40 % dip
+#          that begins just before a crossing is caught soon after it rather than a
+#          quarter cycle on. (A reference read one period back from a comb filter was
 #          tried first: it amplifies any period error by 1/adaptation rate and false-trips
 #          on a 0.5 Hz/s frequency ramp.)
 #   slow   per cycle (rising zero crossing to rising zero crossing, with hysteresis) the
@@ -59,6 +63,9 @@ _LEARN_CYCLES = const(25)     # cycles of good mains before the fast detector is
 _RESTORE_CYCLES = const(3)    # good cycles in a row after a trip before learning again
 _COPY_CYCLES = const(1)       # first learning cycle copies the wave into the reference
 _FAST_CYCLES = const(4)       # then adapt by 1/2 per cycle, then by 1/8
+_LOCK_CYCLES = const(5)       # learning cycles that snap the phase to every crossing
+_COAST_MAX_MS = const(100)    # a longer gap in the samples: the phase is learned anew
+_REL_Q8 = const(77)           # 30 % of the learned wave: half of what a 40 % dip takes away
 _DISARMED = const(0x3FFFFFFF)
 _SLOTS = const(64)            # reference points per cycle: at most the samples per cycle
 _SLOT_SHIFT = const(10)       # 16-bit phase -> slot
@@ -93,7 +100,9 @@ _MAX_WINDOW = const(15)
 _BLOCK = const(16)
 _NEED = const(17)
 _NOW = const(18)               # the time of the block (ms): _qualify's
-_REF = const(19)               # and from here the reference, _SLOTS words
+_PULL = const(19)              # the phase moves 1/2^_PULL of the way to a crossing
+_LO = const(20)                # the deviation that counts where the wave is low
+_REF = const(21)               # and from here the reference, _SLOTS words
 _NV = const(_REF + _SLOTS)
 _W0 = const(1 << 29)
 MAX_RATE_HZ = const(4500)
@@ -148,6 +157,7 @@ class MainsMonitor:
         self._v = array("i", [_W0] * _NV)
         self._put(_MAX_WINDOW, fs // 40)
         self._thr = (self.nominal_peak * cfg.get("mains.fast_trip_pct") // 100) << 3
+        self._lo = (self.nominal_peak * cfg.get("mains.fast_floor_pct") // 100) << 3
         self._put(_TRIP_N, cfg.get("mains.fast_trip_samples"))
         self._put(_HYST, self.nominal_peak // 10)
         self._put(_BLOCK, self.block_len)
@@ -166,9 +176,13 @@ class MainsMonitor:
         self._bias_q8 = 2048 << 8
         self._put(_BIAS, 2048)
         self._g8_prev = -1             # -1: the previous window did not end on a crossing
+        self._partial = False          # the window began after a gap: nothing to measure
+        self.samples_lost = 0          # in gaps the board reported (gap())
+        self.gaps = 0
         self._rejected = 0             # odd periods in a row
         self.steer = False             # the last crossing may steer the phase
         self._set_period(self._p_nom)
+        self._locking(True)
         self._p_avg = self._p_nom << 4
         self._put(_SHIFT, 0)
         # Last completed window: mean square (counts^2) and period (q8 samples, 0 if none).
@@ -198,10 +212,46 @@ class MainsMonitor:
         # any mains in that window (half the nominal voltage) clears it.
         self._absent_run = 1
 
+    def gap(self, lost):
+        # The board lost `lost` samples before the ones it is about to hand over (a ring
+        # overrun, a stall longer than the ring): the waveform went on meanwhile. Missing
+        # samples are not a loss of mains: the phase coasts over the gap on the tracked
+        # period, so the reference still lines up with the wave and a dip that began in the
+        # gap is caught on the first samples after it. Over a long gap the period's small
+        # error adds up to a visible phase error: then the phase and the reference are
+        # learned anew (the slow limits keep watching meanwhile). The window under way is
+        # dropped, and the one after the gap only marks where the next one starts.
+        if lost <= 0:
+            return
+        self.samples_lost += lost
+        self.gaps += 1
+        if lost > _COAST_MAX_MS * self.fs // 1000:
+            if self.state != TRIPPED:
+                self._start_learning()
+        else:
+            self._put(_PH, (self._get(_PH) + lost * self._get(_INC)) & 0xFFFF)
+        for k in (_SQ, _SUM, _NW, _ZC, _CNT, _X1, _X2, _MPREV):
+            self._put(k, 0)
+        self._put(_NEED, self.block_len)
+        self.need = self.block_len
+        self._g8_prev = -1
+        self._partial = True
+
     def absent(self):
         # Tripped, and two windows in a row (one after a resume) held neither a crossing nor
         # half the nominal voltage: nothing to watch closely until mains shows up again.
         return self.state == TRIPPED and self._absent_run >= 2
+
+    def _locking(self, on):
+        # While a fresh reference is learned, the phase is set to each crossing (from
+        # wherever it was, it is in step after one cycle) and the period follows by a
+        # half; after that they move by a quarter and an eighth, so that crossing jitter
+        # cannot shake the reference. Moved only by the quarter from the first cycle on,
+        # a phase that started half a cycle off was still settling while the reference
+        # was learned, and the reference kept the trail: a false trip at arming now and
+        # then (host_tests/test_en50160.py).
+        self._lock = on
+        self._put(_PULL, 0 if on else 2)
 
     def _set_period(self, p_q8):
         self._p_q8 = p_q8
@@ -213,9 +263,11 @@ class MainsMonitor:
         self.state = state
         if state == ARMED:
             thr = self._thr
+            lo = self._lo
         else:
-            thr = _DISARMED if state == LEARN else -1
+            thr = lo = _DISARMED if state == LEARN else -1
         self._put(_THR, thr)
+        self._put(_LO, lo)
 
     def _get(self, k):
         return self._v[k] - _W0
@@ -251,6 +303,7 @@ class MainsMonitor:
         mprev = int(v[_MPREV]) - _W0
         inc = int(v[_INC]) - _W0
         thr = int(v[_THR]) - _W0
+        low = int(v[_LO]) - _W0
         shift = int(v[_SHIFT]) - _W0
         bias = int(v[_BIAS]) - _W0
         trip_n = int(v[_TRIP_N]) - _W0
@@ -268,7 +321,14 @@ class MainsMonitor:
             a = int(v[_REF + s]) - _W0
             r = a + (((int(v[_REF + ((s + 1) & (_SLOTS - 1))]) - _W0 - a) * f) >> 8)
             d = (x << 3) - r
-            if d > thr or d < 0 - thr:
+            # the deviation that counts: _REL_Q8/256 of the learned wave, within
+            # [fast_floor_pct, fast_trip_pct] of the nominal peak (see _set_state)
+            t = ((r if r >= 0 else 0 - r) * _REL_Q8) >> 8
+            if t > thr:
+                t = thr
+            if t < low:
+                t = low
+            if d > t or d < 0 - t:
                 cnt += 1
                 if cnt >= trip_n:
                     cnt = 0
@@ -276,7 +336,7 @@ class MainsMonitor:
                     # mains (no mains reaches the rails while the sensor works)
                     if int(self.state) == ARMED and _RAIL < raw < _TOP:
                         self._trip(i)
-                        thr = -1
+                        thr = low = -1
             else:
                 cnt = 0
                 if f >= 128:
@@ -313,9 +373,10 @@ class MainsMonitor:
                     # loop): a crossing moved by noise or a transient shifts the reference by
                     # a quarter as much. (Halfway, with the period following by a quarter,
                     # let 2 % noise misalign the reference by two samples now and then: a
-                    # false trip every few hundred 9.5 % steps. test_en50160.py)
+                    # false trip every few hundred 9.5 % steps. test_en50160.py) All the
+                    # way while a fresh reference is learned (_locking).
                     err = ((((256 + g8) * inc) >> 8) - ph + 0x8000) & 0xFFFF
-                    ph = (ph + ((err - 0x8000) >> 2)) & 0xFFFF
+                    ph = (ph + ((err - 0x8000) >> (int(v[_PULL]) - _W0))) & 0xFFFF
             if end == 0 and nw >= max_window:
                 # no crossing for longer than the longest valid period
                 self._window_end(sq, nw, raw_sum, -1)
@@ -327,6 +388,7 @@ class MainsMonitor:
                 bias = int(v[_BIAS]) - _W0
                 shift = int(v[_SHIFT]) - _W0
                 thr = int(v[_THR]) - _W0
+                low = int(v[_LO]) - _W0
             mprev = m
         v[_PH] = ph + _W0
         v[_CNT] = cnt + _W0
@@ -356,6 +418,14 @@ class MainsMonitor:
         # before the current sample) or per capped window without a crossing (g8 = -1).
         # Written for the ordinary cycle, which is nearly every one: it reads each attribute
         # once and calls nothing (a call costs the VM as much as a dozen lines here).
+        if self._partial:
+            # the first window after a gap: it began anywhere in the cycle, so its sums
+            # mean nothing (its mean would pull the bias); it only marks the crossing
+            # where the next window starts
+            self._partial = False
+            self.steer = False
+            self._g8_prev = g8
+            return
         ms = sq // nw
         self.mean_sq = ms
         # The reading looks like mains (a crossing, a mean off the rails, not too short) and
@@ -389,8 +459,8 @@ class MainsMonitor:
             dev = period - p_q8
             if -_GATE_Q8 <= dev <= _GATE_Q8:
                 # Smooth the phase step (by 1/8) so that zero-crossing jitter does not
-                # move the reference.
-                p_q8 += dev >> 3
+                # move the reference; by 1/2 while the phase is being locked.
+                p_q8 += dev >> (1 if self._lock else 3)
                 self._p_q8 = p_q8
                 v[_INC] = (1 << 24) // p_q8 + _W0      # as _set_period
                 self._rejected = 0
@@ -436,6 +506,8 @@ class MainsMonitor:
                 self._put(_SHIFT, 3)
             elif self._learned >= _COPY_CYCLES + _FAST_CYCLES:
                 self._put(_SHIFT, 3)
+                if self._learned >= _LOCK_CYCLES:
+                    self._locking(False)
             elif self._learned >= _COPY_CYCLES:
                 self._put(_SHIFT, 1)
         else:
@@ -478,6 +550,7 @@ class MainsMonitor:
         self._set_state(LEARN)
         self._learned = 0
         self._put(_SHIFT, 0)
+        self._locking(True)
 
     def _qualify(self, ms, period):
         now = self._get(_NOW)

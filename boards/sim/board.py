@@ -12,6 +12,7 @@
 from array import array
 
 from boards.sim import plant
+from boards.sim.scenario import GAP_KINDS
 from boards.sim.generator import SimGenerator
 from boards.sim.mains import Mains
 from firmware import hal
@@ -22,6 +23,7 @@ TICKS_HALF = TICKS_PERIOD >> 1
 
 SAMPLE_RATE_HZ = 4000
 BLOCK_LEN = 4                 # 1 ms blocks: the block period adds to every reaction time
+RING_SAMPLES = 256            # the board's sample ring: 64 ms at 4 kHz (boards/mcu.py)
 _BATTERY_TICK_US = 100000
 _TRACE_EVERY_US = 10000000
 
@@ -114,7 +116,7 @@ class SimBoard:
         # (t_us, started, fault) in time order; the ADC fault in force, if any
         self._faults = sorted([(int(f["at_s"] * 1e6), True, f) for f in sc["faults"]]
                               + [(int((f["at_s"] + f["duration_s"]) * 1e6), False, f)
-                                 for f in sc["faults"]]
+                                 for f in sc["faults"] if "duration_s" in f]
                               + [(int(e["at_s"] * 1e6), e["on"], dict(e, kind="input"))
                                  for e in sc["inputs"]], key=lambda x: (x[0], x[1]))
         self.inputs = {"emergency_stop": False, "remote_start": False, "low_fuel": False}
@@ -123,6 +125,12 @@ class SimBoard:
         self._last_n = self.block_len   # samples in the last read
         self._adc_rand = sc["seed"] | 1
         self._battery_reading = None
+        # Gaps in the samples: the firmware's handler (hal.py on_gap), the samples lost so
+        # far, and after a stall the samples the ring kept, handed over before new ones.
+        self.on_gap = None
+        self.samples_lost = 0
+        self._backlog = None
+        self._backlog_at = 0
         self._feeding = self.source()
         self.envelope.update(0, self._load_level())
         self._trace(0)
@@ -142,7 +150,10 @@ class SimBoard:
 
     def read_block(self, buf, n):
         if self._faults and self._faults[0][0] <= self.t_us:
-            self._fault_changes(buf)
+            if self._backlog is None:
+                self._fault_changes(buf)
+            if self._backlog is not None:
+                return self._from_backlog(buf, n)
         self.mains.fill(buf, n, self.t_us / 1e6)
         if self._adc_fault is not None:
             self._adc_fault_fill(buf, n)
@@ -153,6 +164,8 @@ class SimBoard:
 
     def skip(self, ms):
         # Let about ms of samples pass unread, in whole blocks; the plant carries on.
+        if self._backlog is not None:
+            self._end_backlog()
         if self._faults and self._faults[0][0] <= self.t_us:
             self._fault_changes(None)
         n = max(1, ms * self.sample_rate_hz // (1000 * self.block_len)) * self.block_len
@@ -309,10 +322,13 @@ class SimBoard:
 
     def _fault_changes(self, buf):
         t = self.t_us
-        while self._faults and self._faults[0][0] <= t:
+        while self._faults and self._faults[0][0] <= t and self._backlog is None:
             _, started, f = self._faults.pop(0)
             kind = f["kind"]
             data = {"kind": kind}
+            if kind in GAP_KINDS:
+                self._sample_gap(t, f, buf is not None)
+                continue
             if kind == "input":
                 self.inputs[f["name"]] = started
                 self.event(t, "input", input=f["name"], on=started)
@@ -333,6 +349,57 @@ class SimBoard:
             elif self._adc_fault is f:
                 self._adc_fault = None
             self.event(t, "fault" if started else "fault_end", **data)
+
+    def _sample_gap(self, t, f, reading):
+        # A sample_gap: the samples of duration_ms are lost. A stall: the loop stops for
+        # duration_ms while the samples go into the ring, which keeps the newest
+        # RING_SAMPLES of them (a DMA ring overwrites the oldest); the loop then reads
+        # those first. Either way the plant carries on to the end of the span. While the
+        # loop looks away on purpose (skip) there is nothing to lose.
+        total = max(1, int(round(f["duration_ms"] * self.sample_rate_hz / 1000.0)))
+        kept = min(total, RING_SAMPLES) if f["kind"] == "stall" else 0
+        lost = total - kept
+        self.event(t, f["kind"], duration_ms=f["duration_ms"], lost=lost if reading else 0)
+        if not reading:
+            return
+        if lost:
+            self.mains.advance(lost, self._scratch)
+        if kept:
+            self._backlog = array("H", [0] * kept)
+            self.mains.fill(self._backlog, kept, t / 1e6)
+            self._backlog_at = 0
+            self._faults.insert(0, (0, True, None))     # read_block serves the ring first
+        self._catch_up(total)
+        if lost:
+            self.samples_lost += lost
+            if self.on_gap is not None:
+                self.on_gap(lost)
+
+    def _from_backlog(self, buf, n):
+        # The samples the ring kept through a stall, oldest first; the clock is already at
+        # the stall's end.
+        k = self._backlog_at
+        ring = self._backlog
+        m = min(n, len(ring) - k)
+        for j in range(m):
+            buf[j] = ring[k + j]
+        self._backlog_at = k + m
+        if k + m >= len(ring):
+            self._end_backlog()
+        if m < n:
+            # the ring ran out within the block: the rest are new samples
+            scratch = self._scratch
+            self.mains.fill(scratch, n - m, self.t_us / 1e6)
+            for j in range(m, n):
+                buf[j] = scratch[j - m]
+            self._catch_up(n - m)
+        self._last_n = n
+        self.blocks_read += 1
+        return self.ticks_ms()
+
+    def _end_backlog(self):
+        self._backlog = None
+        self._faults.pop(0)
 
     def _adc_fault_fill(self, buf, n):
         # What the ADC reads instead of the sensor: frozen at the last sample (stuck), a

@@ -64,7 +64,13 @@ _FAULT = {
     "adc_saturated": {"duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
     "adc_noisy": {"level_pct": ("num", 50, 1, 200), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
     "battery_sensor": {"value_mv": ("int", 0, 0, 1000000), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+    # gaps in the mains samples: duration_ms of samples lost (the stream resumes where the
+    # waveform is now), or the control loop stopped for duration_ms while the samples go
+    # on into the board's ring, the ones beyond its capacity lost
+    "sample_gap": {"duration_ms": ("num", 10, 0.25, 10000)},
+    "stall": {"duration_ms": ("num", 10, 0.25, 10000)},
 }
+GAP_KINDS = ("sample_gap", "stall")
 
 _SPEC = {
     "name": ("str", "unnamed"),
