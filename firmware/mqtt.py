@@ -199,6 +199,13 @@ class Client:
     def queued_bytes(self):
         return self._queued
 
+    def awaiting(self):
+        # An answer from the broker is due (the connection, the CONNACK, a PINGRESP) and
+        # will be given up on after a time on the board's clock. A harness that runs the
+        # board's clock faster than the network's asks this to pace one to the other.
+        return self.state == CONNECTING or self.state == HANDSHAKE or (
+            self.state == UP and self._ping_out)
+
     def _pop(self):
         pkt = self._queue.pop(0)[0]
         self._queued -= len(pkt)

@@ -233,24 +233,53 @@ class Broker:
 
 
 class Subscriber:
-    """paho-mqtt on the broker: every message as (topic, text, qos, retained)."""
+    """paho-mqtt on the broker: every message as (topic, text, qos, retained). Returns
+    once the broker has confirmed every subscription (no message published after that is
+    missed, however slow the host)."""
+
+    _count = 0
 
     def __init__(self, port, *topics):
         self.got = []
+        Subscriber._count += 1
+        self._flush_topic = "test/flush/%d/%d" % (os.getpid(), Subscriber._count)
+        self._flushed = 0
+        self._acks = 0
         self.c = paho.Client(paho.CallbackAPIVersion.VERSION2)
-        self.c.on_message = lambda c, u, m: self.got.append((m.topic, m.payload.decode(),
-                                                             m.qos, m.retain))
+        self.c.on_message = self._message
+        self.c.on_subscribe = self._subscribed
         self.c.connect("127.0.0.1", port)
-        for topic in topics or ("ups/#",):
+        topics = list(topics or ("ups/#",)) + [self._flush_topic]
+        for topic in topics:
             self.c.subscribe(topic, qos=1)
         self.c.loop_start()
-        time.sleep(0.2)
+        assert self._until(lambda: self._acks >= len(topics), 30), "no SUBACK from the broker"
 
-    def wait(self, until, seconds=5.0):
-        deadline = time.time() + seconds
-        while not until(self.got) and time.time() < deadline:
+    def _subscribed(self, client, userdata, mid, reasons, props):
+        self._acks += 1
+
+    def _message(self, client, userdata, m):
+        if m.topic == self._flush_topic:
+            self._flushed += 1
+        else:
+            self.got.append((m.topic, m.payload.decode(), m.qos, m.retain))
+
+    @staticmethod
+    def _until(cond, seconds):
+        deadline = time.monotonic() + seconds
+        while not cond() and time.monotonic() < deadline:
             time.sleep(0.01)
-        return until(self.got)
+        return cond()
+
+    def wait(self, until, seconds=10.0):
+        return self._until(lambda: until(self.got), seconds)
+
+    def flush(self, seconds=30.0):
+        """Every message the broker took before this call has reached us: a message of
+        our own, sent through the broker and back, comes after them."""
+        want = self._flushed + 1
+        self.c.publish(self._flush_topic, "flush", qos=1)
+        assert self._until(lambda: self._flushed >= want, seconds), "the broker did not answer"
 
     def close(self):
         self.c.loop_stop()

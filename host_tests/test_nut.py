@@ -29,12 +29,13 @@ def rig(tmp_path):
 
 def test_on_line_on_battery_low_battery_shutdown_and_back(rig):
     # no generator; a battery that is nearly flat, so battery low comes 20-40 s into the
-    # outage; test commands are refused (nut.allow_control off)
+    # outage; test commands are refused (nut.allow_control off). The outage comes 30 s in,
+    # long after NUT is up even on a loaded host.
     board, nut = rig({
-        "name": "nut-low-battery", "duration_s": 120, "generator": {"present": False},
+        "name": "nut-low-battery", "duration_s": 130, "generator": {"present": False},
         "battery": {"capacity_ah": 60, "initial_soc_pct": 8}, "load": {"watts": 1500},
         "config": {"battery.shutdown_lead_s": 225, "transfer.return_delay_s": 5},
-        "mains": {"events": [{"at_s": 20, "kind": "outage", "duration_s": 50}]}}, upsmon=True)
+        "mains": {"events": [{"at_s": 30, "kind": "outage", "duration_s": 50}]}}, upsmon=True)
     assert nut.status() == {"OL"}
     assert nut.var("input.voltage") == "230.0"
     assert nut.var("input.frequency") == "50.0"
@@ -49,7 +50,7 @@ def test_on_line_on_battery_low_battery_shutdown_and_back(rig):
     # upsmon ran its shutdown command on low battery
     nut._wait(lambda: nut.flag.exists(), "upsmon's shutdown command", timeout=15)
     assert nut.var("input.voltage") == "0.0"
-    # mains is back at 70 s: on line again (upsmon's forced-shutdown flag stays)
+    # mains is back at 80 s: on line again (upsmon's forced-shutdown flag stays)
     nut.watch(lambda st: "OL" in st and "OB" not in st and "LB" not in st, timeout=40)
 
 
@@ -61,18 +62,21 @@ def test_generator_carries_the_load_on_line_and_nut_starts_a_battery_test(rig):
     assert nut.status() == {"OL"}
     # upscmd test.battery.start.quick: a 10 s battery test on the board (Megatec "T"),
     # once mains has been good for the return delay since boot (a test needs the load on
-    # good mains, and a freshly booted board has not yet seen it for long enough)
-    while board.elapsed() < 8:
-        time.sleep(0.2)
-    assert nut.command("test.battery.start.quick").returncode == 0
-    seen = nut.watch(lambda st: "CAL" in st, timeout=10)
+    # good mains, and a freshly booted board has not yet seen it for long enough): asked
+    # until the board takes it, however long the host took to start it
+    deadline = time.monotonic() + 30
+    while True:
+        assert nut.command("test.battery.start.quick").returncode == 0
+        try:
+            nut.watch(lambda st: "CAL" in st, timeout=3)
+            break
+        except AssertionError:
+            assert time.monotonic() < deadline, "the board never started the battery test"
     nut.watch(lambda st: st == {"OL"}, timeout=30)
-    # the outage: on battery, then on line again once the generator carries the load
-    nut.watch(lambda st: "OB" in st, timeout=40)
-    assert board.elapsed() < 60
+    # the outage at 35 s: on battery, then on line again once the generator carries the
+    # load, while mains is still out (it returns at 65 s)
+    nut.watch(lambda st: "OB" in st, timeout=60)
     nut.watch(lambda st: st == {"OL"}, timeout=30)
-    on_gen = board.elapsed()
-    assert on_gen < 65, on_gen                     # before mains returns at 65 s
     assert nut.var("input.voltage") == "0.0"       # mains still out: the generator feeds it
     assert nut.var("output.voltage").startswith("2")
     # mains back: a planned move through the battery, then on line from mains
