@@ -1,4 +1,4 @@
-# make demo | make test | make bench | make build | make mutants
+# make demo | make test | make check | make bench | make build | make mutants
 # Everything runs from .venv, built from the pinned requirements on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -19,7 +19,7 @@ ESP32_STUBS := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1
 RP2_STUBS := micropython-rp2-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 STUBS := .stubs/.installed-1.29.0.post1
 
-.PHONY: all demo test bench build mutants clean
+.PHONY: all demo test check bench build mutants clean
 
 all: test
 
@@ -53,7 +53,17 @@ $(STUBS): $(STAMP)
 
 test: $(STAMP) $(NUT) $(MOSQUITTO) $(STUBS)
 	$(VENV)/bin/pyright
-	$(PY) -m pytest -n 2 host_tests
+	$(PY) -m pytest -n 2 --durations=15 host_tests
+
+# The fast tier for the edit loop: no root, no Debian package, under a minute on two
+# cores. The decision modules cycle by cycle and step by step, the board drivers, the
+# files and formats, and the gaps on the simulated board; everything else is make test.
+CHECK := test_mains_cycles.py test_mains_monitor.py test_generator_sequence.py \
+	test_battery.py test_board_drivers.py test_config.py test_scenario_file.py \
+	test_counters.py test_sample_gaps.py test_transfer.py test_environment.py
+check: $(STAMP)
+	$(PY) -m pytest -n 2 -q $(addprefix host_tests/,$(CHECK)) \
+		-k "not micropython and not a_loss_in_or_just_after_a_gap"
 
 build: $(STAMP)
 	$(PY) tools/build.py --out out/build
