@@ -114,6 +114,7 @@ class Commands:
             "mains_sensor": mains_monitor.SENSOR_NAMES[mon.sensor] or "ok",
             "mains_v": round(mon.voltage(c.cfg), 1) if present else 0.0,
             "mains_hz": round(mon.frequency(), 2) if present else 0.0,
+            "samples_lost": mon.samples_lost,
             "battery_v": b.battery_mv() / 1000.0,
             "soc_pct": c.battery.soc_pm / 10.0,
             "runtime_s": None if runtime >= 999999 else runtime,

@@ -4,6 +4,7 @@
 # within 3 ms of the gap's end (or of its own start, if later). The cases come from
 # tools/gap_cases.py and run under both interpreters: CPython here, the unix port through
 # the tool itself.
+import json
 import os
 import sys
 from array import array
@@ -14,6 +15,7 @@ from boards.sim import scenario
 from boards.sim.board import RING_SAMPLES, SimBoard
 from conftest import ROOT, run_micropython
 from firmware import mains_monitor as mm
+from helpers import simulate
 from mains_feed import Feed
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -123,3 +125,13 @@ def test_the_monitor_coasts_over_a_short_gap_and_learns_anew_after_a_long_one():
     assert f.mon.state == mm.LEARN and f.mon.faults == 0
     f.wave(ms=1000, noise=8)
     assert f.mon.ok() and len(f.trips) == 1
+
+
+def test_the_samples_lost_are_counted_and_shown_in_the_status():
+    rep, sim = simulate(4, {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1},
+                        faults=[{"at_s": 1.5, "kind": "sample_gap", "duration_ms": 20},
+                                {"at_s": 2.5, "kind": "stall", "duration_ms": 80}])
+    assert sim.board.samples_lost == 80 + 320 - RING_SAMPLES
+    status = json.loads(sim.controller.commands.status_json())
+    assert status["samples_lost"] == sim.board.samples_lost and status["mains_ok"]
+    assert rep["metrics"]["transfers_to_battery"] == 0
