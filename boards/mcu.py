@@ -126,8 +126,8 @@ class MainsSampler:
         # Copy the next n samples into buf; the caller has waited for available() >= n.
         # Returns how many samples were lost just before these: a loop that fell more than
         # the ring behind resumes at the oldest sample the interrupt cannot overwrite
-        # while this copies, so the monitor is told
-        # exactly how much of the wave it missed (MainsMonitor.gap); overruns counted.
+        # while this copies, so the monitor is told exactly how much of the wave it missed
+        # (MainsMonitor.gap); overruns counted.
         lost = self.available() - (self.RING - n)
         if lost > 0:
             self._r = (self._r + lost) & self._WRAP

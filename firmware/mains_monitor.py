@@ -201,13 +201,17 @@ class MainsMonitor:
         self._odd_kind = 0             # the sensor fault the last windows showed
         self._odd_run = 0
 
-    def resume(self):
-        # The board skipped samples: start a fresh window; the reference stays frozen.
+    def _fresh_window(self):
+        # After samples went unseen: a new window, no run under way, whole reads.
         for k in (_SQ, _SUM, _NW, _ZC, _CNT):
             self._put(k, 0)
         self._put(_NEED, self.block_len)
         self.need = self.block_len
         self._g8_prev = -1
+
+    def resume(self):
+        # The board skipped samples: start a fresh window; the reference stays frozen.
+        self._fresh_window()
         # It was absent before the gap: one more empty window (25 ms) confirms it, while
         # any mains in that window (half the nominal voltage) clears it.
         self._absent_run = 1
@@ -230,11 +234,9 @@ class MainsMonitor:
                 self._start_learning()
         else:
             self._put(_PH, (self._get(_PH) + lost * self._get(_INC)) & 0xFFFF)
-        for k in (_SQ, _SUM, _NW, _ZC, _CNT, _X1, _X2, _MPREV):
+        self._fresh_window()
+        for k in (_X1, _X2, _MPREV):        # the median's samples are from before the gap
             self._put(k, 0)
-        self._put(_NEED, self.block_len)
-        self.need = self.block_len
-        self._g8_prev = -1
         self._partial = True
 
     def absent(self):
