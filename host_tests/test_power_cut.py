@@ -4,6 +4,10 @@
 # the versions that were saved, and its event log reads back whole: every record intact,
 # the sequence numbers without a gap (a torn record is the one that was being written,
 # and the next boot numbers on from the last intact one).
+#
+# The board runs SPEED times faster than the wall clock, so that its once-a-second work
+# (the log's appends, the state's saves) falls inside the short random wait before the
+# cut rather than mostly after it.
 import json
 import os
 import random
@@ -16,12 +20,14 @@ from conftest import MICROPYTHON, ROOT
 from firmware import eventlog
 
 KILLS = 200
+SPEED = 20
+CUT_WITHIN_S = 0.12     # the burst's lines and more than two of the board's seconds
 
 
 class Board:
     def __init__(self, scenario, fs):
         self.p = subprocess.Popen([MICROPYTHON, os.path.join(ROOT, "boards", "sim", "vboard.py"),
-                                   scenario, fs], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   scenario, fs, "--speed", str(SPEED)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         self.out = b""
         self.err = b""
@@ -96,7 +102,7 @@ def test_power_cuts_during_saves_and_log_appends(tmp_path):
         burst = b"config set transfer.return_delay_s %d\rconfig save\r" % new
         burst += b"mode manual\rmode auto\r" * rnd.randint(8, 16)
         board.send(burst)
-        time.sleep(rnd.uniform(0, 2.0))
+        time.sleep(rnd.uniform(0, CUT_WITHIN_S))
         board.kill()
     assert boots == KILLS
     assert len(_log_records(fs)) > 100          # the log filled and rotated

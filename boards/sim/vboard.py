@@ -1,8 +1,10 @@
 # The virtual board's inside, run by the MicroPython unix port (tools/vboard.py starts it):
 #
-#   micropython boards/sim/vboard.py SCENARIO.json [FS_DIR]
+#   micropython boards/sim/vboard.py SCENARIO.json [FS_DIR] [--speed N]
 #
-# The unchanged firmware on the simulated board, paced to the wall clock, with the
+# The unchanged firmware on the simulated board, paced to the wall clock (N simulated
+# seconds to a wall second, 1 unless told: tests that wait for the board's own slow
+# work, a save once a second, run it faster), with the
 # console on this process's stdin/stdout (tools/vboard.py connects them to a
 # pseudo-terminal) and the board's flash in FS_DIR. Reading the console never waits:
 # select.poll with a zero timeout, then only the bytes that are there. Ctrl-C is an
@@ -44,9 +46,22 @@ class VirtualBoard(SimBoard):
         self.serial.write(data)
 
 
+_USAGE = "vboard: usage: vboard.py SCENARIO.json [FS_DIR] [--speed 1..100]\n"
+
+
 def main(argv):
-    if not argv or len(argv) > 2:
-        sys.stderr.write("vboard: usage: vboard.py SCENARIO.json [FS_DIR]\n")
+    speed = 1
+    if len(argv) >= 2 and argv[-2] == "--speed":
+        try:
+            speed = int(argv[-1])
+        except ValueError:
+            speed = 0
+        argv = argv[:-2]
+        if not 1 <= speed <= 100:
+            sys.stderr.write(_USAGE)
+            return 2
+    if not argv or len(argv) > 2 or argv[-1].startswith("-"):
+        sys.stderr.write(_USAGE)
         return 2
     try:
         sc = scenario.load(argv[0])
@@ -63,7 +78,7 @@ def main(argv):
     while board.t_us < end_us:
         if sim.controller.maintenance:
             return 3        # tools/vboard.py restarts the board into its REPL
-        wall_us = time.ticks_diff(time.ticks_ms(), t0) * 1000
+        wall_us = time.ticks_diff(time.ticks_ms(), t0) * 1000 * speed
         if wall_us - board.t_us > lag_us:
             lag_us = wall_us - board.t_us
         if board.t_us < wall_us:
@@ -76,7 +91,7 @@ def main(argv):
                 sim.controller.console.feed(memoryview(buf)[:n], board.ticks_ms())
             time.sleep_ms(2)
     # how late the loop ever ran (a call that waited, for the network say, shows here)
-    sys.stderr.write("vboard: max lag %d ms\n" % (lag_us // 1000))
+    sys.stderr.write("vboard: max lag %d ms\n" % (lag_us // 1000 // speed))
     return 0
 
 
