@@ -21,7 +21,7 @@ NUT_LIB = "/lib/nut"
 class VirtualBoard:
     """tools/vboard.py on a scenario; talk to it through its pseudo-terminal."""
 
-    def __init__(self, tmp_path, scenario, fs=True):
+    def __init__(self, tmp_path, scenario, fs=True, speed=1):
         self.dir = tmp_path
         path = tmp_path / "scenario.json"
         path.write_text(json.dumps(scenario))
@@ -30,6 +30,8 @@ class VirtualBoard:
                "--link", self.link]
         if fs:
             cmd += ["--fs", str(tmp_path / "fs")]
+        if speed != 1:
+            cmd += ["--speed", str(speed)]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
         self.fd = None
         self.t0 = time.monotonic()

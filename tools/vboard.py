@@ -1,12 +1,13 @@
 # A virtual board on a pseudo-terminal:
 #
-#   python3 tools/vboard.py --scenario FILE --link PATH [--fs DIR]
+#   python3 tools/vboard.py --scenario FILE --link PATH [--fs DIR] [--speed N]
 #
 # Runs the unchanged firmware under the MicroPython unix port on the simulated board, in
 # real time (boards/sim/vboard.py), with its serial console on a pseudo-terminal whose
 # device is symlinked at PATH: open PATH with any serial terminal (picocom, screen), or
 # point NUT's nutdrv_qx at it. DIR holds
-# the board's flash (config.json, state.json) and outlives the run. Runs until the
+# the board's flash (config.json, state.json) and outlives the run. N runs the board N
+# times faster than the wall clock (1 unless told; tests use it to wait less). Runs until the
 # scenario ends or SIGTERM; exit 2 with one line on stderr for bad arguments or an invalid
 # scenario. After `maint` on the console the board restarts into a bare MicroPython REPL
 # on the same pseudo-terminal, in DIR, as a real board restarts into its REPL.
@@ -33,11 +34,23 @@ class _Args(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _speed(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 100:
+        raise argparse.ArgumentTypeError("%r is not a speed; allowed a whole number 1..100" % text)
+    return n
+
+
 def main(argv):
     ap = _Args(description="A virtual board on a pseudo-terminal.")
     ap.add_argument("--scenario", required=True, help="scenario file (JSON)")
     ap.add_argument("--link", required=True, help="path of the serial device symlink to create")
     ap.add_argument("--fs", help="directory that holds the board's filesystem")
+    ap.add_argument("--speed", type=_speed, default=1, metavar="1..100",
+                    help="simulated seconds per wall-clock second (default 1)")
     args = ap.parse_args(argv)
     mp = _micropython()
     if mp is None:
@@ -54,6 +67,8 @@ def main(argv):
     cmd = [mp, os.path.join(ROOT, "boards", "sim", "vboard.py"), os.path.abspath(args.scenario)]
     if args.fs:
         cmd.append(os.path.abspath(args.fs))
+    if args.speed != 1:
+        cmd += ["--speed", str(args.speed)]
     # The slave stays open here, so that the board's side reads nothing (rather than an
     # error) while no terminal is connected.
     procs = [subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True)]
