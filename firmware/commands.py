@@ -47,6 +47,22 @@ def _changes(cmd, args):
     return False
 
 
+def _alarm_text(code):
+    row = alarms.TABLE.get(code)
+    return "%s (%s)" % (row[0], alarms.CLASS_NAMES[row[1]]) if row else "alarm_%d" % code
+
+
+def arg_text(code, arg):
+    # An event's argument as the log shows it: a name where it stands for one.
+    if code == events.EV_ALARM or code == events.EV_ALARM_CLEARED:
+        return _alarm_text(arg)
+    if code == events.EV_GEN_START and 0 < arg < len(generator.WHY_NAMES):
+        return generator.WHY_NAMES[arg]
+    if code == events.EV_MODE and 0 <= arg < len(supervisor.MODE_NAMES):
+        return supervisor.MODE_NAMES[arg]
+    return "%d" % arg
+
+
 class Commands:
     def __init__(self, ctrl):
         self.ctrl = ctrl
@@ -203,7 +219,14 @@ class Commands:
         return ", ".join(self._active_list())
 
     def _cmd_alarms(self, args, now):
-        return "OK alarms: %s" % (self._active() or "none")
+        # each with its class, and whether it waits for `ack`
+        a = self.ctrl.alarms
+        shown = []
+        for code in sorted(alarms.TABLE):
+            if a.is_active(code):
+                text = _alarm_text(code)
+                shown.append(text[:-1] + ", latched)" if a.latched() & (1 << code) else text)
+        return "OK alarms: %s" % (", ".join(shown) or "none")
 
     def _cmd_ack(self, args, now):
         a = self.ctrl.alarms
@@ -251,9 +274,10 @@ class Commands:
         for seq, code, arg, at in c.eventlog.records(n):
             name = events.NAMES.get(code, "event_%d" % code)
             if as_json:
-                lines.append(json.dumps({"seq": seq, "time": clock.stamp(at), "event": name, "arg": arg}))
+                lines.append(json.dumps({"seq": seq, "time": clock.stamp(at), "event": name,
+                                         "arg": arg, "text": arg_text(code, arg)}))
             else:
-                lines.append("%s %s %d" % (clock.stamp(at), name, arg))
+                lines.append("%s %s %s" % (clock.stamp(at), name, arg_text(code, arg)))
         return "\n".join(lines) if lines else "OK log empty"
 
     def _cmd_config(self, args, now):

@@ -11,7 +11,8 @@
 #   RUNNING/READY --no want--> COOLDOWN --(cooldown_s)--> STOPPING --(engine still)--> IDLE
 #   STOPPING --(fail_to_stop_s)--> alarm fail_to_stop (warning), keeps waiting
 #
-# `want` is a level: the supervisor says every step whether it wants the engine. The
+# `want` is a level: the supervisor says every step whether it wants the engine, and why
+# (WHY_*, 0 for not wanted; the reason goes into the log with generator_start). The
 # starter is only ever engaged on a still engine. Readings arrive as per mille of nominal.
 try:
     from micropython import const
@@ -35,6 +36,16 @@ FAILED = const(9)
 NAMES = ("idle", "start_delay", "preheat", "crank", "rest", "running", "ready",
          "cooldown", "stopping", "failed")
 
+# Why the engine is wanted.
+WHY_OUTAGE = const(1)         # mains failed, and stayed failed for the start delay
+WHY_BATTERY = const(2)        # on battery with too little runtime to wait
+WHY_FLAPPING = const(3)       # mains failing again and again
+WHY_EXERCISE = const(4)
+WHY_REMOTE = const(5)         # the remote start contact
+WHY_MANUAL = const(6)         # gen start in manual mode
+WHY_DRILL = const(7)
+WHY_NAMES = ("", "outage", "battery", "flapping", "exercise", "remote", "manual", "drill")
+
 _STILL_PM = const(100)        # below 10 % of nominal voltage and frequency: not turning
 SETTLE_S = const(5)           # allowance for the voltage to build up after firing
 # The latched alarms that forbid putting the generator on load (tripped()), as alarm bits.
@@ -50,6 +61,7 @@ class Generator:
         self._alarms = alarm_set
         self.configure(cfg)
         self.state = IDLE
+        self._why = 0
         self._t = 0
         self._t_fire = 0
         self.attempt = 0
@@ -175,6 +187,7 @@ class Generator:
         self.f_pm = f_pm
         if not self.present:
             return
+        self._why = want
         state = self.state
         elapsed = self._diff(now, self._t)
         if state == IDLE or state == START_DELAY:
@@ -260,7 +273,7 @@ class Generator:
         self._enter(RUNNING, now)
 
     def _begin(self, now):
-        self._log.add(now, events.EV_GEN_START, 0)
+        self._log.add(now, events.EV_GEN_START, self._why)
         self._heat_or_crank(now)
 
     def _heat_or_crank(self, now):

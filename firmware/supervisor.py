@@ -44,7 +44,8 @@ from firmware.ats import Ats
 from firmware.battery import NO_RUNTIME_LIMIT
 from firmware.contacts import Contacts
 from firmware.exercise import Exercise
-from firmware.generator import IDLE as GEN_IDLE, Generator
+from firmware.generator import (IDLE as GEN_IDLE, WHY_BATTERY, WHY_DRILL, WHY_EXERCISE,
+                                WHY_FLAPPING, WHY_MANUAL, WHY_OUTAGE, WHY_REMOTE, Generator)
 from firmware.recent import Recent
 from firmware.selftest import BatteryTest
 from firmware.shutdown import Shutdown
@@ -316,19 +317,29 @@ class Supervisor:
                 self.outage = False
         else:
             self.outage = False
+        want_gen = 0                    # or why it is wanted (generator.WHY_*)
         if automatic:
             # A start delay runs only while mains stays failed; once cranking has begun
             # the engine is wanted until the outage is over.
-            want_gen = (exercising or remote or self._ex_load and not tripped
-                        or self.outage and not tripped
-                        and (not present or self.hurry or self.flapping or gen.committed()))
-        else:
-            want_gen = self.mode == MANUAL and self.manual_run and not tripped
+            if (self.outage and not tripped
+                    and (not present or self.hurry or self.flapping or gen.committed())):
+                want_gen = (WHY_DRILL if self.mode == TEST else WHY_BATTERY if self.hurry
+                            else WHY_FLAPPING if self.flapping else WHY_OUTAGE)
+            elif remote:
+                want_gen = WHY_REMOTE
+            elif exercising or self._ex_load and not tripped:
+                want_gen = WHY_EXERCISE
+        elif self.mode == MANUAL and self.manual_run and not tripped:
+            want_gen = WHY_MANUAL
         gen.step(now, want_gen, self.hurry and automatic,
                  board.gen_volts_x10() * 100 // self._nom_v,
                  board.gen_hz_x100() * 10 // self._nom_f,
                  self.flapping or self.mode == MANUAL)
         tripped = gen.tripped()           # the sequencer may just have latched one
+        if tripped:
+            # The engine stopped on a fault: the operator's run order ends with it, so
+            # that acknowledging the alarm cannot crank it again (only a new gen start).
+            self.manual_run = False
         if on_load and gen.ready():
             target = ats.GEN
         elif stable:

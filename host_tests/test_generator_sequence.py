@@ -75,10 +75,11 @@ def test_the_start_delay_is_served_to_the_millisecond_and_a_short_outage_starts_
     _run(g, 0, 3000, True, STILL)
     assert g.state == START_DELAY and board.outputs() == (False, False, False)
     assert not g.committed()
-    g.step(3000, True, False, *STILL)
+    g.step(3000, generator.WHY_BATTERY, False, *STILL)
     assert g.state == CRANK and board.outputs() == (True, True, False)
     assert g.committed()
-    assert _log(g) == [(events.EV_GEN_START, 0), (events.EV_GEN_CRANK, 1)]
+    # the log says why, as wanted at the moment the sequence began
+    assert _log(g) == [(events.EV_GEN_START, generator.WHY_BATTERY), (events.EV_GEN_CRANK, 1)]
     assert g.starts == 1 and g.attempt == 1
     # mains came back during the delay
     g, board = _gen()
@@ -105,9 +106,9 @@ def test_a_hurried_start_a_flapping_mains_or_no_delay_cranks_at_once(hurry, skip
 
 def test_glow_plugs_before_each_crank():
     g, board = _gen(**{"gen.start_delay_s": 0, "gen.preheat_s": 2, "gen.attempts": 2})
-    g.step(0, True, False, *STILL)
+    g.step(0, generator.WHY_MANUAL, False, *STILL)
     assert g.state == PREHEAT and board.outputs() == (False, False, True)
-    assert _log(g) == [(events.EV_GEN_START, 0)]
+    assert _log(g) == [(events.EV_GEN_START, generator.WHY_MANUAL)]
     _run(g, 1, 2000, True, STILL)
     assert g.state == PREHEAT
     g.step(2000, True, False, *STILL)

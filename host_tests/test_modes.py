@@ -114,3 +114,42 @@ def test_a_shutdown_alarm_during_a_drill_ends_it_at_once():
     # the same step that latched the alarm, long before the drill's 150 s
     assert 0 <= end[0]["t_ms"] - failed[0]["t_ms"] <= 50 and end[0]["t_ms"] < 100000
     assert [e["mode"] for e in events_named(rep, "mode")] == ["test", "auto"]
+
+
+def test_an_acknowledge_never_starts_the_engine_in_manual():
+    # Manual run, then an electrical trip (70 % voltage for 5 s): cooldown and stop. The
+    # acknowledge clears the alarm and nothing else; only a new `gen start` cranks again.
+    rep, _ = simulate(150, mains(), generator={
+        "present": True, "events": [{"at_s": 40, "kind": "voltage", "level_pct": 70, "duration_s": 5}]},
+        console=_console((2, "mode manual"), (3, "gen start"), (90, "alarms"), (91, "log 30"),
+                         (100, "ack all"), (120, "gen start")))
+    replies = _replies(rep)
+    # alarms and the log name the alarm, its class and why the engine started
+    assert replies[2] == ("alarms", "OK alarms: generator_out_of_limits (electrical_trip, latched)")
+    log = replies[3][1].split("\n")
+    assert any(line.endswith(" generator_start manual") for line in log), log
+    assert any(line.endswith(" alarm generator_out_of_limits (electrical_trip)") for line in log), log
+    assert replies[4] == ("ack all", "OK acknowledged generator_out_of_limits")
+    assert replies[5] == ("gen start", "OK gen start")
+    starts = [e["t_ms"] for e in events_named(rep, "generator_start")]
+    assert len(starts) == 2 and starts[0] < 4000 and starts[1] >= 120000, starts
+    assert all(e["reason"] == "manual" for e in events_named(rep, "generator_start"))
+
+
+def test_after_an_acknowledge_in_auto_the_engine_starts_again_only_for_the_outage():
+    # An outage, the engine trips on load (70 % voltage); acknowledged while mains is
+    # still out, it starts again, and the log says why. Acknowledged once mains is back,
+    # nothing starts.
+    def run(ack_at):
+        rep, _ = simulate(260, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 110}]),
+                          generator={"present": True, "events": [
+                              {"at_s": 50, "kind": "voltage", "level_pct": 70, "duration_s": 5}]},
+                          battery={"capacity_ah": 200},
+                          console=_console((ack_at, "ack all")))
+        assert _replies(rep) == [("ack all", "OK acknowledged generator_out_of_limits")]
+        return [(e["t_ms"], e["reason"]) for e in events_named(rep, "generator_start")]
+
+    during = run(90)
+    assert len(during) == 2 and during[1][0] >= 90000 and during[1][1] == "outage", during
+    after = run(200)
+    assert len(after) == 1, after

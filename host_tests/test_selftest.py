@@ -24,7 +24,7 @@ def test_selftest_judges_the_battery_by_its_resistance(health, result):
     assert rep["metrics"]["itic_violations"] == 0
     alarms_reply = events_named(rep, "console")[1]["reply"]
     if result == "fail":
-        assert alarms_reply == "OK alarms: battery_failed"
+        assert alarms_reply == "OK alarms: battery_failed (warning, latched)"
     else:
         assert alarms_reply == "OK alarms: none"
 

@@ -3,7 +3,8 @@ import sys
 
 from boards.sim.board import SimBoard
 from boards.sim.scenario import ScenarioError
-from firmware import alarms, ats, contacts, events, mains_monitor, settings_file, supervisor
+from firmware import (alarms, ats, contacts, events, generator, mains_monitor, settings_file,
+                      supervisor)
 from firmware.commands import redact
 from firmware.config import Config
 from firmware.controller import Controller
@@ -132,6 +133,8 @@ class Simulation:
             board.event(board.t_us, "transfer_to_generator" if arg == ats.GEN else "transfer_to_mains")
         elif code == events.EV_XFER_TO_BATTERY:
             board.event(board.t_us, name, cause="fault" if arg else "planned")
+        elif code == events.EV_GEN_START:
+            board.event(board.t_us, name, reason=generator.WHY_NAMES[arg])
         elif code == events.EV_GEN_CRANK:
             board.event(board.t_us, name, attempt=arg)
         elif code == events.EV_BATTERY_LOW:
