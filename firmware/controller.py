@@ -4,8 +4,9 @@
 #
 # Everything on this path is preallocated; slow work (console, telemetry, persistence)
 # runs between blocks and never inside step(): the board's loop calls service() after
-# each block; it reads the console every SERIAL_MS and does the rest at most once a
-# second (counters, the exercise schedule, saving the persistent record).
+# each block; it reads the console and writes new events to the log every SERIAL_MS and
+# does the rest at most once a second (counters, the exercise schedule, saving the
+# persistent record).
 #
 # Stride: the monitor sees every sample, but the supervisor is stepped (and the watchdog
 # fed) only as often as it asks (Supervisor.stride_ms): every block while a relay or
@@ -22,7 +23,7 @@
 # is noticed within a second, long before any return delay ends, and the CPU is free.
 from array import array
 
-from firmware import alarms, clock, events, generator, settings_file
+from firmware import alarms, clock, eventlog, events, generator, settings_file
 from firmware import store as record
 from firmware.alarms import Alarms
 from firmware.battery import BatteryMonitor
@@ -205,6 +206,12 @@ class Controller:
             self.console.feed(memoryview(self._serial)[:n], now)
         if self.telemetry is not None:
             self.telemetry.service(now)
+        log = self.eventlog
+        if self.log.count != log.seen or log.waiting():
+            # every event on flash within a second (eventlog.HOLD_MS); while the idle watch
+            # skips ahead, each call here is up to a second apart: no hold then
+            self.collect_events(now)
+            log.service(now, board.ticks_diff, 0 if self._idle else eventlog.HOLD_MS)
         if board.ticks_diff(now, self._t_service) < SERVICE_MS:
             return
         self._t_service = now
@@ -224,8 +231,6 @@ class Controller:
             store.values["latched"] = latched
             store.changed(record.NOW)
         store.service(now, board.ticks_diff)
-        self.collect_events(now)
-        self.eventlog.service(rtc)
 
     def step(self):
         # One block. The steady path (the block read, the monitor, a countdown) is kept to

@@ -13,22 +13,23 @@
 # torn record that is skipped, and the records before and after it are read as ever.
 #
 # The control loop records events in RAM (events.EventRing, allocation-free); between
-# blocks collect() copies the new ones here, and service() appends them when 16 are
-# waiting, when the oldest has waited FLUSH_S, or at once when one is an alarm. Flash
-# writes: none while nothing happens; at most 3600 / FLUSH_S an hour plus one per alarm.
-# A power cut loses what was still waiting in RAM (at most FLUSH_S of events) and at
-# most the one record being written.
+# blocks (every SERIAL_MS) collect() copies the new ones here, and service() appends them
+# once the oldest has waited the hold (HOLD_MS: a burst, a failure and its transfer, is
+# one write) or when BATCH are waiting: every event is on flash within a second of
+# happening. Flash writes: none while nothing happens, one per burst of events, at most
+# 1000 / HOLD_MS a second in a storm (the transfer_chatter alarm holds the load on battery
+# long before that). A power cut loses at most the events of the last HOLD_MS and the one
+# record being written.
 import struct
 from binascii import crc32
 
-from firmware import events
 
 NAME = "events.log"
 OLD = "events.old"
 MARK = 0xA5
 SIZE = 16
 BATCH = 16
-FLUSH_S = 60
+HOLD_MS = 200
 _PENDING_MAX = 256
 
 
@@ -59,9 +60,8 @@ class EventLog:
         self._fs = fs
         self.max_records = max_records
         self._pending = []           # packed records not yet written
-        self._t_first = 0            # clock time the oldest of them was collected
-        self._urgent = False
-        self._seen = 0               # EventRing.count already collected
+        self._t_first = 0            # ticks_ms of the oldest of them
+        self.seen = 0                # EventRing.count already collected
         self.dropped = 0
         self.writes = 0
         self.failed = False
@@ -70,32 +70,36 @@ class EventLog:
 
     def collect(self, ring, now_ms, rtc, diff):
         # Copy the RAM ring's new records, with their clock time.
-        new = ring.count - self._seen
+        new = ring.count - self.seen
         if new <= 0:
             return
         if new > ring.size:
             self.dropped += new - ring.size
             new = ring.size
-        self._seen = ring.count
+        self.seen = ring.count
         for t, code, arg in ring.recent(new):
             if len(self._pending) >= _PENDING_MAX:
                 self._pending.pop(0)
                 self.dropped += 1
             if not self._pending:
-                self._t_first = rtc
+                self._t_first = t
             self._pending.append(pack(self._seq, code, arg, rtc - diff(now_ms, t) // 1000))
             self._seq = (self._seq + 1) & 0xFFFF
-            if code == events.EV_ALARM:
-                self._urgent = True
 
-    def service(self, rtc):
-        # Append what is waiting when it is due. Returns True when it wrote.
+    def waiting(self):
+        return len(self._pending)
+
+    def service(self, now_ms, diff, hold_ms=HOLD_MS):
+        # Append what is waiting once it is due. Returns True when it wrote.
         p = self._pending
         if not p:
             return False
-        if not (self._urgent or len(p) >= BATCH or rtc - self._t_first >= FLUSH_S):
+        if len(p) < BATCH and diff(now_ms, self._t_first) < hold_ms:
             return False
-        return self.flush()
+        if not self.flush():
+            self._t_first = now_ms      # a refusing filesystem: try again after the hold
+            return False
+        return True
 
     def flush(self):
         fs = self._fs
@@ -109,7 +113,6 @@ class EventLog:
             return False
         self.failed = False
         self._pending = []
-        self._urgent = False
         self.writes += 1
         return True
 

@@ -7,12 +7,13 @@
 # recognised rather than half-believed; an unreadable record boots with the defaults and
 # raises `stored_state_lost`. Saving replaces the file atomically (files.DirFS.write).
 #
-# Flash wear: a change is not written at once. Counts (starts, relay operations) are
-# written at most once per SOON_S, the engine's running time at most once per LAZY_S,
-# and urgent changes (an exercise starting, an operator's reset) at once, so that a
-# restart neither doubles nor loses a run. Writes per hour: none while nothing happens,
-# 6 with an engine running for hours, at most 3600 / SOON_S + the urgent ones whatever
-# happens; a restart loses at most SOON_S of counts and LAZY_S of engine time.
+# Flash wear: a change is not written at once. Counts (starts, relay operations) and the
+# engine's running time are written at most once per SOON_S, and urgent changes (an
+# exercise starting, an operator's reset, a latched alarm) at once, so that a restart
+# neither doubles nor loses a run. Writes per hour: none while nothing happens, 60 with an
+# engine running for hours, at most 3600 / SOON_S + the urgent ones whatever happens; a
+# restart loses at most SOON_S of counts and of engine time. The file is replaced whole,
+# so what a restart reads is always a record that was saved: never older than SOON_S.
 import json
 from binascii import crc32
 
@@ -20,7 +21,6 @@ from firmware import alarms
 
 NAME = "state.json"
 VERSION = 1
-LAZY_S = 600
 SOON_S = 60
 LATER = 1
 SOON = 2
@@ -100,8 +100,7 @@ class Store:
         if not due:
             return False
         if due != NOW and self._t_saved is not None:
-            wait = SOON_S if due == SOON else LAZY_S
-            if diff(now_ms, self._t_saved) < wait * 1000:
+            if diff(now_ms, self._t_saved) < SOON_S * 1000:
                 return False
         return self.flush(now_ms)
 
@@ -112,7 +111,7 @@ class Store:
             self._fs.write(NAME, encode(record))
         except OSError:
             self._alarms.raise_(now_ms, alarms.AL_STATE_LOST)
-            self._t_saved = now_ms      # try again after LAZY_S, not on every block
+            self._t_saved = now_ms      # try again after SOON_S, not on every block
             return False
         self._due = 0
         self._t_saved = now_ms
