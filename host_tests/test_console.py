@@ -52,7 +52,7 @@ def test_console_on_the_pseudo_terminal(tmp_path):
         q1 = board.read_until(b"\r")
         assert len(q1) == 47 and q1.startswith(b"(") and q1.endswith(b"00001000\r"), q1
         log = board.ask(b"log 5", lines=5)
-        assert log.endswith("\r\n") and "mode 1" in log and "2468" not in log
+        assert log.endswith("\r\n") and "mode manual" in log and "2468" not in log
     finally:
         board.close()
     # the board restarts from the same flash: the saved setting is back, the mode is not
