@@ -39,6 +39,7 @@ AL_LOW_FUEL = const(19)          # the fuel tank's low-level switch
 AL_ROOM_HOT = const(20)          # the battery room above env.temp_high_c: the battery ages fast
 AL_ROOM_COLD = const(21)         # below env.temp_low_c: the battery holds less
 AL_ROOM_SENSOR = const(22)       # env.sensor on, and no reading from it
+AL_BATTERY_DEAD = const(23)      # on battery, the inverter cut out: the bank cannot carry the load
 
 # code: (name, class)
 TABLE = {
@@ -64,10 +65,11 @@ TABLE = {
     AL_ROOM_HOT: ("battery_room_hot", WARNING),
     AL_ROOM_COLD: ("battery_room_cold", WARNING),
     AL_ROOM_SENSOR: ("room_sensor_fault", WARNING),
+    AL_BATTERY_DEAD: ("battery_dead", WARNING),
 }
 # Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
 # counter is reset (`counters reset ...`), not by themselves.
-_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_STATE_LOST, AL_CONFIG_LOST, AL_XFER_RELAY_FAULT,
+_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_BATTERY_DEAD, AL_STATE_LOST, AL_CONFIG_LOST, AL_XFER_RELAY_FAULT,
                       AL_MAINS_CONTACTOR_FAULT, AL_GEN_CONTACTOR_FAULT, AL_MAINS_SENSOR,
                       AL_BATTERY_SENSOR)
 NAMES = {code: row[0] for code, row in TABLE.items()}

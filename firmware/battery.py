@@ -40,6 +40,7 @@ _LEARN_P10 = const(200)       # voltage-estimated charge lost (0.1 per mille) be
 _MIN_MV = const(1000)         # per cell: a plausible reading lies in between
 _MAX_MV = const(2800)
 _MAX_RATED_MA = const(500000)
+_DEAD_MS = const(300)         # on battery with no current this long: it cannot carry the load
 NO_RUNTIME_LIMIT = const(999999)
 
 
@@ -67,6 +68,8 @@ class BatteryMonitor:
         self.sensor_fault = False
         self._blind_uah = 0
         self.temp_pm = 1000            # capacity at the room's temperature (environment.py)
+        self.dead = False              # carrying the load, it gave out (watch())
+        self._t_alive = 0
 
     def configure(self, cfg):
         self.cells = max(1, cfg.get("battery.nominal_v") // 2)
@@ -123,6 +126,27 @@ class BatteryMonitor:
         # i * w >> 10 in two parts, each below 2^30 at 500 A whatever the exponent
         return i_ma * (w >> 10) + (i_ma * (w & 1023) >> 10)
 
+    def watch(self, now, v_mv, i_ma, carrying):
+        # Called at every supervisor step with fresh readings; carrying: the load has been
+        # switched to the battery's side and the relay has landed. A bank that cannot carry
+        # the load (worn out, a cell open, a breaker tripped) lets the inverter cut out:
+        # the current stops, or the voltage sits at the cut-out. Seen for _DEAD_MS, the
+        # battery is dead and its runtime 0 until the load leaves it. The estimates above
+        # cannot tell: they are refreshed once a second, and with no current they see a
+        # battery at rest, with all the time in the world.
+        if not carrying:
+            self._t_alive = now
+            self.dead = False
+            return self.dead
+        gone = (i_ma <= self._i20 // 20 or v_mv <= self._cutoff_cell * self.cells) and not (
+            self.sensor_fault or v_mv < self.cells * _MIN_MV)
+        if not gone:
+            self._t_alive = now
+        elif not self.dead and self._diff(now, self._t_alive) >= _DEAD_MS:
+            self.dead = True
+            self.runtime_s = 0
+        return self.dead
+
     def update(self, now, v_mv, i_ma, on_batt):
         # Called every block; does its work once a second.
         if self.charge_uah >= 0 and self._diff(now, self._t) < _PERIOD_MS:
@@ -176,7 +200,7 @@ class BatteryMonitor:
             self.charge_uah = cap_uah
         soc_c = self.charge_uah // self.cap_mah
         self.soc_pm = soc_c if soc_c < soc_v else soc_v
-        self.runtime_s = self._runtime(v_mv, i_ma)
+        self.runtime_s = 0 if self.dead else self._runtime(v_mv, i_ma)
 
     def _blind(self, now, on_batt):
         if not self.sensor_fault:

@@ -261,10 +261,16 @@ class Supervisor:
         bat = self.battery
         xfer = self.transfer
         on_batt = xfer.on_battery()
-        bat.update(now, board.battery_mv(), board.battery_ma(), on_batt)
+        v_mv = board.battery_mv()
+        i_ma = board.battery_ma()
+        bat.update(now, v_mv, i_ma, on_batt)
         if bat.sensor_fault:
             # raise_ does nothing while it stands; after an ack it comes back at once
             self._alarms.raise_(now, alarms.AL_BATTERY_SENSOR)
+        if bat.watch(now, v_mv, i_ma, xfer.settled_on_battery() and self.shutdown.state == 0):
+            # the load is dead on a battery that gave out: battery low at once (runtime 0)
+            # and the generator at once, without its start delay or warm-up (hurry)
+            self._alarms.raise_(now, alarms.AL_BATTERY_DEAD)
         runtime = bat.runtime_s if on_batt else NO_RUNTIME_LIMIT
         self._battery_low(now, on_batt, runtime)
         # non-critical loads come back only once the load has landed on the utility side
@@ -293,7 +299,9 @@ class Supervisor:
             faults |= self._sensor_fault(now, bus == ats.MAINS and xfer.state == ON_UTILITY)
         gen = self.gen
         # a battery that cannot be measured is not waited on: the generator starts at once
-        self.hurry = on_batt and (runtime <= self.worst_s + self._margin or bat.sensor_fault)
+        # nor is one that gave out, in this outage or (until acknowledged) an earlier one
+        self.hurry = on_batt and (runtime <= self.worst_s + self._margin or bat.sensor_fault
+                                  or self._alarms.is_active(alarms.AL_BATTERY_DEAD))
         automatic = self.mode == AUTO or self.mode == TEST
         self._inputs(now)
         tripped = gen.tripped()

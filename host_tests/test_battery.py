@@ -431,3 +431,34 @@ def test_bank_size_sets_the_cells_and_the_20_hour_current():
     bm.update(0, _volts(1000, 20000, cells=120), 20000, False)
     _feed(bm, 1000, 3600, _volts(1000, 20000, cells=120), 20000)
     assert _near(320_000_000 - bm.charge_uah, 20_000_000, 0.002)
+
+
+def test_a_battery_whose_current_stops_while_it_carries_the_load_is_dead_after_300_ms():
+    bm = _monitor()                 # 48 V, 100 Ah: "no current" is at most 250 mA
+    v = _volts(800, 30000)
+    _feed(bm, 0, 5, v, 30000, on_batt=True)
+    # carrying, with current: alive however long
+    for t in range(5000, 8000, 10):
+        assert not bm.watch(t, v, 30000, True)
+    # the inverter cut out: no current, the voltage back at rest
+    rest = _volts(800)
+    for t in range(8000, 8290, 10):     # 300 ms from the last reading with current
+        assert not bm.watch(t, rest, 0, True)
+    assert bm.watch(8290, rest, 0, True) and bm.runtime_s == 0
+    bm.update(9300, rest, 0, True)
+    assert bm.runtime_s == 0        # the once-a-second estimate does not bring it back
+    # off the battery's side: judged afresh next time
+    assert not bm.watch(9400, rest, -2000, False)
+    # not carrying (the relay still moving, the output switched off): never dead
+    for t in range(10000, 12000, 10):
+        assert not bm.watch(t, rest, 0, False)
+    # at the cut-out voltage with current still flowing: dead as well
+    cut = 1750 * CELLS
+    bm.watch(11990, v, 30000, True)
+    for t in range(12000, 12290, 10):
+        assert not bm.watch(t, cut, 40000, True)
+    assert bm.watch(12290, cut, 40000, True)
+    # a reading no battery can give is the sensor (sensor_fault), not a dead battery
+    bm2 = _monitor()
+    for t in range(0, 2000, 10):
+        assert not bm2.watch(t, 0, 0, True)

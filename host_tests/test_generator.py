@@ -4,7 +4,7 @@ import pytest
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
-from firmware import ats
+from firmware import alarms, ats
 from helpers import events_named, mains, simulate
 
 GEN = {"present": True, "failed_attempts": 0, "fails_to_start": False,
@@ -293,3 +293,35 @@ def test_battery_low_clears_when_mains_takes_the_load_back():
     back = events_named(rep, "load_to_mains")[-1]["t_ms"]
     # cleared as the load leaves the battery, before the transfer back completes
     assert low[0]["t_ms"] < 10000 and 0 < back - ok[0]["t_ms"] < 50
+
+
+@pytest.mark.parametrize("capacity, health, watts", [(20, 70, 3000), (10, 50, 3000), (40, 40, 6000)])
+def test_a_battery_that_cannot_carry_the_load_is_found_within_a_second(capacity, health, watts):
+    # The inverter cuts out moments after the transfer. Within a second: the battery_dead
+    # alarm, battery low (NUT's servers are told), the generator started at once; the
+    # load on the generator as soon as it can take it (no start delay, no warm-up).
+    rep, sim = simulate(120, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 200}]),
+                        generator=GEN, load={"watts": watts},
+                        battery={"capacity_ah": capacity, "health_pct": health})
+    cut = events_named(rep, "battery_depleted")[0]["t_ms"]
+    assert cut < 10500
+    dead = [e for e in events_named(rep, "alarm") if e["alarm"] == "battery_dead"]
+    assert len(dead) == 1 and cut < dead[0]["t_ms"] <= cut + 1000
+    low = events_named(rep, "battery_low")[0]
+    assert low["t_ms"] <= cut + 1000 and low["runtime_s"] == 0
+    start = events_named(rep, "generator_start")[0]
+    assert start["t_ms"] <= cut + 1000 and start["reason"] == "battery"
+    on_gen = events_named(rep, "load_to_generator")[0]["t_ms"]
+    running = events_named(rep, "engine_running")[0]["t_ms"]
+    assert on_gen - running <= 5000           # the voltage settling, not a warm-up
+    assert rep["metrics"]["max_load_interruption_ms"] <= on_gen - cut + 100
+    # still latched for the operator once the load is safe
+    assert sim.controller.alarms.latched() & (1 << alarms.AL_BATTERY_DEAD)
+
+
+def test_a_healthy_battery_on_a_light_load_is_not_taken_for_dead():
+    rep, sim = simulate(200, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 100}]),
+                        generator={"present": False}, load={"watts": 100},
+                        battery={"capacity_ah": 400})
+    assert not [e for e in events_named(rep, "alarm") if e["alarm"] == "battery_dead"]
+    assert events_named(rep, "battery_low") == []
