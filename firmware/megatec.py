@@ -125,6 +125,7 @@ class Megatec:
     def _failed(self):
         a = self.ctrl.alarms
         return (a.latched_shutdown() or a.is_active(alarms.AL_BATTERY_FAILED)
+                or a.is_active(alarms.AL_BATTERY_DEAD)
                 or a.is_active(alarms.AL_XFER_RELAY_FAULT)
                 or a.is_active(alarms.AL_MAINS_CONTACTOR_FAULT)
                 or a.is_active(alarms.AL_GEN_CONTACTOR_FAULT)

@@ -315,8 +315,9 @@ def test_a_battery_that_cannot_carry_the_load_is_found_within_a_second(capacity,
     running = events_named(rep, "engine_running")[0]["t_ms"]
     assert on_gen - running <= 5000           # the voltage settling, not a warm-up
     assert rep["metrics"]["max_load_interruption_ms"] <= on_gen - cut + 100
-    # still latched for the operator once the load is safe
+    # still latched for the operator once the load is safe, and NUT sees "UPS failed"
     assert sim.controller.alarms.latched() & (1 << alarms.AL_BATTERY_DEAD)
+    assert sim.controller.console.megatec.q1()[-5] == "1"
 
 
 def test_a_healthy_battery_on_a_light_load_is_not_taken_for_dead():
