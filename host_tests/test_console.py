@@ -2,6 +2,9 @@
 # and through the simulated board's serial line in simulated time for what takes minutes
 # (PIN lockouts, idle locking) or thousands of lines (fuzzing).
 import json
+import os
+import subprocess
+import sys
 
 from hypothesis import given, settings, strategies as st
 
@@ -11,6 +14,7 @@ from firmware import megatec, settings_file
 from firmware.commands import redact
 from firmware.config import SCHEMA
 from firmware.supervisor import STEADY_MS
+from conftest import ROOT
 from rigs import VirtualBoard
 
 GEN = {"present": True}
@@ -242,3 +246,15 @@ def test_maint_is_refused_unless_the_load_is_on_good_mains_with_the_generator_at
     assert sim.controller.command("maint") == \
         "ERR maint: only with the load on good mains and the generator at rest"
     assert not sim.controller.maintenance
+
+
+def test_the_tools_find_the_projects_venv_whatever_python_starts_them(tmp_path):
+    # As the README writes it, `python3 tools/vboard.py ...` with the system's python3,
+    # which has no micropython beside it: the tool runs itself again in .venv.
+    base = getattr(sys, "_base_executable", None) or "python3"
+    assert not os.path.exists(os.path.join(os.path.dirname(base), "micropython"))
+    scenario = tmp_path / "s.json"
+    scenario.write_text('{"duration_s": 1}')
+    p = subprocess.run([base, os.path.join(ROOT, "tools", "vboard.py"), "--scenario", str(scenario),
+                        "--link", str(tmp_path / "tty")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "vboard: max lag" in p.stderr, (p.returncode, p.stderr)

@@ -240,4 +240,6 @@ def main():
 
 
 if __name__ == "__main__":
+    import project_venv
+    project_venv.enter()
     main()

@@ -96,4 +96,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    if sys.implementation.name == "cpython":
+        import project_venv
+        project_venv.enter(required=False)      # without it, all but --plot works
     sys.exit(main(sys.argv[1:]))

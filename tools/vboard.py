@@ -97,4 +97,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    import project_venv
+    project_venv.enter()
     sys.exit(main(sys.argv[1:]))
