@@ -27,22 +27,25 @@ from firmware import VERSION, alarms, events
 from firmware import mqtt
 
 SERVICE_MS = 10
-# Home Assistant sensors read from the state document: (key, name, unit, device class)
+# Home Assistant sensors read from the state document: (key, name, unit, device class,
+# whether the value may be null: the runtime on mains, the room with no sensor fitted).
+# A null makes the entity unavailable rather than a measurement of nothing.
 _SENSORS = (
-    ("mains_v", "Mains voltage", "V", "voltage"),
-    ("mains_hz", "Mains frequency", "Hz", "frequency"),
-    ("battery_v", "Battery voltage", "V", "voltage"),
-    ("soc_pct", "Battery charge", "%", "battery"),
-    ("runtime_s", "Battery runtime", "s", "duration"),
-    ("source", "Load source", None, None),
-    ("generator", "Generator", None, None),
-    ("mode", "Mode", None, None),
-    ("room_c", "Battery room temperature", "\u00b0C", "temperature"),
+    ("mains_v", "Mains voltage", "V", "voltage", False),
+    ("mains_hz", "Mains frequency", "Hz", "frequency", False),
+    ("battery_v", "Battery voltage", "V", "voltage", False),
+    ("soc_pct", "Battery charge", "%", "battery", False),
+    ("runtime_s", "Battery runtime", "s", "duration", True),
+    ("source", "Load source", None, None, False),
+    ("generator", "Generator", None, None, False),
+    ("mode", "Mode", None, None, False),
+    ("room_c", "Battery room temperature", "\u00b0C", "temperature", True),
 )
-# binary sensors: (object id, name, device class, template)
+# binary sensors: (object id, name, device class or None, template). "On battery" has no
+# class: Home Assistant's classes would call it charging, or a power supply that is on.
 _BINARY = (
     ("mains", "Mains power", "power", "{{ 'ON' if value_json.mains_ok else 'OFF' }}"),
-    ("on_battery", "On battery", "battery_charging",
+    ("on_battery", "On battery", None,
      "{{ 'ON' if value_json.source == 'battery' else 'OFF' }}"),
     ("battery_low", "Battery low", "battery", "{{ 'ON' if value_json.battery_low else 'OFF' }}"),
     ("alarm", "Alarm", "problem", "{{ 'ON' if value_json.alarms else 'OFF' }}"),
@@ -209,10 +212,17 @@ class Telemetry:
                   "model": "UPS and generator controller"}
         state = self._base + "/state"
         if k < len(_SENSORS):
-            key, name, unit, cls = _SENSORS[k]
+            key, name, unit, cls, nullable = _SENSORS[k]
             doc = {"name": name, "unique_id": ident + "_" + key, "state_topic": state,
-                   "value_template": "{{ value_json.%s }}" % key,
-                   "availability_topic": self._base + "/availability", "device": device}
+                   "value_template": "{{ value_json.%s }}" % key, "device": device}
+            if nullable:
+                doc["availability"] = [
+                    {"topic": self._base + "/availability"},
+                    {"topic": state, "value_template":
+                     "{{ 'online' if value_json.%s is number else 'offline' }}" % key}]
+                doc["availability_mode"] = "all"
+            else:
+                doc["availability_topic"] = self._base + "/availability"
             if unit:
                 doc["unit_of_measurement"] = unit
                 doc["state_class"] = "measurement"
@@ -221,6 +231,10 @@ class Telemetry:
             return "homeassistant/sensor/%s/%s/config" % (ident, key), json.dumps(doc)
         key, name, cls, template = _BINARY[k - len(_SENSORS)]
         doc = {"name": name, "unique_id": ident + "_" + key, "state_topic": state,
-               "value_template": template, "device_class": cls,
+               "value_template": template,
                "availability_topic": self._base + "/availability", "device": device}
+        if cls:
+            doc["device_class"] = cls
+        else:
+            doc["icon"] = "mdi:battery-arrow-down"
         return "homeassistant/binary_sensor/%s/%s/config" % (ident, key), json.dumps(doc)

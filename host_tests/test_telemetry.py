@@ -94,8 +94,22 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
     for t, doc in disc.items():
         assert t.endswith("/config") and "/site7/" in t
         assert doc["state_topic"] == "ups/site7/state"
-        assert doc["availability_topic"] == "ups/site7/availability"
         assert doc["unique_id"].startswith("site7_") and doc["device"]["identifiers"] == ["site7"]
+        key = t.split("/")[-2]
+        if key in ("runtime_s", "room_c"):
+            # null in the state (runtime on mains, no room sensor): unavailable, not a
+            # measurement of nothing
+            assert doc["availability_mode"] == "all" and "availability_topic" not in doc
+            assert doc["availability"] == [
+                {"topic": "ups/site7/availability"},
+                {"topic": "ups/site7/state",
+                 "value_template": "{{ 'online' if value_json.%s is number else 'offline' }}" % key}]
+        else:
+            assert doc["availability_topic"] == "ups/site7/availability"
+    # classes that mean what they say: on battery is not "charging"
+    on_batt = disc["homeassistant/binary_sensor/site7/on_battery/config"]
+    assert "device_class" not in on_batt and on_batt["icon"] == "mdi:battery-arrow-down"
+    assert disc["homeassistant/binary_sensor/site7/battery_low/config"]["device_class"] == "battery"
     # retained: Home Assistant started later finds them, and the board's last state
     late = Subscriber(broker.port, "homeassistant/#", "ups/site7/state")
     assert late.wait(lambda g: len(g) == 14)
