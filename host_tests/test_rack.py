@@ -14,6 +14,8 @@ import pytest
 from rigs import ROOT, BareBoard, VirtualBoard
 
 RACK = [sys.executable, os.path.join(ROOT, "tools", "rack.py")]
+# the virtual rack's boards are unix ports: a bundle compiled for this machine
+HOST = ("--resume", "--arch", "host")
 
 
 def _rack(*args, timeout=300):
@@ -44,7 +46,7 @@ def _landed(board, files):
 def test_deploy_to_four_boards_at_once_then_only_what_changed(rack, tmp_path):
     build_dir = str(tmp_path / "build")
     links = [b.link for b in rack]
-    p = _rack("deploy", "--board", "esp32", "--resume", "--build", build_dir, *links)
+    p = _rack("deploy", "--board", "esp32", *HOST, "--build", build_dir, *links)
     assert p.returncode == 0, p.stdout + p.stderr
     files = json.loads(open(os.path.join(build_dir, "esp32", "files.json")).read())
     n = len(files)
@@ -53,7 +55,7 @@ def test_deploy_to_four_boards_at_once_then_only_what_changed(rack, tmp_path):
         assert _results(p.stdout)[b.link] == "ok: %d copied, 0 unchanged" % n, p.stdout
     # again: nothing copied anywhere, nothing touched
     stamps = [(b.dir / "main.py").stat().st_mtime_ns for b in rack]
-    p = _rack("deploy", "--board", "esp32", "--resume", "--build", build_dir, *links)
+    p = _rack("deploy", "--board", "esp32", *HOST, "--build", build_dir, *links)
     assert p.returncode == 0, p.stdout + p.stderr
     for b, stamp in zip(rack, stamps):
         assert _results(p.stdout)[b.link] == "ok: 0 copied, %d unchanged" % n, p.stdout
@@ -62,13 +64,26 @@ def test_deploy_to_four_boards_at_once_then_only_what_changed(rack, tmp_path):
     # is copied again, the missing board is reported, the rest carry on
     (rack[2].dir / "lib" / "firmware" / "supervisor.mpy").write_bytes(b"junk")
     missing = str(tmp_path / "nowhere.tty")
-    p = _rack("deploy", "--board", "esp32", "--resume", "--build", build_dir, missing, *links)
+    p = _rack("deploy", "--board", "esp32", *HOST, "--build", build_dir, missing, *links)
     assert p.returncode == 1
     res = _results(p.stdout)
     assert res[rack[2].link] == "ok: 1 copied, %d unchanged" % (n - 1), p.stdout
     assert res[missing].startswith("FAILED: cannot open %s" % missing), p.stdout
     assert [res[b.link] for b in (rack[0], rack[1], rack[3])] == ["ok: 0 copied, %d unchanged" % n] * 3
     _landed(rack[2], files)
+
+
+@pytest.mark.parametrize("board, arch", [("esp32", "xtensawin"), ("rp2040", "armv6m")])
+def test_a_bundle_for_another_chip_is_refused_before_anything_is_copied(rack, tmp_path, board, arch):
+    # the boards are x86-64 unix ports; the bundle's viper code is for the chip
+    p = _rack("deploy", "--board", board, "--resume", "--build", str(tmp_path / "build"),
+              rack[0].link)
+    assert p.returncode == 1
+    res = _results(p.stdout)[rack[0].link]
+    assert re.match(r"FAILED: %s runs MicroPython \d+\.\d+\.\d+ for x64 \(mpy 6\.\d\); the bundle is "
+                    r"for %s \(mpy 6\.\d\): refused, nothing copied$" % (re.escape(rack[0].link), arch),
+                    res), res
+    assert sorted(os.listdir(rack[0].dir)) == []
 
 
 def test_status_and_log_from_boards_running_the_firmware(tmp_path):
@@ -116,13 +131,13 @@ def test_deploy_stops_a_running_board_with_maint_then_updates_it(tmp_path):
     board = VirtualBoard(tmp_path / "a", {"duration_s": 600, "config": {"console.pin": 1234}})
     build_dir = str(tmp_path / "build")
     try:
-        p = _rack("deploy", "--board", "rp2040", "--stop", "--pin", "9999", "--resume",
+        p = _rack("deploy", "--board", "rp2040", "--stop", "--pin", "9999", *HOST,
                   "--build", build_dir, board.link, timeout=120)
         assert p.returncode == 1
         assert _results(p.stdout)[board.link].startswith("FAILED: unlock refused on %s: ERR unlock: wrong PIN"
                                                          % board.link), p.stdout
         assert board.proc.poll() is None
-        p = _rack("deploy", "--board", "rp2040", "--stop", "--pin", "1234", "--resume",
+        p = _rack("deploy", "--board", "rp2040", "--stop", "--pin", "1234", *HOST,
                   "--build", build_dir, board.link, timeout=120)
         assert p.returncode == 0, p.stdout + p.stderr
         files = json.loads(open(os.path.join(build_dir, "rp2040", "files.json")).read())

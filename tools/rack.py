@@ -2,14 +2,19 @@
 # and logs, open a console.
 #
 #   python3 tools/rack.py deploy --board esp32|rp2040 [--stop [--pin PIN]] [--resume]
-#                                [--build DIR] PORT...
+#                                [--build DIR] [--arch host] PORT...
 #   python3 tools/rack.py status PORT...
 #   python3 tools/rack.py log PORT [N]
 #   python3 tools/rack.py console PORT
 #
 # deploy: builds the bundle (tools/build.py), then on every board at once, through
-# mpremote's raw REPL: hashes what the board has, copies only the files whose SHA-256
+# mpremote's raw REPL: checks that the board's MicroPython loads this bundle (its .mpy
+# version, and the architecture and sub-version of the native code, from
+# sys.implementation._mpy) and refuses it with one line naming both otherwise, before
+# anything is copied; hashes what the board has, copies only the files whose SHA-256
 # differs, hashes them again to verify, and resets the board so the new firmware starts.
+# --arch host compiles the bundle for this machine instead of the board's chip: for
+# boards that are MicroPython unix ports (the virtual rack).
 # The board must be at its REPL (the firmware's console does not answer mpremote): with
 # --stop, rack.py first types `maint` on the running firmware's console (after `unlock
 # PIN` with --pin), which restarts the board into its REPL (boards/mcu.py: run). With
@@ -37,7 +42,8 @@ import build  # noqa: E402
 
 TIMEOUT_S = 5.0
 BAUD = 115200
-USAGE = ("usage: rack.py deploy --board NAME [--stop [--pin PIN]] [--resume] [--build DIR] PORT... | "
+USAGE = ("usage: rack.py deploy --board NAME [--stop [--pin PIN]] [--resume] [--build DIR] "
+         "[--arch host] PORT... | "
          "status PORT... | log PORT [N] | console PORT")
 
 
@@ -110,6 +116,48 @@ def _raw_repl(port, soft_reset, wait_s):
                                % (port, str(e).strip() or type(e).__name__))
 
 
+# MicroPython's native architectures, by the number sys.implementation._mpy carries
+ARCHES = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
+          "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
+
+
+def _describe(ver, sub, arch):
+    name = ARCHES[arch] if 0 <= arch < len(ARCHES) else "arch %d" % arch
+    return "%s (mpy %d.%d)" % (name, ver, sub)
+
+
+def bundle_needs(bundle, files):
+    # (mpy version, sub-version, architecture) the bundle's .mpy files need; the
+    # architecture is 0 when none holds native code.
+    ver = sub = arch = 0
+    for rel in sorted(files):
+        if rel.endswith(".mpy"):
+            with open(os.path.join(bundle, rel), "rb") as f:
+                head = f.read(4)
+            ver = head[1]
+            if head[2] >> 2:
+                arch, sub = head[2] >> 2, head[2] & 3
+    return ver, sub, arch
+
+
+def _check_board(t, port, need):
+    # Refuses a board whose MicroPython cannot load the bundle.
+    out = t.exec("import sys\nprint(getattr(sys.implementation, '_mpy', -1), "
+                 "'.'.join(str(x) for x in sys.implementation.version[:3]))").decode()
+    words = out.split()
+    try:
+        mpy = int(words[0])
+    except (ValueError, IndexError):
+        raise RuntimeError("%s did not say what it runs: %r" % (port, out.strip()[:60]))
+    ver, sub, arch = need
+    has = (mpy & 0xFF, (mpy >> 8) & 3, mpy >> 10)
+    if mpy < 0 or has[0] != ver or arch and (has[2] != arch or has[1] != sub):
+        raise RuntimeError("%s runs MicroPython %s for %s; the bundle is for %s: refused, "
+                           "nothing copied" % (port, words[1] if len(words) > 1 else "?",
+                                               _describe(*has) if mpy >= 0 else "no .mpy",
+                                               _describe(ver, sub, arch or has[2])))
+
+
 def _deploy_one(port, bundle, files, resume, stop, pin, progress):
     # Returns (copied, unchanged). Raises with a readable reason.
     if stop:
@@ -120,6 +168,8 @@ def _deploy_one(port, bundle, files, resume, stop, pin, progress):
     # after a stop the REPL must not be soft-reset: that could start main.py again
     t = _raw_repl(port, not (resume or stop), 20 if stop else 0)
     try:
+        progress.update(port, 0, len(files), "checking")
+        _check_board(t, port, bundle_needs(bundle, files))
         changed = []
         for i, rel in enumerate(sorted(files)):
             progress.update(port, i, len(files), "comparing %s" % rel)
@@ -156,9 +206,10 @@ def _deploy_one(port, bundle, files, resume, stop, pin, progress):
             pass
 
 
-def deploy(board, ports, resume=False, build_dir=None, out=sys.stdout, stop=False, pin=None):
+def deploy(board, ports, resume=False, build_dir=None, out=sys.stdout, stop=False, pin=None,
+           arch=None):
     build_dir = build_dir or os.path.join(ROOT, "out", "build")
-    build.build(board, build_dir)
+    build.build(board, build_dir, arch)
     bundle = os.path.join(build_dir, board)
     with open(os.path.join(bundle, "files.json")) as f:
         files = json.load(f)
@@ -250,11 +301,13 @@ def main(argv):
         return 2
     cmd, args = argv[0], list(argv[1:])
     if cmd == "deploy":
-        board, resume, build_dir, ports, stop, pin = None, False, None, [], False, None
+        board, resume, build_dir, ports, stop, pin, arch = None, False, None, [], False, None, None
         while args:
             a = args.pop(0)
             if a == "--board" and args:
                 board = args.pop(0)
+            elif a == "--arch" and args and args[0] == "host":
+                arch = args.pop(0)
             elif a == "--stop":
                 stop = True
             elif a == "--pin" and args:
@@ -265,7 +318,7 @@ def main(argv):
                 resume = True
             elif a.startswith("--"):
                 sys.stderr.write("rack.py: %r is not an option of deploy; allowed: --board NAME, "
-                                 "--stop, --pin PIN, --resume, --build DIR\n" % a)
+                                 "--stop, --pin PIN, --resume, --build DIR, --arch host\n" % a)
                 return 2
             else:
                 ports.append(a)
@@ -278,7 +331,7 @@ def main(argv):
         if pin is not None and not stop:
             sys.stderr.write("rack.py: --pin goes with --stop (it unlocks the console for maint)\n")
             return 2
-        return deploy(board, ports, resume, build_dir, stop=stop, pin=pin)
+        return deploy(board, ports, resume, build_dir, stop=stop, pin=pin, arch=arch)
     if cmd == "status" and args:
         return status(args)
     if cmd == "log" and 1 <= len(args) <= 2:
