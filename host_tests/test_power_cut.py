@@ -14,6 +14,7 @@ import random
 import select
 import signal
 import subprocess
+import sys
 import time
 
 from conftest import MICROPYTHON, ROOT
@@ -106,3 +107,43 @@ def test_power_cuts_during_saves_and_log_appends(tmp_path):
         board.kill()
     assert boots == KILLS
     assert len(_log_records(fs)) > 100          # the log filled and rotated
+
+
+def test_killing_the_virtual_board_kills_the_firmware_too(tmp_path):
+    # A SIGKILL of tools/vboard.py is a power cut of the whole board: the firmware's
+    # MicroPython process, in a session of its own, goes with it.
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({"duration_s": 600}))
+    link = tmp_path / "tty"
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "vboard.py"), "--scenario",
+                          str(scenario), "--link", str(link)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    children = []
+    while not children:
+        assert time.monotonic() < deadline and p.poll() is None, "the virtual board did not start"
+        time.sleep(0.05)
+        with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+            children = [int(x) for x in f.read().split()]
+    board, = children
+    while not link.exists():
+        assert time.monotonic() < deadline, "no pseudo-terminal"
+        time.sleep(0.05)
+    term = os.open(str(link), os.O_RDWR | os.O_NOCTTY)     # a terminal (or NUT) is connected
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    deadline = time.monotonic() + 10
+    while os.path.exists("/proc/%d" % board) and _state(board) != "Z":
+        if time.monotonic() > deadline:
+            os.kill(board, signal.SIGKILL)
+            raise AssertionError("the firmware outlived its board")
+        time.sleep(0.05)
+    os.close(term)
+    p.stderr.close()
+
+
+def _state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"

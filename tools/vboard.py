@@ -44,6 +44,17 @@ def _speed(text):
     return n
 
 
+def _die_with_parent():
+    # In the board's process, before it starts: the kernel kills it when this process dies,
+    # however (a SIGKILL here is a power cut of the whole board, not a board left running
+    # in a session of its own). Linux's prctl(PR_SET_PDEATHSIG, SIGKILL); elsewhere nothing.
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv):
     ap = _Args(description="A virtual board on a pseudo-terminal.")
     ap.add_argument("--scenario", required=True, help="scenario file (JSON)")
@@ -71,7 +82,8 @@ def main(argv):
         cmd += ["--speed", str(args.speed)]
     # The slave stays open here, so that the board's side reads nothing (rather than an
     # error) while no terminal is connected.
-    procs = [subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True)]
+    procs = [subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True,
+                              preexec_fn=_die_with_parent)]
 
     def stop(signum, frame):
         procs[-1].terminate()
@@ -85,7 +97,8 @@ def main(argv):
             # the working directory, for mpremote (tools/rack.py deploy), until SIGTERM
             fs = os.path.abspath(args.fs) if args.fs else os.getcwd()
             procs.append(subprocess.Popen([mp], stdin=master, stdout=master, stderr=master,
-                                          cwd=fs, start_new_session=True))
+                                          cwd=fs, start_new_session=True,
+                                          preexec_fn=_die_with_parent))
             procs[-1].wait()
             rc = 0
         return rc
