@@ -17,9 +17,11 @@ from firmware.config import SCHEMA, SECRET, row as config_row
 
 HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
         "(manual mode), selftest battery, exercise, counters [reset engine|relays|battery], "
+        "clock [set YYYY-MM-DD HH:MM:SS], "
         "alarms, ack NAME|all, log [json] [N], config show|get KEY|set KEY VALUE|save|reset, "
         "version, unlock PIN, lock, maint")
 _MAX_LINE = 120
+_UNSET = " (clock not set: no exercise, log times from 2000; clock set YYYY-MM-DD HH:MM:SS)"
 _FREE_TRIES = 3
 _LOCKOUT_MS = 30000
 _MAX_LOCKOUT_MS = 900000
@@ -40,7 +42,7 @@ def _changes(cmd, args):
     # Does this command change the controller's state or settings?
     if cmd in ("drill", "gen", "selftest", "ack", "maint"):
         return True
-    if cmd in ("mode", "counters"):
+    if cmd in ("mode", "counters", "clock"):
         return bool(args)
     if cmd == "config":
         return bool(args) and args[0].lower() in ("set", "save", "reset")
@@ -60,6 +62,8 @@ def arg_text(code, arg):
         return generator.WHY_NAMES[arg]
     if code == events.EV_MODE and 0 <= arg < len(supervisor.MODE_NAMES):
         return supervisor.MODE_NAMES[arg]
+    if code == events.EV_CLOCK_SET:
+        return "%+d s" % arg
     return "%d" % arg
 
 
@@ -137,6 +141,8 @@ class Commands:
             "battery_low": c.supervisor.low,
             "generator": generator.NAMES[c.gen.state],
             "room_c": None if c.env.temp_c10 == hal.NO_READING else c.env.temp_c10 / 10.0,
+            "clock": clock.stamp(b.time_s()),
+            "clock_set": self._clock_set(),
             "alarms": self._active_list(),
         })
 
@@ -152,7 +158,26 @@ class Commands:
             self._mains(), generator.NAMES[c.gen.state],
             c.battery.soc_pm // 10,
             "-" if c.battery.runtime_s >= 999999 else "%d s" % c.battery.runtime_s,
-            self._active() or "none")
+            self._active() or "none") + ("" if self._clock_set() else _UNSET)
+
+    def _clock_set(self):
+        return self.ctrl.board.time_s() >= clock.VALID_FROM_S
+
+    def _cmd_clock(self, args, now):
+        # clock: the board's clock; clock set DATE TIME: set it (logged, with the step).
+        b = self.ctrl.board
+        if not args:
+            return "OK clock %s%s" % (clock.stamp(b.time_s()), "" if self._clock_set() else _UNSET)
+        if args[0].lower() != "set" or len(args) != 3:
+            return "ERR clock: allowed: clock, clock set YYYY-MM-DD HH:MM:SS"
+        try:
+            secs = clock.parse(args[1] + " " + args[2])
+        except ValueError as e:
+            return "ERR clock set: %s" % e
+        if secs < clock.VALID_FROM_S:
+            return "ERR clock set: before 2020; allowed 2020-01-01 00:00:00..2099-12-31 23:59:59"
+        self.ctrl.set_clock(secs, now)
+        return "OK clock %s" % clock.stamp(secs)
 
     def _mains(self):
         mon = self.ctrl.monitor

@@ -97,6 +97,11 @@ class Controller:
         self._per_ms = board.sample_rate_hz // 1000
         self._serial_blocks = SERIAL_MS * self._per_ms // board.block_len or 1
         self._svc_wait = 0              # service() calls until it reads the clock again
+        # Where the board clock's second began, in ticks: the log stamps its events from
+        # it to the second (time_s() alone is floored, and so is an event's age).
+        self._rtc_s = board.time_s()
+        self._rtc_ticks = now
+        self._t_poll = now
         # bound once: on the steady path a method looked up per call costs more than the
         # work it does
         self._read = board.read_block
@@ -133,8 +138,38 @@ class Controller:
 
     def collect_events(self, now):
         # The RAM ring's new events into the event log on flash (written when due).
+        self.eventlog.collect(self.log, self._rtc_ticks, self._rtc_s, self.board.ticks_diff)
+
+    def _follow_clock(self, now):
+        # Between blocks, every SERIAL_MS: note where the clock's second began. Seen
+        # within two polls of it, that is now; after a longer wait (the idle watch polls
+        # up to a second apart) it is reckoned on from the last close sighting, as ticks
+        # and the clock keep the same pace over minutes.
         board = self.board
-        self.eventlog.collect(self.log, now, board.time_s(), board.ticks_diff)
+        s = board.time_s()
+        if s != self._rtc_s:
+            diff = board.ticks_diff
+            if diff(now, self._t_poll) <= 2 * SERIAL_MS or not 0 < s - self._rtc_s < 100000:
+                at = now
+            else:
+                at = board.ticks_add(self._rtc_ticks, (s - self._rtc_s) * 1000)
+                ahead = diff(at, now)
+                if ahead > 0 or ahead <= -1000:
+                    at = now if ahead > 0 else board.ticks_add(now, -999)
+            self._rtc_s = s
+            self._rtc_ticks = at
+        self._t_poll = now
+
+    def set_clock(self, secs, now):
+        # `clock set` (or the network's time): the events so far keep the old clock's
+        # stamps; the step goes into the log.
+        board = self.board
+        self.collect_events(now)
+        step = secs - board.time_s()
+        board.set_time(secs)
+        self._rtc_s = secs
+        self._rtc_ticks = now
+        self.log.add(now, events.EV_CLOCK_SET, max(-0x7FFFFFFF, min(0x7FFFFFFF, step)))
 
     def _apply(self, values):
         cfg = self.cfg
@@ -201,6 +236,7 @@ class Controller:
         self._svc_wait = self._serial_blocks
         board = self.board
         now = board.ticks_ms()
+        self._follow_clock(now)
         n = board.serial_read(self._serial)
         if n:
             self.console.feed(memoryview(self._serial)[:n], now)

@@ -68,8 +68,9 @@ class EventLog:
         last = self.records(1)
         self._seq = (last[0][0] + 1) & 0xFFFF if last else 0
 
-    def collect(self, ring, now_ms, rtc, diff):
-        # Copy the RAM ring's new records, with their clock time.
+    def collect(self, ring, rtc_ms, rtc, diff):
+        # Copy the RAM ring's new records, with their clock time: the clock read rtc at
+        # ticks rtc_ms, the start of that second.
         new = ring.count - self.seen
         if new <= 0:
             return
@@ -83,7 +84,7 @@ class EventLog:
                 self.dropped += 1
             if not self._pending:
                 self._t_first = t
-            self._pending.append(pack(self._seq, code, arg, rtc - diff(now_ms, t) // 1000))
+            self._pending.append(pack(self._seq, code, arg, rtc + diff(t, rtc_ms) // 1000))
             self._seq = (self._seq + 1) & 0xFFFF
 
     def waiting(self):

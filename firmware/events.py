@@ -48,6 +48,7 @@ EV_LOAD_ON = const(33)          # arg: 1 the load was off, 0 a pending shutdown 
 EV_RECOVERED = const(34)        # arg: 1 booted into an outage the outputs showed
 EV_CONTACT_FAULT = const(35)    # arg: part * 16 + kind (contacts.py)
 EV_MAINS_SENSOR = const(36)     # arg: mains_monitor.SENSOR_* kind
+EV_CLOCK_SET = const(37)        # arg: the step, s (new minus old, within +-2^31)
 
 NAMES = {
     EV_BOOT: "boot",
@@ -86,6 +87,7 @@ NAMES = {
     EV_RECOVERED: "recovered_outage",
     EV_CONTACT_FAULT: "contact_fault",
     EV_MAINS_SENSOR: "mains_sensor_fault",
+    EV_CLOCK_SET: "clock_set",
 }
 
 

@@ -258,3 +258,30 @@ def test_the_tools_find_the_projects_venv_whatever_python_starts_them(tmp_path):
     p = subprocess.run([base, os.path.join(ROOT, "tools", "vboard.py"), "--scenario", str(scenario),
                         "--link", str(tmp_path / "tty")], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "vboard: max lag" in p.stderr, (p.returncode, p.stderr)
+
+
+def test_the_clock_is_shown_set_from_the_console_and_logged():
+    # a board whose clock was never set (an RTC without a battery: 2000-01-01)
+    sim = Simulation(scenario.check({
+        "duration_s": 120, "start_time": "2000-01-01T00:00:00",
+        "config": {"console.pin": "2468"},
+        "console": [{"at_s": 5, "line": "clock"}, {"at_s": 6, "line": "status"},
+                    {"at_s": 7, "line": "clock set 2026-03-01 12:00:00"},
+                    {"at_s": 8, "line": "unlock 2468"},
+                    {"at_s": 9, "line": "clock set 2026-02-30 12:00:00"},
+                    {"at_s": 10, "line": "clock set 2026-03-01 12:00:00"},
+                    {"at_s": 20, "line": "clock"}, {"at_s": 21, "line": "status json"},
+                    {"at_s": 22, "line": "log 3"}]}))
+    rep = sim.run()
+    replies = [e["reply"] for e in rep["timeline"] if e["event"] == "console"]
+    unset = " (clock not set: no exercise, log times from 2000; clock set YYYY-MM-DD HH:MM:SS)"
+    assert replies[0] == "OK clock 2000-01-01 00:00:05" + unset
+    assert replies[1].endswith(unset)
+    assert replies[2] == "ERR clock: the console is locked; unlock PIN first"
+    assert replies[4] == "ERR clock set: no such day"
+    assert replies[5] == "OK clock 2026-03-01 12:00:00"
+    assert replies[6] == "OK clock 2026-03-01 12:00:10"
+    st = json.loads(replies[7])
+    assert st["clock"] == "2026-03-01 12:00:11" and st["clock_set"] is True
+    step = 825681600 - 10              # 2026-03-01 12:00:00 less 2000-01-01 00:00:10
+    assert replies[8].split("\n")[-1] == "2026-03-01 12:00:00 clock_set %+d s" % step

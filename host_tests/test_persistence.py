@@ -202,3 +202,27 @@ def test_every_event_is_on_flash_within_a_second_at_any_moment(generator):
     assert {"mains_lost", "transfer_to_battery", "battery_low", "mains_restored"} <= names, names
     if generator["present"]:
         assert {"generator_start", "generator_crank", "alarm", "generator_stop"} <= names, names
+
+
+@pytest.mark.parametrize("generator", [{"present": True}, {"present": False}])
+def test_log_stamps_are_right_to_the_second(generator):
+    # The board clock's seconds do not begin on the tick counter's thousands; events come
+    # at any moment of a second, on steady mains, through the idle watch (no generator)
+    # and with an engine running.
+    start_ticks = 1234567
+    sim = Simulation(scenario.check({
+        "duration_s": 260, "start_ticks_ms": start_ticks, "generator": generator,
+        "battery": {"capacity_ah": 200},
+        "mains": {"events": [{"at_s": 10.7, "kind": "outage", "duration_s": 120.35},
+                             {"at_s": 200.93, "kind": "dip", "residual_pct": 0, "duration_s": 0.2}]},
+        "console": [{"at_s": 3.999, "line": "mode manual"}, {"at_s": 4.001, "line": "mode auto"}]}))
+    sim.run()
+    c = sim.controller
+    start = sim.board._start_rtc
+    ring = c.log.recent(c.log.count)
+    on_flash = eventlog.scan((sim.board.fs.read(eventlog.NAME) or b""))
+    assert len(on_flash) == len(ring) > 10
+    for (t, code, _), (_, code2, _, rtc) in zip(ring, on_flash):
+        assert code == code2
+        elapsed_ms = (t - start_ticks) & ((1 << 30) - 1)
+        assert rtc == start + elapsed_ms // 1000, (events.NAMES[code], elapsed_ms, rtc - start)
