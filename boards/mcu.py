@@ -481,6 +481,13 @@ class McuBoard:
         from boards.net import tcp_open
         return tcp_open(host, port)
 
+    def udp_open(self, host, port):
+        why = self._wifi.check()
+        if why:
+            raise OSError(why)
+        from boards.net import udp_open
+        return udp_open(host, port)
+
     def time_s(self):
         return rtc_seconds(self._rtc.datetime())
 

@@ -1,5 +1,5 @@
 # A TCP stream that never waits: what the firmware's MQTT client (firmware/mqtt.py) talks
-# through, the HAL's tcp_open(host, port). The same lines run on the boards (MicroPython's
+# through, the HAL's tcp_open(host, port); and a UDP socket for the NTP client (udp_open). The same lines run on the boards (MicroPython's
 # socket and select), in the virtual board (the unix port) and in the host tests
 # (CPython). The host is an IPv4 address: a name would need a DNS lookup, which blocks.
 import errno
@@ -67,3 +67,38 @@ class Stream:
 
 def tcp_open(host, port):
     return Stream(host, port)
+
+
+class Datagram:
+    # A UDP socket that never waits (the HAL's udp_open: firmware/sntp.py).
+    def __init__(self, host, port):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        self._s = s
+        self._to = socket.getaddrinfo(host, port)[0][-1]
+        self._recv_into = getattr(s, "recv_into", None) or s.readinto
+
+    def send(self, data):
+        try:
+            self._s.sendto(data, self._to)
+        except OSError as e:
+            if e.args[0] not in _WOULD_BLOCK:
+                raise
+
+    def recv(self, buf):
+        # Bytes of the datagram that had arrived (0 if none; the rest of a longer one is
+        # dropped); OSError when the network refused (an ICMP port unreachable, say).
+        try:
+            n = self._recv_into(buf)
+        except OSError as e:
+            if e.args[0] in _WOULD_BLOCK:
+                return 0
+            raise
+        return n or 0
+
+    def close(self):
+        self._s.close()
+
+
+def udp_open(host, port):
+    return Datagram(host, port)

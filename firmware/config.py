@@ -91,6 +91,8 @@ SCHEMA = (
     ("env.temp_low_c", "int", 0, -30, 20, "C", "battery room too cold below this (capacity falls about 0.8 % per C below 25 C)"),
     ("wifi.ssid", "text", "", 0, 32, "", "Wi-Fi network the board joins (ESP32, Pico W), empty for none; from the next start"),
     ("wifi.password", "text", "", 0, 64, "", "Wi-Fi passphrase; never shown"),
+    ("clock.ntp_server", "ip", "", 0, 15, "", "NTP server (IPv4 address) the board sets its clock from at start and daily, empty for none"),
+    ("clock.utc_offset_min", "int", 0, -720, 840, "min", "the board clock's local time minus UTC, for NTP (no daylight saving: set it again at the change)"),
     ("mqtt.enabled", "bool", False, 0, 1, "", "publish telemetry to an MQTT broker"),
     ("mqtt.host", "ip", "", 0, 15, "", "the broker's IPv4 address (a name would need a DNS lookup, which blocks)"),
     ("mqtt.port", "int", 1883, 1, 65535, "", "the broker's TCP port"),

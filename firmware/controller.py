@@ -82,7 +82,9 @@ class Controller:
         self.counters = Counters(self.cfg, self.store, self.alarms, self.log, board.ticks_diff)
         self.eventlog = EventLog(board.fs, self.cfg.get("log.max_records"))
         self.telemetry = None
+        self.sntp = None
         self._telemetry(self.cfg, now)
+        self._clock_source(self.cfg, now)
         self.alarms.restore(self.store.values["latched"])
         self.supervisor.recover(now)
         self._resume_cooldown(now)
@@ -197,7 +199,17 @@ class Controller:
         self.counters.configure(cfg)
         self.eventlog.max_records = cfg.get("log.max_records")
         self._telemetry(cfg, self.board.ticks_ms())
+        self._clock_source(cfg, self.board.ticks_ms())
         return None
+
+    def _clock_source(self, cfg, now):
+        # NTP (clock.ntp_server): its code only once a server is set.
+        if self.sntp is None:
+            if not cfg.get("clock.ntp_server"):
+                return
+            from firmware.sntp import Sntp
+            self.sntp = Sntp(self.board.udp_open, self.board.ticks_diff)
+        self.sntp.configure(cfg, now)
 
     def _telemetry(self, cfg, now):
         # MQTT (mqtt.*): its code and buffers, and the board's network, only once it is
@@ -242,6 +254,10 @@ class Controller:
             self.console.feed(memoryview(self._serial)[:n], now)
         if self.telemetry is not None:
             self.telemetry.service(now)
+        if self.sntp is not None:
+            secs = self.sntp.service(now, self._rtc_s)
+            if secs >= 0 and not -2 < secs - board.time_s() < 2:
+                self.set_clock(secs, now)
         log = self.eventlog
         if self.log.count != log.seen or log.waiting():
             # every event on flash within a second (eventlog.HOLD_MS); while the idle watch

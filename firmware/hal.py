@@ -43,6 +43,10 @@
 #   tcp_open(host, port) -> stream   a TCP connection that never waits (boards/net.py:
 #                                    ready, write, readinto, close); raises OSError when
 #                                    the board has no network. Only used with mqtt.enabled
+#   udp_open(host, port) -> datagram a UDP socket that never waits (boards/net.py: send,
+#                                    recv, close); raises OSError without a network. Only
+#                                    used with clock.ntp_server
+#   set_time(secs)                   sets the real-time clock (clock set, NTP)
 #   time_s()                         the real-time clock: local time in seconds since
 #                                    2000-01-01 00:00 (see firmware/clock.py); reads before
 #                                    2020 until it has been set

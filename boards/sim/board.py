@@ -267,6 +267,10 @@ class SimBoard:
         from boards.net import tcp_open
         return tcp_open(host, port)
 
+    def udp_open(self, host, port):
+        from boards.net import udp_open
+        return udp_open(host, port)
+
     def set_time(self, rtc_s):
         # Someone sets the board clock (a console command, NTP): time_s() jumps.
         self._start_rtc = rtc_s - self.t_us // 1000000
