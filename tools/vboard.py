@@ -44,15 +44,20 @@ def _speed(text):
     return n
 
 
-def _die_with_parent():
+def _die_with_parent(parent):
     # In the board's process, before it starts: the kernel kills it when this process dies,
     # however (a SIGKILL here is a power cut of the whole board, not a board left running
     # in a session of its own). Linux's prctl(PR_SET_PDEATHSIG, SIGKILL); elsewhere nothing.
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    # A parent that died before the prctl took effect sends nothing: then go at once.
+    def arm():
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:
+            os._exit(1)
+    return arm
 
 
 def main(argv):
@@ -83,7 +88,7 @@ def main(argv):
     # The slave stays open here, so that the board's side reads nothing (rather than an
     # error) while no terminal is connected.
     procs = [subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True,
-                              preexec_fn=_die_with_parent)]
+                              preexec_fn=_die_with_parent(os.getpid()))]
 
     def stop(signum, frame):
         procs[-1].terminate()
@@ -98,7 +103,7 @@ def main(argv):
             fs = os.path.abspath(args.fs) if args.fs else os.getcwd()
             procs.append(subprocess.Popen([mp], stdin=master, stdout=master, stderr=master,
                                           cwd=fs, start_new_session=True,
-                                          preexec_fn=_die_with_parent))
+                                          preexec_fn=_die_with_parent(os.getpid())))
             procs[-1].wait()
             rc = 0
         return rc
