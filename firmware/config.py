@@ -19,15 +19,15 @@ SCHEMA = (
     ("io.outputs_active_low", "bool", False, 0, 1, "", "output drivers energise their relay on a low pin"),
     ("io.estop", "bool", False, 0, 1, "", "an emergency stop chain (normally closed) is wired to its input: open stops the engine"),
     ("io.inputs_active_low", "bool", True, 0, 1, "", "input contacts pull their pin low when closed (pull-ups fitted)"),
-    ("mains.fast_trip_pct", "int", 15, 2, 50, "%", "instantaneous deviation from the learned waveform that counts as a loss"),
+    ("mains.fast_trip_pct", "int", 25, 2, 50, "%", "deviation from the learned waveform that counts as a loss within ms: collapses and deep dips (below 75 % by default, ITIC's 20 ms line is 70 %); must act beyond uv_pct and ov_pct"),
     ("mains.fast_floor_pct", "int", 10, 2, 50, "%", "near the wave's zero crossings a deviation of 30 % of the learned wave counts, but never less than this"),
     ("mains.fast_trip_samples", "int", 3, 2, 8, "samples", "consecutive deviating samples that declare a loss"),
     ("mains.uv_pct", "int", 85, 60, 95, "%", "under-voltage trip level (RMS, % of nominal)"),
     ("mains.uv_restore_pct", "int", 88, 65, 99, "%", "under-voltage restore level"),
-    ("mains.uv_qual_ms", "int", 200, 20, 10000, "ms", "time under-voltage must last before it trips"),
+    ("mains.uv_qual_ms", "int", 200, 20, 10000, "ms", "time under-voltage must last before it trips: sags between uv_pct and the fast detector's level ride through this long (ITIC: 0.5 s below 80 %, 10 s below 90 %)"),
     ("mains.ov_pct", "int", 113, 105, 130, "%", "over-voltage trip level (RMS, % of nominal)"),
     ("mains.ov_restore_pct", "int", 110, 101, 125, "%", "over-voltage restore level"),
-    ("mains.ov_qual_ms", "int", 200, 20, 10000, "ms", "time over-voltage must last before it trips"),
+    ("mains.ov_qual_ms", "int", 200, 20, 10000, "ms", "time over-voltage must last before it trips: swells between ov_pct and the fast detector's level ride through this long (ITIC: 0.5 s above 120 %, 10 s above 110 %)"),
     ("mains.freq_trip_pct", "float", 3.0, 1.0, 10.0, "%", "frequency deviation that trips"),
     ("mains.freq_restore_pct", "float", 2.0, 0.5, 9.0, "%", "frequency deviation below which mains is good again"),
     ("mains.freq_qual_ms", "int", 300, 20, 10000, "ms", "time a frequency deviation must last before it trips"),
@@ -222,6 +222,18 @@ class Config:
         for low, high in _ORDERED:
             if not v[low] < v[high]:
                 raise ValueError("%s = %s must be below %s = %s" % (low, v[low], high, v[high]))
+        # The fast detector is for collapses and deep dips: it must act only beyond the
+        # under- and over-voltage levels, or it would take every sag and swell those
+        # qualify before their time is up (a 84 % step in 5 ms, not after uv_qual_ms).
+        fast = v["mains.fast_trip_pct"]
+        if not 100 - fast < v["mains.uv_pct"]:
+            raise ValueError("mains.fast_trip_pct = %s acts at %s %%, not below mains.uv_pct = %s:"
+                             " allowed above %s" % (fast, 100 - fast, v["mains.uv_pct"],
+                                                   100 - v["mains.uv_pct"]))
+        if not 100 + fast > v["mains.ov_pct"]:
+            raise ValueError("mains.fast_trip_pct = %s acts at %s %%, not above mains.ov_pct = %s:"
+                             " allowed above %s" % (fast, 100 + fast, v["mains.ov_pct"],
+                                                   v["mains.ov_pct"] - 100))
         # anyone who can publish to the broker could command the board: never anonymously
         if v["mqtt.commands"] and not (v["mqtt.user"] and v["mqtt.password"]):
             raise ValueError("mqtt.commands = on needs mqtt.user and mqtt.password set first")

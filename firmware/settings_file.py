@@ -15,7 +15,7 @@ from firmware.config import Config
 
 NAME = "config.json"
 BACKUP = "config.bak"
-VERSION = 2
+VERSION = 3
 OLDEST = 1
 
 
@@ -27,6 +27,18 @@ def _migrate(version, settings):
         # wired: it keeps running without the check until someone turns it on.
         if "relay.feedback" not in settings:
             settings["relay.feedback"] = False
+    elif version == 2:
+        # Version 3's fast detector acts only beyond the under- and over-voltage levels
+        # (a fast_trip_pct of 15, the old default, took every sag below 85 % in ms). A
+        # saved level that would now be refused is raised to the nearest one allowed, so
+        # the board keeps the rest of its settings rather than falling back to defaults.
+        fast = settings.get("mains.fast_trip_pct", 25)
+        uv = settings.get("mains.uv_pct", 85)
+        ov = settings.get("mains.ov_pct", 113)
+        if isinstance(fast, int) and isinstance(uv, int) and isinstance(ov, int):
+            need = max(fast, 101 - uv, ov - 99)
+            if need != fast:
+                settings["mains.fast_trip_pct"] = min(50, need)
     return settings
 
 

@@ -97,3 +97,22 @@ def test_an_integer_setting_is_accepted_exactly_when_in_range(row, value):
     # in range but refused only for the ordering rules between trip and restore levels
     if in_range and not accepted:
         assert key in ("mains.uv_pct", "mains.uv_restore_pct", "mains.ov_pct", "mains.ov_restore_pct")
+
+
+@pytest.mark.parametrize("values, message, coherent", [
+    ({"mains.fast_trip_pct": 15}, "mains.fast_trip_pct = 15 acts at 85 %, not below "
+     "mains.uv_pct = 85: allowed above 15", 16),
+    ({"mains.ov_pct": 130, "mains.ov_restore_pct": 120}, "mains.fast_trip_pct = 25 acts at "
+     "125 %, not above mains.ov_pct = 130: allowed above 30", 31),
+    ({"mains.uv_pct": 70, "mains.uv_restore_pct": 80}, "mains.fast_trip_pct = 25 acts at 75 %,"
+     " not below mains.uv_pct = 70: allowed above 30", 31),
+])
+def test_the_fast_detector_acts_only_beyond_the_under_and_over_voltage_levels(values, message,
+                                                                              coherent):
+    cfg = Config()
+    before = cfg.items()
+    with pytest.raises(ValueError) as e:
+        cfg.update(values)
+    assert str(e.value) == message
+    assert cfg.items() == before                                # nothing half-applied
+    cfg.update(dict(values, **{"mains.fast_trip_pct": coherent}))   # together: coherent

@@ -79,8 +79,8 @@ def test_rapid_changes_of_9_5_pct_at_every_phase_with_noise_and_spikes_never_mov
     # at phases spread over the cycle, on 2 % noise, 8 % THD, flicker and full-scale
     # single-sample spikes. This supply set the phase-locked loop's gains (pulled halfway
     # to each crossing it moved the load once in 600 s for these seeds, 3 times in 12 runs
-    # of other seeds) and keeps mains.fast_trip_pct at 15 (at 13 it moved the load 5 times
-    # in 12 runs, at 12 it moved it in 11 of 12).
+    # of other seeds) and kept mains.fast_trip_pct at 15 when that was its default (at 13
+    # it moved the load 5 times in 12 runs, at 12 in 11 of 12); the default is 25 now.
     volts = 230 if freq == 50 else 120
     events = []
     for k in range(98):

@@ -95,7 +95,7 @@ def test_config_set_accepts_a_number_exactly_when_it_is_in_range(row, offset, lo
     else:
         # in range, refused only by a rule that ties two settings or by what the mains
         # sensor can measure; the reply names it and nothing changed
-        assert ("must be below" in reply or "allowed 50 or 60" in reply
+        assert ("must be below" in reply or "allowed 50 or 60" in reply or "acts at" in reply
                 or "nominal peak" in reply), reply
         assert sim.controller.cfg.get(key) == default
 
@@ -157,6 +157,25 @@ def test_a_configuration_from_the_first_schema_is_migrated_not_lost():
     saved = store.decode(sim.board.fs.files[settings_file.NAME], settings_file.VERSION)
     assert saved["settings"] == {"transfer.return_delay_s": 42, "relay.feedback": False}
     assert sim.board.fs.files[settings_file.BACKUP] == old
+
+
+@pytest.mark.parametrize("saved, fast", [
+    ({"mains.fast_trip_pct": 12}, 16),                          # below uv_pct 85: raised
+    ({"mains.uv_pct": 70, "mains.uv_restore_pct": 80}, 31),     # the new default, raised
+    ({"mains.ov_pct": 130, "mains.ov_restore_pct": 120}, 31),
+    ({"mains.fast_trip_pct": 40}, 40),                          # coherent: kept
+    ({"transfer.return_delay_s": 42}, 25)])                     # none saved: the default
+def test_a_fast_level_saved_before_it_had_to_clear_the_voltage_limits_is_raised(saved, fast):
+    # Schema 2 let the fast detector act above the under-voltage level; schema 3 refuses
+    # that. A board's saved level is raised to the nearest allowed, its other settings
+    # kept, and no config_lost.
+    sim = _board_with({settings_file.NAME: store.encode({"v": 2, "settings": dict(saved)})})
+    ctrl = sim.controller
+    assert ctrl.cfg.get("mains.fast_trip_pct") == fast
+    for key, value in saved.items():
+        if key != "mains.fast_trip_pct":
+            assert ctrl.cfg.get(key) == value
+    assert not ctrl.alarms.is_active(12)
 
 
 def test_a_configuration_from_a_newer_firmware_is_not_guessed_at():

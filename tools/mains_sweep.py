@@ -11,7 +11,7 @@
 # learns, arms and watches for SECONDS (60 by default). Only the monitor runs: a false
 # transfer begins with it, and without the rest of the controller the sweep is fast
 # enough for thousands of seeds. KEY=VALUE: a setting as on the console, e.g.
-# mains.fast_trip_pct=12 to see how much margin the default leaves. Prints one line per
+# mains.fast_trip_pct=16 to see how much margin the default leaves. Prints one line per
 # seed that faulted (seed, time, fault bits, the supply), then `seeds N faulted K`.
 #
 # latency: how soon the monitor calls a dip lost (see latency() below), at every phase from
