@@ -103,6 +103,19 @@ class Generator:
     def ready(self):
         return self.state == READY
 
+    def to_ready_ms(self, now, hurry):
+        # How long until a running engine is ready for the load (warm-up, or with hurry
+        # the voltage settling after firing); -1 when it is not running towards that.
+        if self.state == READY:
+            return 0
+        if self.state != RUNNING:
+            return -1
+        since = self._diff(now, self._t_fire)
+        left = (0 if hurry else self._warmup - since)
+        settle = SETTLE_S * 1000 - since
+        left = left if left > settle else settle
+        return left if left > 0 else 0
+
     def committed(self):
         # Past the start delay: the start sequence is under way or the engine runs.
         return self.state != IDLE and self.state != START_DELAY

@@ -115,7 +115,8 @@ class Supervisor:
     def configure(self, cfg):
         self._return_ms = cfg.get("transfer.return_delay_s") * 1000
         # 10 % more than asked, for the error of the runtime estimate
-        self._lead = cfg.get("battery.shutdown_lead_s") * 11 // 10
+        self._lead_s = cfg.get("battery.shutdown_lead_s")
+        self._lead = self._lead_s * 11 // 10
         self._margin = cfg.get("battery.start_margin_s")
         self._nom_v = cfg.get("mains.nominal_v")
         self._nom_f = cfg.get("mains.frequency_hz")
@@ -135,6 +136,7 @@ class Supervisor:
         self.selftest.configure(cfg)
         self.exercise.configure(cfg)
         switch_s = (cfg.get("ats.dead_time_ms") + 3 * cfg.get("relay.operate_ms")) // 1000 + 1
+        self.switch_s = switch_s
         # Worst case from a start signal to the load on the generator, with the start delay
         # and warm-up that hurrying skips.
         self.start_to_load_s = gen.start_to_ready_s + switch_s
@@ -455,7 +457,28 @@ class Supervisor:
             self._board.set_output(hal.OUT_SHED, want)
             self._log.add(now, events.EV_SHED, 1 if want else 0)
 
+    def _gen_takes_over_s(self, now):
+        # Seconds until a running generator has the load (ready, then the ATS and the
+        # relay), or -1 when none is on its way to it: not running, tripped, not wanted
+        # on load, its contactor failing.
+        gen = self.gen
+        if (gen.tripped() or self._alarms.is_active(alarms.AL_GEN_CONTACTOR_FAULT)
+                or not (self.outage or self.mode == MANUAL)):
+            return -1
+        left = gen.to_ready_ms(now, self.hurry)
+        return -1 if left < 0 else (left + 999) // 1000 + self.switch_s
+
     def _battery_low(self, now, on_batt, runtime):
+        if on_batt and runtime <= self._lead and not self.low:
+            # Held back while a running generator will have the load before the battery
+            # is down to the lead itself, even if it failed at the last moment: raised the
+            # moment that stops being true (a trip, a contactor that would not close, the
+            # battery falling faster), so no lead is missed. Else NUT would shut the
+            # servers down seconds before the generator takes over.
+            takes = self._gen_takes_over_s(now)
+            if takes >= 0 and runtime - takes >= self._lead_s and not self._alarms.is_active(
+                    alarms.AL_BATTERY_DEAD):
+                return
         if on_batt and runtime <= self._lead:
             if not self.low:
                 self.low = True

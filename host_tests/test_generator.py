@@ -326,3 +326,34 @@ def test_a_healthy_battery_on_a_light_load_is_not_taken_for_dead():
                         battery={"capacity_ah": 400})
     assert not [e for e in events_named(rep, "alarm") if e["alarm"] == "battery_dead"]
     assert events_named(rep, "battery_low") == []
+
+
+def _warming(events=()):
+    # 40 Ah at 20 % with 3 kW: the runtime reaches battery low's level (shutdown lead
+    # + 10 %) about 11 s into the outage, while the engine, fired at 10 s, warms up for 20 s
+    return simulate(400, mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 600}]),
+                    generator=dict(GEN, events=list(events)), load={"watts": 3000},
+                    battery={"capacity_ah": 40, "initial_soc_pct": 20},
+                    config={"gen.warmup_s": 20})[0]
+
+
+def test_battery_low_waits_for_a_running_generator_about_to_take_the_load():
+    rep = _warming()
+    on_gen = events_named(rep, "load_to_generator")[0]["t_ms"]
+    assert 30000 < on_gen < 32000
+    # NUT is not told to shut the servers down 15 s before the generator takes over
+    assert events_named(rep, "battery_low") == []
+    # without a generator the same battery calls battery low at about 16 s (the level)
+    rep, _ = simulate(60, mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 600}]),
+                      generator={"present": False}, load={"watts": 3000},
+                      battery={"capacity_ah": 40, "initial_soc_pct": 20})
+    assert 12000 < events_named(rep, "battery_low")[0]["t_ms"] < 20000
+
+
+def test_battery_low_comes_the_moment_the_generator_it_waited_for_trips():
+    rep = _warming([{"at_s": 25, "kind": "overspeed", "level_pct": 120, "duration_s": 10}])
+    trip = [e for e in events_named(rep, "alarm") if e["alarm"] == "generator_overspeed"][0]
+    low = events_named(rep, "battery_low")[0]
+    assert 0 <= low["t_ms"] - trip["t_ms"] <= 10
+    assert rep["metrics"]["battery_depleted"]
+    assert rep["metrics"]["lb_lead_s"] >= 180          # battery.shutdown_lead_s: not missed
