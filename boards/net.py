@@ -9,6 +9,17 @@ import socket
 _WOULD_BLOCK = (errno.EAGAIN, errno.EINPROGRESS, getattr(errno, "EWOULDBLOCK", errno.EAGAIN))
 
 
+def _arrived(recv_into, buf):
+    # What a non-blocking read got: the count (0 at the end of a stream), None when
+    # nothing had arrived, or OSError.
+    try:
+        return recv_into(buf)
+    except OSError as e:
+        if e.args[0] in _WOULD_BLOCK:
+            return None
+        raise
+
+
 class Stream:
     def __init__(self, host, port):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -49,12 +60,7 @@ class Stream:
 
     def readinto(self, buf):
         # Bytes that had arrived (0 if none); OSError when the peer has closed.
-        try:
-            n = self._recv_into(buf)
-        except OSError as e:
-            if e.args[0] in _WOULD_BLOCK:
-                return 0
-            raise
+        n = _arrived(self._recv_into, buf)
         if n is None:
             return 0
         if n == 0 and len(buf):
@@ -88,13 +94,7 @@ class Datagram:
     def recv(self, buf):
         # Bytes of the datagram that had arrived (0 if none; the rest of a longer one is
         # dropped); OSError when the network refused (an ICMP port unreachable, say).
-        try:
-            n = self._recv_into(buf)
-        except OSError as e:
-            if e.args[0] in _WOULD_BLOCK:
-                return 0
-            raise
-        return n or 0
+        return _arrived(self._recv_into, buf) or 0
 
     def close(self):
         self._s.close()
