@@ -69,9 +69,9 @@ TABLE = {
 }
 # Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
 # counter is reset (`counters reset ...`), not by themselves.
-_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_BATTERY_DEAD, AL_STATE_LOST, AL_CONFIG_LOST, AL_XFER_RELAY_FAULT,
-                      AL_MAINS_CONTACTOR_FAULT, AL_GEN_CONTACTOR_FAULT, AL_MAINS_SENSOR,
-                      AL_BATTERY_SENSOR)
+_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_BATTERY_DEAD, AL_STATE_LOST, AL_CONFIG_LOST,
+                      AL_XFER_RELAY_FAULT, AL_MAINS_CONTACTOR_FAULT, AL_GEN_CONTACTOR_FAULT,
+                      AL_MAINS_SENSOR, AL_BATTERY_SENSOR)
 NAMES = {code: row[0] for code, row in TABLE.items()}
 
 

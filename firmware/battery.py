@@ -137,7 +137,7 @@ class BatteryMonitor:
         if not carrying:
             self._t_alive = now
             self.dead = False
-            return self.dead
+            return False
         gone = (i_ma <= self._i20 // 20 or v_mv <= self._cutoff_cell * self.cells) and not (
             self.sensor_fault or v_mv < self.cells * _MIN_MV)
         if not gone:

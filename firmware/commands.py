@@ -49,9 +49,11 @@ def _changes(cmd, args):
     return False
 
 
-def _alarm_text(code):
+def _alarm_text(code, latched=False):
     row = alarms.TABLE.get(code)
-    return "%s (%s)" % (row[0], alarms.CLASS_NAMES[row[1]]) if row else "alarm_%d" % code
+    if row is None:
+        return "alarm_%d" % code
+    return "%s (%s%s)" % (row[0], alarms.CLASS_NAMES[row[1]], ", latched" if latched else "")
 
 
 def arg_text(code, arg):
@@ -158,16 +160,19 @@ class Commands:
             self._mains(), generator.NAMES[c.gen.state],
             c.battery.soc_pm // 10,
             "-" if c.battery.runtime_s >= 999999 else "%d s" % c.battery.runtime_s,
-            self._active() or "none") + ("" if self._clock_set() else _UNSET)
+            self._active() or "none") + self._clock_warning()
 
     def _clock_set(self):
         return self.ctrl.board.time_s() >= clock.VALID_FROM_S
+
+    def _clock_warning(self):
+        return "" if self._clock_set() else _UNSET
 
     def _cmd_clock(self, args, now):
         # clock: the board's clock; clock set DATE TIME: set it (logged, with the step).
         b = self.ctrl.board
         if not args:
-            return "OK clock %s%s" % (clock.stamp(b.time_s()), "" if self._clock_set() else _UNSET)
+            return "OK clock %s%s" % (clock.stamp(b.time_s()), self._clock_warning())
         if args[0].lower() != "set" or len(args) != 3:
             return "ERR clock: allowed: clock, clock set YYYY-MM-DD HH:MM:SS"
         try:
@@ -246,11 +251,9 @@ class Commands:
     def _cmd_alarms(self, args, now):
         # each with its class, and whether it waits for `ack`
         a = self.ctrl.alarms
-        shown = []
-        for code in sorted(alarms.TABLE):
-            if a.is_active(code):
-                text = _alarm_text(code)
-                shown.append(text[:-1] + ", latched)" if a.latched() & (1 << code) else text)
+        latched = a.latched()
+        shown = [_alarm_text(code, latched & (1 << code)) for code in sorted(alarms.TABLE)
+                 if a.is_active(code)]
         return "OK alarms: %s" % (", ".join(shown) or "none")
 
     def _cmd_ack(self, args, now):

@@ -256,7 +256,7 @@ class Controller:
             self.telemetry.service(now)
         if self.sntp is not None:
             secs = self.sntp.service(now, self._rtc_s)
-            if secs >= 0 and not -2 < secs - board.time_s() < 2:
+            if secs >= 0 and not -2 < secs - self._rtc_s < 2:      # the clock just polled
                 self.set_clock(secs, now)
         log = self.eventlog
         if self.log.count != log.seen or log.waiting():

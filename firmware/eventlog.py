@@ -23,7 +23,6 @@
 import struct
 from binascii import crc32
 
-
 NAME = "events.log"
 OLD = "events.old"
 MARK = 0xA5

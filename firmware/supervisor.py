@@ -135,11 +135,10 @@ class Supervisor:
         self.transfer.configure(cfg)
         self.selftest.configure(cfg)
         self.exercise.configure(cfg)
-        switch_s = (cfg.get("ats.dead_time_ms") + 3 * cfg.get("relay.operate_ms")) // 1000 + 1
-        self.switch_s = switch_s
+        self.switch_s = (cfg.get("ats.dead_time_ms") + 3 * cfg.get("relay.operate_ms")) // 1000 + 1
         # Worst case from a start signal to the load on the generator, with the start delay
         # and warm-up that hurrying skips.
-        self.start_to_load_s = gen.start_to_ready_s + switch_s
+        self.start_to_load_s = gen.start_to_ready_s + self.switch_s
         self.worst_s = gen.delay_s + gen.warmup_s + self.start_to_load_s
 
     def recover(self, now):
