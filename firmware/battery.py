@@ -12,6 +12,12 @@
 # discharge the capacity is also measured: charge drawn per per-mille of voltage-estimated
 # charge lost. When that is below the rating, the runtime uses it (a weak battery must
 # never be the reason the generator comes too late).
+# Until a discharge has measured it, the controller cannot know how much of the rating a
+# bank has kept: a worn one looks new until about 2 % of its charge has gone. So the
+# runtime battery low and the generator's hurry count on (sure_s) is what a bank at
+# battery.min_health_pct, in the coldest room allowed when no sensor reads it, would have
+# left once that measurement is in; a good bank loses nothing by the wait, and a worn one
+# raises battery low before the measurement could come too late.
 #
 # Every product is kept below 2^30 (a small int on the boards) for banks up to 480 V and
 # 1000 Ah and currents up to 500 A.
@@ -41,6 +47,7 @@ _MIN_MV = const(1000)         # per cell: a plausible reading lies in between
 _MAX_MV = const(2800)
 _MAX_RATED_MA = const(500000)
 _DEAD_MS = const(300)         # on battery with no current this long: it cannot carry the load
+_LEARN_WAIT_S = const(3)      # the settling before a measurement starts, and its refresh
 NO_RUNTIME_LIMIT = const(999999)
 
 
@@ -51,6 +58,7 @@ class BatteryMonitor:
         self.configure(cfg)
         self.charge_uah = -1           # unknown until the first reading
         self.runtime_s = NO_RUNTIME_LIMIT
+        self.sure_s = NO_RUNTIME_LIMIT    # the runtime a decision may count on (see above)
         self.soc_pm = 1000             # state of charge, per mille
         self.voltage_mv = 0
         self.current_ma = 0            # discharge positive
@@ -68,6 +76,7 @@ class BatteryMonitor:
         self.sensor_fault = False
         self._blind_uah = 0
         self.temp_pm = 1000            # capacity at the room's temperature (environment.py)
+        self.worst_temp_pm = 1000      # the same, at the coldest the room may be when unread
         self.dead = False              # carrying the load, it gave out (watch())
         self._t_alive = 0
 
@@ -75,6 +84,7 @@ class BatteryMonitor:
         self.cells = max(1, cfg.get("battery.nominal_v") // 2)
         cap_ah = cfg.get("battery.capacity_ah")
         self.cap_mah = cap_ah * cfg.get("battery.health_pct") * 10
+        self._worst_mah = cap_ah * cfg.get("battery.min_health_pct") * 10
         self._i20 = max(1, cap_ah * 1000 // 20)
         self._r = cfg.get("battery.r_mohm")
         self._cutoff_cell = cfg.get("battery.cutoff_mv_per_cell")
@@ -91,8 +101,13 @@ class BatteryMonitor:
         return self.r_measured if self.r_measured else self._r
 
     def _measure_r(self, v_mv, i_ma):
+        # A step of a quarter of the 20-hour current is enough: the transfer of a small
+        # load onto a big bank must measure it too, or battery.r_mohm (sized for some
+        # other bank) is believed all through the discharge, and I x its error in the
+        # open-circuit voltage is a share of the charge that is not there.
         di = i_ma - self._i_prev
-        if di > self._i20 or -di > self._i20:
+        step = self._i20 >> 2
+        if di > step or -di > step:
             r = (self._v_prev - v_mv) * 1000 // di
             if 0 < r <= 5000:
                 self.r_measured = r
@@ -144,7 +159,7 @@ class BatteryMonitor:
             self._t_alive = now
         elif not self.dead and self._diff(now, self._t_alive) >= _DEAD_MS:
             self.dead = True
-            self.runtime_s = 0
+            self.runtime_s = self.sure_s = 0
         return self.dead
 
     def update(self, now, v_mv, i_ma, on_batt):
@@ -200,7 +215,10 @@ class BatteryMonitor:
             self.charge_uah = cap_uah
         soc_c = self.charge_uah // self.cap_mah
         self.soc_pm = soc_c if soc_c < soc_v else soc_v
-        self.runtime_s = 0 if self.dead else self._runtime(v_mv, i_ma)
+        if self.dead:
+            self.runtime_s = self.sure_s = 0
+        else:
+            self._runtime(v_mv, i_ma, soc10)
 
     def _blind(self, now, on_batt):
         if not self.sensor_fault:
@@ -219,6 +237,7 @@ class BatteryMonitor:
                 self._blind_uah = 0
         # uAh / mA is 3.6 s
         self.runtime_s = (self._blind_uah // ma * 36 // 10) if on_batt else NO_RUNTIME_LIMIT
+        self.sure_s = self.runtime_s
 
     def _learn(self, now, i_ma, drawn, soc10):
         # Measure the capacity over a steady discharge (the load within 10 % of where it
@@ -253,22 +272,45 @@ class BatteryMonitor:
             return self.learned_mah
         return cap
 
-    def _runtime(self, v_mv, i_ma):
+    def _runtime(self, v_mv, i_ma, soc10):
+        # Sets runtime_s and sure_s.
+        self.runtime_s = self.sure_s = NO_RUNTIME_LIMIT
         if i_ma <= self._i20 // 20:
-            return NO_RUNTIME_LIMIT
+            return
+        self.runtime_s = self.sure_s = 0
         cutoff = self._cutoff_cell * self.cells
         if v_mv <= cutoff:
-            return 0
+            return
         # The inverter draws constant power: as the voltage falls to the cut-out the
         # current rises by v/cutoff. Reckon with that current, sag and Peukert both.
         i_ma = i_ma * (v_mv * 1024 // cutoff) >> 10
         # in tenths of a per mille: near empty a per mille is a tenth of what is left
         sag = i_ma // 10 * self._resistance() // 100          # mV over the bank
         floor = self._share10((self._cutoff_cell - _EMPTY_MV) * self.cells + sag)
-        # capacity x share, as /16 x share / 625 to stay a small int at 1000 Ah
-        usable_mah = (self.capacity_mah() >> 4) * (self.soc_pm * 10 - floor) // 625
-        if usable_mah <= 0:
-            return 0
-        # mAh x 3600 / mA, as x 225 / (mA / 16) to stay a small int
-        s = usable_mah * 225 // ((self._weighted(i_ma) >> 4) or 1)
-        return s if s < NO_RUNTIME_LIMIT else NO_RUNTIME_LIMIT
+        share = self.soc_pm * 10 - floor
+        if share <= 0:
+            return
+        per = (self._weighted(i_ma) >> 4) or 1
+        cap = self.capacity_mah()
+        s = _seconds(cap, share, per)
+        self.runtime_s = self.sure_s = s
+        if self.learned_mah:
+            return
+        worst = self._worst_mah // 100 * self.worst_temp_pm // 10
+        if worst >= cap:
+            return
+        # what is still to go before the capacity is measured (see _learn)
+        left = _LEARN_P10 - (self._soc0 - soc10 if self._soc0 >= 0 else 0)
+        if left < 0:
+            left = 0
+        sure = _seconds(worst, share, per) - _seconds(worst, left, per) - _LEARN_WAIT_S
+        if sure < s:
+            self.sure_s = sure if sure > 0 else 0
+
+
+def _seconds(mah, share, per):
+    # How long mah x share (tenths of a per mille) lasts at per (the Peukert-weighted
+    # current / 16): mAh x 3600 / mA as x 225 / (mA / 16), capacity as /16 x share / 625,
+    # each below 2^30 at 1000 Ah.
+    s = (mah >> 4) * share // 625 * 225 // per
+    return s if s < NO_RUNTIME_LIMIT else NO_RUNTIME_LIMIT

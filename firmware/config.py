@@ -76,6 +76,7 @@ SCHEMA = (
     ("battery.nominal_v", "int", 48, 12, 480, "V", "battery bank nominal voltage (2 V per cell)"),
     ("battery.capacity_ah", "int", 100, 1, 1000, "Ah", "rated capacity (20-hour rate)"),
     ("battery.health_pct", "int", 100, 10, 100, "%", "capacity left as a share of the rating"),
+    ("battery.min_health_pct", "int", 40, 10, 100, "%", "until a discharge has measured the capacity, battery low reckons with a bank this worn"),
     ("battery.peukert", "float", 1.15, 1.0, 1.5, "", "Peukert exponent"),
     ("battery.r_mohm", "int", 20, 1, 2000, "mOhm", "internal resistance of the bank"),
     ("battery.cutoff_mv_per_cell", "int", 1750, 1500, 2000, "mV", "inverter cut-out voltage per cell"),

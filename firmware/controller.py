@@ -273,6 +273,7 @@ class Controller:
         self.counters.update(now, rtc, sup.gen, sup.ats, sup.transfer)
         self.env.update(now, board.temperature_c10())
         self.battery.temp_pm = self.env.capacity_pm()
+        self.battery.worst_temp_pm = self.env.worst_capacity_pm()
         self._note_cooldown(now, rtc)
         save = sup.exercise.plan(now, rtc, store.values, sup.can_exercise())
         if save:

@@ -43,6 +43,11 @@ class Environment:
         # What the battery holds at this room temperature, per mille of its 25 C rating.
         return 1000 if self.temp_c10 == hal.NO_READING else capacity_pm(self.temp_c10)
 
+    def worst_capacity_pm(self):
+        # The same for a decision that must hold whatever the room: with no reading, the
+        # room may be as cold as env.temp_low_c lets it be without an alarm.
+        return capacity_pm(self._low if self.temp_c10 == hal.NO_READING else self.temp_c10)
+
     def update(self, now, reading):
         # Once a second: reading in 0.1 C, or hal.NO_READING.
         a = self._alarms

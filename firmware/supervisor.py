@@ -273,7 +273,9 @@ class Supervisor:
             # and the generator at once, without its start delay or warm-up (hurry)
             self._alarms.raise_(now, alarms.AL_BATTERY_DEAD)
         runtime = bat.runtime_s if on_batt else NO_RUNTIME_LIMIT
-        self._battery_low(now, on_batt, runtime)
+        # battery low and the hurry count on what even a worn bank would give (battery.py)
+        sure = bat.sure_s if on_batt else NO_RUNTIME_LIMIT
+        self._battery_low(now, on_batt, sure)
         # non-critical loads come back only once the load has landed on the utility side
         self._load_shed(now, xfer.state != ON_UTILITY, runtime)
         if ok:
@@ -301,7 +303,7 @@ class Supervisor:
         gen = self.gen
         # a battery that cannot be measured is not waited on: the generator starts at once
         # nor is one that gave out, in this outage or (until acknowledged) an earlier one
-        self.hurry = on_batt and (runtime <= self.worst_s + self._margin or bat.sensor_fault
+        self.hurry = on_batt and (sure <= self.worst_s + self._margin or bat.sensor_fault
                                   or self._alarms.is_active(alarms.AL_BATTERY_DEAD))
         automatic = self.mode == AUTO or self.mode == TEST
         self._inputs(now)

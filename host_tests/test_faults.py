@@ -72,6 +72,9 @@ def test_a_transfer_relay_stuck_on_the_inverter_still_warns_of_the_flat_battery(
     # battery, so battery low is raised before the battery runs flat.
     rep, sim = simulate(3600, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 20}]),
                         battery={"capacity_ah": 20, "initial_soc_pct": 30},
+                        # the bank and the room known: no caution at the transfer
+                        config={"battery.min_health_pct": 100, "env.sensor": True},
+                        room={"sensor": True},
                         faults=_stuck("transfer_relay", at_s=15), stop_after="battery_depleted")
     m = rep["metrics"]
     assert _contact_faults(rep) == [("transfer_relay", "did_not_open")]

@@ -330,11 +330,17 @@ def test_a_healthy_battery_on_a_light_load_is_not_taken_for_dead():
 
 def _warming(events=()):
     # 40 Ah at 20 % with 3 kW: the runtime reaches battery low's level (shutdown lead
-    # + 10 %) about 11 s into the outage, while the engine, fired at 10 s, warms up for 20 s
+    # + 10 %) about 11 s into the outage, while the engine, fired at 10 s, warms up for 20 s.
+    # The installer vouches for the bank (battery.min_health_pct 100) and a sensor reads the
+    # room: no caution for a worn bank in a cold room before the discharge measures it,
+    # which would hurry the start.
     return simulate(400, mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 600}]),
                     generator=dict(GEN, events=list(events)), load={"watts": 3000},
-                    battery={"capacity_ah": 40, "initial_soc_pct": 20},
-                    config={"gen.warmup_s": 20})[0]
+                    battery={"capacity_ah": 40, "initial_soc_pct": 20}, **_VOUCHED)[0]
+
+
+_VOUCHED = {"room": {"sensor": True},
+            "config": {"gen.warmup_s": 20, "battery.min_health_pct": 100, "env.sensor": True}}
 
 
 def test_battery_low_waits_for_a_running_generator_about_to_take_the_load():
@@ -346,8 +352,16 @@ def test_battery_low_waits_for_a_running_generator_about_to_take_the_load():
     # without a generator the same battery calls battery low at about 16 s (the level)
     rep, _ = simulate(60, mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 600}]),
                       generator={"present": False}, load={"watts": 3000},
-                      battery={"capacity_ah": 40, "initial_soc_pct": 20})
+                      battery={"capacity_ah": 40, "initial_soc_pct": 20}, **_VOUCHED)
     assert 12000 < events_named(rep, "battery_low")[0]["t_ms"] < 20000
+    # told nothing of the bank's wear, the controller cannot wait for the level: battery
+    # low at the transfer, and the generator hurried onto the load
+    rep, _ = simulate(60, mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 600}]),
+                      generator=GEN, load={"watts": 3000},
+                      battery={"capacity_ah": 40, "initial_soc_pct": 20},
+                      config={"gen.warmup_s": 20})
+    assert events_named(rep, "battery_low")[0]["t_ms"] < 8000
+    assert events_named(rep, "load_to_generator")[0]["t_ms"] < 15000
 
 
 def test_battery_low_comes_the_moment_the_generator_it_waited_for_trips():
