@@ -22,6 +22,7 @@ else:       # the driver tests, under CPython
 
 N_OUTPUTS = 8        # hal.OUT_*
 N_INPUTS = 6         # hal.IN_*
+SLOW_INPUTS = 4      # battery voltage, battery current, generator voltage, output current
 
 
 class Outputs:
@@ -78,7 +79,8 @@ class MainsSampler:
     # loop. The interrupt keeps its time whatever the loop does (console, flash writes, a
     # GC pass), so the mains monitor sees an unbroken waveform as long as the loop is back
     # within RING samples (64 ms at 4 kHz). With each mains sample the interrupt also reads
-    # one of the slow inputs in turn (battery voltage and current, generator voltage) and
+    # one of the slow inputs in turn (battery voltage and current, generator voltage,
+    # output current) and
     # adds it to a sum, so that the one ADC is never read from two places at once and the
     # slow readings are averages over SLOW_N samples each.
     #
@@ -95,10 +97,10 @@ class MainsSampler:
         self._w = array("i", [0])           # samples written, wrapping at 2^30
         self._r = 0                         # samples read
         self._slow_k = array("i", [0, 0])   # which slow input, how many summed
-        self._sum = array("i", [0] * 3)
+        self._sum = array("i", [0] * SLOW_INPUTS)
         # the last average of each, 12-bit counts: a first reading of each now, before the
         # interrupt runs, so that nothing reads 0 V at boot
-        self.slow = array("i", [read_slow(k) >> 4 for k in range(3)])
+        self.slow = array("i", [read_slow(k) >> 4 for k in range(SLOW_INPUTS)])
         self.overruns = 0
 
     def isr(self, _timer=None):
@@ -109,12 +111,12 @@ class MainsSampler:
         k = sk[0]
         self._sum[k] += self._read_slow(k) >> 4
         k += 1
-        if k == 3:
+        if k == SLOW_INPUTS:
             k = 0
             sk[1] += 1
             if sk[1] == self.SLOW_N:
                 sk[1] = 0
-                for j in range(3):
+                for j in range(SLOW_INPUTS):
                     self.slow[j] = self._sum[j] // self.SLOW_N
                     self._sum[j] = 0
         sk[0] = k
@@ -252,12 +254,18 @@ class Calibration:
         self.current_ma = 98
         self.current_zero = 2048
         self.gen_mv = 73
+        self.output_fitted = False
+        self.output_ma_per = 25
+        self.nominal_v = 230
 
     def configure(self, cfg):
         self.battery_uv = cfg.get("adc.battery_uv_per_count")
         self.current_ma = cfg.get("adc.current_ma_per_count")
         self.current_zero = cfg.get("adc.current_zero")
         self.gen_mv = cfg.get("adc.gen_mv_per_count")
+        self.output_fitted = cfg.get("io.output_sensor")
+        self.output_ma_per = cfg.get("adc.output_ma_per_count")
+        self.nominal_v = cfg.get("mains.nominal_v")
 
     def battery_mv(self, raw):
         return raw * self.battery_uv // 1000
@@ -268,6 +276,10 @@ class Calibration:
 
     def gen_volts_x10(self, raw):
         return raw * self.gen_mv // 100
+
+    def output_w(self, raw):
+        # in 0.1 A first: below 2^30 at 4095 counts x 10 A and 480 V
+        return raw * self.output_ma_per // 100 * self.nominal_v // 10
 
 
 class EdgeFrequency:
@@ -461,7 +473,12 @@ class McuBoard:
         return self._cal.battery_ma(self._sampler.slow[1])
 
     def output_w(self):
-        return 0        # no output power sensor on these boards yet
+        # Apparent power at the nominal voltage: the transducer gives the RMS current;
+        # the voltage of the source in use differs by a few per cent at most while the
+        # load is on it.
+        if not self._cal.output_fitted:
+            return NO_READING
+        return self._cal.output_w(self._sampler.slow[3])
 
     def serial_read(self, buf):
         return self._serial.read(buf)

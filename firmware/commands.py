@@ -21,6 +21,7 @@ HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen 
         "alarms, ack NAME|all, log [json] [N], config show|get KEY|set KEY VALUE|save|reset, "
         "version, unlock PIN, lock, maint")
 _MAX_LINE = 120
+_UNWATCHED = " (mains sensor out and no output sensor: a mains failure would not be seen)"
 _UNSET = " (clock not set: no exercise, log times from 2000; clock set YYYY-MM-DD HH:MM:SS)"
 _FREE_TRIES = 3
 _LOCKOUT_MS = 30000
@@ -129,6 +130,7 @@ class Commands:
         mon = c.monitor
         present = mon.present()
         runtime = c.battery.runtime_s
+        output = b.output_w()
         return json.dumps({
             "mode": supervisor.MODE_NAMES[c.supervisor.mode],
             "source": self.source(),
@@ -143,6 +145,7 @@ class Commands:
             "battery_low": c.supervisor.low,
             "generator": generator.NAMES[c.gen.state],
             "room_c": None if c.env.temp_c10 == hal.NO_READING else c.env.temp_c10 / 10.0,
+            "output_w": None if output == hal.NO_READING else output,
             "clock": clock.stamp(b.time_s()),
             "clock_set": self._clock_set(),
             "alarms": self._active_list(),
@@ -160,10 +163,17 @@ class Commands:
             self._mains(), generator.NAMES[c.gen.state],
             c.battery.soc_pm // 10,
             "-" if c.battery.runtime_s >= 999999 else "%d s" % c.battery.runtime_s,
-            self._active() or "none") + self._clock_warning()
+            self._active() or "none") + self._unwatched() + self._clock_warning()
 
     def _clock_set(self):
         return self.ctrl.board.time_s() >= clock.VALID_FROM_S
+
+    def _unwatched(self):
+        c = self.ctrl
+        if (c.monitor.sensor and c.supervisor.ats.closed() == ats.MAINS
+                and c.board.output_w() == hal.NO_READING):
+            return _UNWATCHED
+        return ""
 
     def _clock_warning(self):
         return "" if self._clock_set() else _UNSET

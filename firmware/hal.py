@@ -33,7 +33,9 @@
 #   gen_volts_x10(), gen_hz_x100()   generator terminal voltage (RMS, 0.1 V) and frequency
 #                                    (0.01 Hz), measured by the board; 0 when still
 #   battery_mv(), battery_ma()       battery bank voltage and current (discharge positive)
-#   output_w()                       power delivered to the load, W (0 without an output sensor)
+#   output_w()                       power delivered to the load, W (the boards: the output
+#                                    current at the nominal voltage), or NO_READING when no
+#                                    output sensor is fitted (io.output_sensor)
 #   serial_read(buf) -> n            bytes that have arrived on the console's serial line,
 #                                    copied into buf (bytearray); never waits, 0 when none
 #   serial_write(data)               send bytes on the console's serial line

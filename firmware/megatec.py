@@ -35,6 +35,21 @@ def is_megatec(line):
     return shutdown_args(line) is not None
 
 
+def _load_w(b, on_batt):
+    # The output sensor's reading; without one (io.output_sensor off), on battery what the
+    # bank gives less the inverter's losses (about a tenth), and otherwise 0: the load on
+    # mains or the generator is not measured (the docs and `status` say so).
+    w = b.output_w()
+    if w != hal.NO_READING:
+        return w
+    if not on_batt:
+        return 0
+    ma = b.battery_ma()
+    # (mV / 10) x (mA / 100) is mW: below 2^30 at 480 V and 500 A
+    w = b.battery_mv() // 10 * (ma // 100) // 1000 * 9 // 10
+    return w if w > 0 else 0
+
+
 def shutdown_args(line):
     # S<n> / S<n>R<m> -> (delay in s, minutes of power before the load comes back, -1
     # for at once); None when line is not such a command.
@@ -98,7 +113,7 @@ class Megatec:
             v_out = b.gen_volts_x10() / 10.0
         else:
             v_out = v_in
-        load = b.output_w() * 100 // cfg.get("ups.rating_w")
+        load = _load_w(b, on_batt) * 100 // cfg.get("ups.rating_w")
         bits = "%d%d0%d1%d%d0" % (
             1 if on_batt else 0,
             1 if sup.low else 0,

@@ -414,6 +414,8 @@ class Supervisor:
         # The mains reading is not used (mains_monitor.sensor): it neither fails mains nor
         # finds it good. The load stays where it is, unless it sits on mains and the output
         # power sensor, having seen it powered, sees it lose power: that is a failure.
+        # Without an output sensor (NO_READING) nothing witnesses a real outage: the load
+        # stays on mains unwatched, and `status` warns of it (commands.py).
         a = self._alarms
         if not a.is_active(alarms.AL_MAINS_SENSOR):
             a.raise_(now, alarms.AL_MAINS_SENSOR)

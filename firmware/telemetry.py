@@ -28,7 +28,8 @@ from firmware import mqtt
 
 SERVICE_MS = 10
 # Home Assistant sensors read from the state document: (key, name, unit, device class,
-# whether the value may be null: the runtime on mains, the room with no sensor fitted).
+# whether the value may be null: the runtime on mains, the room or the output with no
+# sensor fitted).
 # A null makes the entity unavailable rather than a measurement of nothing.
 _SENSORS = (
     ("mains_v", "Mains voltage", "V", "voltage", False),
@@ -40,6 +41,7 @@ _SENSORS = (
     ("generator", "Generator", None, None, False),
     ("mode", "Mode", None, None, False),
     ("room_c", "Battery room temperature", "\u00b0C", "temperature", True),
+    ("output_w", "Output power", "W", "power", True),
 )
 # binary sensors: (object id, name, device class or None, template). "On battery" has no
 # class: Home Assistant's classes would call it charging, or a power supply that is on.

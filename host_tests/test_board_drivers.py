@@ -199,7 +199,7 @@ def test_the_interrupt_fills_the_ring_and_the_loop_reads_every_sample_in_order()
         got += buf
     assert got == list(range(2000)) and s.overruns == 0
     # the slow inputs: averages over SLOW_N samples of each, in turn
-    assert list(s.slow) == [1000, 1001, 1002]
+    assert list(s.slow) == [1000, 1001, 1002, 1003]
     # a loop 300 samples late (more than the ring) resumes at the oldest sample the
     # interrupt cannot overwrite during the copy, says how many it lost, and counts it
     for _ in range(300):
@@ -287,6 +287,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     FakeADC.sources[pins.BATTERY_ADC] = lambda: 3550 << 4
     FakeADC.sources[pins.CURRENT_ADC] = lambda: 2048 << 4
     FakeADC.sources[pins.GEN_ADC] = lambda: 0
+    FakeADC.sources[pins.OUTPUT_ADC] = lambda: 400 << 4
     board = make()
     _at_rest(pins)
     timer = FakeTimer.last
@@ -306,6 +307,9 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     assert ctrl.monitor.ok() and not board.output_state(hal.OUT_XFER)
     assert ctrl.alarms.active == 0           # the contacts agree with the outputs
     assert 51000 < board.battery_mv() < 53000
+    assert board.output_w() == hal.NO_READING           # io.output_sensor off
+    assert ctrl._apply({"io.output_sensor": True}) is None
+    assert board.output_w() == 400 * 25 // 100 * 230 // 10      # 10 A at 230 V
     while k[0] < 8040:                     # 10 ms into the dip
         ctrl.step()
     assert board.output_state(hal.OUT_XFER)
@@ -326,8 +330,14 @@ def test_rp2040_board_samples_on_its_pio_clock_and_shares_one_input_through_the_
     read, k = _sine()
     FakeADC.sources[pins.MAINS_ADC] = read
     FakeADC.sources[pins.BATTERY_ADC] = lambda: 3550 << 4
-    # the switch: battery current with select low, generator voltage with it high
-    FakeADC.sources[pins.SHARED_ADC] = lambda: (3150 if FakePin.levels[pins.SHARED_SELECT] else 2368) << 4
+    # the multiplexer: battery current on channel 0, generator voltage on 1, output
+    # current on 2 (S0, S1); channel 3 is not wired
+    s0, s1 = pins.SHARED_SELECT
+
+    def shared():
+        channel = FakePin.levels[s0] + 2 * FakePin.levels[s1]
+        return (2368, 3150, 1200, 0)[channel] << 4
+    FakeADC.sources[pins.SHARED_ADC] = shared
     board = make()
     _at_rest(pins)
     sm = FakeStateMachine.last
@@ -347,6 +357,11 @@ def test_rp2040_board_samples_on_its_pio_clock_and_shares_one_input_through_the_
     assert ctrl.monitor.ok() and ctrl.alarms.active == 0
     assert board.battery_mv() == 52007 and board.battery_ma() == 31360
     assert board.gen_volts_x10() == 2299
+    # no output sensor configured: no reading, not 0 W; with one, 1200 counts of 25 mA at
+    # the nominal 230 V
+    assert board.output_w() == hal.NO_READING
+    assert ctrl._apply({"io.output_sensor": True}) is None
+    assert board.output_w() == 1200 * 25 // 100 * 230 // 10
     # the RP2040 drops its pads on a watchdog reset: the firmware boots as after a power cut
     board.set_output(hal.OUT_XFER, True)
     assert FakePin.levels[pins.OUTPUTS[hal.OUT_XFER]] == 1

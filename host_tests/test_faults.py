@@ -1,5 +1,7 @@
 # Faults of the relays the controller drives and of its own sensors, on the simulated
 # board (scenario "faults"): each raises its own alarm and takes the safe path.
+import json
+
 from boards.sim import scenario
 from boards.sim.runner import Simulation
 from helpers import events_named, mains, simulate
@@ -130,6 +132,38 @@ def test_with_the_sensor_open_the_output_power_sensor_catches_a_real_outage():
     to_batt, = events_named(rep, "load_to_battery")
     assert 10000 < to_batt["t_ms"] < 10015
     assert events_named(rep, "load_to_mains") == [] and sim.board.source() == "generator"
+
+
+def test_without_an_output_sensor_the_board_says_what_it_cannot_see():
+    # io.output_sensor off (the real boards until one is wired): no reading rather than
+    # 0 W; with the mains sensor open, nothing witnesses the outage at 10 s, the load
+    # stays on mains and status says that a failure would not be seen. NUT's load is the
+    # battery's power less the inverter's losses while on battery, 0 elsewhere.
+    blind = {"io.output_sensor": False}
+    sim = Simulation(scenario.check({"duration_s": 30, "generator": GEN, "mains": OUTAGE,
+                                     "load": {"watts": 1500}, "config": blind,
+                                     "faults": _adc("adc_open")}))
+    sim.run_until(8)
+    ctrl = sim.controller
+    assert json.loads(ctrl.command("status json"))["output_w"] is None
+    assert "a mains failure would not be seen" in ctrl.command("status")
+    assert ctrl.console.megatec.q1().split()[3] == "000"
+    rep = sim.run()
+    assert rep["metrics"]["transfers_to_battery"] == 0 and sim.board.source() == "mains"
+    # a real outage with the mains sensor working: on battery, the load reckoned from it
+    sim = Simulation(scenario.check({"duration_s": 30, "generator": {"present": False},
+                                     "mains": OUTAGE, "load": {"watts": 1500},
+                                     "config": blind}))
+    sim.run_until(15)
+    assert sim.board.source() == "battery"
+    assert 45 <= int(sim.controller.console.megatec.q1().split()[3]) <= 55     # 1.5 of 3 kW
+    # the same with the sensor: its reading, and status without the warning
+    sim = Simulation(scenario.check({"duration_s": 30, "generator": GEN, "mains": OUTAGE,
+                                     "load": {"watts": 1500}, "faults": _adc("adc_open")}))
+    sim.run_until(8)
+    assert json.loads(sim.controller.command("status json"))["output_w"] == 1500
+    assert "would not be seen" not in sim.controller.command("status")
+    assert sim.controller.console.megatec.q1().split()[3] == "050"
 
 
 def test_the_output_power_witness_watches_mains_only_not_the_generator():

@@ -90,15 +90,17 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
     assert topics[0] == "ups/site7/availability" and got[0][1] == "online"
     # Home Assistant: every sensor and binary sensor, retained, pointing at the state topic
     disc = {t: json.loads(p) for t, p, _, r in got if t.startswith("homeassistant/")}
-    assert len(disc) == 13
+    assert len(disc) == 14
+    power = disc["homeassistant/sensor/site7/output_w/config"]
+    assert power["device_class"] == "power" and power["unit_of_measurement"] == "W"
     for t, doc in disc.items():
         assert t.endswith("/config") and "/site7/" in t
         assert doc["state_topic"] == "ups/site7/state"
         assert doc["unique_id"].startswith("site7_") and doc["device"]["identifiers"] == ["site7"]
         key = t.split("/")[-2]
-        if key in ("runtime_s", "room_c"):
-            # null in the state (runtime on mains, no room sensor): unavailable, not a
-            # measurement of nothing
+        if key in ("runtime_s", "room_c", "output_w"):
+            # null in the state (runtime on mains, no room or output sensor): unavailable,
+            # not a measurement of nothing
             assert doc["availability_mode"] == "all" and "availability_topic" not in doc
             assert doc["availability"] == [
                 {"topic": "ups/site7/availability"},
@@ -112,7 +114,7 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
     assert disc["homeassistant/binary_sensor/site7/battery_low/config"]["device_class"] == "battery"
     # retained: Home Assistant started later finds them, and the board's last state
     late = Subscriber(broker.port, "homeassistant/#", "ups/site7/state")
-    assert late.wait(lambda g: len(g) == 14)
+    assert late.wait(lambda g: len(g) == 15)
     assert all(r for _, _, _, r in late.got)
     late.close()
     # the events, in the order the controller logged them

@@ -36,7 +36,8 @@ class Board(mcu.McuBoard):
             p.init(Pin.OUT, value=p.value(), hold=True)  # pyright: ignore[reportCallIssue]
         self._adc = ADC(Pin(pins.MAINS_ADC), atten=ADC.ATTN_11DB)
         self._slow = [ADC(Pin(n), atten=ADC.ATTN_11DB)
-                      for n in (pins.BATTERY_ADC, pins.CURRENT_ADC, pins.GEN_ADC)]
+                      for n in (pins.BATTERY_ADC, pins.CURRENT_ADC, pins.GEN_ADC,
+                                pins.OUTPUT_ADC)]
         sampler = mcu.MainsSampler(self._adc.read_u16, self._read_slow)
         self._parts(machine, pins, fs_root, out, _drive, sampler, serial)
         self._timer = machine.Timer(0)

@@ -6,9 +6,10 @@
 # sample clock, so a PIO state machine keeps the time: its program raises a PIO interrupt
 # every 32 cycles at 32 x sample_rate_hz, and a hard interrupt handler reads the ADC into
 # the ring (boards/mcu.py: MainsSampler), with one slow input in turn. The ADC's reading is
-# a register poll of about 2 us, safe in a hard handler. The two slow signals on GP28 are
-# switched by the 74HC4053 right after each is read, so the switch has settled long before
-# the next read of the other (two sample periods later).
+# a register poll of about 2 us, safe in a hard handler. The three slow signals on GP28 are
+# switched by the 74HC4051 right after each is read, so the multiplexer (under a
+# microsecond) and the ADC's input have settled long before the next read, a sample
+# period later.
 #
 # Unlike the ESP32, the RP2040 cannot hold its pads through a watchdog reset: every output
 # drops, as after a power cut, and the firmware boots as after one (the load falls back to
@@ -44,7 +45,7 @@ class Board(mcu.McuBoard):
         self._adc = ADC(pins.MAINS_ADC)
         self._battery = ADC(pins.BATTERY_ADC)
         self._shared = ADC(pins.SHARED_ADC)
-        self._select = Pin(pins.SHARED_SELECT, Pin.OUT, value=0)
+        self._select = [Pin(n, Pin.OUT, value=0) for n in pins.SHARED_SELECT]
         sampler = mcu.MainsSampler(self._adc.read_u16, self._read_slow)
         self._parts(machine, pins, fs_root, out, _drive, sampler, serial)
         self._sm = rp2.StateMachine(0, _sample_clock, freq=self.sample_rate_hz * PIO_CYCLES)
@@ -52,9 +53,13 @@ class Board(mcu.McuBoard):
         self._sm.active(1)
 
     def _read_slow(self, k):
-        # 0 battery voltage, 1 battery current (switch at 0), 2 generator voltage (at 1)
+        # 0 battery voltage; 1, 2, 3 the multiplexer's channels 0, 1, 2 (battery current,
+        # generator voltage, output current), each selected when the one before is read
         if k == 0:
             return self._battery.read_u16()
         v = self._shared.read_u16()
-        self._select.value(1 if k == 1 else 0)
+        nxt = k if k < 3 else 0
+        s = self._select
+        s[0].value(nxt & 1)
+        s[1].value(nxt >> 1)
         return v

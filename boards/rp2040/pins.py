@@ -1,12 +1,13 @@
 # Raspberry Pi Pico (RP2040) pin map. The Pico brings out three ADC inputs (GP26-28; the
-# fourth, GP29, measures VSYS on the board), so the two slow signals that share GP28 go
-# through one switch of a 74HC4053 selected by GP22: battery current, generator voltage.
+# fourth, GP29, measures VSYS on the board), so the three slow signals that share GP28 go
+# through a 74HC4051 multiplexer selected by GP22 (S0) and GP20 (S1), S2 tied low: battery
+# current on channel 0, generator voltage on 1, output current on 2.
 from firmware import hal
 
 MAINS_ADC = 26          # ZMPT101B output, biased at mid-rail; 100k to ground (reads 0 unplugged)
 BATTERY_ADC = 27        # battery bank through a divider (adc.battery_uv_per_count)
-SHARED_ADC = 28         # 74HC4053 common: battery current (select 0) or generator voltage (1)
-SHARED_SELECT = 22
+SHARED_ADC = 28         # 74HC4051 common
+SHARED_SELECT = (22, 20)    # its S0 and S1
 GEN_ZC = 21             # generator zero-cross optocoupler, rising edge once a cycle
 ROOM_1WIRE = 16         # DS18B20 battery-room sensor, 4.7k to 3.3 V
 

@@ -69,6 +69,7 @@ class SimBoard:
         self._start_ms = sc["start_ticks_ms"]
         self._start_rtc = sc["start_time_s"]
         self.fs = MemFS()
+        self._output_sensor = True        # until the firmware's configuration says
         self.serial_in = bytearray()      # bytes typed to the console, not yet read
         self.serial_out = bytearray()     # everything the console sent
         m = sc["mains"]
@@ -137,7 +138,9 @@ class SimBoard:
 
     # ---- the HAL -------------------------------------------------------------------
     def configure(self, cfg):
-        pass            # calibration and polarity are the plant's own here
+        # calibration and polarity are the plant's own here; the output sensor is fitted
+        # to the plant, but the firmware is told of it only as an installer would
+        self._output_sensor = cfg.get("io.output_sensor")
 
     def ticks_ms(self):
         return (self._start_ms + self.t_us // 1000) & TICKS_MAX
@@ -247,6 +250,8 @@ class SimBoard:
 
     def output_w(self):
         # An output power sensor: nothing while the load's supply is below half its level.
+        if not self._output_sensor:
+            return hal.NO_READING
         if self.source() == "none" or self.load_off or self._load_level() < 50:
             return 0
         return int(self.load_w - (self.sheddable_w if self.shed else 0))

@@ -29,9 +29,10 @@ def fault_names(bits):
 
 
 def make_config(sc):
-    # The installer sets the site's nominal mains, whether a generator is fitted and the
-    # battery's rating (not its health: that is what the controller must find out); the
-    # scenario's config may override any of it.
+    # The installer sets the site's nominal mains, whether a generator is fitted, the
+    # battery's rating (not its health: that is what the controller must find out) and
+    # the output sensor the simulated plant has; the scenario's config may override any
+    # of it.
     m = sc["mains"]
     values = {
         "mains.nominal_v": int(round(m["nominal_v"])),
@@ -39,6 +40,7 @@ def make_config(sc):
         "gen.present": sc["generator"]["present"],
         "battery.nominal_v": int(round(sc["battery"]["nominal_v"])),
         "battery.capacity_ah": max(1, min(1000, int(round(sc["battery"]["capacity_ah"])))),
+        "io.output_sensor": True,
     }
     for key in sc["config"]:
         values[key] = sc["config"][key]
