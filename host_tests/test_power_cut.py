@@ -1,6 +1,6 @@
 # Power cuts: the virtual board's MicroPython process killed with SIGKILL at random
 # moments while it saves its configuration and appends to its event log, 200 times on
-# the same flash directory. After every restart it boots, its configuration is one of
+# the same flash directory, and 100 times at random moments of outages. After every restart it boots, its configuration is one of
 # the versions that were saved, and its event log reads back whole: every record intact,
 # the sequence numbers without a gap (a torn record is the one that was being written,
 # and the next boot numbers on from the last intact one).
@@ -18,7 +18,7 @@ import sys
 import time
 
 from conftest import MICROPYTHON, ROOT
-from firmware import eventlog
+from firmware import eventlog, events
 
 KILLS = 200
 SPEED = 20
@@ -26,9 +26,11 @@ CUT_WITHIN_S = 0.12     # the burst's lines and more than two of the board's sec
 
 
 class Board:
-    def __init__(self, scenario, fs):
+    def __init__(self, scenario, fs, speed=SPEED, trace=None):
+        extra = ["--trace", trace] if trace else []
         self.p = subprocess.Popen([MICROPYTHON, os.path.join(ROOT, "boards", "sim", "vboard.py"),
-                                   scenario, fs, "--speed", str(SPEED)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   scenario, fs, "--speed", str(speed)] + extra,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         self.out = b""
         self.err = b""
@@ -107,6 +109,86 @@ def test_power_cuts_during_saves_and_log_appends(tmp_path):
         board.kill()
     assert boots == KILLS
     assert len(_log_records(fs)) > 100          # the log filled and rotated
+
+
+OUTAGE_CUTS = 100
+OUTAGE_SPEED = 50
+_COUNTED = ("engine", "starts", "cranks", "changeover", "mains contactor", "generator contactor")
+
+
+def _counters(board, what):
+    # `counters` as numbers: engine hours, starts, cranks, the three relays' operations
+    board.send(b"counters\r")
+    line = board.reply(what=what)
+    assert line.startswith("OK engine "), line
+    values = []
+    for name in _COUNTED:
+        values.append(float(line.split(name + " ", 1)[1].split()[0].rstrip(",")))
+    return values
+
+
+def _trace(path):
+    # (events: [(t_ms, code, arg)], the last simulated time the board reached)
+    got, reached = [], 0
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if line.endswith("\n") and w[0] == "e":
+                got.append((int(w[1]), int(w[2]), int(w[3])))
+            elif line.endswith("\n") and w[0] == "t":
+                reached = int(w[1])
+    return got, reached
+
+
+def test_power_cuts_in_outages_lose_no_event_older_than_a_second(tmp_path):
+    # The power goes at a random moment of an outage (the failure, the transfer, the
+    # generator's start, cranking, warm-up, the load moving to it, running on it), 100
+    # times on the same flash. Every event the firmware logged more than a second before
+    # the cut (the trace says when each happened, in simulated time) is on flash, in
+    # order, as logged; the boot record too. The counters never go back from one boot to
+    # the next, and what was counted a minute before a cut is kept.
+    rnd = random.Random(11)
+    fs = str(tmp_path / "fs")
+    os.mkdir(fs)
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({
+        "name": "outage-cuts", "duration_s": 3600, "generator": {"present": True},
+        "mains": {"events": [{"at_s": 5, "kind": "outage", "duration_s": 3000}]}}))
+    trace = str(tmp_path / "trace")
+    before = None           # counters at the last boot
+    kept = None             # counters a minute or more before the last cut
+    checked = 0
+    for i in range(OUTAGE_CUTS):
+        seqs = [r[0] for r in _log_records(fs)]
+        board = Board(str(scenario), fs, OUTAGE_SPEED, trace)
+        counted = _counters(board, "boot %d" % i)
+        if before is not None:
+            assert all(a >= b for a, b in zip(counted, before)), (i, before, counted)
+        if kept is not None:
+            assert all(a >= b for a, b in zip(counted, kept)), (i, kept, counted)
+        before, kept = counted, None
+        # most cuts within the outage's first 40 s, where its events come; some later,
+        # after the counters were read a minute before
+        if rnd.random() < 0.8:
+            time.sleep(rnd.uniform(5.0, 40.0) / OUTAGE_SPEED)
+        else:
+            time.sleep(rnd.uniform(15.0, 30.0) / OUTAGE_SPEED)
+            read = _counters(board, "counters %d" % i)
+            _, at = _trace(trace)
+            time.sleep((61.0 + rnd.uniform(0.0, 20.0)) / OUTAGE_SPEED)
+            if _trace(trace)[1] - at >= 61000:
+                kept = read
+        board.kill()
+        logged, reached = _trace(trace)
+        old = set(seqs)
+        recs = [r for r in _log_records(fs) if r[0] not in old]
+        assert reached > 5000, (i, reached, board.err)
+        assert recs and recs[0][1] == events.EV_BOOT, (i, recs[:2])
+        due = [e for e in logged if e[0] <= reached - 1000]
+        got = [(code, arg) for _, code, arg, _ in recs[1:len(due) + 1]]
+        assert got == [(code, arg) for _, code, arg in due], (i, reached, due, recs)
+        checked += len(due)
+    assert checked > OUTAGE_CUTS * 3          # the cuts came after events, not before them
 
 
 def test_killing_the_virtual_board_kills_the_firmware_too(tmp_path):

@@ -1,6 +1,6 @@
 # The virtual board's inside, run by the MicroPython unix port (tools/vboard.py starts it):
 #
-#   micropython boards/sim/vboard.py SCENARIO.json [FS_DIR] [--speed N]
+#   micropython boards/sim/vboard.py SCENARIO.json [FS_DIR] [--speed N] [--trace FILE]
 #
 # The unchanged firmware on the simulated board, paced to the wall clock (N simulated
 # seconds to a wall second, 1 unless told: tests that wait for the board's own slow
@@ -11,6 +11,10 @@
 # ordinary byte (micropython.kbd_intr(-1)), as on a board. Exit 0 at the scenario's
 # end (printing on stderr how far it ever fell behind the wall clock), 2 with one line on
 # stderr for an invalid scenario, 3 after `maint` on the console.
+#
+# --trace FILE: what a test of power cuts needs to know of a run it kills, written as it
+# happens (unbuffered: a SIGKILL loses none of it): `e T CODE ARG` for every event the
+# firmware logs after boot, `t T` at the end of every slice of simulated time, T in ms.
 import select
 import sys
 import time
@@ -46,23 +50,60 @@ class VirtualBoard(SimBoard):
         self.serial.write(data)
 
 
-_USAGE = "vboard: usage: vboard.py SCENARIO.json [FS_DIR] [--speed 1..100]\n"
+_USAGE = "vboard: usage: vboard.py SCENARIO.json [FS_DIR] [--speed 1..100] [--trace FILE]\n"
+
+
+def _options(argv):
+    # -> (positional arguments, speed, trace path), or None when they make no sense
+    speed = 1
+    trace = None
+    rest = []
+    k = 0
+    while k < len(argv):
+        a = argv[k]
+        if a in ("--speed", "--trace"):
+            if k + 1 >= len(argv):
+                return None
+            if a == "--trace":
+                trace = argv[k + 1]
+            else:
+                try:
+                    speed = int(argv[k + 1])
+                except ValueError:
+                    return None
+                if not 1 <= speed <= 100:
+                    return None
+            k += 2
+        elif a.startswith("-"):
+            return None
+        else:
+            rest.append(a)
+            k += 1
+    if not 1 <= len(rest) <= 2:
+        return None
+    return rest, speed, trace
+
+
+def _traced(sim, path):
+    # Every event the firmware logs from here on, and the simulated time reached.
+    f = open(path, "w")
+    board = sim.board
+    log = sim.controller.log
+    inner = log.listener
+
+    def listener(code, arg):
+        inner(code, arg)
+        f.write("e %d %d %d\n" % (board.t_us // 1000, code, arg))
+    log.listener = listener
+    return f
 
 
 def main(argv):
-    speed = 1
-    if len(argv) >= 2 and argv[-2] == "--speed":
-        try:
-            speed = int(argv[-1])
-        except ValueError:
-            speed = 0
-        argv = argv[:-2]
-        if not 1 <= speed <= 100:
-            sys.stderr.write(_USAGE)
-            return 2
-    if not argv or len(argv) > 2 or argv[-1].startswith("-"):
+    opts = _options(argv)
+    if opts is None:
         sys.stderr.write(_USAGE)
         return 2
+    argv, speed, trace_path = opts
     try:
         sc = scenario.load(argv[0])
         board = VirtualBoard(sc, argv[1] if len(argv) > 1 else None)
@@ -70,6 +111,7 @@ def main(argv):
     except scenario.ScenarioError as e:
         sys.stderr.write("vboard: invalid scenario %s: %s\n" % (argv[0], e))
         return 2
+    trace = _traced(sim, trace_path) if trace_path else None
     micropython.kbd_intr(-1)
     buf = bytearray(64)
     end_us = int(sc["duration_s"] * 1000000)
@@ -84,6 +126,8 @@ def main(argv):
         if board.t_us < wall_us:
             # catch up in slices of at most 20 ms, so the console is read often
             sim.run_until(min(wall_us, board.t_us + 20000, end_us) / 1000000)
+            if trace:
+                trace.write("t %d\n" % (board.t_us // 1000))
         else:
             # ahead of the wall clock (the firmware skipped idle time): keep answering
             n = board.serial_read(buf)
