@@ -112,7 +112,7 @@ def test_power_cuts_during_saves_and_log_appends(tmp_path):
 
 
 OUTAGE_CUTS = 100
-OUTAGE_SPEED = 50
+OUTAGE_SPEED = 100
 _COUNTED = ("engine", "starts", "cranks", "changeover", "mains contactor", "generator contactor")
 
 
