@@ -131,6 +131,7 @@ class Commands:
         present = mon.present()
         runtime = c.battery.runtime_s
         output = b.output_w()
+        tel = c.telemetry
         return json.dumps({
             "mode": supervisor.MODE_NAMES[c.supervisor.mode],
             "source": self.source(),
@@ -149,6 +150,7 @@ class Commands:
             "clock": clock.stamp(b.time_s()),
             "clock_set": self._clock_set(),
             "alarms": self._active_list(),
+            "mqtt": tel.counts() if tel is not None and tel.enabled else None,
         })
 
     def _cmd_status(self, args, now):

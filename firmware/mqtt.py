@@ -11,6 +11,15 @@
 # broker does. A broker that accepts the connection and never answers is dropped after
 # ANSWER_MS; one that stops answering while up, after 1.5 keep-alive periods.
 #
+# Everything from the network is checked before it is used: each packet's type, flags and
+# length against what MQTT 3.1.1 lets a broker send a client in that state, each field's
+# length against the packet's. A packet that breaks the rules drops the connection
+# (nothing raises out of poll()); the backoff is only reset once a connection has stayed
+# up for BACKOFF_MAX_MS, so a broker that accepts and then sends garbage is not hammered.
+# A message longer than _RX_MAX (up to _SKIP_MAX) is skipped as it streams past, not a
+# reason to reconnect: it is counted (too_long) and told to on_message with no payload,
+# or a retained one would come back at every connect.
+#
 # Outgoing messages wait in a queue bounded in bytes: when a new one does not fit, the
 # oldest go first (counted in `dropped`). The message at the head is written as the stream
 # takes it; a QoS 1 message stays at the head until its PUBACK, so messages arrive in the
@@ -36,7 +45,9 @@ BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(60000)
 ANSWER_MS = const(5000)       # for the TCP connection, then for the CONNACK
 WRITE_MAX = const(512)        # bytes handed to the stream per poll
-_RX_MAX = const(256)          # the largest packet we accept from the broker
+_RX_MAX = const(256)          # the largest packet we keep from the broker
+_SKIP_MAX = const(16384)      # longer than this: no broker of ours, the connection goes
+_ACKS_MAX = const(32)         # PUBACKs waiting to be written
 
 _CONNECT = const(0x10)
 _CONNACK = const(0x20)
@@ -96,7 +107,8 @@ def subscribe_packet(pid, topic, qos=1):
 
 def split(buf, n):
     # The first whole packet in buf[:n]: (type byte, body start, end), or None while it is
-    # still arriving. Raises ValueError for a length no broker of ours would send.
+    # still arriving; end beyond _RX_MAX for one too long to keep (the caller skips it).
+    # Raises ValueError for a length no broker of ours would send.
     if n < 2:
         return None
     length = shift = 0
@@ -112,11 +124,32 @@ def split(buf, n):
         shift += 7
         if shift > 21:
             raise ValueError("malformed remaining length")
+    if i + length > _SKIP_MAX:
+        raise ValueError("packet of %d bytes; at most %d accepted" % (i + length, _SKIP_MAX))
     if i + length > _RX_MAX:
-        raise ValueError("packet of %d bytes; at most %d accepted" % (i + length, _RX_MAX))
+        return buf[0], i, i + length
     if i + length > n:
         return None
     return buf[0], i, i + length
+
+
+def publish_header(first, buf, start, n):
+    # A PUBLISH's topic, packet id (0 at QoS 0) and where its payload starts, from the
+    # packet's bytes buf[start:n]; raises ValueError when they do not fit in them.
+    qos = first >> 1 & 3
+    if qos > 1:
+        raise ValueError("PUBLISH at QoS %d: we subscribe at QoS 1 at most" % qos)
+    if n - start < 2:
+        raise ValueError("PUBLISH without a topic")
+    end = start + 2 + (buf[start] << 8 | buf[start + 1])
+    if end > n:
+        raise ValueError("PUBLISH topic longer than the packet")
+    pid = 0
+    if qos:
+        if end + 2 > n:
+            raise ValueError("PUBLISH without its packet id")
+        pid = buf[end] << 8 | buf[end + 1]
+    return bytes(buf[start + 2:end]), pid, end + 2 * qos
 
 
 class Client:
@@ -132,6 +165,9 @@ class Client:
         self._sent = 0                # bytes of the head already written
         self._rx = bytearray(_RX_MAX)
         self._rx_n = 0
+        self._skip = 0                # bytes of a too-long packet still to throw away
+        self._acks = bytearray()      # PUBACKs to write, ahead of the queue
+        self._t_up = 0                # when the connection came up
         self._pid = 0
         self._stream = None
         self._t = 0                   # when the current state (or backoff) began
@@ -143,8 +179,11 @@ class Client:
         self.dropped = 0              # messages dropped from a full queue
         self.delivered = 0            # messages the broker has (written, or acknowledged)
         self.connects = 0             # CONNACKs accepted
+        self.too_long = 0             # messages longer than _RX_MAX, skipped
         self.last_error = ""
-        self.on_message = None        # (topic bytes, payload bytes) for subscriptions
+        # on_message(topic bytes, payload bytes, retained) for subscriptions; topic and
+        # payload None for a message too long to keep
+        self.on_message = None
         self.on_connect = None        # (now): at each CONNACK, before anything is written
         self._subs = []
         self._connect = b""
@@ -233,8 +272,12 @@ class Client:
                 self._pop()            # QoS 0, partly written: the broker threw it away
         self._sent = 0
         self._rx_n = 0
+        self._skip = 0
+        self._acks = bytearray()      # a new session: the broker forgets what was in flight
 
     def _fail(self, now, why):
+        if self.state == UP and self._diff(now, self._t_up) >= BACKOFF_MAX_MS:
+            self._backoff = BACKOFF_MIN_MS      # it was a good connection for a while
         self._drop(why)
         self._enter(WAIT, now)
 
@@ -276,65 +319,116 @@ class Client:
             self._fail(now, str(e) or type(e).__name__)
 
     def _read(self, now):
-        n = self._stream.readinto(memoryview(self._rx)[self._rx_n:])
+        rx = self._rx
+        n = self._stream.readinto(memoryview(rx)[self._rx_n:])
         if not n:
             return
-        self._rx_n += n
         self._t_in = now
+        if self._skip:
+            # the rest of a packet too long to keep; what follows it is kept
+            if n <= self._skip:
+                self._skip -= n
+                return
+            rest = n - self._skip
+            rx[0:rest] = rx[self._skip:n]
+            self._skip = 0
+            n = rest
+        self._rx_n += n
         while True:
-            got = split(self._rx, self._rx_n)
+            got = split(rx, self._rx_n)
             if got is None:
                 return
-            kind, start, end = got
-            self._packet(now, kind & 0xF0, kind, start, end)
+            first, start, end = got
+            if end > _RX_MAX:
+                self._too_long(first, start)
+                self._skip = end - self._rx_n
+                self._rx_n = 0
+                return
+            self._packet(now, first, start, end)
             if self.state == WAIT:
                 return
             rest = self._rx_n - end
-            self._rx[0:rest] = self._rx[end:self._rx_n]
+            rx[0:rest] = rx[end:self._rx_n]
             self._rx_n = rest
 
-    def _packet(self, now, kind, first, start, end):
+    def _too_long(self, first, start):
+        if first & 0xF0 != _PUBLISH or self.state != UP:
+            raise ValueError("packet 0x%02x too long" % first)
+        self.too_long += 1
+        _, pid, _ = publish_header(first, self._rx, start, self._rx_n)
+        if pid:
+            self._ack(pid)
+        self._deliver(None, None, first & 1)
+
+    def _ack(self, pid):
+        # Acknowledged ahead of the queue (between two of its packets), so that the broker
+        # does not send it again and sends the next: apart from the queue, whose oldest go
+        # when it is full. More waiting than a broker lets be in flight: not a broker.
+        if len(self._acks) >= _ACKS_MAX * 4:
+            raise ValueError("more than %d messages unacknowledged" % _ACKS_MAX)
+        self._acks += bytes((_PUBACK, 2, pid >> 8, pid & 0xFF))
+
+    def _deliver(self, topic, payload, retained):
+        if self.on_message is None:
+            return
+        try:
+            self.on_message(topic, payload, retained)
+        except Exception as e:      # the handler's fault, not the network's: not raised
+            self.last_error = "message handler: %s" % (str(e) or type(e).__name__)
+
+    def _packet(self, now, first, start, end):
+        # One whole packet from the broker, checked against what it may send in this state.
         rx = self._rx
-        if kind == _CONNACK:
-            if end - start != 2 or rx[start + 1] != 0:
-                code = rx[start + 1] if end - start == 2 else -1
-                self._fail(now, "broker refused the connection (CONNACK %d)" % code)
+        size = end - start
+        if self.state == HANDSHAKE:
+            if first != _CONNACK or size != 2:
+                raise ValueError("expected a CONNACK, got packet 0x%02x" % first)
+            if rx[start + 1] != 0:
+                self._fail(now, "broker refused the connection (CONNACK %d)" % rx[start + 1])
                 return
             self.connects += 1
-            self._backoff = BACKOFF_MIN_MS
             self._ping_out = False
-            self._t_out = now
+            self._t_out = self._t_up = now
             self._enter(UP, now)
             for i, topic in enumerate(self._subs):
-                self._queue.insert(i, [bytearray(subscribe_packet(60000 + i, topic)), 0, 0])
+                pkt = bytearray(subscribe_packet(60000 + i, topic))
+                self._queue.insert(i, [pkt, 0, 0])
+                self._queued += len(pkt)
             if self.on_connect is not None:
                 self.on_connect(now)
-        elif kind == _PUBACK:
+        elif first == _PUBACK and size == 2:
             pid = rx[start] << 8 | rx[start + 1]
             if self._queue and self._queue[0][1] and self._queue[0][2] == pid:
                 if self._sent >= len(self._queue[0][0]):
                     self._pop()
                     self.delivered += 1
-        elif kind == _PINGRESP:
+        elif first == _PINGRESP and size == 0:
             self._ping_out = False
-        elif kind == _PUBLISH:
-            tlen = rx[start] << 8 | rx[start + 1]
-            topic = bytes(rx[start + 2:start + 2 + tlen])
-            body = start + 2 + tlen
-            if first & 0x06:
-                # QoS 1 (or 2, which we never ask for): acknowledged at once, ahead of the
-                # queue, so the broker does not send it again
-                pid = rx[body] << 8 | rx[body + 1]
-                body += 2
-                self._queue.insert(1 if self._sent else 0,
-                                   [bytearray((_PUBACK, 2, pid >> 8, pid & 0xFF)), 0, 0])
-            if self.on_message is not None:
-                self.on_message(topic, bytes(rx[body:end]))
-        # SUBACK and anything else: nothing to do
+        elif first == _SUBACK and size == 3:
+            if rx[start + 2] == 0x80:
+                self.last_error = "broker refused the subscription"
+        elif first & 0xF0 == _PUBLISH:
+            topic, pid, body = publish_header(first, rx, start, end)
+            if pid:
+                self._ack(pid)
+            self._deliver(topic, bytes(rx[body:end]), first & 1)
+        else:
+            raise ValueError("unexpected packet 0x%02x of %d bytes" % (first, size))
 
     def _write(self, now):
         budget = WRITE_MAX
-        while self._queue and budget > 0:
+        while budget > 0:
+            # between two packets on the wire: none begun, or the head written whole
+            if self._acks and (not self._sent or self._sent >= len(self._queue[0][0])):
+                n = self._stream.write(self._acks)
+                if not n:
+                    return
+                self._acks = self._acks[n:]
+                budget -= n
+                self._t_out = now
+                continue
+            if not self._queue:
+                return
             pkt, qos, _ = self._queue[0]
             if self._sent >= len(pkt):
                 return                 # QoS 1, written, waiting for its PUBACK

@@ -24,9 +24,10 @@
 import json
 
 from firmware import VERSION, alarms, events
-from firmware import mqtt
+from firmware import console, mqtt
 
 SERVICE_MS = 10
+_LINES_MAX = 4                # command messages kept between two services
 # Home Assistant sensors read from the state document: (key, name, unit, device class,
 # whether the value may be null: the runtime on mains, the room or the output with no
 # sensor fitted).
@@ -81,6 +82,10 @@ class Telemetry:
         self._id = ""
         self._lines = []              # command lines received, run in service()
         self._commands = None
+        self.commands_ignored = 0     # retained commands not run
+        self.events_dropped = 0       # lost from the ring before the broker could have them
+        self.commands_dropped = 0     # more than _LINES_MAX between two services
+        self._busy = 0                # of those, not yet told on the reply topic
 
     def configure(self, cfg, now):
         on = cfg.get("mqtt.enabled") and cfg.get("mqtt.host") != ""
@@ -123,19 +128,39 @@ class Telemetry:
         self._feed_backlog()
         c.poll(now)
 
-    def _received(self, topic, payload):
-        if len(self._lines) < 4:       # more than that between two services: dropped
+    def _received(self, topic, payload, retained):
+        # A retained command is an old one the broker kept: it would run again at every
+        # connect. More than _LINES_MAX between two services are dropped; both counted.
+        # An empty message is what clears a retained one: nothing to run or answer.
+        if retained:
+            self.commands_ignored += 1
+        elif payload == b"":
+            return
+        elif len(self._lines) < _LINES_MAX:
             self._lines.append(payload)
+        else:
+            self.commands_dropped += 1
+            self._busy += 1
 
     def _run_commands(self):
+        if self._busy:
+            self.client.publish(self._base + "/reply", "ERR busy: %d commands dropped, at most "
+                                "%d every %d ms" % (self._busy, _LINES_MAX, SERVICE_MS), qos=1)
+            self._busy = 0
         while self._lines:
             raw = self._lines.pop(0)
-            try:
-                line = raw.decode()
-            except UnicodeError:
-                reply = "ERR not text"
+            if raw is None:
+                reply = "ERR command too long; allowed %d bytes" % console.MAX_LINE
+            elif len(raw) > console.MAX_LINE:
+                reply = "ERR command too long (%d bytes); allowed %d" % (len(raw), console.MAX_LINE)
             else:
-                if [w.lower() for w in line.split()[:1]] == ["maint"]:
+                try:
+                    line = raw.decode()
+                except UnicodeError:
+                    line = None
+                if line is None:
+                    reply = "ERR not text"
+                elif [w.lower() for w in line.split()[:1]] == ["maint"]:
                     reply = "ERR maint: only on the serial console"
                 else:
                     reply = self._ctrl.command(line, self._commands)
@@ -168,19 +193,38 @@ class Telemetry:
                           "ON" if self._ctrl.alarms.is_active(code) else "OFF", 1, True)
 
     def _events(self):
+        # The events the broker does not have yet, oldest first, at QoS 1, while connected
+        # and as the queue has room: until then they wait in the controller's ring
+        # (log.size), the oldest lost beyond that (counted in events_dropped).
         log = self._ctrl.log
         new = log.count - self._seen
-        if new <= 0:
+        if new > log.size:
+            self.events_dropped += new - log.size
+            self._seen = log.count - log.size
+            new = log.size
+        c = self.client
+        if new <= 0 or c.state != mqtt.UP:
             return
-        self._seen = log.count
-        for _, code, arg in log.recent(min(new, log.size)):
-            self.client.publish(self._base + "/event", json.dumps(
-                {"event": events.NAMES.get(code, str(code)), "arg": arg}))
+        for _, code, arg in log.recent(new):
+            if c.queued_bytes() >= c.queue_bytes // 2:
+                return
+            c.publish(self._base + "/event", json.dumps(
+                {"event": events.NAMES.get(code, str(code)), "arg": arg}), qos=1)
+            self._seen += 1
+
+    def counts(self):
+        # What was lost or refused, for the state document and `status json`.
+        c = self.client
+        return {"state": mqtt.STATE_NAMES[c.state], "connects": c.connects,
+                "events_dropped": self.events_dropped, "messages_dropped": c.dropped,
+                "commands_too_long": c.too_long, "commands_retained": self.commands_ignored,
+                "commands_dropped": self.commands_dropped}
 
     def _alarms(self, now):
+        # Only while connected: each connect publishes every alarm's state anyway.
         active = self._ctrl.alarms.active
         changed = active ^ self._pub
-        if not changed:
+        if not changed or self.client.state != mqtt.UP:
             return
         diff = self._ctrl.board.ticks_diff
         for code, name in sorted(alarms.NAMES.items()):
@@ -202,6 +246,9 @@ class Telemetry:
         if (source == self._source and bits == self._alarm_bits
                 and ctrl.board.ticks_diff(now, self._t_state) < self._status_ms):
             return
+        c = self.client
+        if c.state != mqtt.UP or c.queued_bytes() >= c.queue_bytes // 2:
+            return                      # the next one, at the connect or with room
         self._source = source
         self._alarm_bits = bits
         self._t_state = now

@@ -7,11 +7,14 @@ import socket
 import time
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from boards.net import tcp_open
+from boards.sim.rng import Rng
 from conftest import ROOT, run_micropython
 from firmware import mqtt
 from rigs import Subscriber, free_port
+from tools import mqtt_fuzz
 
 MASK = (1 << 30) - 1
 
@@ -165,6 +168,8 @@ def test_the_packets_are_what_mqtt_3_1_1_says():
     assert mqtt.split(bytearray(b"\x20\x02\x00"), 3) is None      # still arriving
     with pytest.raises(ValueError):
         mqtt.split(bytearray(b"\x30\xff\xff\xff\x7f"), 5)
+    # longer than the client keeps: its bounds, for the caller to skip it
+    assert mqtt.split(bytearray(b"\x30\xac\x02"), 3) == (0x30, 3, 303)
 
 
 def test_the_same_client_runs_in_the_micropython_vm(broker):
@@ -194,3 +199,80 @@ def test_the_same_client_runs_in_the_micropython_vm(broker):
         time.sleep(0.01)
     assert [p for _, p, _, _ in sub.got] == ["m0", "m1", "m2"]
     sub.close()
+
+
+# What a hostile or broken broker sends (tools/mqtt_fuzz.py: a client on a fake stream).
+
+def test_eight_bytes_that_crashed_the_client_only_drop_the_connection():
+    # the CONNACK, then a QoS 1 PUBLISH whose topic length (0xFFFF) runs past the packet
+    c = mqtt_fuzz.run(bytes.fromhex("20020000" "3202ffff"), in_handshake=True)
+    assert c.state == mqtt.WAIT and "topic longer than the packet" in c.last_error
+    for data, why in ((b"\x20\x02\x00\x00", "unexpected packet 0x20"),     # a second CONNACK
+                      (b"\x40\x03\x00\x01\x00", "unexpected packet 0x40"),  # PUBACK of 3
+                      (b"\x34\x05\x00\x01t\x00\x01", "QoS 2"),
+                      (b"\x32\x04\x00\x01t\x00", "without its packet id"),
+                      (b"\x10\x00", "unexpected packet 0x10"),
+                      (b"\x30\xff\xff\xff\x7f", "at most 16384")):
+        c = mqtt_fuzz.run(data)
+        assert c.state == mqtt.WAIT and why in c.last_error, (data, c.last_error)
+    # before the CONNACK, anything else is refused too
+    c = mqtt_fuzz.run(b"\xd0\x00", in_handshake=True)
+    assert c.state == mqtt.WAIT and "expected a CONNACK" in c.last_error
+
+
+@settings(max_examples=1500, derandomize=True, deadline=None)
+@given(st.binary(max_size=700), st.booleans(), st.integers(0, 2 ** 31))
+def test_no_bytes_from_the_network_raise_out_of_poll(data, in_handshake, seed):
+    mqtt_fuzz.run(bytearray(data), Rng(seed), in_handshake)
+
+
+@settings(max_examples=1500, derandomize=True, deadline=None)
+@given(st.integers(0, 2 ** 31))
+def test_no_mutated_packet_raises_out_of_poll(seed):
+    rng = Rng(seed)
+    mqtt_fuzz.run(mqtt_fuzz.case_bytes(rng), rng, rng.next32() % 8 == 0)
+
+
+def test_the_fuzzing_runs_in_the_micropython_vm_too():
+    p = run_micropython(["tools/mqtt_fuzz.py", "7", "5000"], timeout=300)
+    assert p.returncode == 0 and p.stdout.split() == ["cases", "5000", "ok"], p.stdout + p.stderr
+
+
+def test_a_message_too_long_to_keep_is_skipped_and_told_not_a_reconnect():
+    # 300 bytes, retained, QoS 1: acknowledged, skipped as it streams past, counted and
+    # told with no payload; the connection stays, and the command after it arrives
+    got = []
+    topic = b"ups/ups-fuzz/command"
+    body = bytes((0, len(topic))) + topic + b"\x00\x09" + b"x" * 300
+    long_msg = bytes((0x33,)) + bytes(mqtt._length(len(body))) + body
+    short = bytes((0x30, 2 + len(topic) + 6, 0, len(topic))) + topic + b"status"
+    stream = mqtt_fuzz.FakeStream()
+    c = mqtt.Client(lambda host, port: stream, _diff)
+    c.on_message = lambda t, p, r: got.append((t, p, r))
+    c.start(0, "127.0.0.1", 1883, "ups-fuzz", 10)
+    c.poll(1000)
+    stream.incoming += b"\x20\x02\x00\x00" + long_msg + short
+    for now in range(1001, 1010):
+        c.poll(now)
+    assert c.state == mqtt.UP and c.connects == 1 and c.too_long == 1
+    assert got == [(None, None, 1), (topic, b"status", 0)]
+    assert b"\x40\x02\x00\x09" in stream.written                   # its PUBACK
+
+
+def test_a_broker_that_fails_right_after_each_connack_is_not_hammered():
+    # the backoff is reset only by a connection that stayed up a minute
+    stream = mqtt_fuzz.FakeStream()
+    c = mqtt.Client(lambda host, port: stream, _diff)
+    c.start(0, "127.0.0.1", 1883, "ups-fuzz", 10)
+    now, attempts = 0, []
+    while len(attempts) < 6:
+        now += 100
+        before = c.state
+        c.poll(now)
+        if before == mqtt.WAIT and c.state != mqtt.WAIT:
+            attempts.append(now)
+            stream.incoming += b"\x20\x02\x00\x00\x10\x00"      # CONNACK, then garbage
+            c.poll(now)
+            assert c.state == mqtt.WAIT
+    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    assert gaps == sorted(gaps) and gaps[-1] >= 16000, gaps

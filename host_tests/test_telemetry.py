@@ -292,3 +292,119 @@ def test_commands_over_mqtt_need_credentials_and_keep_their_own_pin_lock(broker)
     assert sim.controller.commands.locked(sim.controller.board.ticks_ms())
     pub.loop_stop()
     sub.close()
+
+
+def _commanded(broker, **cfg):
+    config = {"mqtt.user": "ops", "mqtt.password": "pw1", "mqtt.commands": True}
+    config.update(cfg)
+    sim = _sim(broker, 3600, [], config=config)
+    _run_paced(sim, 2)
+    assert sim.controller.telemetry.client.state == mqtt.UP
+    pub = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    return sim, pub
+
+
+def _status(sim):
+    return json.loads(sim.controller.command("status json"))
+
+
+def test_retained_and_over_long_commands_run_never_and_loop_never(broker):
+    sim, pub = _commanded(broker)
+    tel = sim.controller.telemetry
+    sub = Subscriber(broker.port, "ups/site7/reply")
+    # an old command the broker keeps (retained) is not run, at this connect or the next
+    pub.publish("ups/site7/command", "mode off", qos=1, retain=True).wait_for_publish()
+    for _ in range(2):
+        tel.client._fail(sim.board.ticks_ms(), "test: a new connection")
+        end = sim.board.t_us / 1e6 + 120            # the backoff
+        while tel.client.state != mqtt.UP and sim.board.t_us / 1e6 < end:
+            _run_paced(sim, sim.board.t_us / 1e6 + 1)
+        _run_paced(sim, sim.board.t_us / 1e6 + 2)
+        assert tel.client.state == mqtt.UP
+    assert sim.controller.supervisor.mode == 0 and tel.commands_ignored >= 2
+    pub.publish("ups/site7/command", b"", qos=1, retain=True).wait_for_publish()   # cleared
+    # 300 bytes, retained: now an ERR reply; at each connect after, skipped as it streams
+    # past and not run, and no reconnect in 30 s
+    pub.publish("ups/site7/command", "x" * 300, qos=1, retain=True).wait_for_publish()
+    assert _settle(sim, sub, lambda got: len(got) >= 1)
+    assert sub.got[0][1] == "ERR command too long; allowed 120 bytes"
+    connects = tel.client.connects
+    tel.client._fail(sim.board.ticks_ms(), "test: a new connection")
+    _run_paced(sim, sim.board.t_us / 1e6 + 30)
+    assert tel.client.connects == connects + 1 and tel.client.state == mqtt.UP
+    pub.publish("ups/site7/command", "clock", qos=1).wait_for_publish()
+    assert _settle(sim, sub, lambda got: len(got) >= 2)
+    assert len(sub.got) == 2 and sub.got[1][1].startswith("OK clock")
+    counts = _status(sim)["mqtt"]
+    assert counts["commands_too_long"] >= 2 and counts["commands_retained"] >= 3
+    pub.publish("ups/site7/command", b"", qos=1, retain=True).wait_for_publish()
+    pub.loop_stop()
+    sub.close()
+
+
+def test_a_flood_of_commands_is_run_or_counted_and_told(broker):
+    sim, pub = _commanded(broker)
+    tel = sim.controller.telemetry
+    replies = []
+    publish = tel.client.publish
+
+    def recorded(topic, payload, qos=0, retain=False, first=False):
+        if topic.endswith("/reply"):
+            replies.append(payload)
+        return publish(topic, payload, qos, retain, first)
+    tel.client.publish = recorded
+    for _ in range(500):
+        pub.publish("ups/site7/command", "clock", qos=1)
+    deadline = time.monotonic() + 30
+    while (len([r for r in replies if r.startswith("OK clock")]) + tel.commands_dropped < 500
+           and time.monotonic() < deadline):
+        sim.run_until(sim.board.t_us / 1e6 + 0.01)
+        _wait_network(sim)
+        time.sleep(0.001)
+    ran = len([r for r in replies if r.startswith("OK clock")])
+    busy = [int(r.split()[2]) for r in replies if r.startswith("ERR busy:")]
+    # every command ran or was counted as dropped, and each drop was told in a reply
+    assert ran + tel.commands_dropped == 500, (ran, tel.commands_dropped)
+    assert sum(busy) == tel.commands_dropped
+    assert _status(sim)["mqtt"]["commands_dropped"] == tel.commands_dropped
+    pub.loop_stop()
+
+
+def test_events_of_a_broker_outage_are_kept_until_it_is_back(broker):
+    # The broker stops; mains fails and the generator starts meanwhile; the broker comes
+    # back: every event reaches it, in order. Then more events than the ring holds while
+    # it is away: the newest arrive, the lost ones are counted in the state document.
+    sim = _sim(broker, 600, [{"at_s": 20, "kind": "outage", "duration_s": 300}],
+               generator={"present": True})
+    _run_paced(sim, 10)
+    tel = sim.controller.telemetry
+    assert tel.client.state == mqtt.UP
+    broker.stop()
+    _run_paced(sim, 60)
+    assert tel.client.state != mqtt.UP
+    broker.start()
+    sub = Subscriber(broker.port, "ups/site7/event", "ups/site7/state")
+    assert _settle(sim, sub, lambda got: any(
+        json.loads(p)["event"] == "generator_crank" for t, p, _, _ in got if t.endswith("event")),
+        seconds=60)
+    names = [json.loads(p)["event"] for t, p, _, _ in sub.got if t.endswith("/event")]
+    want = ["mains_lost", "transfer_to_battery", "generator_start", "generator_crank"]
+    assert [n for n in names if n in want] == want, names
+    assert tel.events_dropped == 0
+    broker.stop()
+    for k in range(80):                     # 80 mode events: more than the ring holds (64)
+        sim.controller.command("mode manual" if k % 2 == 0 else "mode auto")
+    _run_paced(sim, sim.board.t_us / 1e6 + 5)
+    broker.start()
+    sub.close()
+    sub = Subscriber(broker.port, "ups/site7/event", "ups/site7/state")
+    assert _settle(sim, sub, lambda got: len([g for g in got if g[0].endswith("/event")]) >= 64
+                   and any(t.endswith("/state") and json.loads(p)["mqtt"]["events_dropped"]
+                           for t, p, _, _ in got), seconds=60)
+    names = [json.loads(p)["event"] for t, p, _, _ in sub.got if t.endswith("/event")]
+    assert names[-64:] == ["mode"] * 64, names          # the newest, in order
+    states = [json.loads(p) for t, p, _, _ in sub.got if t.endswith("/state")]
+    assert states[-1]["mqtt"]["events_dropped"] == tel.events_dropped >= 16
+    sub.close()
