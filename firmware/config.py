@@ -152,10 +152,11 @@ def _parse(row, value):
                 num = int(value)
         else:
             num = float(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         what = "a whole number" if kind == "int" else "a number"
         raise ValueError("%s = %s is not %s; allowed %s" % (key, value, what, _allowed(row)))
-    if num < row[3] or num > row[4]:
+    # written so that NaN, which compares false with everything, is out of range too
+    if not row[3] <= num <= row[4]:
         raise ValueError("%s = %s is out of range; allowed %s" % (key, value, _allowed(row)))
     return num
 

@@ -192,6 +192,17 @@ class Controller:
                 cfg.update(before)
                 self.monitor.configure(cfg, self.board.sample_rate_hz)
                 return str(e)
+        try:
+            self._configure(cfg)
+        except Exception as e:
+            # a machine that cannot take them (no heap for MQTT's code, say): all of the
+            # settings as they were, none of the new, nothing half applied
+            cfg.update(before)
+            self._configure(cfg)
+            return "settings not applied: %s" % (str(e) or type(e).__name__)
+        return None
+
+    def _configure(self, cfg):
         self.board.configure(cfg)
         self.battery.configure(cfg)
         self.env.configure(cfg)
@@ -200,7 +211,6 @@ class Controller:
         self.eventlog.max_records = cfg.get("log.max_records")
         self._telemetry(cfg, self.board.ticks_ms())
         self._clock_source(cfg, self.board.ticks_ms())
-        return None
 
     def _clock_source(self, cfg, now):
         # NTP (clock.ntp_server): its code only once a server is set.

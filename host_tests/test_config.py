@@ -116,3 +116,21 @@ def test_the_fast_detector_acts_only_beyond_the_under_and_over_voltage_levels(va
     assert str(e.value) == message
     assert cfg.items() == before                                # nothing half-applied
     cfg.update(dict(values, **{"mains.fast_trip_pct": coherent}))   # together: coherent
+
+
+_NUMBER_ROWS = [row for row in SCHEMA if row[1] in ("int", "float")]
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400", "-1e400",
+                                   float("nan"), float("inf"), float("-inf")])
+def test_no_number_setting_takes_a_value_that_is_not_finite(value):
+    # typed on the console, or from JSON (MQTT, a file, a scenario), where NaN and 1e400
+    # are floats: refused with the usual one line, and nothing changes
+    for row in _NUMBER_ROWS:
+        cfg = Config()
+        before = cfg.items()
+        with pytest.raises(ValueError) as err:
+            cfg.set(row[0], value)
+        msg = str(err.value)
+        assert msg.startswith(row[0] + " = ") and "allowed" in msg and "\n" not in msg
+        assert cfg.items() == before

@@ -1,6 +1,8 @@
 # What the board keeps on its flash, under damage: the configuration (config.json and its
 # last good copy), the event log, the persistent record. Whatever the files hold, the
 # controller boots, and uses what is intact.
+from binascii import crc32
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -245,3 +247,52 @@ def test_log_stamps_are_right_to_the_second(generator):
         assert code == code2
         elapsed_ms = (t - start_ticks) & ((1 << 30) - 1)
         assert rtc == start + elapsed_ms // 1000, (events.NAMES[code], elapsed_ms, rtc - start)
+
+
+def test_a_setting_that_is_not_a_finite_number_is_refused_and_changes_nothing():
+    sim = Simulation(scenario.check({"duration_s": 5}))
+    sim.run_until(2)
+    ctrl = sim.controller
+    for line in ("config set battery.peukert nan", "config set battery.peukert inf",
+                 "config set transfer.return_delay_s 1e400", "config set mains.freq_trip_pct NaN"):
+        reply = ctrl.command(line)
+        assert reply.startswith("ERR config set: ") and "allowed" in reply, (line, reply)
+    assert ctrl.cfg.get("battery.peukert") == 1.15
+    # everything after still works, and what is saved reads back
+    assert ctrl.command("config set battery.peukert 1.2").startswith("OK")
+    assert ctrl.command("config save").startswith("OK")
+    sim.restart(0)
+    assert sim.controller.cfg.get("battery.peukert") == 1.2
+    assert not sim.controller.alarms.is_active(12)          # config_lost
+
+
+@pytest.mark.parametrize("text", ['"battery.peukert": NaN', '"transfer.return_delay_s": 1e400',
+                                  '"battery.peukert": Infinity'])
+def test_a_saved_file_with_a_number_that_is_not_finite_falls_back(text):
+    # a CRC-valid config.json whose value is not a finite number: the board boots on its
+    # backup and says so
+    body = b'{"v": %d, "settings": {%s}}' % (settings_file.VERSION, text.encode())
+    sealed = body + b" 0x%08x\n" % (crc32(body) & 0xFFFFFFFF)
+    sim = _board_with({settings_file.NAME: sealed, settings_file.BACKUP: _saved(17)})
+    sim.run_until(sim.board.t_us / 1e6 + 2)
+    ctrl = sim.controller
+    assert ctrl.cfg.get("transfer.return_delay_s") == 17
+    assert ctrl.cfg.get("battery.peukert") == 1.15
+    assert ctrl.alarms.is_active(12)                        # config_lost
+
+
+def test_settings_a_machine_cannot_take_are_rolled_back_whole(monkeypatch):
+    # a machine refusing its new settings (on a board: no heap left to load MQTT's code)
+    sim = Simulation(scenario.check({"duration_s": 5}))
+    sim.run_until(2)
+    ctrl = sim.controller
+
+    def refuse(cfg):
+        if cfg.get("gen.cooldown_s") == 99:
+            raise MemoryError("memory allocation failed")
+    monkeypatch.setattr(ctrl.counters, "configure", refuse)
+    reply = ctrl.command("config set gen.cooldown_s 99")
+    assert reply == "ERR config set: settings not applied: memory allocation failed", reply
+    assert ctrl.cfg.get("gen.cooldown_s") != 99
+    assert ctrl.gen._cooldown != 99000                  # the generator has the old one too
+    assert ctrl.command("config set gen.cooldown_s 98").startswith("OK")
