@@ -4,9 +4,13 @@
 # nothing raises.
 #
 # Access: with console.pin set, commands that change anything need `unlock PIN` first;
-# the console locks again after console.lock_s without a command, or on `lock`. After
-# three wrong PINs in a row, unlock is refused for 30 s, doubling with each further
-# wrong one up to 15 minutes. The PIN is never shown: redact() is what logs record.
+# the console locks again after console.lock_s without such a command (reading does not
+# keep it open), or on `lock`. Setting the PIN from an open console leaves it open, so
+# that `config save` can keep it. Over MQTT (per_line) nothing stays open: a command that
+# changes anything carries the PIN itself, `pin PIN COMMAND`, since any publisher could
+# send the next message. Wrong PINs are counted for every channel together and survive a
+# restart (pin.py). The PIN is never shown, nor what was typed for it: redact() is what
+# logs record.
 #
 # This runs between control blocks, never inside one, so it may allocate.
 import json
@@ -23,9 +27,6 @@ HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen 
 _MAX_LINE = 120
 _UNWATCHED = " (mains sensor out and no output sensor: a mains failure would not be seen)"
 _UNSET = " (clock not set: no exercise, log times from 2000; clock set YYYY-MM-DD HH:MM:SS)"
-_FREE_TRIES = 3
-_LOCKOUT_MS = 30000
-_MAX_LOCKOUT_MS = 900000
 
 
 def redact(line):
@@ -34,6 +35,8 @@ def redact(line):
     low = [w.lower() for w in words]
     if low[:1] == ["unlock"] and len(words) > 1:
         return "unlock ****"
+    if low[:1] == ["pin"] and len(words) > 1:
+        return " ".join(["pin", "****"] + words[2:])
     if low[:2] == ["config", "set"] and len(words) > 3 and low[2] in SECRET:
         return "config set %s ****" % low[2]
     return line
@@ -71,21 +74,32 @@ def arg_text(code, arg):
 
 
 class Commands:
-    def __init__(self, ctrl):
+    def __init__(self, ctrl, per_line=False):
         self.ctrl = ctrl
+        self.per_line = per_line     # MQTT: the PIN comes with each command
         self._unlocked = False
-        self._t_last = 0
-        self._wrong = 0
-        self._t_wrong = 0
-        self._lockout_ms = 0
+        self._idle_ms = 0            # since the last command that changed anything
+        self._t_tick = None
         self._line = ""              # the line being executed, as typed
+
+    def tick(self, now):
+        # Every few ms between blocks: the idle time, counted in steps that never wrap.
+        if self._t_tick is not None and self._unlocked:
+            dt = self.ctrl.board.ticks_diff(now, self._t_tick)
+            if dt > 0:
+                self._idle_ms += dt
+                if self._idle_ms >= self.ctrl.cfg.get("console.lock_s") * 1000:
+                    self._unlocked = False
+        self._t_tick = now
 
     def locked(self, now):
         if not self.ctrl.cfg.get("console.pin"):
             return False
-        if self._unlocked and self.ctrl.board.ticks_diff(now, self._t_last) >= self.ctrl.cfg.get("console.lock_s") * 1000:
-            self._unlocked = False
         return not self._unlocked
+
+    def _open(self):
+        self._unlocked = True
+        self._idle_ms = 0
 
     def execute(self, line, now):
         try:
@@ -102,14 +116,35 @@ class Commands:
         if not words:
             return ""
         cmd, args = words[0].lower(), words[1:]
+        if cmd == "pin" and self.per_line:
+            return self._with_pin(args, now)
         handler = getattr(self, "_cmd_" + cmd, None)
         if handler is None or not cmd.isalpha():
             return "ERR unknown command %r; %s" % (redact(words[0]), HELP)
-        if _changes(cmd, args) and self.locked(now):
+        changes = _changes(cmd, args)
+        if changes and self.locked(now):
+            if self.per_line:
+                return "ERR %s: needs the PIN: pin PIN %s" % (cmd, cmd)
             return "ERR %s: the console is locked; unlock PIN first" % cmd
-        self._t_last = now
+        if changes:
+            self._idle_ms = 0
         self._line = line
         return handler(args, now)
+
+    def _with_pin(self, args, now):
+        # MQTT: `pin PIN COMMAND`, the command run as if unlocked, for this line only.
+        pin = self.ctrl.cfg.get("console.pin")
+        if len(args) < 2:
+            return "ERR pin: allowed: pin PIN COMMAND"
+        if pin:
+            err = self.ctrl.pin.check(args[0], pin)
+            if err:
+                return "ERR pin: " + err
+        self._unlocked = True
+        try:
+            return self._execute(" ".join(args[1:]), now)
+        finally:
+            self._unlocked = False
 
     def _cmd_help(self, args, now):
         return HELP
@@ -150,6 +185,8 @@ class Commands:
             "clock": clock.stamp(b.time_s()),
             "clock_set": self._clock_set(),
             "alarms": self._active_list(),
+            # NUT's T, S and C on the serial line run without the PIN (nut.allow_control)
+            "nut_control": c.cfg.get("nut.allow_control"),
             "mqtt": tel.counts() if tel is not None and tel.enabled else None,
         })
 
@@ -285,6 +322,8 @@ class Commands:
         # Maintenance: the board restarts into its REPL without the controller (for a
         # firmware update, tools/rack.py deploy). boards/mcu.py: run() does it once this
         # reply has gone out.
+        if self.per_line:
+            return "ERR maint: only on the serial console"
         if args:
             return "ERR maint takes no argument"
         c = self.ctrl
@@ -342,6 +381,8 @@ class Commands:
             why = c.apply_setting(key, value, now)
             if why:
                 return "ERR config set: %s" % why
+            if key == "console.pin" and cfg.get(key) and not self.per_line:
+                self._open()        # whoever set it may save it: open until the idle lock
             return "OK %s = %s (config save keeps it)" % (key, cfg.shown(key))
         if sub == "save" and len(args) == 1:
             try:
@@ -359,25 +400,19 @@ class Commands:
     def _cmd_unlock(self, args, now):
         c = self.ctrl
         pin = c.cfg.get("console.pin")
+        if self.per_line:
+            return "ERR unlock: over MQTT a command that changes anything carries the PIN: " \
+                   "pin PIN COMMAND"
         if len(args) != 1:
             return "ERR unlock: allowed: unlock PIN"
         if not pin:
             return "OK no PIN is set"
-        diff = c.board.ticks_diff
-        if self._lockout_ms and diff(now, self._t_wrong) < self._lockout_ms:
-            return "ERR unlock: too many wrong PINs; try again in %d s" % (
-                (self._lockout_ms - diff(now, self._t_wrong)) // 1000 + 1)
-        if args[0] != str(pin):
-            self._wrong += 1
-            self._t_wrong = now
-            if self._wrong >= _FREE_TRIES:
-                self._lockout_ms = min(_MAX_LOCKOUT_MS, _LOCKOUT_MS << (self._wrong - _FREE_TRIES))
-            return "ERR unlock: wrong PIN"
-        self._wrong = 0
-        self._lockout_ms = 0
-        self._unlocked = True
-        self._t_last = now
-        return "OK unlocked for %d s without a command" % c.cfg.get("console.lock_s")
+        err = c.pin.check(args[0], pin)
+        if err:
+            return "ERR unlock: " + err
+        self._open()
+        return "OK unlocked for %d s without a command that changes anything" % c.cfg.get(
+            "console.lock_s")
 
     def _cmd_lock(self, args, now):
         if args:

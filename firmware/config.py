@@ -6,8 +6,8 @@
 
 # (key, kind, default, low, high, unit, meaning); kind is "int", "float", "bool", "str" (low
 # and high bound its length; printable ASCII, no spaces: a name that goes into topics),
-# "text" (the same, spaces allowed: Wi-Fi network names and passphrases, credentials) or
-# "ip" (an IPv4 address, or empty).
+# "text" (the same, spaces allowed: Wi-Fi network names and passphrases, credentials),
+# "ip" (an IPv4 address, or empty) or "pin" (up to high digits, or empty).
 SCHEMA = (
     ("mains.nominal_v", "int", 230, 100, 277, "V", "nominal mains voltage (RMS)"),
     ("mains.frequency_hz", "int", 50, 50, 60, "Hz", "nominal mains frequency: 50 or 60"),
@@ -85,9 +85,9 @@ SCHEMA = (
     ("battery.shutdown_lead_s", "int", 180, 30, 3600, "s", "raise battery low (servers shut down) this long before the battery is flat"),
     ("battery.start_margin_s", "int", 60, 0, 3600, "s", "the generator must be ready this long before the battery is flat"),
     ("log.max_records", "int", 2000, 100, 20000, "records", "event log size on flash (16 bytes each; up to twice this is kept)"),
-    ("console.pin", "int", 0, 0, 99999999, "", "PIN that unlocks commands that change anything (0: no PIN); never shown"),
+    ("console.pin", "pin", "", 0, 8, "digits", "PIN that unlocks commands that change anything, 1-8 digits as typed (\"\": none); never shown"),
     ("console.lock_s", "int", 300, 30, 86400, "s", "the console locks again after this long without a command"),
-    ("nut.allow_control", "bool", False, 0, 1, "", "honour Megatec test and shutdown commands (NUT upscmd)"),
+    ("nut.allow_control", "bool", False, 0, 1, "", "honour Megatec test and shutdown commands (NUT upscmd), which run without the PIN"),
     ("ups.rating_w", "int", 3000, 100, 1000000, "W", "UPS output rating, for the load percentage"),
     ("env.sensor", "bool", False, 0, 1, "", "a DS18B20 battery-room temperature sensor is wired to its input"),
     ("env.temp_high_c", "int", 35, 20, 70, "C", "battery room too hot above this (a lead-acid battery's life halves for every 8-10 C above 25 C)"),
@@ -124,6 +124,8 @@ def _allowed(row):
         return "%d..%d printable characters (\"\" for none)" % (row[3], row[4])
     if row[1] == "ip":
         return "an IPv4 address such as 192.168.1.10, or \"\" for none"
+    if row[1] == "pin":
+        return "1..%d digits, or \"\" for none" % row[4]
     return "%s..%s %s" % (row[3], row[4], row[5])
 
 
@@ -140,6 +142,8 @@ def _parse(row, value):
         raise ValueError("%s = %s is not a switch; allowed: on or off" % (key, value))
     if kind == "str" or kind == "text" or kind == "ip":
         return _parse_text(row, value)
+    if kind == "pin":
+        return _parse_pin(row, value)
     if isinstance(value, bool):
         raise ValueError("%s = %s is not a number; allowed %s" % (key, value, _allowed(row)))
     try:
@@ -159,6 +163,19 @@ def _parse(row, value):
     if not row[3] <= num <= row[4]:
         raise ValueError("%s = %s is out of range; allowed %s" % (key, value, _allowed(row)))
     return num
+
+
+def _parse_pin(row, value):
+    # Digits as typed ("0042" is not "42"), "" for none; a whole number from a file saved
+    # when the PIN was one (0 was none). What was offered is never shown.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 99999999:
+        return "%d" % value if value else ""
+    if value == '""':
+        return ""
+    if not isinstance(value, str) or len(value) > row[4] or not all(
+            "0" <= c <= "9" for c in value):
+        raise ValueError("%s = (hidden) is not allowed; allowed %s" % (row[0], _allowed(row)))
+    return value
 
 
 def _parse_text(row, value):

@@ -34,6 +34,7 @@ from firmware.counters import Counters
 from firmware.environment import Environment
 from firmware.eventlog import EventLog
 from firmware.mains_monitor import MainsMonitor
+from firmware.pin import PinGuard
 from firmware.store import Store
 from firmware.supervisor import Supervisor
 
@@ -79,6 +80,7 @@ class Controller:
         self._serial = bytearray(64)
         self.store = Store(board.fs, self.alarms)
         self.store.load(now)
+        self.pin = PinGuard(self.store, board.ticks_diff)
         self.counters = Counters(self.cfg, self.store, self.alarms, self.log, board.ticks_diff)
         self.eventlog = EventLog(board.fs, self.cfg.get("log.max_records"))
         self.telemetry = None
@@ -259,6 +261,8 @@ class Controller:
         board = self.board
         now = board.ticks_ms()
         self._follow_clock(now)
+        self.pin.tick(now)
+        self.commands.tick(now)
         n = board.serial_read(self._serial)
         if n:
             self.console.feed(memoryview(self._serial)[:n], now)

@@ -40,6 +40,8 @@ DEFAULTS = {
     "battery_since": 0,  # clock time the battery was fitted, 0 while unknown
     "latched": 0,        # latched alarms (bits by alarm code), kept until acknowledged
     "cool_until": 0,     # a generator cooldown under way ends at this time (clock s)
+    "pin_wrong": 0,      # wrong PINs in a row, every channel (pin.py)
+    "pin_wait_s": 0,     # the wait they earned, from the last wrong one
 }
 
 

@@ -105,7 +105,7 @@ class Telemetry:
             if cfg.get("mqtt.commands"):
                 if self._commands is None:
                     from firmware.commands import Commands
-                    self._commands = Commands(self._ctrl)
+                    self._commands = Commands(self._ctrl, per_line=True)
                 self.client.subscribe(self._base + "/command")
                 self.client.on_message = self._received
             else:
@@ -160,8 +160,6 @@ class Telemetry:
                     line = None
                 if line is None:
                     reply = "ERR not text"
-                elif [w.lower() for w in line.split()[:1]] == ["maint"]:
-                    reply = "ERR maint: only on the serial console"
                 else:
                     reply = self._ctrl.command(line, self._commands)
             self.client.publish(self._base + "/reply", reply or "OK", qos=1)

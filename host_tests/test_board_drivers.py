@@ -389,7 +389,7 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
         while available() < board.block_len:
             FakeTimer.clock[0] += 250
             timer.callback(timer)
-            typed = {8000: b"config set console.pin 1234\r", 10000: b"maint\r",
+            typed = {8000: b"config set console.pin 1234\rlock\r", 10000: b"maint\r",
                      11000: b"unlock 1234\r", 12000: b"maint\r"}.get(k[0])
             if typed:
                 board._serial.inp += typed

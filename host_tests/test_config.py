@@ -8,7 +8,7 @@ def test_defaults_are_inside_their_own_ranges():
     cfg = Config()
     for key, kind, default, low, high, unit, meaning in SCHEMA:
         value = cfg.get(key)
-        assert low <= (len(value) if kind in ("str", "text", "ip") else value) <= high, key
+        assert low <= (len(value) if kind in ("str", "text", "ip", "pin") else value) <= high, key
         assert meaning
 
 

@@ -92,7 +92,7 @@ def test_wrong_pins_lock_out_for_longer_and_longer():
     for i in range(3):
         assert _type(sim, 1 + i, b"unlock 1\r") == "ERR unlock: wrong PIN\r\n"
     # the third wrong PIN starts a 30 s lockout; even the right one is refused
-    assert _type(sim, 10, b"unlock 13579\r") == "ERR unlock: too many wrong PINs; try again in 24 s\r\n"
+    assert _type(sim, 10, b"unlock 13579\r") == "ERR unlock: too many wrong PINs; try again in 23 s\r\n"
     assert _type(sim, 34, b"unlock 2\r") == "ERR unlock: wrong PIN\r\n"          # now 60 s
     assert _type(sim, 60, b"unlock 13579\r").startswith("ERR unlock: too many wrong PINs")
     assert _type(sim, 95, b"unlock 13579\r").startswith("OK unlocked")
@@ -285,3 +285,128 @@ def test_the_clock_is_shown_set_from_the_console_and_logged():
     assert st["clock"] == "2026-03-01 12:00:11" and st["clock_set"] is True
     step = 825681600 - 10              # 2026-03-01 12:00:00 less 2000-01-01 00:00:10
     assert replies[8].split("\n")[-1] == "2026-03-01 12:00:00 clock_set %+d s" % step
+
+
+# The PIN: set as an operator would, as typed, shared by every channel, never forgotten.
+
+def test_a_pin_set_on_the_console_can_be_saved_and_holds_after_a_restart():
+    sim = _sim(duration_s=600)
+    assert _type(sim, 1, b"config set console.pin 0042\r") == (
+        "OK console.pin = (set) (config save keeps it)\r\n")
+    # whoever set it is still at the console: it stays open to save it
+    assert _type(sim, 2, b"config save\r") == "OK configuration saved\r\n"
+    sim.restart(0)
+    t = sim.board.t_us / 1e6
+    assert _type(sim, t + 1, b"mode off\r").startswith("ERR mode: the console is locked")
+    # digits as typed: 42 is not 0042, and nothing offered is repeated
+    assert _type(sim, t + 2, b"unlock 42\r") == "ERR unlock: wrong PIN\r\n"
+    assert _type(sim, t + 3, b"unlock 0042\r").startswith("OK unlocked")
+    for k, bad in enumerate((b"12a4", b"123456789", b"-1", b"4 2")):
+        reply = _type(sim, t + 4 + k, b"config set console.pin " + bad + b"\r")
+        assert reply == ("ERR config set: console.pin = (hidden) is not allowed; allowed 1..8 "
+                         "digits, or \"\" for none\r\n"), reply
+    assert sim.controller.cfg.get("console.pin") == "0042"
+
+
+def test_a_pin_saved_as_a_number_by_an_older_firmware_still_unlocks():
+    sim = _sim(duration_s=60)
+    fs = sim.board.fs
+    from firmware import store
+    fs.files[settings_file.NAME] = store.encode({"v": settings_file.VERSION,
+                                                 "settings": {"console.pin": 4321}})
+    sim.restart(0)
+    assert sim.controller.cfg.get("console.pin") == "4321"
+    assert not sim.controller.alarms.is_active(12)          # config_lost
+    t = sim.board.t_us / 1e6
+    assert _type(sim, t + 1, b"unlock 4321\r").startswith("OK unlocked")
+
+
+def _days(ctrl, t0, seconds, step_s=1):
+    # The controller's ticks as the loop gives them, with the clock wrapping at 2^30 ms
+    now = t0
+    for _ in range(seconds // step_s):
+        now = (now + step_s * 1000) & ((1 << 30) - 1)
+        ctrl.pin.tick(now)
+        ctrl.commands.tick(now)
+    return now
+
+
+def test_the_console_locks_after_its_idle_time_whatever_the_clock_does():
+    sim = _sim(duration_s=60, config={"console.pin": "2468"})
+    sim.run_until(1)
+    ctrl = sim.controller
+    c = ctrl.commands
+    now = (1 << 30) - 100000                  # the clock wraps 100 s in
+    assert c.execute("unlock 2468", now).startswith("OK unlocked")
+    # reading does not keep it open; a change does
+    now = _days(ctrl, now, 200)
+    assert c.execute("status", now).startswith("OK")
+    now = _days(ctrl, now, 99)
+    assert not c.locked(now)
+    now = _days(ctrl, now, 2)
+    assert c.locked(now)                      # 300 s after the unlock, reads or not
+    assert c.execute("unlock 2468", now).startswith("OK unlocked")
+    now = _days(ctrl, now, 250)
+    assert c.execute("mode manual", now) == "OK mode manual"
+    now = _days(ctrl, now, 250)
+    assert not c.locked(now)                  # 250 s after the change
+    # a week with nothing typed: locked all along, it never opens again by itself (a
+    # signed 2^30 ms clock difference did, 6.2 days on)
+    for _ in range(7):
+        now = _days(ctrl, now, 86400, 60)
+        assert c.locked(now)
+        assert c.execute("mode auto", now).startswith("ERR mode: the console is locked")
+
+
+def test_wrong_pins_are_counted_for_every_channel_and_survive_a_restart():
+    sim = _sim(duration_s=600, config={"console.pin": "2468"})
+    sim.run_until(1)
+    ctrl = sim.controller
+    from firmware.commands import Commands
+    mqtt_side = Commands(ctrl, per_line=True)         # as telemetry makes it
+    assert ctrl.commands.execute("unlock 1", 0) == "ERR unlock: wrong PIN"
+    assert mqtt_side.execute("pin 2 mode off", 0) == "ERR pin: wrong PIN"
+    assert ctrl.commands.execute("unlock 3", 0) == "ERR unlock: wrong PIN"
+    # three in a row, on either channel: 30 s for both
+    assert mqtt_side.execute("pin 2468 mode off", 0) == (
+        "ERR pin: too many wrong PINs; try again in 30 s")
+    assert ctrl.store.values["pin_wrong"] == 3
+    sim.run_until(3)                                  # the record is written at once
+    sim.restart(0)                                    # a power cycle: the wait begins again
+    ctrl = sim.controller
+    assert ctrl.pin.wrong == 3
+    t = sim.board.t_us / 1e6
+    assert _type(sim, t + 1, b"unlock 2468\r").startswith("ERR unlock: too many wrong PINs")
+    # and it grows: 60 s after the fourth wrong one, 3600 s at most
+    assert _type(sim, t + 31, b"unlock 9\r") == "ERR unlock: wrong PIN\r\n"
+    assert _type(sim, t + 32, b"unlock 2468\r") == (
+        "ERR unlock: too many wrong PINs; try again in 59 s\r\n")
+    assert _type(sim, t + 92, b"unlock 2468\r").startswith("OK unlocked")
+    assert ctrl.pin.wrong == 0 and ctrl.store.values["pin_wrong"] == 0
+    from firmware import pin
+    waits = []
+    for wrong in range(3, 20):
+        g = pin.PinGuard(ctrl.store, ctrl.board.ticks_diff)
+        g.wrong = wrong - 1
+        g.wait_ms = 0
+        g.check("x", "2468")
+        waits.append(g.wait_ms // 1000)
+    assert waits[:4] == [30, 60, 120, 240] and max(waits) == pin.MAX_LOCKOUT_S == waits[-1]
+
+
+def test_a_guesser_gets_32_tries_the_first_day_and_24_a_day_after():
+    # one guess a second, on whichever channel, for three days: the figure in
+    # docs/security.md
+    sim = _sim(duration_s=60, config={"console.pin": "2468"})
+    sim.run_until(1)
+    ctrl = sim.controller
+    now, tried = 0, []
+    for _ in range(3):
+        n = 0
+        for _ in range(86400):
+            now = (now + 1000) & ((1 << 30) - 1)
+            ctrl.pin.tick(now)
+            if ctrl.pin.check("1357", "2468") == "wrong PIN":
+                n += 1
+        tried.append(n)
+    assert tried == [32, 24, 24]

@@ -264,32 +264,40 @@ def test_a_broker_restart_mid_outage_loses_no_event_of_the_real_time_board(tmp_p
     assert names[0] == "boot"
 
 
-def test_commands_over_mqtt_need_credentials_and_keep_their_own_pin_lock(broker):
+def test_commands_over_mqtt_need_credentials_and_carry_the_pin_each_time(broker):
     cfg = Config()
     with pytest.raises(ValueError) as err:
         cfg.set("mqtt.commands", "on")
     assert str(err.value) == "mqtt.commands = on needs mqtt.user and mqtt.password set first"
     sim = _sim(broker, 120, [], config={"mqtt.user": "ops", "mqtt.password": "pw1",
-                                        "mqtt.commands": True, "console.pin": 4321})
+                                        "mqtt.commands": True, "console.pin": "04321"})
     _run_paced(sim, 2)
     sub = Subscriber(broker.port, "ups/site7/reply")
     pub = paho.Client(paho.CallbackAPIVersion.VERSION2)
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
     replies = []
-    for line in ("status", "mode off", "unlock 4321", "mode off", "maint", "bogus"):
+    for line in ("status", "mode off", "unlock 04321", "pin 04321 mode off", "mode auto",
+                 "pin 04321 maint", "bogus", "pin 4321 mode auto"):
         pub.publish("ups/site7/command", line, qos=1)
         n = len(replies) + 1
         assert _settle(sim, sub, lambda got: len(got) >= n), line
         replies.append(sub.got[-1][1])
     assert replies[0].startswith("OK mode auto, load on_utility")
-    assert replies[1] == "ERR mode: the console is locked; unlock PIN first"
-    assert replies[2].startswith("OK")
+    assert replies[1] == "ERR mode: needs the PIN: pin PIN mode"
+    # any publisher could send the next message: nothing stays unlocked over MQTT
+    assert replies[2] == ("ERR unlock: over MQTT a command that changes anything carries "
+                          "the PIN: pin PIN COMMAND")
     assert replies[3].startswith("OK") and sim.controller.supervisor.mode == 2   # off
-    assert replies[4] == "ERR maint: only on the serial console"
-    assert replies[5].startswith("ERR unknown command 'bogus'")
-    # the serial console's own lock is untouched by the unlock over MQTT
+    assert replies[4] == "ERR mode: needs the PIN: pin PIN mode"
+    assert replies[5] == "ERR maint: only on the serial console"        # even with the PIN
+    assert replies[6].startswith("ERR unknown command 'bogus'")
+    # the PIN as typed: 4321 is not 04321; the reply never repeats what was offered
+    assert replies[7] == "ERR pin: wrong PIN" and sim.controller.supervisor.mode == 2
+    assert all("4321" not in r for r in replies)
+    # the serial console's own lock is untouched, and the wrong PIN counts for it too
     assert sim.controller.commands.locked(sim.controller.board.ticks_ms())
+    assert sim.controller.pin.wrong == 1
     pub.loop_stop()
     sub.close()
 
