@@ -107,6 +107,10 @@ class Alarms:
         # The active alarms that wait for acknowledgement (bits by code).
         return self.active & self._latching
 
+    def latching(self):
+        # The alarms that latch (bits by code).
+        return self._latching
+
     def restore(self, bits):
         # At boot: latched alarms from before the restart stand until acknowledged.
         self.active |= bits & self._latching

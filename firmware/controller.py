@@ -55,7 +55,8 @@ class Controller:
         self.log.add(now, events.EV_BOOT, 0)
         saved = cfg is None
         if saved:
-            cfg = settings_file.load(board.fs, self.alarms, now)
+            cfg = settings_file.load(board.fs, self.alarms, now, lambda c: MainsMonitor(
+                c, board.sample_rate_hz, board.ticks_diff, board.block_len))
         try:
             self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff,
                                        board.block_len)

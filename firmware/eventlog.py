@@ -30,6 +30,7 @@ SIZE = 16
 BATCH = 16
 HOLD_MS = 200
 _PENDING_MAX = 256
+_SCAN_MAX = 16384             # junk longer than this at the end hides what is before it
 
 
 def pack(seq, code, arg, rtc):
@@ -118,14 +119,21 @@ class EventLog:
 
     def records(self, n):
         # The newest n records, flash and RAM, oldest first: [(seq, code, arg, rtc), ...].
-        # Reads only the tails it needs (two torn records' worth of slack).
+        # Reads only the tails it needs (two torn records' worth of slack), and further
+        # back, doubling up to _SCAN_MAX, when junk at the end (damage) hides them.
         found = []
         for rec in self._pending:
             found.extend(scan(rec))
         for name in (NAME, OLD):
             if len(found) >= n:
                 break
-            data = self._fs.read(name, (n - len(found) + 2) * SIZE)
-            if data:
-                found = scan(data) + found
+            size = self._fs.size(name)
+            tail = (n - len(found) + 2) * SIZE
+            while True:
+                data = self._fs.read(name, tail)
+                got = scan(data) if data else []
+                if len(got) >= n - len(found) or tail >= size or tail >= _SCAN_MAX:
+                    break
+                tail *= 2
+            found = got + found
         return found[-n:] if n < len(found) else found

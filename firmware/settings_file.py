@@ -1,12 +1,15 @@
 # The configuration on the board's filesystem: config.json, the settings that differ from
 # their defaults, framed and checked like the persistent record (store.py: JSON, CRC-32,
-# atomic replace), and config.bak, the copy it replaced.
+# atomic replace), and config.bak, a second copy of the same.
 #
-# At boot: a missing file means the defaults (a new board). A damaged file, one from a
-# newer firmware (a higher "v"), or one holding a value that no longer passes the schema
-# is not used: the board boots with the last good copy (config.bak), or with the
-# defaults when that will not do either, and raises `config_lost` - it never stops or
-# loops. `config save` writes it; nothing else does.
+# At boot: a missing file means the defaults (a new board). A damaged file, one larger
+# than MAX_BYTES (read no further), one from a newer firmware (a higher "v"), or one
+# holding a value that no longer passes the schema or that the controller cannot use (the
+# check given to load: the mains monitor's calibration) is not used: the board boots with
+# config.bak, or with the defaults when that will not do either, and raises `config_lost`
+# - it never stops or loops. `config save` writes config.json, then config.bak: a power
+# cut leaves one of them good, and damage to one leaves the newest settings (the PIN
+# among them) in the other.
 #
 # A file from an older firmware is brought up to this one's schema, one version at a time
 # (_migrate), before it is checked; it is rewritten only by the next `config save`.
@@ -17,6 +20,7 @@ NAME = "config.json"
 BACKUP = "config.bak"
 VERSION = 3
 OLDEST = 1
+MAX_BYTES = 8192              # every setting changed takes under 3 KB
 
 
 def _migrate(version, settings):
@@ -59,24 +63,41 @@ def _settings(data):
     return settings
 
 
-def load(fs, alarm_set, now_ms):
-    cfg = Config()
-    data = fs.read(NAME)
-    if data is None and fs.read(BACKUP) is None:
-        return cfg
-    settings = _settings(data)
-    if settings is None:
-        alarm_set.raise_(now_ms, alarms.AL_CONFIG_LOST)
-        settings = _settings(fs.read(BACKUP))
-    if settings is not None:
+def _read(fs, name):
+    # The file's bytes, or None when it is missing; a file too large to be ours is read
+    # as damaged (b""), not into the heap.
+    if fs.size(name) > MAX_BYTES:
+        return b""
+    return fs.read(name)
+
+
+def load(fs, alarm_set, now_ms, check=None):
+    # check(cfg) raises ValueError for settings the controller cannot run on.
+    main = _read(fs, NAME)
+    backup = _read(fs, BACKUP)
+    if main is None and backup is None:
+        return Config()
+    for data in (main, backup):
+        settings = _settings(data)
+        if settings is None:
+            continue
+        cfg = Config()
         cfg.update(settings)
-    return cfg
+        if check is not None:
+            try:
+                check(cfg)
+            except ValueError:
+                continue
+        if data is not main:
+            alarm_set.raise_(now_ms, alarms.AL_CONFIG_LOST)
+        return cfg
+    alarm_set.raise_(now_ms, alarms.AL_CONFIG_LOST)
+    return Config()
 
 
 def save(fs, cfg):
-    # Raises OSError when the filesystem refuses. A power cut at any point leaves a
-    # good config.json or config.bak, the new settings or the old ones.
-    old = fs.read(NAME)
-    if _settings(old) is not None:
-        fs.write(BACKUP, old)
-    fs.write(NAME, store.encode({"v": VERSION, "settings": cfg.changed()}))
+    # Raises OSError when the filesystem refuses. Each write replaces its file whole, so a
+    # power cut at any point leaves a good config.json or config.bak, new or old.
+    data = store.encode({"v": VERSION, "settings": cfg.changed()})
+    fs.write(NAME, data)
+    fs.write(BACKUP, data)

@@ -21,6 +21,7 @@ from firmware import alarms
 
 NAME = "state.json"
 VERSION = 1
+MAX_BYTES = 2048
 SOON_S = 60
 LATER = 1
 SOON = 2
@@ -80,17 +81,30 @@ class Store:
         self._t_saved = None
 
     def load(self, now_ms):
+        # A record larger than MAX_BYTES is not read into the heap; one whose values this
+        # firmware would never have written (a value beyond 2^32, a latched alarm that
+        # cannot latch) is not believed either: the defaults, and stored_state_lost. Clock
+        # times are seconds since 2000: below 2^32 until 2136.
+        if self._fs.size(NAME) > MAX_BYTES:
+            self._alarms.raise_(now_ms, alarms.AL_STATE_LOST)
+            return
         data = self._fs.read(NAME)
         if data is None:
             return                      # first boot: the defaults
         values = decode(data)
-        if values is None:
+        if values is None or not self._plausible(values):
             self._alarms.raise_(now_ms, alarms.AL_STATE_LOST)
             return
         for key in DEFAULTS:
-            v = values.get(key)
-            if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-                self.values[key] = v
+            if key in values:
+                self.values[key] = values[key]
+
+    def _plausible(self, values):
+        for key in DEFAULTS:
+            v = values.get(key, 0)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << 32:
+                return False
+        return values.get("latched", 0) & ~self._alarms.latching() == 0
 
     def changed(self, how=LATER):
         if how > self._due:

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
-from firmware import eventlog, events, settings_file, store
+from firmware import alarms, eventlog, events, settings_file, store
 from firmware.config import SCHEMA, Config
 
 _DAMAGE = st.one_of(
@@ -158,7 +158,8 @@ def test_a_configuration_from_the_first_schema_is_migrated_not_lost():
     assert ctrl.command("config save").startswith("OK")
     saved = store.decode(sim.board.fs.files[settings_file.NAME], settings_file.VERSION)
     assert saved["settings"] == {"transfer.return_delay_s": 42, "relay.feedback": False}
-    assert sim.board.fs.files[settings_file.BACKUP] == old
+    # both copies hold what was saved last
+    assert sim.board.fs.files[settings_file.BACKUP] == sim.board.fs.files[settings_file.NAME]
 
 
 @pytest.mark.parametrize("saved, fast", [
@@ -296,3 +297,86 @@ def test_settings_a_machine_cannot_take_are_rolled_back_whole(monkeypatch):
     assert ctrl.cfg.get("gen.cooldown_s") != 99
     assert ctrl.gen._cooldown != 99000                  # the generator has the old one too
     assert ctrl.command("config set gen.cooldown_s 98").startswith("OK")
+
+
+def _saved_with(settings):
+    return store.encode({"v": settings_file.VERSION, "settings": settings})
+
+
+def test_huge_files_are_not_read_into_the_heap():
+    # 3 MB in place of each file: the board boots, on config.bak where config.json is
+    # too large, on the defaults where the record is, and says what it lost
+    huge = b"x" * 3000000
+    sim = _board_with({settings_file.NAME: huge, settings_file.BACKUP: _saved(17),
+                       store.NAME: huge})
+    ctrl = sim.controller
+    assert ctrl.cfg.get("transfer.return_delay_s") == 17
+    assert ctrl.alarms.is_active(alarms.AL_CONFIG_LOST) and ctrl.alarms.is_active(
+        alarms.AL_STATE_LOST)
+    sim = _board_with({settings_file.NAME: _saved(42), settings_file.BACKUP: huge})
+    assert sim.controller.cfg.get("transfer.return_delay_s") == 42
+    assert not sim.controller.alarms.is_active(12)
+
+
+def test_a_record_this_firmware_would_never_write_is_not_believed():
+    # CRC-valid, but every alarm bit set (the emergency stop among them) or a count no
+    # board reaches: the defaults, and stored_state_lost, not twelve latched alarms
+    for bad in ({"latched": 4294967295}, {"starts": 1 << 40}, {"engine_s": -5},
+                {"cranks": "3"}):
+        sim = _board_with({store.NAME: store.encode(dict(store.DEFAULTS, v=1, **bad))})
+        ctrl = sim.controller
+        assert ctrl.alarms.active == 1 << alarms.AL_STATE_LOST, (bad, bin(ctrl.alarms.active))
+        assert ctrl.store.values["starts"] == 0
+    # what a board did latch is kept
+    good = 1 << alarms.AL_GEN_OVERSPEED
+    sim = _board_with({store.NAME: store.encode(dict(store.DEFAULTS, v=1, latched=good))})
+    assert sim.controller.alarms.active == good
+
+
+def test_junk_at_the_end_of_the_log_hides_nothing_and_the_numbers_go_on():
+    good = b"".join(eventlog.pack(i, 3, i, 1000 + i) for i in range(40))
+    sim = _board_with({eventlog.NAME: good + bytes(range(256)) * 4})
+    ctrl = sim.controller
+    recs = ctrl.eventlog.records(40)
+    assert [r[0] for r in recs[:40]] == list(range(40)) or [r[0] for r in recs] == list(
+        range(1, 41))
+    sim.run_until(sim.board.t_us / 1e6 + 3)
+    seqs = [r[0] for r in ctrl.eventlog.records(45)]
+    assert seqs == sorted(seqs) and seqs[-1] >= 40 and 39 in seqs
+    assert len(ctrl.command("log 40").splitlines()) == 40
+
+
+def test_a_calibration_the_mains_monitor_refuses_falls_back_to_the_backup():
+    bad = _saved_with({"adc.mains_mv_per_count": 50, "transfer.return_delay_s": 42})
+    sim = _board_with({settings_file.NAME: bad, settings_file.BACKUP: _saved(17)})
+    ctrl = sim.controller
+    assert ctrl.cfg.get("transfer.return_delay_s") == 17
+    assert ctrl.cfg.get("adc.mains_mv_per_count") == 360 and ctrl.alarms.is_active(12)
+
+
+def test_a_damaged_config_keeps_the_pin_of_the_last_save():
+    sim = _board_with({})
+    ctrl = sim.controller
+    sim.run_until(sim.board.t_us / 1e6 + 2)
+    assert ctrl.command("config set transfer.return_delay_s 30").startswith("OK")
+    assert ctrl.command("config save").startswith("OK")
+    assert ctrl.command("config set console.pin 97531").startswith("OK")
+    assert ctrl.command("config save").startswith("OK")
+    fs = sim.board.fs
+    fs.files[settings_file.NAME] = fs.files[settings_file.NAME][:-7] + b"garbage"
+    sim.restart(0)
+    assert sim.controller.cfg.get("console.pin") == "97531"
+    assert sim.controller.cfg.get("transfer.return_delay_s") == 30
+    assert sim.controller.alarms.is_active(12)
+
+
+def test_the_virtual_board_boots_from_its_flash_as_a_board_does():
+    # config.json gone, config.bak there: the firmware's own fallback and its alarm, not
+    # the scenario's settings as if the board were new
+    from boards.sim.board import SimBoard
+    sc = scenario.check({"duration_s": 5})
+    board = SimBoard(sc, 360)
+    board.fs.files[settings_file.BACKUP] = _saved(17)
+    sim = Simulation(sc, board=board)
+    assert sim.controller.cfg.get("transfer.return_delay_s") == 17
+    assert sim.controller.alarms.is_active(alarms.AL_CONFIG_LOST)

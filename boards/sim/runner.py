@@ -69,8 +69,9 @@ class Simulation:
                            key=lambda d: (d[0], d[1]))
         self.resets = 0
         fs = board.fs
-        if fs.read(settings_file.NAME) is not None:
-            # a board whose flash kept its configuration from an earlier run (vboard --fs)
+        if fs.size(settings_file.NAME) or fs.size(settings_file.BACKUP):
+            # a board whose flash kept its configuration from an earlier run (vboard --fs):
+            # it boots on it as a board does, config.bak and its alarm included
             self.controller = Controller(board, None, self._firmware_event)
             self.cfg = self.controller.cfg
             return
