@@ -61,6 +61,14 @@ def _write(tmp_path, data):
     ('{"duration_s": 5,', ["not valid JSON"]),
     ({"config": {"mains.uv_pct": 99}}, ["config", "mains.uv_pct = 99", "60..95"]),
     ({"config": {"no.such": 1}}, ["config", "unknown setting no.such"]),
+    # numbers that are not finite, anywhere; nesting no parser takes
+    ('{"load": {"watts": NaN}}', ["load.watts = NaN", "out of range"]),
+    ('{"mains": {"events": [{"at_s": NaN, "kind": "outage"}]}}', ["mains.events[0].at_s"]),
+    ('{"duration_s": 1e400}', ["duration_s", "out of range"]),
+    ('{"battery": {"capacity_ah": -Infinity}}', ["battery.capacity_ah", "out of range"]),
+    ('{"config": {"battery.peukert": NaN}}', ["config", "battery.peukert", "allowed"]),
+    ('{"config": {"transfer.return_delay_s": 1e400}}', ["config", "transfer.return_delay_s"]),
+    ("[" * 100000 + "]" * 100000, ["not valid JSON"]),
 ])
 def test_sim_cli_exits_2_with_one_line(tmp_path, interp, content, words):
     path = _write(tmp_path, content)
@@ -72,6 +80,9 @@ def test_sim_cli_exits_2_with_one_line(tmp_path, interp, content, words):
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1, p.stderr
+    if interp == "micropython" and isinstance(content, str) and (
+            "NaN" in content or "Infinity" in content):
+        words = ["not valid JSON"]          # its json takes only what JSON allows
     for w in words:
         assert w in lines[0]
     assert "Traceback" not in p.stderr
@@ -83,3 +94,17 @@ def test_sim_cli_missing_file_and_bad_option(tmp_path):
     assert p.returncode == 2 and "cannot read" in p.stderr and len(p.stderr.splitlines()) == 1
     p = subprocess.run(SIM + ["x.json", "--fast"], cwd=ROOT, capture_output=True, text=True)
     assert p.returncode == 2 and "unknown option --fast" in p.stderr
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_sim_cli_reads_a_bounded_file_and_says_when_it_cannot_write(tmp_path, interp):
+    run = (lambda args: subprocess.run(SIM + args, cwd=ROOT, capture_output=True, text=True)) \
+        if interp == "cpython" else (lambda args: run_micropython(["tools/sim.py"] + args))
+    p = run(["/dev/zero"])                              # would never end
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "Traceback" not in p.stderr
+    path = _write(tmp_path, {"duration_s": 1})
+    for bad in ("/proc/no/such/r.json", str(tmp_path)):  # no such folder; a folder
+        p = run([path, "--quiet", "--report", bad])
+        assert p.returncode == 2 and "cannot write" in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr

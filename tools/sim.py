@@ -81,18 +81,36 @@ def main(argv):
         sim = Simulation(sc, trace=bool(opts["plot"]))
     except scenario.ScenarioError as e:
         fail("invalid scenario %s: %s" % (opts["scenario"], e))
+    for path in (opts["report"], opts["plot"]):
+        if path:
+            _writable(path)                 # before the run, not after it
     rep = sim.run()
     if not opts["quiet"]:
         print(timeline_text.render(rep))
     if opts["report"]:
-        _makedirs(opts["report"])
-        with open(opts["report"], "w") as f:
-            f.write(report_json.dumps(rep) + "\n")
+        try:
+            with open(opts["report"], "w") as f:
+                f.write(report_json.dumps(rep) + "\n")
+        except OSError as e:
+            fail("cannot write the report %s: %s" % (opts["report"], e))
     if opts["plot"]:
         from tools import plot
-        _makedirs(opts["plot"])
-        plot.timeline_png(rep, sim.board.trace, opts["plot"])
+        try:
+            plot.timeline_png(rep, sim.board.trace, opts["plot"])
+        except OSError as e:
+            fail("cannot write the plot %s: %s" % (opts["plot"], e))
     return 0
+
+
+def _writable(path):
+    # Its folder made if need be, and the file opened once for writing: a path that
+    # cannot take it is one line on stderr now rather than a traceback after the run.
+    _makedirs(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        fail("cannot write %s: %s" % (path, e))
 
 
 if __name__ == "__main__":

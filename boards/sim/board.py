@@ -9,6 +9,7 @@
 #
 # Like gpiozero's MockPin, every output change is recorded with its time, so tests assert on
 # sequences and timings rather than on the firmware's internals.
+import heapq
 from array import array
 
 from boards.sim import plant
@@ -114,12 +115,15 @@ class SimBoard:
         self._scratch = array("H", [0] * 256)
         self._next_trace = 0
         self._depleted_seen = self.battery.depleted
-        # (t_us, started, fault) in time order; the ADC fault in force, if any
-        self._faults = sorted([(int(f["at_s"] * 1e6), True, f) for f in sc["faults"]]
-                              + [(int((f["at_s"] + f["duration_s"]) * 1e6), False, f)
-                                 for f in sc["faults"] if "duration_s" in f]
-                              + [(int(e["at_s"] * 1e6), e["on"], dict(e, kind="input"))
-                                 for e in sc["inputs"]], key=lambda x: (x[0], x[1]))
+        # a heap of (t_us, started, seq, fault), ends before starts at the same time, else
+        # in the scenario's order
+        changes = ([(int(f["at_s"] * 1e6), True, f) for f in sc["faults"]]
+                   + [(int((f["at_s"] + f["duration_s"]) * 1e6), False, f)
+                      for f in sc["faults"] if "duration_s" in f]
+                   + [(int(e["at_s"] * 1e6), e["on"], dict(e, kind="input"))
+                      for e in sc["inputs"]])
+        self._faults = [(t, on, n, f) for n, (t, on, f) in enumerate(changes)]
+        heapq.heapify(self._faults)
         self.inputs = {"emergency_stop": False, "remote_start": False, "low_fuel": False}
         self._adc_fault = None
         self._adc_hold = 2048
@@ -332,7 +336,7 @@ class SimBoard:
     def _fault_changes(self, buf):
         t = self.t_us
         while self._faults and self._faults[0][0] <= t and self._backlog is None:
-            _, started, f = self._faults.pop(0)
+            _, started, _, f = heapq.heappop(self._faults)
             kind = f["kind"]
             data = {"kind": kind}
             if kind in GAP_KINDS:
@@ -377,7 +381,7 @@ class SimBoard:
             self._backlog = array("H", [0] * kept)
             self.mains.fill(self._backlog, kept, t / 1e6)
             self._backlog_at = 0
-            self._faults.insert(0, (0, True, None))     # read_block serves the ring first
+            heapq.heappush(self._faults, (-1, True, -1, None))   # the ring served first
         self._catch_up(total)
         if lost:
             self.samples_lost += lost
@@ -408,7 +412,7 @@ class SimBoard:
 
     def _end_backlog(self):
         self._backlog = None
-        self._faults.pop(0)
+        heapq.heappop(self._faults)
 
     def _adc_fault_fill(self, buf, n):
         # What the ADC reads instead of the sensor: frozen at the last sample (stuck), a

@@ -5,6 +5,7 @@
 # spikes. Events that name phase_deg start at the first sample at or after that point of
 # the fundamental following at_s; events may overlap: amplitude events multiply, the latest
 # frequency event wins. Frequency changes keep the phase continuous.
+import heapq
 import math
 from array import array
 
@@ -82,13 +83,15 @@ class Mains:
         self.freq = self.nominal_hz
         self._dph = self._phase_step(self.freq)
         self._ramp = None                 # (k_end, f_end, df_per_sample) while ramping
-        # Pending changes: (k, order, action, event); the sample index k is exact.
+        # Pending changes, a heap of (k, order, seq, action, event): the sample index k is
+        # exact; a heap, so that 100,000 events take linear time, not quadratic.
         pending = []
         for n, ev in enumerate(m["events"]):
             k = int(math.ceil(ev["at_s"] * fs - 1e-9))
-            pending.append((k, n, "arm", ev))
-        pending.sort(key=lambda p: (p[0], p[1]))
+            pending.append((k, n, n, "arm", ev))
+        heapq.heapify(pending)
         self._pending = pending
+        self._seq = len(pending)
         self._active = []
         self._freq_events = []
         self.level = self._base           # amplitude factor from events and offset
@@ -118,8 +121,8 @@ class Mains:
 
     def _schedule(self, k, action, ev):
         p = self._pending
-        p.append((k, -1, action, ev))
-        p.sort(key=lambda x: (x[0], x[1]))
+        heapq.heappush(p, (k, -1, self._seq, action, ev))
+        self._seq += 1
         self._next_k = p[0][0]
 
     def _recompute(self, ramp=0, frequency=True):
@@ -147,7 +150,7 @@ class Mains:
 
     def _apply(self, k):
         while self._pending and self._pending[0][0] <= k:
-            _, _, action, ev = self._pending.pop(0)
+            _, _, _, action, ev = heapq.heappop(self._pending)
             kind = ev["kind"]
             if action == "arm":
                 if kind in AMPLITUDE_KINDS and ev["phase_deg"] is not None:

@@ -62,11 +62,13 @@ class Simulation:
         self.board = board
         self.alarms_seen = []
         self._report = {}          # parts of a drill or self-test report, until its end
-        # (at_s, order, what, data): console lines and controller restarts, in time order
+        # (at_s, order, what, data): console lines and controller restarts, the next one
+        # last (popped in constant time)
         self._due = sorted([(e["at_s"], 1, "line", e["line"]) for e in sc["console"]]
                            + [(e["at_s"], 0, "reset", (e["down_s"], e["kind"]))
                               for e in sc["resets"]],
                            key=lambda d: (d[0], d[1]))
+        self._due.reverse()
         self.resets = 0
         fs = board.fs
         if fs.size(settings_file.NAME) or fs.size(settings_file.BACKUP):
@@ -196,9 +198,9 @@ class Simulation:
         while board.t_us < end:
             stop = end
             if self._due:
-                due = int(self._due[0][0] * 1000000)
+                due = int(self._due[-1][0] * 1000000)
                 if due <= board.t_us:
-                    _, _, what, data = self._due.pop(0)
+                    _, _, what, data = self._due.pop()
                     if what == "line":
                         self._type(data)
                     else:

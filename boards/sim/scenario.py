@@ -55,6 +55,7 @@ _ROOM_EVENT = {
 
 # Faults of the controller's own sensors and of the relays it drives (boards/sim/board.py).
 _FOREVER = 604800
+MAX_BYTES = 16 * 1024 * 1024   # a scenario file; 100,000 events take about 6 MB
 CONTACT_PARTS = ("transfer_relay", "mains_contactor", "generator_contactor")
 INPUT_NAMES = ("emergency_stop", "remote_start", "low_fuel")
 _FAULT = {
@@ -141,7 +142,7 @@ def _check_value(path, rule, value):
             what = "a whole number" if kind == "int" else "a number"
             raise ScenarioError("%s = %s is not %s; allowed %s..%s" % (
                 path, _fmt(value), what, rule[2], rule[3]))
-        if value < rule[2] or value > rule[3]:
+        if not rule[2] <= value <= rule[3]:           # NaN too: it compares false
             raise ScenarioError("%s = %s is out of range; allowed %s..%s" % (
                 path, _fmt(value), rule[2], rule[3]))
         return value
@@ -281,15 +282,31 @@ def _check_list(path, value, kinds):
 
 
 def load(path):
+    # Read at most MAX_BYTES (a device such as /dev/zero would never end), then checked.
+    parts = []
+    total = 0
     try:
         with open(path) as f:
-            text = f.read()
-    except OSError as e:
+            while total <= MAX_BYTES:
+                part = f.read(65536)
+                if not part:
+                    break
+                parts.append(part)
+                total += len(part)
+            text = "".join(parts)
+    except (OSError, UnicodeError) as e:
         raise ScenarioError("%s: cannot read: %s" % (path, e))
+    except MemoryError:
+        raise ScenarioError("%s: too large for this interpreter's heap" % path)
+    if total > MAX_BYTES:
+        raise ScenarioError("%s: larger than %d bytes; allowed up to that" % (path, MAX_BYTES))
     try:
         data = json.loads(text)
     except ValueError as e:
         raise ScenarioError("%s: not valid JSON: %s" % (path, e))
+    except (RuntimeError, MemoryError) as e:
+        # nested deeper than the parser's recursion allows (RecursionError is one)
+        raise ScenarioError("%s: not valid JSON: %s" % (path, type(e).__name__))
     return check(data)
 
 
