@@ -327,7 +327,8 @@ class StreamSerial:
     # The console on a byte stream (sys.stdin.buffer / sys.stdout.buffer on a board's USB
     # serial line, a pseudo-terminal on the virtual board). Reading never waits: a
     # select.poll with a zero timeout, then only the bytes that are there. A terminal that
-    # does not read is not waited for either: what does not fit is dropped and counted.
+    # does not read is not waited for either: write takes nothing then, and the console
+    # keeps its bytes (firmware/console.py).
     OUT_MAX = 4096
 
     def __init__(self, inp, out, poll_factory, pollin, pollout):
@@ -337,7 +338,6 @@ class StreamSerial:
         self._poll_in.register(inp, pollin)
         self._poll_out = poll_factory()
         self._poll_out.register(out, pollout)
-        self.dropped = 0
 
     def read(self, buf):
         n = 0
@@ -350,12 +350,15 @@ class StreamSerial:
         return n
 
     def write(self, data):
-        if not self._poll_out.poll(0) or len(data) > self.OUT_MAX:
-            self.dropped += len(data)
-            return
+        # How many bytes it took: none while the far end does not read (the console keeps
+        # them), at most OUT_MAX at a time.
+        if not self._poll_out.poll(0):
+            return 0
+        data = data[:self.OUT_MAX]
         self._out.write(data)
         if hasattr(self._out, "flush"):
             self._out.flush()
+        return len(data)
 
 
 def rtc_seconds(dt):
@@ -484,7 +487,7 @@ class McuBoard:
         return self._serial.read(buf)
 
     def serial_write(self, data):
-        self._serial.write(data)
+        return self._serial.write(data)
 
     def temperature_c10(self):
         return NO_READING if self._room is None else self._room.read_c10()

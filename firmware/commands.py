@@ -73,6 +73,36 @@ def arg_text(code, arg):
     return "%d" % arg
 
 
+MAX_REPLY = 1500            # bytes of a reply over MQTT (the client's queue holds 2 KB)
+
+
+def _log_lines(records, as_json):
+    for seq, code, arg, at in records:
+        name = events.NAMES.get(code, "event_%d" % code)
+        if as_json:
+            yield json.dumps({"seq": seq, "time": clock.stamp(at), "event": name,
+                              "arg": arg, "text": arg_text(code, arg)})
+        else:
+            yield "%s %s %s" % (clock.stamp(at), name, arg_text(code, arg))
+
+
+def joined(lines, limit):
+    # The lines as one reply of at most limit bytes (0: no limit); what did not fit is
+    # counted in a last line, never dropped silently.
+    out = []
+    size = 0
+    cut = 0
+    for line in lines:
+        if cut or limit and size + len(line) + 1 > limit - 80:     # room for the last
+            cut += 1
+            continue
+        out.append(line)
+        size += len(line) + 1
+    if cut:
+        out.append("... %d more lines cut (%d bytes a reply at most here)" % (cut, limit))
+    return "\n".join(out)
+
+
 class Commands:
     def __init__(self, ctrl, per_line=False):
         self.ctrl = ctrl
@@ -101,9 +131,18 @@ class Commands:
         self._unlocked = True
         self._idle_ms = 0
 
-    def execute(self, line, now):
+    def execute(self, line, now, stream=False):
+        # One reply. A long one (`log`) is a source of lines: with stream, returned as it
+        # is, for the serial console to send a line at a time as the line takes them;
+        # else joined (over MQTT cut at MAX_REPLY bytes, with a last line that says how
+        # much was).
         try:
-            return self._execute(line, now)
+            reply = self._execute(line, now)
+            if self.per_line and isinstance(reply, str) and len(reply) > MAX_REPLY:
+                reply = iter(reply.split("\n"))      # `config show` over MQTT
+            if isinstance(reply, str) or stream:
+                return reply
+            return joined(reply, MAX_REPLY if self.per_line else 0)
         except Exception as e:   # a bug here must never reach the control loop
             return "ERR internal error: %s" % e
 
@@ -349,15 +388,10 @@ class Commands:
             return "ERR log: allowed: log [json] [N] with N 1..%d" % top
         n = int(rest[0]) if rest else 10
         c.collect_events(now)           # up to this moment
-        lines = []
-        for seq, code, arg, at in c.eventlog.records(n):
-            name = events.NAMES.get(code, "event_%d" % code)
-            if as_json:
-                lines.append(json.dumps({"seq": seq, "time": clock.stamp(at), "event": name,
-                                         "arg": arg, "text": arg_text(code, arg)}))
-            else:
-                lines.append("%s %s %s" % (clock.stamp(at), name, arg_text(code, arg)))
-        return "\n".join(lines) if lines else "OK log empty"
+        records = c.eventlog.records(n)
+        if not records:
+            return "OK log empty"
+        return _log_lines(records, as_json)
 
     def _cmd_config(self, args, now):
         c = self.ctrl

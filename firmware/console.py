@@ -8,9 +8,18 @@
 # or with other control bytes or non-ASCII bytes in it, gets one ERR line, and the bytes
 # after it start afresh. Megatec replies end with CR alone, as the protocol has them;
 # every other reply line ends with CR LF.
+#
+# Replies go out as the line takes them (the board's serial_write says how much it took):
+# they wait in a queue of OUT_MAX bytes, refilled a line at a time from a long reply
+# (`log 1000`), so that a terminal that reads slowly gets every line, paced, and the heap
+# holds a few lines rather than the whole reply; other replies (NUT's polls) go out
+# between its lines. A reply that arrives while the queue is full (a terminal that does
+# not read at all) is dropped, and the next thing sent says how many were.
 from firmware import megatec
 
 MAX_LINE = 120
+OUT_MAX = 2048
+_CHUNK = 64                 # bytes per write: a write that blocks, blocks briefly
 _CR = 13
 _LF = 10
 _CTRL_C = 3
@@ -29,6 +38,9 @@ class Console:
         self._after_cr = False
         self.megatec = megatec.Megatec(ctrl)
         self.lines = 0
+        self._out = bytearray()     # bytes the line has not taken yet
+        self._source = None         # the rest of a long reply, a line at a time
+        self.dropped = 0            # replies dropped, not yet told
 
     def feed(self, data, now):
         for byte in data:
@@ -74,12 +86,50 @@ class Console:
         if megatec.is_megatec(line):
             answer = self.megatec.reply(line, now)
             if answer is not None:
-                self._write(answer.encode() + b"\r")
+                self._queue(answer.encode() + b"\r")
             return
-        reply = self.ctrl.command(line)
-        if reply:
-            self._say(reply)
+        reply = self.ctrl.command(line, stream=True)
+        if isinstance(reply, str) and len(reply) > OUT_MAX // 2:
+            reply = iter(reply.split("\n"))        # `config show`: a line at a time too
+        if isinstance(reply, str):
+            if reply:
+                self._say(reply)
+        elif self._source is None:
+            self._source = reply
+            self._refill()
+            self.pump()
+        else:
+            self.dropped += 1       # a long reply still going out: one at a time
 
     def _say(self, text):
-        for part in text.split("\n"):
-            self._write(part.encode() + b"\r\n")
+        self._queue("\r\n".join(text.split("\n")).encode() + b"\r\n")
+
+    def _queue(self, data):
+        if self.dropped and len(self._out) + len(data) + 60 <= OUT_MAX:
+            self._out += b"ERR %d replies dropped: the line was not read\r\n" % self.dropped
+            self.dropped = 0
+        if len(self._out) + len(data) > OUT_MAX:
+            self.dropped += 1
+            return
+        self._out += data
+        self.pump()
+
+    def _refill(self):
+        src = self._source
+        while src is not None and len(self._out) < OUT_MAX // 2:
+            try:
+                line = next(src)
+            except StopIteration:
+                src = self._source = None
+                break
+            self._out += line.encode() + b"\r\n"
+
+    def pump(self):
+        # Between blocks: what the line takes now, never more than it takes.
+        while self._out:
+            n = self._write(self._out[:_CHUNK])
+            if not n:
+                break
+            self._out = self._out[n:]
+            if self._source is not None:
+                self._refill()

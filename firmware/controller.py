@@ -234,10 +234,11 @@ class Controller:
             self.telemetry = Telemetry(self, self.board.tcp_open)
         self.telemetry.configure(cfg, now)
 
-    def command(self, line, commands=None):
+    def command(self, line, commands=None, stream=False):
         # An operator's line (console, scenario; MQTT with its own Commands and lock): one
-        # reply line. Between blocks only.
-        reply = (commands or self.commands).execute(line, self.board.ticks_ms())
+        # reply, a string (or with stream a source of lines, for the serial console).
+        # Between blocks only.
+        reply = (commands or self.commands).execute(line, self.board.ticks_ms(), stream)
         self._wake()            # a command may change what must be timed
         return reply
 
@@ -267,6 +268,7 @@ class Controller:
         n = board.serial_read(self._serial)
         if n:
             self.console.feed(memoryview(self._serial)[:n], now)
+        self.console.pump()
         if self.telemetry is not None:
             self.telemetry.service(now)
         if self.sntp is not None:

@@ -38,7 +38,8 @@
 #                                    output sensor is fitted (io.output_sensor)
 #   serial_read(buf) -> n            bytes that have arrived on the console's serial line,
 #                                    copied into buf (bytearray); never waits, 0 when none
-#   serial_write(data)               send bytes on the console's serial line
+#   serial_write(data) -> n          send bytes on the console's serial line: how many it
+#                                    took (0..len(data)); never waits for the far end
 #   temperature_c10()                the battery room's temperature in 0.1 C (a DS18B20 with
 #                                    env.sensor), or NO_READING without a sensor or an
 #                                    answer from it; called once a second

@@ -102,6 +102,7 @@ class FakeSerial:
 
     def write(self, data):
         self.out += data
+        return len(data)
 
 
 class FakeStateMachine:

@@ -410,3 +410,73 @@ def test_a_guesser_gets_32_tries_the_first_day_and_24_a_day_after():
                 n += 1
         tried.append(n)
     assert tried == [32, 24, 24]
+
+
+# Long replies on a terminal that reads slowly, or not at all.
+
+def _logged(sim, pairs):
+    # 2 x pairs mode events, collected into the log as they come (the RAM ring holds 64)
+    ctrl = sim.controller
+    for _ in range(pairs):
+        ctrl.command("mode manual")
+        ctrl.command("mode auto")
+        sim.run_until(sim.board.t_us / 1e6 + 0.02)
+
+
+def test_a_long_reply_reaches_a_slow_terminal_whole_and_in_order():
+    sim = _sim(duration_s=600, config={"log.max_records": 2000})
+    sim.run_until(1)
+    _logged(sim, 550)
+    t = sim.board.t_us / 1e6
+    sim.run_until(t + 2)                              # on flash
+    b = sim.board
+    b.serial_rate = 16                                # 16 bytes every 10 ms: 1.6 kB/s
+    b.serial_in += b"log json 1000\r"
+    sim.run_until(t + 4)
+    b.serial_in += b"Q1\r"                            # NUT's poll in the middle of it
+    sim.run_until(t + 60)
+    out = bytes(b.serial_out)
+    q1 = out.index(b"(")
+    assert out[q1 + 46:q1 + 47] == b"\r" and out[q1 - 2:q1] == b"\r\n"   # between lines
+    out = out[:q1] + out[q1 + 47:]
+    lines = out.decode().split("\r\n")
+    assert lines[-1] == ""
+    seqs = [json.loads(x)["seq"] for x in lines[:-1]]
+    assert len(seqs) == 1000 and seqs == list(range(seqs[0], seqs[0] + 1000))
+    assert sim.controller.console.dropped == 0
+
+
+def test_a_terminal_that_does_not_read_is_told_what_it_missed():
+    sim = _sim(duration_s=600)
+    sim.run_until(1)
+    b = sim.board
+    b.serial_rate = 0                                 # nothing read
+    for k in range(60):
+        b.serial_in += b"status\r"
+        sim.run_until(2 + k * 0.05)
+    dropped = sim.controller.console.dropped
+    assert dropped > 0
+    b.serial_rate = None
+    sim.run_until(6)
+    b.serial_in += b"version\r"
+    sim.run_until(7)
+    lines = bytes(b.serial_out).decode().split("\r\n")
+    assert "ERR %d replies dropped: the line was not read" % dropped in lines
+    assert lines[-2] == "OK version 0.1.0"
+    assert len([x for x in lines if x.startswith("OK mode")]) == 60 - dropped
+
+
+def test_over_mqtt_a_long_reply_ends_with_what_was_cut():
+    sim = _sim(duration_s=60)
+    sim.run_until(1)
+    _logged(sim, 50)
+    from firmware.commands import MAX_REPLY, Commands
+    mqtt_side = Commands(sim.controller, per_line=True)
+    reply = mqtt_side.execute("log 100", sim.board.ticks_ms())
+    assert len(reply) <= MAX_REPLY
+    last = reply.split("\n")[-1]
+    assert last.startswith("... ") and "more lines cut" in last
+    shown = len(reply.split("\n")) - 1
+    assert int(last.split()[1]) + shown == 100
+    reply = mqtt_side.execute("config show", sim.board.ticks_ms())
+    assert len(reply) <= MAX_REPLY and "more lines cut" in reply

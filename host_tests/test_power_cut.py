@@ -18,7 +18,7 @@ import sys
 import time
 
 from conftest import MICROPYTHON, ROOT
-from firmware import eventlog, events
+from firmware import clock, eventlog, events
 
 KILLS = 200
 SPEED = 20
@@ -229,3 +229,27 @@ def _state(pid):
             return f.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+def test_the_virtual_boards_clock_carries_on_through_a_restart(tmp_path):
+    # A board's clock does not go back to the scenario's start at every boot: the log's
+    # times of the second run come after those of the first, killed or not
+    fs = str(tmp_path / "fs")
+    os.mkdir(fs)
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({"name": "clock", "duration_s": 4}))
+    vb = [MICROPYTHON, os.path.join(ROOT, "boards", "sim", "vboard.py"), str(scenario), fs,
+          "--speed", "50"]
+    p = subprocess.run(vb, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    board = Board(str(scenario), fs, 50)
+    board.send(b"clock\r")
+    shown = board.reply(what="clock")
+    assert shown > "OK clock 2026-01-01 00:00:04"
+    board.kill()
+    p = subprocess.run(vb, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    # the killed run's boot record may not have reached flash; the others have
+    boots = [r[3] for r in _log_records(fs) if r[1] == events.EV_BOOT]
+    assert len(boots) >= 2 and boots == sorted(boots) and len(set(boots)) == len(boots), boots
+    assert clock.stamp(boots[-1]) >= shown.split(" ", 2)[2]

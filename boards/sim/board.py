@@ -73,6 +73,7 @@ class SimBoard:
         self._output_sensor = True        # until the firmware's configuration says
         self.serial_in = bytearray()      # bytes typed to the console, not yet read
         self.serial_out = bytearray()     # everything the console sent
+        self.serial_rate = None           # bytes the terminal takes per write, None: all
         m = sc["mains"]
         self.mains = Mains(sc, self.sample_rate_hz, 1000.0 / mains_mv_per_count, self._mains_changed)
         operate = sc["relays"]["operate_ms"]
@@ -268,7 +269,10 @@ class SimBoard:
         return n
 
     def serial_write(self, data):
-        self.serial_out += data
+        # A terminal that reads serial_rate bytes per call at most (None: all of them)
+        n = len(data) if self.serial_rate is None else min(len(data), self.serial_rate)
+        self.serial_out += data[:n]
+        return n
 
     def tcp_open(self, host, port):
         # The simulated board talks to real brokers (the host's network): telemetry tests

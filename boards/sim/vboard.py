@@ -12,6 +12,9 @@
 # end (printing on stderr how far it ever fell behind the wall clock), 2 with one line on
 # stderr for an invalid scenario, 3 after `maint` on the console.
 #
+# With FS_DIR the board's clock is kept in FS_DIR/.rtc once a simulated second, and the
+# next start carries on from it (a restart never sends the log's times back).
+#
 # --trace FILE: what a test of power cuts needs to know of a run it kills, written as it
 # happens (unbuffered: a SIGKILL loses none of it): `e T CODE ARG` for every event the
 # firmware logs after boot, `t T` at the end of every slice of simulated time, T in ms.
@@ -35,19 +38,46 @@ from boards.sim.board import SimBoard  # noqa: E402
 from boards.sim.runner import Simulation, make_config  # noqa: E402
 from firmware.files import DirFS  # noqa: E402
 
+RTC_FILE = ".rtc"       # the board's clock, kept beside its flash (not in it)
+
+
 class VirtualBoard(SimBoard):
     def __init__(self, sc, fs_dir):
         SimBoard.__init__(self, sc, make_config(sc).get("adc.mains_mv_per_count"))
+        self._rtc_path = None
+        self._rtc_kept = -1
         if fs_dir:
             self.fs = DirFS(fs_dir)
+            # a board's clock carries on through a restart: from where it was, not from
+            # the scenario's start, so that the log's times never go back
+            self._rtc_path = fs_dir.rstrip("/") + "/" + RTC_FILE
+            try:
+                with open(self._rtc_path) as f:
+                    kept = int(f.read(16))
+                if kept >= self.time_s():
+                    self.set_time(kept + 1)
+            except (OSError, ValueError):
+                pass
         self.serial = StreamSerial(sys.stdin.buffer, sys.stdout.buffer, select.poll,
                                    select.POLLIN, select.POLLOUT)
+
+    def keep_clock(self):
+        # Once a simulated second: what the next start carries on from.
+        now = self.time_s()
+        if self._rtc_path is None or now == self._rtc_kept:
+            return
+        self._rtc_kept = now
+        try:
+            with open(self._rtc_path, "w") as f:
+                f.write("%d" % now)
+        except OSError:
+            pass
 
     def serial_read(self, buf):
         return self.serial.read(buf)
 
     def serial_write(self, data):
-        self.serial.write(data)
+        return self.serial.write(data)
 
 
 _USAGE = "vboard: usage: vboard.py SCENARIO.json [FS_DIR] [--speed 1..100] [--trace FILE]\n"
@@ -126,6 +156,7 @@ def main(argv):
         if board.t_us < wall_us:
             # catch up in slices of at most 20 ms, so the console is read often
             sim.run_until(min(wall_us, board.t_us + 20000, end_us) / 1000000)
+            board.keep_clock()
             if trace:
                 trace.write("t %d\n" % (board.t_us // 1000))
         else:
