@@ -8,7 +8,9 @@
 # point NUT's nutdrv_qx at it. DIR holds
 # the board's flash (config.json, state.json) and outlives the run. N runs the board N
 # times faster than the wall clock (1 unless told; tests use it to wait less). Runs until the
-# scenario ends or SIGTERM; exit 2 with one line on stderr for bad arguments or an invalid
+# scenario ends or SIGTERM, an orderly stop (the events still waiting and the persistent
+# record go to flash first, exit 0; a SIGKILL is a power cut); exit 2 with one line on
+# stderr for bad arguments or an invalid
 # scenario. After `maint` on the console the board restarts into a bare MicroPython REPL
 # on the same pseudo-terminal, in DIR, as a real board restarts into its REPL.
 import argparse
@@ -17,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import tty
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,13 +88,25 @@ def main(argv):
         cmd.append(os.path.abspath(args.fs))
     if args.speed != 1:
         cmd += ["--speed", str(args.speed)]
+    # SIGTERM: an orderly stop, asked through a file (the unix port has no signals)
+    stop_dir = tempfile.mkdtemp(prefix="vboard-")
+    stop_file = os.path.join(stop_dir, "stop")
+    cmd += ["--stop", stop_file]
     # The slave stays open here, so that the board's side reads nothing (rather than an
     # error) while no terminal is connected.
     procs = [subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True,
                               preexec_fn=_die_with_parent(os.getpid()))]
 
     def stop(signum, frame):
-        procs[-1].terminate()
+        if len(procs) > 1:
+            procs[-1].terminate()           # the REPL after maint
+            return
+        with open(stop_file, "w"):
+            pass
+        try:
+            procs[-1].wait(5)               # it flushes and exits 0
+        except subprocess.TimeoutExpired:
+            procs[-1].terminate()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -112,6 +127,7 @@ def main(argv):
         os.close(slave)
         if os.path.islink(link):
             os.unlink(link)
+        shutil.rmtree(stop_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 # The virtual board's inside, run by the MicroPython unix port (tools/vboard.py starts it):
 #
 #   micropython boards/sim/vboard.py SCENARIO.json [FS_DIR] [--speed N] [--trace FILE]
+#                                    [--stop FILE]
 #
 # The unchanged firmware on the simulated board, paced to the wall clock (N simulated
 # seconds to a wall second, 1 unless told: tests that wait for the board's own slow
@@ -15,9 +16,14 @@
 # With FS_DIR the board's clock is kept in FS_DIR/.rtc once a simulated second, and the
 # next start carries on from it (a restart never sends the log's times back).
 #
+# --stop FILE: an orderly stop (the unix port has no signal handling; tools/vboard.py
+# creates FILE on SIGTERM): looked for once a slice; once it exists the events still
+# waiting and the persistent record go to flash, and the board exits 0.
+#
 # --trace FILE: what a test of power cuts needs to know of a run it kills, written as it
 # happens (unbuffered: a SIGKILL loses none of it): `e T CODE ARG` for every event the
 # firmware logs after boot, `t T` at the end of every slice of simulated time, T in ms.
+import os
 import select
 import sys
 import time
@@ -80,22 +86,26 @@ class VirtualBoard(SimBoard):
         return self.serial.write(data)
 
 
-_USAGE = "vboard: usage: vboard.py SCENARIO.json [FS_DIR] [--speed 1..100] [--trace FILE]\n"
+_USAGE = ("vboard: usage: vboard.py SCENARIO.json [FS_DIR] [--speed 1..100] [--trace FILE] "
+          "[--stop FILE]\n")
 
 
 def _options(argv):
     # -> (positional arguments, speed, trace path), or None when they make no sense
     speed = 1
     trace = None
+    stop = None
     rest = []
     k = 0
     while k < len(argv):
         a = argv[k]
-        if a in ("--speed", "--trace"):
+        if a in ("--speed", "--trace", "--stop"):
             if k + 1 >= len(argv):
                 return None
             if a == "--trace":
                 trace = argv[k + 1]
+            elif a == "--stop":
+                stop = argv[k + 1]
             else:
                 try:
                     speed = int(argv[k + 1])
@@ -111,7 +121,25 @@ def _options(argv):
             k += 1
     if not 1 <= len(rest) <= 2:
         return None
-    return rest, speed, trace
+    return rest, speed, trace, stop
+
+
+def _stopping(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _flush(sim):
+    # What an orderly stop writes: the events still waiting, the persistent record.
+    ctrl = sim.controller
+    now = sim.board.ticks_ms()
+    ctrl.collect_events(now)
+    if ctrl.eventlog.waiting():
+        ctrl.eventlog.flush()
+    ctrl.store.flush(now)
 
 
 def _traced(sim, path):
@@ -133,7 +161,7 @@ def main(argv):
     if opts is None:
         sys.stderr.write(_USAGE)
         return 2
-    argv, speed, trace_path = opts
+    argv, speed, trace_path, stop_path = opts
     try:
         sc = scenario.load(argv[0])
         board = VirtualBoard(sc, argv[1] if len(argv) > 1 else None)
@@ -157,6 +185,9 @@ def main(argv):
             # catch up in slices of at most 20 ms, so the console is read often
             sim.run_until(min(wall_us, board.t_us + 20000, end_us) / 1000000)
             board.keep_clock()
+            if stop_path and _stopping(stop_path):
+                _flush(sim)
+                return 0
             if trace:
                 trace.write("t %d\n" % (board.t_us // 1000))
         else:
