@@ -180,3 +180,23 @@ def test_console_is_a_terminal_on_the_board(tmp_path):
         except OSError:
             pass
         board.close()
+
+
+def test_a_long_log_reaches_rack_whole(tmp_path):
+    # 1500 records on the board's flash: `rack.py log PORT 1500` gets every line, in
+    # order, paced through the pseudo-terminal rather than cut
+    from firmware import eventlog
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs" / eventlog.NAME).write_bytes(
+        b"".join(eventlog.pack(i, 3, i, 820540800 + i) for i in range(1500)))
+    board = VirtualBoard(tmp_path, {"duration_s": 600})
+    try:
+        p = _rack("log", board.link, "1500", timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+        lines = p.stdout.splitlines()
+        assert len(lines) == 1500, (len(lines), lines[:3], lines[-3:])
+        args = [int(x.split()[-1]) for x in lines if " mains_restored " in x]
+        assert len(args) >= 1490 and args == list(range(args[0], args[0] + len(args)))
+        assert args[-1] == 1499
+    finally:
+        board.close()
