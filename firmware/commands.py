@@ -132,14 +132,12 @@ class Commands:
         self._idle_ms = 0
 
     def execute(self, line, now, stream=False):
-        # One reply. A long one (`log`) is a source of lines: with stream, returned as it
-        # is, for the serial console to send a line at a time as the line takes them;
-        # else joined (over MQTT cut at MAX_REPLY bytes, with a last line that says how
-        # much was).
+        # One reply. A long one (`log`, `config show`) is a source of lines: with stream,
+        # returned as it is, for the serial console to send a line at a time as the line
+        # takes them; else joined (over MQTT cut at MAX_REPLY bytes, with a last line that
+        # says how much was).
         try:
             reply = self._execute(line, now)
-            if self.per_line and isinstance(reply, str) and len(reply) > MAX_REPLY:
-                reply = iter(reply.split("\n"))      # `config show` over MQTT
             if isinstance(reply, str) or stream:
                 return reply
             return joined(reply, MAX_REPLY if self.per_line else 0)
@@ -398,7 +396,7 @@ class Commands:
         cfg = c.cfg
         sub = args[0].lower() if args else ""
         if sub == "show" and len(args) == 1:
-            return "\n".join(("%s = %s %s" % (r[0], cfg.shown(r[0]), r[5])).rstrip() for r in SCHEMA)
+            return (("%s = %s %s" % (r[0], cfg.shown(r[0]), r[5])).rstrip() for r in SCHEMA)
         if sub == "get" and len(args) == 2:
             try:
                 r = config_row(args[1].lower())

@@ -89,14 +89,11 @@ class Console:
                 self._queue(answer.encode() + b"\r")
             return
         reply = self.ctrl.command(line, stream=True)
-        if isinstance(reply, str) and len(reply) > OUT_MAX // 2:
-            reply = iter(reply.split("\n"))        # `config show`: a line at a time too
         if isinstance(reply, str):
             if reply:
                 self._say(reply)
         elif self._source is None:
             self._source = reply
-            self._refill()
             self.pump()
         else:
             self.dropped += 1       # a long reply still going out: one at a time
@@ -115,6 +112,7 @@ class Console:
         self.pump()
 
     def _refill(self):
+        # The queue topped up to half from a long reply, whole lines only.
         src = self._source
         while src is not None and len(self._out) < OUT_MAX // 2:
             try:
@@ -126,10 +124,10 @@ class Console:
 
     def pump(self):
         # Between blocks: what the line takes now, never more than it takes.
+        self._refill()
         while self._out:
             n = self._write(self._out[:_CHUNK])
             if not n:
                 break
             self._out = self._out[n:]
-            if self._source is not None:
-                self._refill()
+            self._refill()

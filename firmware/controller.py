@@ -23,7 +23,7 @@
 # is noticed within a second, long before any return delay ends, and the CPU is free.
 from array import array
 
-from firmware import alarms, clock, eventlog, events, generator, settings_file
+from firmware import clock, eventlog, events, generator, settings_file
 from firmware import store as record
 from firmware.alarms import Alarms
 from firmware.battery import BatteryMonitor
@@ -53,21 +53,18 @@ class Controller:
         self.alarms = Alarms(self.log)
         now = board.ticks_ms()
         self.log.add(now, events.EV_BOOT, 0)
-        saved = cfg is None
-        if saved:
-            cfg = settings_file.load(board.fs, self.alarms, now, lambda c: MainsMonitor(
-                c, board.sample_rate_hz, board.ticks_diff, board.block_len))
-        try:
-            self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff,
-                                       board.block_len)
-        except ValueError:
-            if not saved:
-                raise
-            # a saved calibration the monitor cannot use: run on the defaults, never loop
-            self.alarms.raise_(now, alarms.AL_CONFIG_LOST)
-            cfg = Config()
-            self.monitor = MainsMonitor(cfg, board.sample_rate_hz, board.ticks_diff,
-                                       board.block_len)
+        made = []                       # the monitor a saved configuration was tried with
+
+        def monitor(c):
+            made.append(MainsMonitor(c, board.sample_rate_hz, board.ticks_diff,
+                                     board.block_len))
+        if cfg is None:
+            # a saved calibration the monitor cannot use is not loaded (config.bak, or
+            # the defaults, and config_lost): the one it was tried with is kept
+            cfg = settings_file.load(board.fs, self.alarms, now, monitor)
+        if not made:
+            monitor(cfg)
+        self.monitor = made[-1]
         self.cfg = cfg
         board.configure(cfg)
         self.battery = BatteryMonitor(self.cfg, board.ticks_diff)

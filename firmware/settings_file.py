@@ -46,8 +46,8 @@ def _migrate(version, settings):
     return settings
 
 
-def _settings(data):
-    # The settings in a saved file, or None when it cannot be used.
+def _config(data):
+    # The configuration in a saved file, or None when it cannot be used.
     if data is None:
         return None
     record = store.decode(data, VERSION, OLDEST)
@@ -56,11 +56,12 @@ def _settings(data):
         return None
     for version in range(record["v"], VERSION):
         settings = _migrate(version, settings)
+    cfg = Config()
     try:
-        Config().update(settings)
+        cfg.update(settings)
     except ValueError:
         return None
-    return settings
+    return cfg
 
 
 def _read(fs, name):
@@ -71,28 +72,31 @@ def _read(fs, name):
     return fs.read(name)
 
 
+def _usable(data, check):
+    # The configuration in a saved file, or None when it cannot be used: the schema
+    # refuses it, or check does.
+    cfg = _config(data)
+    if cfg is not None and check is not None:
+        try:
+            check(cfg)
+        except ValueError:
+            return None
+    return cfg
+
+
 def load(fs, alarm_set, now_ms, check=None):
-    # check(cfg) raises ValueError for settings the controller cannot run on.
+    # check(cfg) raises ValueError for settings the controller cannot run on. The backup
+    # is read only when config.json will not do.
     main = _read(fs, NAME)
+    cfg = _usable(main, check)
+    if cfg is not None:
+        return cfg
     backup = _read(fs, BACKUP)
     if main is None and backup is None:
-        return Config()
-    for data in (main, backup):
-        settings = _settings(data)
-        if settings is None:
-            continue
-        cfg = Config()
-        cfg.update(settings)
-        if check is not None:
-            try:
-                check(cfg)
-            except ValueError:
-                continue
-        if data is not main:
-            alarm_set.raise_(now_ms, alarms.AL_CONFIG_LOST)
-        return cfg
+        return Config()                 # a new board
     alarm_set.raise_(now_ms, alarms.AL_CONFIG_LOST)
-    return Config()
+    cfg = _usable(backup, check)
+    return cfg if cfg is not None else Config()
 
 
 def save(fs, cfg):
