@@ -154,7 +154,7 @@ class Commands:
             return ""
         cmd, args = words[0].lower(), words[1:]
         if cmd == "pin" and self.per_line:
-            return self._with_pin(args, now)
+            return self._with_pin(line, args, now)
         handler = getattr(self, "_cmd_" + cmd, None)
         if handler is None or not cmd.isalpha():
             return "ERR unknown command %r; %s" % (redact(words[0]), HELP)
@@ -168,8 +168,9 @@ class Commands:
         self._line = line
         return handler(args, now)
 
-    def _with_pin(self, args, now):
-        # MQTT: `pin PIN COMMAND`, the command run as if unlocked, for this line only.
+    def _with_pin(self, line, args, now):
+        # MQTT: `pin PIN COMMAND`, the command run as if unlocked, for this line only, as
+        # it was typed (a Wi-Fi name keeps its spaces).
         pin = self.ctrl.cfg.get("console.pin")
         if len(args) < 2:
             return "ERR pin: allowed: pin PIN COMMAND"
@@ -179,7 +180,7 @@ class Commands:
                 return "ERR pin: " + err
         self._unlocked = True
         try:
-            return self._execute(" ".join(args[1:]), now)
+            return self._execute(line.split(None, 2)[2], now)
         finally:
             self._unlocked = False
 

@@ -480,3 +480,13 @@ def test_over_mqtt_a_long_reply_ends_with_what_was_cut():
     assert int(last.split()[1]) + shown == 100
     reply = mqtt_side.execute("config show", sim.board.ticks_ms())
     assert len(reply) <= MAX_REPLY and "more lines cut" in reply
+
+
+def test_a_command_with_its_pin_over_mqtt_is_run_as_typed():
+    sim = _sim(duration_s=60, config={"console.pin": "2468"})
+    sim.run_until(1)
+    from firmware.commands import Commands
+    mqtt_side = Commands(sim.controller, per_line=True)
+    reply = mqtt_side.execute('pin 2468 config set wifi.ssid "Plant  Room 2 "', 0)
+    assert reply == "OK wifi.ssid = Plant  Room 2  (config save keeps it)", reply
+    assert sim.controller.cfg.get("wifi.ssid") == "Plant  Room 2 "
