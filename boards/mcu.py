@@ -58,11 +58,6 @@ class Outputs:
     def state(self, out):
         return self._latch[out] == 1
 
-    def release(self):
-        # Everything de-energised (a controlled stop of the firmware).
-        for out in range(N_OUTPUTS):
-            self.set(out, False)
-
 
 class Inputs:
     # The contacts on the digital inputs (hal.IN_*); True when the contact is closed.
@@ -536,9 +531,11 @@ def run(board, reset):
     ctrl = Controller(board)
     board.start_watchdog()
     micropython.kbd_intr(-1)
-    while not ctrl.maintenance:
-        ctrl.step()
-        ctrl.service()
+    blocks = ctrl.blocks
+    service = ctrl.service
+    while True:
+        if blocks() and not service():
+            break
     micropython.kbd_intr(3)
     board.fs.write(MAINT_FLAG, b"1")
     reset()

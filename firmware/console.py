@@ -124,6 +124,8 @@ class Console:
 
     def pump(self):
         # Between blocks: what the line takes now, never more than it takes.
+        if not (self._out or self._source):
+            return
         self._refill()
         while self._out:
             n = self._write(self._out[:_CHUNK])

@@ -3,17 +3,19 @@
 #   board.read_block -> MainsMonitor.process -> Supervisor.step -> board outputs
 #
 # Everything on this path is preallocated; slow work (console, telemetry, persistence)
-# runs between blocks and never inside step(): the board's loop calls service() after
-# each block; it reads the console and writes new events to the log every SERIAL_MS and
-# does the rest at most once a second (counters, the exercise schedule, saving the
-# persistent record).
+# runs between blocks: the board's loop calls service() when blocks() says it is due. It
+# reads the console and serves the network every SERIAL_MS, writes new events to the log
+# every POLL_MS and does the rest at most once a second (counters, the exercise schedule,
+# saving the persistent record).
 #
 # Stride: the monitor sees every sample, but the supervisor is stepped (and the watchdog
 # fed) only as often as it asks (Supervisor.stride_ms): every block while a relay or
 # contactor is moving or the mains reading is in doubt, every STEADY_MS with the load on
 # steady mains, every COARSE_MS otherwise. A change in the monitor's verdict, a sensor
-# problem or an operator's command steps it in that very block. On steady mains, where a
-# board spends nearly all its life, the block path is the monitor and a countdown.
+# problem or an operator's command steps it in that very block. The monitor counts the
+# samples down to whatever is due next (MainsMonitor.wake_after), so on steady mains,
+# where a board spends nearly all its life, a block is one read and one call into the
+# monitor's machine code (blocks()).
 #
 # Idle watch: while there is no mains at all and nothing is timed to the millisecond (load
 # settled on battery or on a running generator, no start sequence under way), the
@@ -40,7 +42,8 @@ from firmware.supervisor import Supervisor
 
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
-SERIAL_MS = 10
+SERIAL_MS = 10                  # the console line and the network
+POLL_MS = 50                    # the clock's second, the console's timers, the event log
 
 
 class Controller:
@@ -95,10 +98,11 @@ class Controller:
         self._idle = False
         self._away_ms = 0
         self._faults = 0                # the monitor's verdict when the supervisor last saw it
-        self._wait = 0                  # samples until the supervisor is stepped again
+        self._due = True                # the supervisor steps in the next block
+        self._t_sup = now               # when it is due by its stride, and the slow work
+        self._t_svc = now
+        self._n = board.block_len       # samples the next read takes (MainsMonitor.need)
         self._per_ms = board.sample_rate_hz // 1000
-        self._serial_blocks = SERIAL_MS * self._per_ms // board.block_len or 1
-        self._svc_wait = 0              # service() calls until it reads the clock again
         # Where the board clock's second began, in ticks: the log stamps its events from
         # it to the second (time_s() alone is floored, and so is an event's age).
         self._rtc_s = board.time_s()
@@ -143,7 +147,7 @@ class Controller:
         self.eventlog.collect(self.log, self._rtc_ticks, self._rtc_s, self.board.ticks_diff)
 
     def _follow_clock(self, now):
-        # Between blocks, every SERIAL_MS: note where the clock's second began. Seen
+        # Between blocks, every POLL_MS: note where the clock's second began. Seen
         # within two polls of it, that is now; after a longer wait (the idle watch polls
         # up to a second apart) it is reckoned on from the last close sighting, as ticks
         # and the clock keep the same pace over minutes.
@@ -151,7 +155,7 @@ class Controller:
         s = board.time_s()
         if s != self._rtc_s:
             diff = board.ticks_diff
-            if diff(now, self._t_poll) <= 2 * SERIAL_MS or not 0 < s - self._rtc_s < 100000:
+            if diff(now, self._t_poll) <= 2 * POLL_MS or not 0 < s - self._rtc_s < 100000:
                 at = now
             else:
                 at = board.ticks_add(self._rtc_ticks, (s - self._rtc_s) * 1000)
@@ -242,26 +246,18 @@ class Controller:
     def _wake(self):
         # The supervisor stepped in the next block, and back from the idle watch to
         # reading every block.
-        self._wait = 0
+        self._due = True
+        self.monitor.wake_after(0)
         if self._idle:
             self._idle = False
             self.monitor.resume()
 
     def service(self):
         # Slow work between blocks: the serial console every SERIAL_MS, the rest once a
-        # second. The board's loop calls this after every block, so in between it is a
-        # countdown of SERIAL_MS worth of blocks (three calls fewer per block than reading
-        # the clock); while the idle watch skips ahead, every call is due.
-        wait = self._svc_wait - 1
-        if wait > 0:
-            self._svc_wait = wait
-            return
-        self._svc_wait = self._serial_blocks
+        # second; the board's loop calls it when step() says it is due. False once the
+        # loop should end (maintenance).
         board = self.board
         now = board.ticks_ms()
-        self._follow_clock(now)
-        self.pin.tick(now)
-        self.commands.tick(now)
         n = board.serial_read(self._serial)
         if n:
             self.console.feed(memoryview(self._serial)[:n], now)
@@ -272,6 +268,12 @@ class Controller:
             secs = self.sntp.service(now, self._rtc_s)
             if secs >= 0 and not -2 < secs - self._rtc_s < 2:      # the clock just polled
                 self.set_clock(secs, now)
+        # the rest (timers of seconds, the log's hold of a second) every POLL_MS
+        if board.ticks_diff(now, self._t_poll) < POLL_MS:
+            return not self.maintenance
+        self._follow_clock(now)
+        self.pin.tick(now)
+        self.commands.tick(now)
         log = self.eventlog
         if self.log.count != log.seen or log.waiting():
             # every event on flash within a second (eventlog.HOLD_MS); while the idle watch
@@ -279,7 +281,7 @@ class Controller:
             self.collect_events(now)
             log.service(now, board.ticks_diff, 0 if self._idle else eventlog.HOLD_MS)
         if board.ticks_diff(now, self._t_service) < SERVICE_MS:
-            return
+            return not self.maintenance
         self._t_service = now
         rtc = board.time_s()
         sup = self.supervisor
@@ -298,43 +300,73 @@ class Controller:
             store.values["latched"] = latched
             store.changed(record.NOW)
         store.service(now, board.ticks_diff)
+        return not self.maintenance
 
     def step(self):
-        # One block. The steady path (the block read, the monitor, a countdown) is kept to
-        # a few locals: a frame over 11 words is taken from the heap on every call.
+        # One block (the simulations and tests drive the loop a block at a time). True when
+        # service() is due after it (the board's loop calls it then, between blocks).
         if self._idle:
             self._idle_step()
-            return
+            return True                 # each of these steps stands for 50-950 ms
         buf = self._buf
-        mon = self.monitor
-        n = mon.need                    # a whole block, or what could complete a trip
+        n = self._n
         now = self._read(buf, n)
-        faults = self._process(buf, n, now)
-        if faults == self._faults and not mon.sensor:
-            n = self._wait - n          # samples until the supervisor is due
-            self._wait = n
-            if n > 0:
-                return
-        self._act(now, faults)
+        if self._process(buf, n, now):
+            return self._act(now)
+        return False
 
-    def _act(self, now, faults):
-        # The monitor's verdict changed, the sensor is in doubt, or the supervisor is due.
-        monitor = self.monitor
-        self._faults = faults
-        if faults:
-            if not self._mains_lost:
-                self._mains_lost = True
-                self.log.add(now, events.EV_MAINS_LOST, faults)
-        elif self._mains_lost and monitor.ok():
-            self._mains_lost = False
-            self.log.add(now, events.EV_MAINS_RESTORED, 0)
-        sup = self.supervisor
-        sup.step(now)
-        self._wait = sup.stride_ms() * self._per_ms
-        self.board.feed_watchdog()
-        if monitor.absent() and sup.quiet():
-            self._idle = True
-            self._away_ms = 0
+    def blocks(self):
+        # Blocks until one needs more than the monitor (the board's loop, boards/mcu.py):
+        # step() as often as it takes, without the calls and lookups of a step per block.
+        # The monitor counts the samples down to whatever is due, so on steady mains a
+        # block is a read and one call into its machine code.
+        if self._idle:
+            self._idle_step()
+            return True
+        read = self._read
+        process = self._process
+        buf = self._buf
+        n = self._n
+        now = read(buf, n)
+        while not process(buf, n, now):
+            now = read(buf, n)
+        return self._act(now)
+
+    def _act(self, now):
+        # The monitor's verdict, its sensor or its `need` changed, or something is due: the
+        # supervisor (every stride, at once on a change) and the slow work (every SERIAL_MS).
+        mon = self.monitor
+        self._n = mon.need              # a whole block, or what could complete a trip
+        board = self.board
+        diff = board.ticks_diff
+        faults = mon.faults
+        if self._due or faults != self._faults or mon.sensor or diff(now, self._t_sup) >= 0:
+            self._due = False
+            self._faults = faults
+            if faults:
+                if not self._mains_lost:
+                    self._mains_lost = True
+                    self.log.add(now, events.EV_MAINS_LOST, faults)
+            elif self._mains_lost and mon.ok():
+                self._mains_lost = False
+                self.log.add(now, events.EV_MAINS_RESTORED, 0)
+            sup = self.supervisor
+            sup.step(now)
+            self._t_sup = board.ticks_add(now, sup.stride_ms())
+            board.feed_watchdog()
+            if mon.absent() and sup.quiet():
+                self._idle = True
+                self._away_ms = 0
+        slow = diff(now, self._t_svc) >= 0
+        if slow:
+            self._t_svc = board.ticks_add(now, SERIAL_MS)
+        if self._due or self._idle:
+            mon.wake_after(0)
+        else:
+            t = diff(self._t_sup, now)
+            t2 = diff(self._t_svc, now)
+            mon.wake_after((t if t < t2 else t2) * self._per_ms)
+        return slow
 
     def _idle_step(self):
         board = self.board
@@ -344,6 +376,5 @@ class Controller:
         self._away_ms += gap
         sup.step(board.ticks_ms())
         board.feed_watchdog()
-        self._svc_wait = 1              # each of these steps stands for 50-950 ms
         if self._away_ms >= WATCH_GAP_MS or not sup.quiet():
             self._wake()

@@ -16,3 +16,8 @@ def ptr16(buf):
 
 def ptr32(buf):
     return buf
+
+
+def uint(x):
+    # a machine word read as unsigned (32 bits here: every value checked this way fits)
+    return x & 0xFFFFFFFF

@@ -35,7 +35,7 @@ try:
     import micropython
     from micropython import const
 except ImportError:
-    from firmware.cpython import micropython, ptr16, ptr32
+    from firmware.cpython import micropython, ptr16, ptr32, uint
 
     def const(x):
         return x
@@ -78,31 +78,51 @@ _SENSOR_WINDOWS = const(2)    # windows in a row that show a sensor fault
 _NOISY_WINDOWS = const(6)
 # The hot loop's state and its reference live in one array of machine words, where viper
 # code reads or writes a value in an instruction or two (an attribute is a lookup in the
-# runtime, and each array a buffer to fetch). Every word is stored plus _W0, so that none
-# is negative: a 32-bit load sign-extends on a 32-bit board but not on the 64-bit unix
-# port. Slots of _v:
-_PH = const(0)                # phase
-_CNT = const(1)               # deviating samples in a row
-_SQ = const(2)                # the window so far: sum of squares, raw sum, samples
-_SUM = const(3)
-_NW = const(4)
-_ZC = const(5)                # armed for a rising crossing
-_X1 = const(6)                # last two centred samples, last median
-_X2 = const(7)
-_MPREV = const(8)
-_INC = const(9)               # and what changes only per window or with the state:
-_THR = const(10)
-_SHIFT = const(11)
-_BIAS = const(12)
-_TRIP_N = const(13)
-_HYST = const(14)
-_MAX_WINDOW = const(15)
-_BLOCK = const(16)
-_NEED = const(17)
-_NOW = const(18)               # the time of the block (ms): _qualify's
-_PULL = const(19)              # the phase moves 1/2^_PULL of the way to a crossing
-_LO = const(20)                # the deviation that counts where the wave is low
-_REF = const(21)               # and from here the reference, _SLOTS words
+# runtime, and each array a buffer to fetch). A 32-bit load sign-extends on a 32-bit board
+# but not on the 64-bit unix port, so the words that can be negative (the first _RAW slots
+# and the reference) are stored plus _W0; the rest are never negative and stored as they
+# are (each offset is an instruction or two more, on every use). Slots of _v:
+_X1 = const(0)                # last two centred samples, last median
+_X2 = const(1)
+_MPREV = const(2)
+_THR = const(3)               # the deviation that counts (-1: any; see _set_state)
+_LO = const(4)                # the deviation that counts where the wave is low
+_G8P = const(5)               # where the last window ended (-1: not on a crossing)
+_RAW = const(6)               # from here on, never negative:
+_PH = const(6)                # phase
+_CNT = const(7)               # deviating samples in a row
+_SQ = const(8)                # the window so far: sum of squares, raw sum, samples
+_SUM = const(9)
+_NW = const(10)
+_ZC = const(11)               # armed for a rising crossing
+_INC = const(12)              # and what changes only per window or with the state:
+_SHIFT = const(13)
+_BIAS = const(14)
+_TRIP_N = const(15)
+_HYST = const(16)
+_MAX_WINDOW = const(17)
+_BLOCK = const(18)
+_NEED = const(19)
+_NOW = const(20)               # the time of the block (ms): _qualify's
+_PULL = const(21)              # the phase moves 1/2^_PULL of the way to a crossing
+# The ordinary cycle's end, worked out in process() itself (a call into Python per cycle
+# cost as much as the cycle's samples): what it reads and updates, and the limits it
+# checks against. Anything else at a window's end goes to _window_end.
+_MS = const(22)                # last window's mean square, counts^2
+_PER = const(23)               # last window's period (q8 samples, 0 if none)
+_BQ8 = const(24)               # the ADC bias, q8
+_PQ8 = const(25)               # the tracked period, q8
+_PAVG = const(26)              # the period people see, q12
+_STEER = const(27)             # the last crossing may steer the phase
+_FASTOK = const(28)            # armed, clean, nothing pending: ordinary cycles end here
+_UVOK = const(29)              # the restore limits: mean square, and its span
+_VSPAN = const(30)
+_POFOK = const(31)             # period, and its span
+_PSPAN = const(32)
+# For the caller: process() returns 1 only when it has something to look at.
+_ALERT = const(33)             # 1: faults, state or need changed; 2: the sensor in doubt
+_WAKE = const(34)              # samples until the caller asked to be called back
+_REF = const(35)               # and from here the reference, _SLOTS words (+ _W0)
 _NV = const(_REF + _SLOTS)
 _W0 = const(1 << 29)
 MAX_RATE_HZ = const(4500)
@@ -154,8 +174,11 @@ class MainsMonitor:
         self._p_nom = int(scale)
         self._p_min = fs * 256 // 70
         self._p_max = fs * 256 // 40
-        self._v = array("i", [_W0] * _NV)
+        self._v = array("i", [0] * _REF + [_W0] * _SLOTS)
         self._put(_MAX_WINDOW, fs // 40)
+        for k, x in ((_UVOK, self._uv_ok_ms), (_VSPAN, self._ov_ok_ms - self._uv_ok_ms),
+                     (_POFOK, self._p_of_ok), (_PSPAN, self._p_uf_ok - self._p_of_ok)):
+            self._put(k, x)
         self._thr = (self.nominal_peak * cfg.get("mains.fast_trip_pct") // 100) << 3
         self._lo = (self.nominal_peak * cfg.get("mains.fast_floor_pct") // 100) << 3
         self._put(_TRIP_N, cfg.get("mains.fast_trip_samples"))
@@ -164,37 +187,30 @@ class MainsMonitor:
         self.reset()
 
     def reset(self):
-        v = self._v
-        for k in range(_INC):
-            v[k] = _W0
-        self._set_state(LEARN)
+        for k in (_X1, _X2, _MPREV, _PH, _CNT, _SQ, _SUM, _NW, _ZC, _STEER, _SHIFT, _MS, _PER,
+                  _FASTOK, _WAKE):
+            self._put(k, 0)
+        for k, x in ((_BQ8, 2048 << 8), (_BIAS, 2048), (_G8P, -1), (_PAVG, self._p_nom << 4),
+                     (_NEED, self.block_len)):
+            self._put(k, x)
+        self._set_state(LEARN)          # and _ALERT
         self.faults = 0
         self._pending = 0              # fault bits whose condition holds, not yet qualified
-        self._t_uv = self._t_ov = self._t_f = 0
+        self._t = [0, 0, 0]            # since when UV, OV, a frequency fault has held
         self._learned = 0
         self._good_run = 0
-        self._bias_q8 = 2048 << 8
-        self._put(_BIAS, 2048)
-        self._g8_prev = -1             # -1: the previous window did not end on a crossing
         self._partial = False          # the window began after a gap: nothing to measure
         self.samples_lost = 0          # in gaps the board reported (gap())
         self.gaps = 0
-        self._rejected = 0             # odd periods in a row
-        self.steer = False             # the last crossing may steer the phase
         self._set_period(self._p_nom)
         self._locking(True)
-        self._p_avg = self._p_nom << 4
-        self._put(_SHIFT, 0)
-        # Last completed window: mean square (counts^2) and period (q8 samples, 0 if none).
-        self.mean_sq = 0
-        self.period_q8 = 0
         self.trip_sample = -1          # index in its block of the sample that tripped
-        self._put(_NEED, self.block_len)
         # How many samples the next read should take: a whole block, or, while a run of
         # deviating samples is under way, just what could complete it. A trip then waits
         # for no more samples than it needs: the worst latency is up to 0.75 ms shorter,
         # and on steady mains (no runs) the reads stay whole blocks.
         self.need = self.block_len
+        self._rejected = 0             # odd periods in a row
         self._absent_run = 0           # windows in a row with no mains to speak of
         self.good_now = False          # the last window was within the restore limits
         self.sensor = 0                # SENSOR_*: the reading is not mains at all
@@ -207,7 +223,9 @@ class MainsMonitor:
             self._put(k, 0)
         self._put(_NEED, self.block_len)
         self.need = self.block_len
-        self._g8_prev = -1
+        self._put(_G8P, -1)
+        self._put(_FASTOK, 0)
+        self._put(_ALERT, 1)
 
     def resume(self):
         # The board skipped samples: start a fresh window; the reference stays frozen.
@@ -256,7 +274,7 @@ class MainsMonitor:
         self._put(_PULL, 0 if on else 2)
 
     def _set_period(self, p_q8):
-        self._p_q8 = p_q8
+        self._put(_PQ8, p_q8)
         self._put(_INC, (1 << 24) // p_q8)     # phase step per sample, 2^16 per cycle
 
     def _set_state(self, state):
@@ -270,12 +288,18 @@ class MainsMonitor:
             thr = lo = _DISARMED if state == LEARN else -1
         self._put(_THR, thr)
         self._put(_LO, lo)
+        self._put(_FASTOK, 0)           # until a window's end has seen the new state
+        self._put(_ALERT, 1)
 
     def _get(self, k):
-        return self._v[k] - _W0
+        return self._v[k] - (_W0 if k < _RAW or k >= _REF else 0)
 
     def _put(self, k, x):
-        self._v[k] = x + _W0
+        self._v[k] = x + (_W0 if k < _RAW or k >= _REF else 0)
+
+    def wake_after(self, samples):
+        # process() returns 1 once this many more samples have gone through it.
+        self._put(_WAKE, samples)
 
     def present(self):
         # The last cycle was within the restore limits: mains is there, even if the fast
@@ -287,30 +311,33 @@ class MainsMonitor:
         return self.state == ARMED and self.faults == 0
 
     @micropython.viper
-    def process(self, buf, n: int, now_ms: int):
+    def process(self, buf, n: int, now_ms: int) -> int:
         # The hot path, compiled to machine code by MicroPython's viper emitter (plain
         # Python under CPython: the same lines, the casts do nothing there). The state is
-        # read from _v into locals once per block and per window, and written back at the end.
+        # read from _v into locals once per block and per window, and written back at the
+        # end. Returns 1 when the caller has something to look at (the verdict, the state
+        # or `need` changed since it last returned 1, the sensor is in doubt, or
+        # wake_after() ran out), else 0.
         b = ptr16(buf)
         v = ptr32(self._v)
-        v[_NOW] = now_ms + _W0
-        ph = int(v[_PH]) - _W0
-        cnt = int(v[_CNT]) - _W0
-        sq = int(v[_SQ]) - _W0
-        raw_sum = int(v[_SUM]) - _W0
-        nw = int(v[_NW]) - _W0
-        zc = int(v[_ZC]) - _W0
+        v[_NOW] = now_ms
+        ph = int(v[_PH])
+        cnt = int(v[_CNT])
+        sq = int(v[_SQ])
+        raw_sum = int(v[_SUM])
+        nw = int(v[_NW])
+        zc = int(v[_ZC])
         x1 = int(v[_X1]) - _W0
         x2 = int(v[_X2]) - _W0
         mprev = int(v[_MPREV]) - _W0
-        inc = int(v[_INC]) - _W0
+        inc = int(v[_INC])
         thr = int(v[_THR]) - _W0
         low = int(v[_LO]) - _W0
-        shift = int(v[_SHIFT]) - _W0
-        bias = int(v[_BIAS]) - _W0
-        trip_n = int(v[_TRIP_N]) - _W0
-        hyst = int(v[_HYST]) - _W0
-        max_window = int(v[_MAX_WINDOW]) - _W0
+        shift = int(v[_SHIFT])
+        bias = int(v[_BIAS])
+        trip_n = int(v[_TRIP_N])
+        hyst = int(v[_HYST])
+        max_window = int(v[_MAX_WINDOW])
         for i in range(n):
             raw = int(b[i])
             x = raw - bias
@@ -334,9 +361,9 @@ class MainsMonitor:
                 cnt += 1
                 if cnt >= trip_n:
                     cnt = 0
-                    # a run ending at either end of the ADC's range is the sensor, not the
-                    # mains (no mains reaches the rails while the sensor works)
-                    if int(self.state) == ARMED and _RAIL < raw < _TOP:
+                    # armed (thr > 0), and a run ending at either end of the ADC's range is
+                    # the sensor, not the mains (no mains reaches the rails while it works)
+                    if 0 < thr < _DISARMED and _RAIL < raw < _TOP:
                         self._trip(i)
                         thr = low = -1
             else:
@@ -367,10 +394,53 @@ class MainsMonitor:
                 zc = 0
                 # The median lags one sample: the crossing lies 1 + g8/256 samples back.
                 g8 = (m << 8) // (m - mprev)
-                self._window_end(sq, nw, raw_sum, g8)
                 end = 1
-                inc = int(v[_INC]) - _W0
-                if self.steer:
+                # The ordinary cycle of armed, clean mains ends here; what _window_end
+                # would do for it, it does, and every other window goes there.
+                ms = 0
+                period = 0
+                if int(v[_FASTOK]) != 0:
+                    # (the window before it ended on a crossing too: a fast one never follows
+                    # any other kind)
+                    period = (nw << 8) - g8 + int(v[_G8P]) - _W0
+                    ms = sq // nw
+                    p_q8 = int(v[_PQ8])
+                    dev = period - p_q8
+                    # a whole, ordinary period within the gate and every restore limit (so
+                    # inside every trip limit: _qualify would find nothing, and long enough
+                    # for _sensor_check), a mean off the rails; each range checked as one
+                    # unsigned comparison
+                    if uint(dev + _GATE_Q8) > uint(2 * _GATE_Q8):
+                        period = 0
+                    elif uint(ms - int(v[_UVOK])) > uint(v[_VSPAN]):
+                        period = 0
+                    elif uint(period - int(v[_POFOK])) > uint(v[_PSPAN]):
+                        period = 0
+                    elif uint(raw_sum // nw - _RAIL_MEAN - 1) > uint(4093 - 2 * _RAIL_MEAN):
+                        period = 0
+                if period != 0:
+                    v[_MS] = ms
+                    bq8 = int(v[_BQ8])
+                    bq8 += ((raw_sum << 8) // nw - bq8) >> 4
+                    v[_BQ8] = bq8
+                    bias = (bq8 + 128) >> 8
+                    if bias < BIAS_MIN:
+                        bias = BIAS_MIN
+                    elif bias > BIAS_MAX:
+                        bias = BIAS_MAX
+                    v[_BIAS] = bias
+                    v[_G8P] = g8 + _W0
+                    v[_PER] = period
+                    p_q8 += dev >> 3
+                    v[_PQ8] = p_q8
+                    inc = (1 << 24) // p_q8
+                    v[_INC] = inc
+                    pavg = int(v[_PAVG])
+                    v[_PAVG] = pavg + (((period << 4) - pavg) >> 4)
+                else:
+                    self._window_end(sq, nw, raw_sum, g8)
+                    inc = int(v[_INC])
+                if int(v[_STEER]) != 0:
                     # Pull the phase a quarter of the way to the crossing (a phase-locked
                     # loop): a crossing moved by noise or a transient shifts the reference by
                     # a quarter as much. (Halfway, with the period following by a quarter,
@@ -378,7 +448,7 @@ class MainsMonitor:
                     # false trip every few hundred 9.5 % steps. test_en50160.py) All the
                     # way while a fresh reference is learned (_locking).
                     err = ((((256 + g8) * inc) >> 8) - ph + 0x8000) & 0xFFFF
-                    ph = (ph + ((err - 0x8000) >> (int(v[_PULL]) - _W0))) & 0xFFFF
+                    ph = (ph + ((err - 0x8000) >> (int(v[_PULL])))) & 0xFFFF
             if end == 0 and nw >= max_window:
                 # no crossing for longer than the longest valid period
                 self._window_end(sq, nw, raw_sum, -1)
@@ -387,49 +457,67 @@ class MainsMonitor:
                 sq = 0
                 raw_sum = 0
                 nw = 0
-                bias = int(v[_BIAS]) - _W0
-                shift = int(v[_SHIFT]) - _W0
+                bias = int(v[_BIAS])
+                shift = int(v[_SHIFT])
                 thr = int(v[_THR]) - _W0
                 low = int(v[_LO]) - _W0
             mprev = m
-        v[_PH] = ph + _W0
-        v[_CNT] = cnt + _W0
-        v[_SQ] = sq + _W0
-        v[_SUM] = raw_sum + _W0
-        v[_NW] = nw + _W0
-        v[_ZC] = zc + _W0
+        v[_PH] = ph
+        v[_CNT] = cnt
+        v[_SQ] = sq
+        v[_SUM] = raw_sum
+        v[_NW] = nw
+        v[_ZC] = zc
         v[_X1] = x1 + _W0
         v[_X2] = x2 + _W0
         v[_MPREV] = mprev + _W0
-        need = int(v[_BLOCK]) - _W0
+        need = int(v[_BLOCK])
         if cnt > 0 and thr > 0 and trip_n - cnt < need:
             need = trip_n - cnt                 # armed, and a run has begun
-        if need != int(v[_NEED]) - _W0:         # stored only when it changes: rarely
-            v[_NEED] = need + _W0
+        if need != int(v[_NEED]):         # stored only when it changes: rarely
+            v[_NEED] = need
             self.need = need
-        return self.faults
+            v[_ALERT] = 1
+        wake = int(v[_WAKE])
+        if wake > n:
+            v[_WAKE] = wake - n
+        elif wake:
+            v[_WAKE] = 0
+            wake = 0
+        alert = int(v[_ALERT])
+        if alert == 1:
+            v[_ALERT] = 0                       # told once
+        if wake == 0 or alert != 0:
+            return 1
+        return 0
 
     def _trip(self, i):
-        self._set_state(TRIPPED)
+        self._set_state(TRIPPED)           # and _ALERT
         self.faults |= FAST
         self.trip_sample = i
         self._good_run = 0
 
     def _window_end(self, sq, nw, raw_sum, g8):
         # Once per cycle (g8 >= 0: the window ended on a rising crossing, g8/256 of a sample
-        # before the current sample) or per capped window without a crossing (g8 = -1).
-        # Written for the ordinary cycle, which is nearly every one: it reads each attribute
-        # once and calls nothing (a call costs the VM as much as a dozen lines here).
+        # before the current sample) or per capped window without a crossing (g8 = -1),
+        # for every window that process() does not end itself: learning, tripped, after a
+        # gap, limits pending or a sensor in doubt, an odd period or level. Then it tells
+        # process() whether the next ordinary cycle may end there (_FASTOK) and the caller
+        # whether anything it acts on changed (_ALERT).
+        v = self._v
         if self._partial:
             # the first window after a gap: it began anywhere in the cycle, so its sums
             # mean nothing (its mean would pull the bias); it only marks the crossing
             # where the next window starts
             self._partial = False
-            self.steer = False
-            self._g8_prev = g8
+            self._put(_STEER, 0)
+            self._put(_G8P, g8)
             return
+        was_faults = self.faults        # (three words: a tuple would allocate)
+        was_sensor = self.sensor
+        was_state = self.state
         ms = sq // nw
-        self.mean_sq = ms
+        self._put(_MS, ms)
         # The reading looks like mains (a crossing, a mean off the rails, not too short) and
         # the last window did too: no sensor check can find anything (_sensor_check).
         mean = raw_sum // nw
@@ -437,48 +525,46 @@ class MainsMonitor:
                 or (nw << 8) < self._p_min):
             self._sensor_check(sq, nw, raw_sum, g8, ms)
         # The ADC bias is the mean of whole cycles; follow it slowly (drift, temperature).
-        bias_q8 = self._bias_q8
+        bias_q8 = self._get(_BQ8)
         bias_q8 += ((raw_sum << 8) // nw - bias_q8) >> 4
-        self._bias_q8 = bias_q8
+        self._put(_BQ8, bias_q8)
         bias = (bias_q8 + 128) >> 8
-        v = self._v
-        v[_BIAS] = (BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias)) + _W0
+        v[_BIAS] = (BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias))
         period = 0
-        g8_prev = self._g8_prev
+        g8_prev = self._get(_G8P)
         if g8 >= 0 and g8_prev >= 0:
             period = (nw << 8) - g8 + g8_prev
             if period < self._p_min or period > self._p_max:
                 period = 0
-        self._g8_prev = g8
-        self.period_q8 = period
+        self._put(_G8P, g8)
+        self._put(_PER, period)
         if g8 < 0 and ms < self._absent_ms:         # no crossing at all, little energy
             self._absent_run += 1
         else:
             self._absent_run = 0
-        self.steer = False
+        self._put(_STEER, 0)
         if period:
-            p_q8 = self._p_q8
+            p_q8 = self._get(_PQ8)
             dev = period - p_q8
             if -_GATE_Q8 <= dev <= _GATE_Q8:
                 # Smooth the phase step (by 1/8) so that zero-crossing jitter does not
                 # move the reference; by 1/2 while the phase is being locked.
-                p_q8 += dev >> (1 if self._lock else 3)
-                self._p_q8 = p_q8
-                v[_INC] = (1 << 24) // p_q8 + _W0      # as _set_period
+                self._set_period(p_q8 + (dev >> (1 if self._lock else 3)))
                 self._rejected = 0
-                self.steer = True
+                self._put(_STEER, 1)
             elif self._rejected >= 2:
                 # Three odd periods in a row: the frequency really moved. Re-lock.
                 self._set_period(period)
                 self._rejected = 0
-                self.steer = True
+                self._put(_STEER, 1)
             else:
                 # A crossing moved by a transient (spikes a sample apart get past the
                 # median): it steers nothing and counts as an ordinary cycle.
                 self._rejected += 1
                 period = p_q8
             # The reading people see averages about 16 cycles (period in 1/4096 sample).
-            self._p_avg += ((period << 4) - self._p_avg) >> 4
+            p_avg = self._get(_PAVG)
+            self._put(_PAVG, p_avg + (((period << 4) - p_avg) >> 4))
         good = (self._uv_ok_ms <= ms <= self._ov_ok_ms and period != 0
                 and self._p_of_ok <= period <= self._p_uf_ok)
         self.good_now = good
@@ -493,12 +579,12 @@ class MainsMonitor:
         else:
             self._qualify(ms, period)
         state = self.state
-        if state == ARMED:
-            return
         if state == TRIPPED:
             self._good_run = self._good_run + 1 if good else 0
             if self._good_run >= _RESTORE_CYCLES:
                 self._start_learning()
+        elif state == ARMED:
+            pass
         elif good:
             self._learned += 1
             if self._learned >= _LEARN_CYCLES:
@@ -514,6 +600,15 @@ class MainsMonitor:
                 self._put(_SHIFT, 1)
         else:
             self._start_learning()
+        # (and the window just ended was ordinary too, which process() then need not store)
+        fast = (self.state == ARMED and not self._lock and not self.sensor and not self._odd_kind
+                and not self._pending and not self.faults & _LIMITS and good
+                and self._get(_STEER) and not self._rejected and not self._absent_run)
+        self._put(_FASTOK, 1 if fast else 0)
+        if self.sensor:
+            self._put(_ALERT, 2)            # looked at every block while it stands
+        elif self.faults != was_faults or was_sensor or self.state != was_state:
+            self._put(_ALERT, 1)
 
     def _sensor_check(self, sq, nw, raw_sum, g8, ms):
         # Per window: does the reading look like no mains could, good or bad? Then, after
@@ -566,34 +661,20 @@ class MainsMonitor:
 
     def _check(self, bit, bad, restored, qual_ms, now, diff):
         if bad:
+            k = 0 if bit == UV else (1 if bit == OV else 2)
             if not self._pending & bit:
                 self._pending |= bit
-                self._set_since(bit, now)
-            elif diff(now, self._since(bit)) >= qual_ms:
+                self._t[k] = now
+            elif diff(now, self._t[k]) >= qual_ms:
                 self.faults |= bit
         else:
             self._pending &= ~bit
             if restored:
                 self.faults &= ~bit
 
-    def _set_since(self, bit, now):
-        if bit == UV:
-            self._t_uv = now
-        elif bit == OV:
-            self._t_ov = now
-        else:
-            self._t_f = now
-
-    def _since(self, bit):
-        if bit == UV:
-            return self._t_uv
-        if bit == OV:
-            return self._t_ov
-        return self._t_f
-
     # Readings for people (allocate floats: never called from the control path).
     def voltage(self, cfg):
-        return (self.mean_sq ** 0.5) * cfg.get("adc.mains_mv_per_count") / 1000
+        return (self._get(_MS) ** 0.5) * cfg.get("adc.mains_mv_per_count") / 1000
 
     def frequency(self):
-        return self.fs * 4096 / self._p_avg if self.period_q8 else 0.0
+        return self.fs * 4096 / self._get(_PAVG) if self._get(_PER) else 0.0

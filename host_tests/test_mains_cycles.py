@@ -4,7 +4,7 @@
 # bias and the readings. Blocks of 4 samples at 4 kHz unless a test says otherwise; a 50 Hz
 # cycle is 80 samples and a sine starting at phase 0 has a sample exactly on each crossing.
 #
-# Where a test reads a private value (`_thr`, `_p_q8`, the bias word) it is a figure the
+# Where a test reads a private value (`_thr`, the period word, the bias word) it is a figure the
 # design states and nothing outside the monitor shows: the schedule of the reference's
 # adaptation, the frequency lock, the bias follower.
 import pytest
@@ -80,7 +80,7 @@ def test_a_run_under_way_asks_for_only_the_samples_that_could_complete_it():
     assert mon.need == 4
     f.wave(ms=1, notch=(2, 3))                      # samples 22, 23
     assert mon.need == 1
-    assert all(0 <= w < 1 << 31 for w in mon._v)   # stored plus _W0, as every word
+    assert all(0 <= w < 1 << 31 for w in mon._v)   # as stored: never negative
     f.wave(ms=1, notch=(0,))                        # the third in a row: a trip
     assert f.mon.faults == FAST and f.trips == [(f.t(), 0)]
     assert mon.need == 4                            # tripped: nothing to hurry
@@ -172,7 +172,7 @@ def test_a_low_noisy_supply_still_gives_one_crossing_a_cycle():
     f.wave(ms=1000)
     for _ in range(2000):
         f.wave(ms=1, pct=20, noise=18)
-        assert f.mon.period_q8 != 0
+        assert f.mon._get(mm._PER) != 0
     assert abs(f.mon.frequency() - 50.0) < 0.1
 
 
@@ -181,7 +181,7 @@ def test_mains_at_exactly_the_restore_frequency_is_good(fs, hz):
     # 80 samples a cycle: a square wave's period is exactly the restore limit (q8)
     f = Feed(fs, SLOW)
     f.wave(ms=1000, hz=hz, square=True, pct=70.7)
-    assert f.mon.period_q8 == 80 * 256 == (f.mon._p_of_ok if hz > 50 else f.mon._p_uf_ok)
+    assert f.mon._get(mm._PER) == 80 * 256 == (f.mon._p_of_ok if hz > 50 else f.mon._p_uf_ok)
     assert f.mon.present() and f.mon.faults == 0
 
 
@@ -322,9 +322,9 @@ def test_readings_are_exact_on_exact_mains():
     f.wave(ms=1000)
     assert abs(f.mon.frequency() - 50.0) < 0.002
     assert abs(f.mon.voltage(f.cfg) - 230.0) < 0.1
-    assert isinstance(f.mon.mean_sq, int) and isinstance(f.mon.period_q8, int)
+    assert isinstance(f.mon._get(mm._MS), int) and isinstance(f.mon._get(mm._PER), int)
     f.wave(ms=100, pct=0, noise=2)
-    assert f.mon.frequency() == 0.0 and f.mon.period_q8 == 0
+    assert f.mon.frequency() == 0.0 and f.mon._get(mm._PER) == 0
 
 
 @pytest.mark.parametrize("hz, reads", [(40.5, True), (39.5, False), (69.8, True),
@@ -367,7 +367,7 @@ def _periods(f, **wave):
     seen = []
     for _ in range(round(wave.pop("ms"))):
         f.wave(ms=1, **wave)
-        seen.append((f.t(), f.mon._p_q8))
+        seen.append((f.t(), f.mon._get(mm._PQ8)))
     return seen
 
 
@@ -378,7 +378,7 @@ def _first_change(seen):
 def test_a_step_in_frequency_relocks_on_the_third_odd_period_each_time():
     f = armed()
     step = f.t()
-    before = f.mon._p_q8
+    before = f.mon._get(mm._PQ8)
     seen = _periods(f, ms=61, hz=51.0)          # three cycles at 51 Hz, and seen
     t, p = _first_change(seen)
     # 51 Hz is 1.57 samples shorter a cycle than 50 Hz: outside the 1.5-sample gate. The
@@ -407,10 +407,10 @@ def test_a_small_frequency_step_is_followed_an_eighth_at_a_time():
     f.wave(ms=1000)
     target = 4000 * 256 / 50.5                              # 0.8 sample shorter: in the gate
     steps = []
-    last = f.mon._p_q8
+    last = f.mon._get(mm._PQ8)
     for _ in range(100):
         f.wave(ms=1, hz=50.5)
-        p, measured = f.mon._p_q8, f.mon.period_q8
+        p, measured = f.mon._get(mm._PQ8), f.mon._get(mm._PER)
         if p != last:
             assert abs(measured - target) < 3
             assert p == last + ((measured - last) >> 3)
@@ -467,7 +467,7 @@ def test_a_reading_at_either_rail_limit_is_the_sensor_even_with_crossings(cycle,
     # rail limit is the sensor, however regular its crossings.
     f = armed()
     f.samples(cycle * 6)
-    assert abs(f.mon.period_q8 - (80 << 8)) < 256       # windows of whole cycles
+    assert abs(f.mon._get(mm._PER) - (80 << 8)) < 256       # windows of whole cycles
     assert f.mon.sensor == kind
     assert f.when("sensor", kind) in (841, 842)         # on the second such window
 
@@ -543,7 +543,7 @@ def test_a_low_supply_with_crossings_is_never_absent():
     # 30 %: less than half the voltage; once the bias has settled back on 2048 (the notch
     # moved it), a sample lies exactly on each crossing
     f.wave(ms=1000, pct=30)
-    assert f.mon.state == TRIPPED and f.mon._g8_prev == 0   # a sample on each crossing
+    assert f.mon.state == TRIPPED and f.mon._get(mm._G8P) == 0   # a sample on each crossing
     assert f.changes("absent") == [(1, False)]
 
 
@@ -553,6 +553,6 @@ def test_after_a_gap_the_first_window_has_no_period():
     periods = []
     for _ in range(45):
         f.wave(ms=1)
-        periods.append(f.mon.period_q8)
+        periods.append(f.mon._get(mm._PER))
     # the crossing at 820 ends the window begun at the gap; the one at 840 has a period
     assert periods[20] == 0 and periods[40] != 0

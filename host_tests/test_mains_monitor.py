@@ -24,9 +24,7 @@ def test_accumulator_bounds_fit_a_32_bit_small_int():
 
 
 def _ints(mon):
-    vals = [mon._get(mm._SQ), mon._get(mm._SUM), mon._bias_q8, mon._get(mm._PH), mon.mean_sq,
-            mon.period_q8, mon._get(mm._CNT), mon._get(mm._INC), mon._p_q8, mon._p_avg]
-    return vals + [w - mm._W0 for w in mon._v]
+    return [mon._get(k) for k in range(len(mon._v))]
 
 
 @given(st.lists(st.lists(st.integers(0, 4095), min_size=4, max_size=4), min_size=1, max_size=400),
@@ -44,7 +42,8 @@ def test_any_adc_input_keeps_every_value_a_small_int(blocks, stuck):
             mon.process(buf, 4, t)
             for v in _ints(mon):
                 assert -SMALL < v < SMALL
-            # stored plus _W0 for the viper loop: never negative, never past a signed word
+            # as stored for the viper loop (the signed words plus _W0): never negative,
+            # never past a signed word
             for w in mon._v:
                 assert 0 <= w < 1 << 31
 
@@ -186,3 +185,109 @@ def test_settings_the_monitor_cannot_use_are_refused_saying_what_is_allowed():
     peak = int(230000 / (ok[0] - 1) * 1.41421356 + 0.5)
     assert str(e.value) == ("adc.mains_mv_per_count = %d puts the nominal peak at %d counts;"
                             " allowed at most 1900 (raise the value)" % (ok[0] - 1, peak))
+
+
+class _EveryWindowInPython(mm.MainsMonitor):
+    # The same monitor with every window's end in _window_end: process() never ends one
+    # itself.
+    def _window_end(self, sq, nw, raw_sum, g8):
+        super()._window_end(sq, nw, raw_sum, g8)
+        self._put(mm._FASTOK, 0)
+
+
+def _state(mon):
+    words = [mon._get(k) for k in range(len(mon._v)) if k != mm._FASTOK]
+    return words + [mon.faults, mon.state, mon.sensor, mon.good_now, mon.need, mon._pending,
+                    mon._rejected, mon._absent_run, mon._learned, mon._good_run, list(mon._t)]
+
+
+@pytest.mark.parametrize("freq,seed", [(50, 1), (60, 2), (50, 3), (60, 4)])
+def test_an_ordinary_cycle_ended_in_machine_code_leaves_what_python_would(freq, seed):
+    # Supplies with harmonics, noise, flicker, slow swells and sags, frequency ramps, then a
+    # dip, an interruption and a swell: block for block, both monitors hold the same words,
+    # verdict and counters, and the fast path took most of the windows.
+    from boards.sim import scenario
+    from boards.sim.mains import Mains
+    from tools import mains_sweep
+
+    sc = mains_sweep.supply(seed, freq, seconds=25)
+    more = scenario.check({"mains": {"events": [
+        {"at_s": 26.0, "kind": "dip", "residual_pct": 40, "duration_s": 0.2, "phase_deg": 77},
+        {"at_s": 27.0, "kind": "outage", "duration_s": 0.5},
+        {"at_s": 28.5, "kind": "swell", "level_pct": 125, "duration_s": 0.4}]}})
+    sc["mains"]["events"] = sc["mains"]["events"] + more["mains"]["events"]
+    cfg = Config()
+    cfg.update({"mains.nominal_v": 230 if freq == 50 else 120, "mains.frequency_hz": freq})
+    fast = mm.MainsMonitor(cfg, 4000, lambda a, b: a - b)
+    slow = _EveryWindowInPython(cfg, 4000, lambda a, b: a - b)
+    mains = Mains(sc, 4000, 1000.0 / cfg.get("adc.mains_mv_per_count"), lambda *a: None)
+    ends = [0]
+    window_end = fast._window_end
+
+    def counted(*a):
+        ends[0] += 1
+        window_end(*a)
+    fast._window_end = counted
+    buf = array("H", [0] * 4)
+    k = 0
+    faults_seen = 0
+    while k < 30 * 4000:
+        n = fast.need
+        assert slow.need == n
+        mains.fill(buf, n, k / 4000)
+        k += n
+        assert fast.process(buf, n, k // 4) == slow.process(buf, n, k // 4)
+        assert _state(fast) == _state(slow), k
+        faults_seen |= fast.faults
+    assert faults_seen & mm.FAST and faults_seen & mm.OV      # the events were seen
+    assert ends[0] < 30 * freq // 4                            # most cycles ended natively
+
+
+_NATIVE_CHECK = """
+import sys
+sys.path.insert(0, '.')
+from array import array
+from boards.sim.mains import Mains
+from firmware import mains_monitor as mm
+from firmware.config import Config
+from tools import mains_sweep
+
+
+FASTOK = %d                  # the slot (a private const: no module attribute here)
+
+
+class Slow(mm.MainsMonitor):
+    def _window_end(self, sq, nw, raw_sum, g8):
+        mm.MainsMonitor._window_end(self, sq, nw, raw_sum, g8)
+        self._put(FASTOK, 0)
+
+
+def state(m):
+    return ([m._get(k) for k in range(len(m._v)) if k != FASTOK]
+            + [m.faults, m.state, m.sensor, m.good_now, m.need, m._rejected, m._absent_run])
+
+
+freq = %d
+cfg = Config()
+cfg.update({'mains.nominal_v': 230 if freq == 50 else 120, 'mains.frequency_hz': freq})
+a = mm.MainsMonitor(cfg, 4000, lambda x, y: x - y)
+b = Slow(cfg, 4000, lambda x, y: x - y)
+mains = Mains(mains_sweep.supply(%d, freq, seconds=20), 4000, 1000.0 / 360, lambda *x: None)
+buf = array('H', [0] * 4)
+k = 0
+while k < 20 * 4000:
+    n = a.need
+    mains.fill(buf, n, k / 4000)
+    k += n
+    if a.process(buf, n, k // 4) != b.process(buf, n, k // 4) or state(a) != state(b):
+        print('differ at sample', k)
+        raise SystemExit(1)
+print('same', k)
+"""
+
+
+@pytest.mark.parametrize("freq,seed", [(50, 5), (60, 6)])
+def test_the_machine_code_cycle_end_matches_python_in_micropython(freq, seed):
+    from conftest import run_micropython
+    p = run_micropython(["-c", _NATIVE_CHECK % (mm._FASTOK, freq, seed)], timeout=300)
+    assert p.returncode == 0 and p.stdout.split() == ["same", "80000"], p.stdout + p.stderr

@@ -4,9 +4,10 @@
 #   micropython tools/block_cost.py N step|loop
 #
 # After boot and a warm-up second (learning, first-call caches), N blocks of step() alone
-# (the block path) or of step() and service() (the board's whole loop, as boards/mcu.py
-# runs it). The instructions of a run with N = 0 are the fixed part; the difference over
-# N is the cost of a block, which unlike a time does not move with the host's load.
+# (the block path) or of step() and service() when it is due (the board's whole loop, as
+# boards/mcu.py runs it). The instructions of a run with N = 0 are the fixed part; the
+# difference over N is the cost of a block, which unlike a time does not move with the
+# host's load.
 import gc
 import sys
 
@@ -26,8 +27,8 @@ if not 0 <= n <= 2900:
     raise SystemExit("block_cost: N must be 0..2900 (the replay is 4 s)")
 ctrl = Controller(board, Config())
 for _ in range(1000):
-    ctrl.step()
-    ctrl.service()
+    if ctrl.step():
+        ctrl.service()
 
 
 def blocks(step, service, n):
@@ -36,10 +37,12 @@ def blocks(step, service, n):
         for _ in range(n):
             step()
     else:
-        for _ in range(n):
-            step()
-            service()
+        # the board's loop: blocks() runs until something is due; the replay counts them
+        end = board.pos + n * board.block_len
+        while board.pos < end:
+            if step():
+                service()
 
 
 gc.collect()
-blocks(ctrl.step, ctrl.service if loop else None, n)
+blocks(ctrl.blocks if loop else ctrl.step, ctrl.service if loop else None, n)

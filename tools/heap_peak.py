@@ -104,14 +104,14 @@ if mqtt_port:
     # never looks like a dead broker.
     client = ctrl.telemetry.client
     while board.ms < end:
-        step()
-        service()
+        if step():
+            service()
         if client.awaiting():
             time.sleep_ms(1)
 else:
     while board.ms < end:
-        step()
-        service()
+        if step():
+            service()
 gc.collect()
 after = gc.mem_alloc()
 print("base", base, "plant", plant - base, "code", code - plant, "data_boot", boot - code,

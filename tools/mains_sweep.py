@@ -104,9 +104,8 @@ def _run(mains, mon, blocks):
     process = mon.process
     for b in range(blocks):
         fill(buf, BLOCK, b * BLOCK / FS)
-        faults = process(buf, BLOCK, b)
-        if faults:
-            return b, faults
+        if process(buf, BLOCK, b) and mon.faults:      # 1 whenever the verdict changes
+            return b, mon.faults
     return None
 
 
@@ -144,7 +143,7 @@ def latency(freq, residual, phase, seed, settings=None):
         n = mon.need
         mains.fill(buf, n, k / FS)
         k += n
-        if mon.process(buf, n, k * 1000 // FS):
+        if mon.process(buf, n, k * 1000 // FS) and mon.faults:
             return k - start.k if start.k >= 0 else -1
     return None
 

@@ -6,8 +6,12 @@ from array import array
 
 try:
     import micropython
+    from micropython import const
 except ImportError:
-    from firmware.cpython import micropython, ptr16
+    from firmware.cpython import micropython, ptr16, ptr32
+
+    def const(x):
+        return x
 
 from boards.sim import scenario
 from boards.sim.board import MemFS
@@ -16,6 +20,8 @@ from firmware import hal
 
 TICKS_MAX = (1 << 30) - 1
 TICKS_HALF = 1 << 29
+TICKS_MAX_V = const(0x3FFFFFFF)      # the same, for viper
+TICKS_HALF_V = const(0x20000000)
 
 
 def contact_at_rest(outputs, inp):
@@ -31,13 +37,16 @@ def contact_at_rest(outputs, inp):
     return inp == hal.IN_ESTOP
 
 
+# The clock's arithmetic as the boards have it, one call into machine code (MicroPython's
+# time.ticks_add and ticks_diff are C on a board, but wrap at 2^62 in the 64-bit unix port).
 @micropython.viper
-def _copy(src, pos: int, dst, n: int) -> int:
-    s = ptr16(src)
-    d = ptr16(dst)
-    for j in range(n):
-        d[j] = s[pos + j]
-    return pos + n
+def ticks_add(t: int, d: int) -> int:
+    return (t + d) & TICKS_MAX_V
+
+
+@micropython.viper
+def ticks_diff(a: int, b: int) -> int:
+    return ((a - b + TICKS_HALF_V) & TICKS_MAX_V) - TICKS_HALF_V
 
 
 class BenchBoard:
@@ -72,7 +81,8 @@ class ReplayBoard(BenchBoard):
             for j in range(m):
                 self.samples[off + j] = chunk[j]
         self.n = n
-        self.pos = 0                    # samples read or skipped: the clock runs on them
+        # samples read or skipped (the clock runs on them), and the clock at the start
+        self._at = array("i", [0, start_ms])
         self._ms0 = start_ms
         self.out_t = array("i", [0] * 256)
         self.out_v = array("b", [0] * 256)
@@ -82,6 +92,9 @@ class ReplayBoard(BenchBoard):
         self.fs = MemFS()
         self.skipped = 0
         self.battery_fault_ms = None    # (from, to) in ms of the run: the reading is 0 V
+        self.fires_ms = 0               # a generator firing after this long cranking (0: never)
+        self._crank_from = -1           # when the crank began (ms of the run), -1: not cranking
+        self._running = False
 
     def configure(self, cfg):
         pass            # calibration and polarity are the plant's own here
@@ -89,37 +102,58 @@ class ReplayBoard(BenchBoard):
     def ticks_ms(self):
         return (self._ms0 + (self.pos >> 2)) & TICKS_MAX     # 4 samples per ms
 
-    def ticks_add(self, t, d):
-        return (t + d) & TICKS_MAX
+    ticks_add = staticmethod(ticks_add)
+    ticks_diff = staticmethod(ticks_diff)
 
-    def ticks_diff(self, a, b):
-        return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
+    @property
+    def pos(self):
+        return self._at[0]
 
-    def read_block(self, buf, n):
-        # as cheap as a board's copy out of its sampling ring (viper), so that the bench
-        # times the firmware rather than this board
-        pos = _copy(self.samples, self.pos, buf, n)
-        self.pos = pos
-        return (self._ms0 + (pos >> 2)) & TICKS_MAX
+    @micropython.viper
+    def read_block(self, buf, n: int) -> int:
+        # as cheap as a board's copy out of its sampling ring (machine code), so that the
+        # bench counts the firmware rather than this board
+        at = ptr32(self._at)
+        s = ptr16(self.samples)
+        d = ptr16(buf)
+        pos = at[0]
+        for j in range(n):
+            d[j] = s[pos + j]
+        pos += n
+        at[0] = pos
+        return (at[1] + (pos >> 2)) & TICKS_MAX_V
 
     def skip(self, ms):
-        self.pos += ms * 4
+        self._at[0] += ms * 4
         self.skipped += 1
 
     def set_output(self, out, on):
         self.out_state[out] = 1 if on else 0
+        if out == hal.OUT_GEN_START and on and self._crank_from < 0:
+            self._crank_from = self.pos >> 2
+        elif out == hal.OUT_GEN_START and not on:
+            self._crank_from = -1
+        elif out == hal.OUT_GEN_RUN and not on:
+            self._running = False
         if self.out_n < 256:
             self.out_t[self.out_n] = self.ticks_ms()
             self.out_v[self.out_n] = out * 2 + (1 if on else 0)
             self.out_n += 1
 
-    # A generator that never fires and a battery at rest: the sequencer still runs its
-    # whole start sequence (cranks, rests, fail-to-start) under the heap lock.
+    # A generator that never fires (by default) and a battery at rest: the sequencer still
+    # runs its whole start sequence (cranks, rests, fail-to-start) under the heap lock.
+    def _turning(self):
+        if (not self._running and self.fires_ms and self._crank_from >= 0
+                and (self.pos >> 2) - self._crank_from >= self.fires_ms
+                and self.out_state[hal.OUT_GEN_RUN]):
+            self._running = True
+        return self._running
+
     def gen_volts_x10(self):
-        return 0
+        return 2300 if self._turning() else 0
 
     def gen_hz_x100(self):
-        return 0
+        return 5000 if self._turning() else 0
 
     def battery_mv(self):
         f = self.battery_fault_ms

@@ -210,8 +210,8 @@ class Simulation:
             step = self.controller.step
             service = self.controller.service
             while board.t_us < stop:
-                step()
-                service()
+                if step():
+                    service()
 
     def _type(self, line):
         # The line goes in the timeline before what it causes; the reply is filled in after.

@@ -1,0 +1,63 @@
+# The board's loop (boards/mcu.py: blocks(), and service() when it says so) against the
+# simulations' block-at-a-time step(): the same decisions at the same moments, and on steady
+# mains the controller looked at only when something is due.
+from boards.sim.replay import ReplayBoard
+from firmware.config import Config
+from firmware.controller import SERIAL_MS, Controller
+from firmware.supervisor import STEADY_MS
+
+OUTAGE = {"seed": 7, "mains": {
+    "nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1, "spikes_per_s": 5,
+    "events": [{"at_s": 1.5, "kind": "dip", "residual_pct": 40, "duration_s": 0.2,
+                "phase_deg": 33},
+               {"at_s": 4.0, "kind": "outage", "duration_s": 9.0, "phase_deg": 200}]}}
+
+
+def _run(by_blocks):
+    board = ReplayBoard(OUTAGE, 16.0, start_ms=(1 << 30) - 5000)
+    board.fires_ms = 1500
+    cfg = Config()
+    cfg.update({"transfer.return_delay_s": 1, "gen.warmup_s": 2})
+    ctrl = Controller(board, cfg)
+    go = ctrl.blocks if by_blocks else ctrl.step
+    end = board.n - 16
+    while board.pos < end:
+        if go():
+            ctrl.service()
+    return board, ctrl
+
+
+def test_blocks_makes_every_decision_step_makes_at_the_same_moment():
+    a, ca = _run(False)
+    b, cb = _run(True)
+    assert a.out_n >= 8                        # to battery, the generator, back: it moved
+    assert list(a.out_t[:a.out_n]) == list(b.out_t[:b.out_n])
+    assert list(a.out_v[:a.out_n]) == list(b.out_v[:b.out_n])
+    assert ca.log.count == cb.log.count and ca.log.recent(64) == cb.log.recent(64)
+    assert a.feeds == b.feeds and a.skipped == b.skipped
+
+
+def test_on_steady_mains_the_controller_wakes_only_when_something_is_due():
+    board = ReplayBoard({"seed": 3, "mains": {"thd_pct": 8, "noise_pct": 1, "spikes_per_s": 0,
+                                              "events": []}}, 4.0)
+    ctrl = Controller(board, Config())
+    while board.pos < 4000:                    # a second: learnt, settled
+        if ctrl.blocks():
+            ctrl.service()
+    calls = {"blocks": 0, "service": 0, "supervisor": 0}
+    step = ctrl.supervisor.step
+
+    def counted(now):
+        calls["supervisor"] += 1
+        step(now)
+    ctrl.supervisor.step = counted
+    start = board.pos
+    while board.pos < start + 8000:            # two seconds
+        calls["blocks"] += 1
+        if ctrl.blocks():
+            calls["service"] += 1
+            ctrl.service()
+    # (one more of each where the two seconds end in the middle of a stretch)
+    assert 2000 // SERIAL_MS <= calls["service"] <= 2000 // SERIAL_MS + 1
+    assert calls["blocks"] == calls["service"]  # back only when the slow work is due
+    assert 2000 // STEADY_MS <= calls["supervisor"] <= 2000 // STEADY_MS + 1

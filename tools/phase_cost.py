@@ -1,0 +1,98 @@
+# Machine instructions per block in each phase of the board's loop, to be counted from
+# outside in the MicroPython unix port (make bench):
+#
+#   valgrind --tool=callgrind --dump-before=mp_builtin_callable micropython tools/phase_cost.py
+#
+# The input: ordinary mains (harmonics, noise, spikes), a 12 s outage from 3 s on and a
+# generator that fires after 2 s of cranking: learning at boot, steady mains, the relays
+# moving, the start delay, cranking, warm-up, the load on the generator, mains back and
+# learned again under the generator. A first pass runs the board's loop (blocks(), and
+# service() when due) and notes the phase at each return; the second, on a fresh board and
+# controller with the same input, runs the same loop and calls callable() where the phase
+# changes, so that callgrind writes the instructions of each stretch to a file of its own
+# (the nth call ends file n + 1). Prints one line per stretch, in order:
+#   stretch PHASE BLOCKS
+import sys
+
+sys.path.insert(0, ".")
+
+from boards.sim.replay import ReplayBoard  # noqa: E402
+from firmware import ats, generator  # noqa: E402
+from firmware import mains_monitor as mm  # noqa: E402
+from firmware.controller import Controller  # noqa: E402
+
+SECONDS = 17.0
+BOOT_BLOCKS = 1000              # boot, first learning, first-call caches: not a phase
+SCENARIO = {"seed": 3, "mains": {
+    "nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1, "spikes_per_s": 5,
+    "events": [{"at_s": 3.0, "kind": "outage", "duration_s": 12.0}]}}
+
+
+def phase(ctrl, pos):
+    sup = ctrl.supervisor
+    if pos < BOOT_BLOCKS * 4:
+        return "boot"
+    if ctrl._idle:
+        return "idle"                   # the idle watch: samples skipped, not read
+    if sup.stride_ms() == 1:
+        return "moving"                 # a relay or contactor, or the sensor in doubt
+    if sup.gen.state == generator.CRANK:
+        return "cranking"
+    if ctrl.monitor.state == mm.LEARN:
+        return "learning"
+    if sup.ats.closed() == ats.GEN:
+        return "on_generator"
+    if sup.steady():
+        return "steady"
+    return "other"                      # on battery, start delay, warm-up
+
+
+def board():
+    b = ReplayBoard(SCENARIO, SECONDS, start_ms=(1 << 30) - 4000)
+    b.fires_ms = 2000
+    return b
+
+
+def loop(b, ctrl, at_return):
+    # the board's loop (boards/mcu.py) until the replay runs out
+    blocks = ctrl.blocks
+    service = ctrl.service
+    end = b.n - 4 * b.block_len
+    while b.pos < end:
+        if blocks():
+            service()
+        at_return(b.pos)
+
+
+first = board()
+ctrl = Controller(first)
+changes = []                            # (position, phase from there on)
+
+
+def note(pos):
+    ph = phase(ctrl, pos)
+    if not changes or changes[-1][1] != ph:
+        changes.append((pos, ph))
+
+
+loop(first, ctrl, note)
+second = board()
+ctrl = Controller(second)
+marks = [pos for pos, _ in changes[1:]]
+k = [0, 0]                              # next mark, position of the last one
+
+
+def mark(pos):
+    i = k[0]
+    if i < len(marks) and pos == marks[i]:
+        callable(0)
+        if i:
+            print("stretch %s %d" % (changes[i][1], (pos - k[1]) // second.block_len))
+        k[0] = i + 1
+        k[1] = pos
+
+
+loop(second, ctrl, mark)
+callable(0)
+if k[0]:
+    print("stretch %s %d" % (changes[k[0]][1], (second.pos - k[1]) // second.block_len))
