@@ -62,6 +62,15 @@ class Ats:
     def settled(self):
         return self.state == AT and self.position == self.target
 
+    def wait_ms(self, now, most):
+        # How long the supervisor may leave this machine (at most `most`): to the end of the
+        # operate time, and of the dead time while both sources stand open (the load on the
+        # battery: nothing else there needs the ms); one ms once it is over.
+        left = self._operate - self._diff(now, self._t)
+        if self.state == OPENING:
+            left += self._dead
+        return min(left, most) if self.state != AT and left > 1 else 1
+
     def step(self, now, target):
         self.target = target
         state = self.state

@@ -352,7 +352,7 @@ class Controller:
                 self.log.add(now, events.EV_MAINS_RESTORED, 0)
             sup = self.supervisor
             sup.step(now)
-            self._t_sup = board.ticks_add(now, sup.stride_ms())
+            self._t_sup = board.ticks_add(now, sup.stride_ms(now))
             board.feed_watchdog()
             if mon.absent() and sup.quiet():
                 self._idle = True
@@ -360,7 +360,7 @@ class Controller:
         slow = diff(now, self._t_svc) >= 0
         if slow:
             self._t_svc = board.ticks_add(now, SERIAL_MS)
-        if self._due or self._idle:
+        if self._due:
             mon.wake_after(0)
         else:
             t = diff(self._t_sup, now)

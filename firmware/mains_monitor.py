@@ -120,7 +120,7 @@ _VSPAN = const(30)
 _POFOK = const(31)             # period, and its span
 _PSPAN = const(32)
 # For the caller: process() returns 1 only when it has something to look at.
-_ALERT = const(33)             # 1: faults, state or need changed; 2: the sensor in doubt
+_ALERT = const(33)             # faults, sensor or state changed (Python sets it)
 _WAKE = const(34)              # samples until the caller asked to be called back
 _REF = const(35)               # and from here the reference, _SLOTS words (+ _W0)
 _NV = const(_REF + _SLOTS)
@@ -176,9 +176,10 @@ class MainsMonitor:
         self._p_max = fs * 256 // 40
         self._v = array("i", [0] * _REF + [_W0] * _SLOTS)
         self._put(_MAX_WINDOW, fs // 40)
-        for k, x in ((_UVOK, self._uv_ok_ms), (_VSPAN, self._ov_ok_ms - self._uv_ok_ms),
-                     (_POFOK, self._p_of_ok), (_PSPAN, self._p_uf_ok - self._p_of_ok)):
-            self._put(k, x)
+        self._put(_UVOK, self._uv_ok_ms)
+        self._put(_VSPAN, self._ov_ok_ms - self._uv_ok_ms)
+        self._put(_POFOK, self._p_of_ok)
+        self._put(_PSPAN, self._p_uf_ok - self._p_of_ok)
         self._thr = (self.nominal_peak * cfg.get("mains.fast_trip_pct") // 100) << 3
         self._lo = (self.nominal_peak * cfg.get("mains.fast_floor_pct") // 100) << 3
         self._put(_TRIP_N, cfg.get("mains.fast_trip_samples"))
@@ -190,9 +191,11 @@ class MainsMonitor:
         for k in (_X1, _X2, _MPREV, _PH, _CNT, _SQ, _SUM, _NW, _ZC, _STEER, _SHIFT, _MS, _PER,
                   _FASTOK, _WAKE):
             self._put(k, 0)
-        for k, x in ((_BQ8, 2048 << 8), (_BIAS, 2048), (_G8P, -1), (_PAVG, self._p_nom << 4),
-                     (_NEED, self.block_len)):
-            self._put(k, x)
+        self._put(_BQ8, 2048 << 8)
+        self._put(_BIAS, 2048)
+        self._put(_G8P, -1)
+        self._put(_PAVG, self._p_nom << 4)
+        self._put(_NEED, self.block_len)
         self._set_state(LEARN)          # and _ALERT
         self.faults = 0
         self._pending = 0              # fault bits whose condition holds, not yet qualified
@@ -315,9 +318,9 @@ class MainsMonitor:
         # The hot path, compiled to machine code by MicroPython's viper emitter (plain
         # Python under CPython: the same lines, the casts do nothing there). The state is
         # read from _v into locals once per block and per window, and written back at the
-        # end. Returns 1 when the caller has something to look at (the verdict, the state
-        # or `need` changed since it last returned 1, the sensor is in doubt, or
-        # wake_after() ran out), else 0.
+        # end. Returns 1 when the caller has something to look at (the verdict, the sensor,
+        # the state or `need` changed since it last returned 1, or wake_after() ran out),
+        # else 0.
         b = ptr16(buf)
         v = ptr32(self._v)
         v[_NOW] = now_ms
@@ -474,22 +477,19 @@ class MainsMonitor:
         need = int(v[_BLOCK])
         if cnt > 0 and thr > 0 and trip_n - cnt < need:
             need = trip_n - cnt                 # armed, and a run has begun
-        if need != int(v[_NEED]):         # stored only when it changes: rarely
+        wake = int(v[_WAKE]) - n
+        if need != int(v[_NEED]):               # stored only when it changes: rarely
             v[_NEED] = need
             self.need = need
-            v[_ALERT] = 1
-        wake = int(v[_WAKE])
-        if wake > n:
-            v[_WAKE] = wake - n
-        elif wake:
-            v[_WAKE] = 0
             wake = 0
-        alert = int(v[_ALERT])
-        if alert == 1:
+        if int(v[_ALERT]) != 0:
             v[_ALERT] = 0                       # told once
-        if wake == 0 or alert != 0:
-            return 1
-        return 0
+            wake = 0
+        if wake > 0:
+            v[_WAKE] = wake
+            return 0
+        v[_WAKE] = 0
+        return 1
 
     def _trip(self, i):
         self._set_state(TRIPPED)           # and _ALERT
@@ -504,7 +504,6 @@ class MainsMonitor:
         # gap, limits pending or a sensor in doubt, an odd period or level. Then it tells
         # process() whether the next ordinary cycle may end there (_FASTOK) and the caller
         # whether anything it acts on changed (_ALERT).
-        v = self._v
         if self._partial:
             # the first window after a gap: it began anywhere in the cycle, so its sums
             # mean nothing (its mean would pull the bias); it only marks the crossing
@@ -529,7 +528,7 @@ class MainsMonitor:
         bias_q8 += ((raw_sum << 8) // nw - bias_q8) >> 4
         self._put(_BQ8, bias_q8)
         bias = (bias_q8 + 128) >> 8
-        v[_BIAS] = (BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias))
+        self._put(_BIAS, BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias))
         period = 0
         g8_prev = self._get(_G8P)
         if g8 >= 0 and g8_prev >= 0:
@@ -600,14 +599,13 @@ class MainsMonitor:
                 self._put(_SHIFT, 1)
         else:
             self._start_learning()
-        # (and the window just ended was ordinary too, which process() then need not store)
+        # (and the window just ended was ordinary too, good and steering, so with nothing
+        # rejected and mains present: process() then need not store those)
         fast = (self.state == ARMED and not self._lock and not self.sensor and not self._odd_kind
                 and not self._pending and not self.faults & _LIMITS and good
-                and self._get(_STEER) and not self._rejected and not self._absent_run)
+                and self._get(_STEER))
         self._put(_FASTOK, 1 if fast else 0)
-        if self.sensor:
-            self._put(_ALERT, 2)            # looked at every block while it stands
-        elif self.faults != was_faults or was_sensor or self.state != was_state:
+        if self.faults != was_faults or self.sensor != was_sensor or self.state != was_state:
             self._put(_ALERT, 1)
 
     def _sensor_check(self, sq, nw, raw_sum, g8, ms):

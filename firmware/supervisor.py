@@ -46,10 +46,9 @@ from firmware.contacts import Contacts
 from firmware.exercise import Exercise
 from firmware.generator import (IDLE as GEN_IDLE, WHY_BATTERY, WHY_DRILL, WHY_EXERCISE,
                                 WHY_FLAPPING, WHY_MANUAL, WHY_OUTAGE, WHY_REMOTE, Generator)
-from firmware.recent import Recent
 from firmware.selftest import BatteryTest
 from firmware.shutdown import Shutdown
-from firmware.transfer import ON_UTILITY, Transfer
+from firmware.transfer import ON_UTILITY, Recent, Transfer
 
 AUTO = const(0)
 MANUAL = const(1)
@@ -492,16 +491,24 @@ class Supervisor:
             self._log.add(now, events.EV_BATTERY_OK, 0)
             self._alarms.clear(now, alarms.AL_BATTERY_LOW)
 
-    def stride_ms(self):
+    def stride_ms(self, now):
         # How long the controller may leave this machine alone while the monitor's verdict
-        # stays as it is: one block while a relay or contactor moves (operate and dead
-        # times are ms) or the mains reading is in doubt (the output power witness);
-        # STEADY_MS on steady mains; COARSE_MS otherwise: start sequences, warm-up,
-        # cooldown, the load settled on battery or generator, where the timers run in
-        # seconds and the generator's readings are averages over tens of ms.
-        if self.monitor.sensor or self.transfer.moving() or not self.ats.settled():
+        # stays as it is: one block while the mains reading is in doubt (the output power
+        # witness); STEADY_MS on steady mains; COARSE_MS otherwise (start sequences,
+        # warm-up, cooldown, the load settled on battery or generator, where the timers run
+        # in seconds and the generator's readings are averages over tens of ms), and less
+        # while a relay or contactor moves: up to the end of its operate time (and of the
+        # source contactors' dead time), then every block until it reports where it landed.
+        if self.monitor.sensor:
             return 1
-        return STEADY_MS if self.steady() else COARSE_MS
+        if self.steady():
+            return STEADY_MS
+        wait = COARSE_MS
+        if self.transfer.moving():
+            wait = self.transfer.wait_ms(now, wait)
+        if not self.ats.settled():
+            wait = self.ats.wait_ms(now, wait)
+        return wait
 
     def steady(self):
         # The load on good mains, the engine at rest and nothing under way: until the monitor

@@ -16,6 +16,8 @@
 # contact feedback (contacts.py) until the relay reports where it landed; a relay that
 # stays on the utility side is let go back there when the utility is ready again. Planned
 # moves (not wanted) do not count towards the chatter limit; faults do.
+from array import array
+
 try:
     from micropython import const
 except ImportError:
@@ -23,7 +25,6 @@ except ImportError:
         return x
 
 from firmware import alarms, contacts, events, hal
-from firmware.recent import Recent
 
 ON_UTILITY = const(0)
 TO_BATTERY = const(1)
@@ -34,6 +35,35 @@ HELD = const(4)
 NAMES = ("on_utility", "to_battery", "on_battery", "to_utility", "held")
 
 _WINDOW_MS = const(60000)
+
+
+# Times of recent occurrences in a preallocated ring, counted over a sliding window: used
+# for the transfer chatter limit and for flapping mains. Adding and counting allocate
+# nothing.
+class Recent:
+    def __init__(self, size, ticks_diff):
+        self._t = array("i", [0] * size)
+        self._diff = ticks_diff
+        self._next = 0
+        self._count = 0
+
+    def add(self, now):
+        size = len(self._t)
+        self._t[self._next] = now
+        self._next = (self._next + 1) % size
+        if self._count < size:
+            self._count += 1
+
+    def within(self, now, window_ms):
+        # How many of the recorded times lie less than window_ms before now.
+        size = len(self._t)
+        n = 0
+        for k in range(1, self._count + 1):
+            if self._diff(now, self._t[(self._next - k) % size]) < window_ms:
+                n += 1
+            else:
+                break
+        return n
 
 
 class Transfer:
@@ -112,6 +142,15 @@ class Transfer:
     def moving(self):
         # The relay has been told to change over and its operate time is not over.
         return self.state == TO_BATTERY or self.state == TO_UTILITY
+
+    def wait_ms(self, now, most):
+        # While the relay is in flight nothing is decided until its operate time is over
+        # (a fault that comes meanwhile steps the supervisor at once): one ms after the
+        # command, so that the supervisor sees the load leave its side, then up to the end
+        # of the operate time (at most `most`), then every ms until the contacts report.
+        gone = self._diff(now, self._t_state)
+        left = self._operate_ms - gone
+        return min(left, most) if gone > 0 and left > 1 else 1
 
     def settled_on_battery(self):
         # On battery with the relay at rest: the utility side may be switched.
