@@ -61,3 +61,18 @@ def test_on_steady_mains_the_controller_wakes_only_when_something_is_due():
     assert 2000 // SERIAL_MS <= calls["service"] <= 2000 // SERIAL_MS + 1
     assert calls["blocks"] == calls["service"]  # back only when the slow work is due
     assert 2000 // STEADY_MS <= calls["supervisor"] <= 2000 // STEADY_MS + 1
+
+
+def test_the_phase_bench_goes_through_every_phase_in_micropython():
+    # make bench counts each phase's instructions on this run (tools/phase_cost.py): it must
+    # still reach each one, in the VM it is counted in.
+    from conftest import run_micropython
+    p = run_micropython(["tools/phase_cost.py"], timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    blocks = {}
+    for line in p.stdout.splitlines():
+        _, name, n = line.split()
+        blocks[name] = blocks.get(name, 0) + int(n)
+    for name in ("steady", "moving", "cranking", "on_generator", "learning", "idle"):
+        assert blocks.get(name, 0) >= 10, (name, blocks)
+    assert blocks["steady"] >= 1900 and blocks["cranking"] >= 1900   # whole stretches

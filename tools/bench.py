@@ -16,9 +16,12 @@
 #    spends nearly all its life) and through the outage replay (full rate: transfers, a
 #    start sequence, sensor faults): the median and the fastest of RUNS runs, since one
 #    run on a shared host varies by half. On steady mains also the board's whole loop
-#    (step() and service() after every block, as boards/mcu.py runs them), and the
+#    (blocks(), and service() when it is due, as boards/mcu.py runs them), and the
 #    machine instructions per block of both, counted by valgrind's callgrind
-#    (tools/block_cost.py), which the host's load does not move.
+#    (tools/block_cost.py), which the host's load does not move; and the board's loop per
+#    block in each phase (steady mains, relays moving, on battery, cranking, on the
+#    generator, learning, the idle watch: tools/phase_cost.py), with the estimated share
+#    of an RP2040 at 125 MHz and an ESP32 at 240 MHz.
 # 3. The firmware's heap in the MicroPython VM (tools/heap_peak.py, the compiled firmware
 #    through the three-hour demo on a lean plant): its code once loaded from .mpy, its
 #    objects after boot and after the three hours, and the smallest contiguous stretch of
@@ -279,6 +282,52 @@ def block_instructions():
         return {"error": str(e)}
 
 
+# The chip's share of a block, from host instructions: an RP2040 at 125 MHz ran about 2.8
+# cycles per unix-port instruction on this firmware (measured on the rp2 port), the figure
+# also used for the ESP32 at 240 MHz until it is measured there.
+CYCLES_PER_INSTRUCTION = 2.8
+CHIPS_MHZ = (("rp2040", 125), ("esp32", 240))
+# What a block may cost (host instructions) in each phase: steady mains, and the rest.
+PHASE_BUDGET = {"steady": 4000}
+OTHER_BUDGET = 8000
+
+
+def phase_instructions():
+    # Host instructions per block in each phase of the board's loop (tools/phase_cost.py):
+    # callgrind writes a file per stretch (--dump-before the stretch marks), the tool
+    # prints which phase each stretch was and its blocks.
+    import re
+    import shutil
+    import tempfile
+    if not shutil.which("valgrind"):
+        return {"error": "valgrind is not installed"}
+    with tempfile.TemporaryDirectory() as d:
+        p = subprocess.run(["valgrind", "--tool=callgrind", "--dump-before=mp_builtin_callable",
+                            "--callgrind-out-file=" + os.path.join(d, "cg.out"), MICROPYTHON,
+                            "tools/phase_cost.py"], cwd=ROOT, capture_output=True, text=True)
+        if p.returncode != 0:
+            return {"error": (p.stderr or p.stdout).strip().splitlines()[-1]}
+        totals = {}
+        stretches = [line.split() for line in p.stdout.splitlines() if line.startswith("stretch")]
+        for i, (_, name, blocks) in enumerate(stretches):
+            with open(os.path.join(d, "cg.out.%d" % (i + 2))) as f:
+                m = re.search(r"^summary: (\d+)", f.read(), re.M)
+            t = totals.setdefault(name, [0, 0])
+            t[0] += int(m.group(1)) if m else 0
+            t[1] += int(blocks)
+    out = {}
+    for name, (ins, blocks) in totals.items():
+        if name == "boot" or not blocks:
+            continue
+        per = ins // blocks
+        row = {"blocks": blocks, "instructions_per_block": per,
+               "budget": PHASE_BUDGET.get(name, OTHER_BUDGET)}
+        for chip, mhz in CHIPS_MHZ:
+            row[chip + "_share_pct"] = round(100.0 * per * CYCLES_PER_INSTRUCTION / (mhz * 1000), 1)
+        out[name] = row
+    return out
+
+
 def bundles():
     out = {}
     for board in build.BOARDS:
@@ -416,6 +465,7 @@ def main(argv):
         "detection_latency": latencies(),
         "micropython_block_path": heap(),
         "instructions_per_block": block_instructions(),
+        "instructions_per_phase": phase_instructions(),
         "firmware_heap": firmware_heap(),
         "bundle_bytes": bundles(),
         "sim_speed": sim_speed(),
@@ -456,6 +506,18 @@ def main(argv):
     else:
         print("  instructions per block on steady 50 Hz mains (callgrind): the block path %d,"
               " the board's loop %d" % (ins["step"], ins["loop"]))
+    ph = results["instructions_per_phase"]
+    if "error" in ph:
+        print("  instructions per phase: not counted (%s)" % ph["error"])
+    else:
+        print("  the board's loop per block in each phase (callgrind), the chips' estimated share"
+              " at %.1f cycles an instruction:" % CYCLES_PER_INSTRUCTION)
+        for name, v in ph.items():
+            print("    %-13s %7d instructions (budget %d%s), RP2040 %5.1f %%, ESP32 %5.1f %%"
+                  " over %d blocks" % (name, v["instructions_per_block"], v["budget"],
+                                       "" if v["instructions_per_block"] <= v["budget"]
+                                       else ": OVER", v["rp2040_share_pct"],
+                                       v["esp32_share_pct"], v["blocks"]))
     h = results["firmware_heap"]
     print("Firmware heap: code %.1f KB (loaded from .mpy), objects %.1f KB after boot, %.1f KB "
           "after 3 h; runs the 3 h in a %.0f KB stretch" % (

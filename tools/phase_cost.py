@@ -34,8 +34,8 @@ def phase(ctrl, pos):
         return "boot"
     if ctrl._idle:
         return "idle"                   # the idle watch: samples skipped, not read
-    if sup.stride_ms() == 1:
-        return "moving"                 # a relay or contactor, or the sensor in doubt
+    if ctrl.transfer.moving() or not sup.ats.settled():
+        return "moving"                 # a relay or contactor
     if sup.gen.state == generator.CRANK:
         return "cranking"
     if ctrl.monitor.state == mm.LEARN:
