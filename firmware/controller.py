@@ -254,8 +254,8 @@ class Controller:
 
     def service(self):
         # Slow work between blocks: the serial console every SERIAL_MS, the rest once a
-        # second; the board's loop calls it when step() says it is due. False once the
-        # loop should end (maintenance).
+        # second; the board's loop calls it when blocks() (or step()) says it is due.
+        # False once the loop should end (maintenance).
         board = self.board
         now = board.ticks_ms()
         n = board.serial_read(self._serial)
@@ -268,8 +268,9 @@ class Controller:
             secs = self.sntp.service(now, self._rtc_s)
             if secs >= 0 and not -2 < secs - self._rtc_s < 2:      # the clock just polled
                 self.set_clock(secs, now)
-        # the rest (timers of seconds, the log's hold of a second) every POLL_MS
-        if board.ticks_diff(now, self._t_poll) < POLL_MS:
+        # the rest (timers of seconds, the log's hold of a second) every POLL_MS, but not
+        # while the UPS relay is in flight: a flash write can hold the CPU for ms
+        if board.ticks_diff(now, self._t_poll) < POLL_MS or self.transfer.moving():
             return not self.maintenance
         self._follow_clock(now)
         self.pin.tick(now)

@@ -76,3 +76,37 @@ def test_the_phase_bench_goes_through_every_phase_in_micropython():
     for name in ("steady", "moving", "cranking", "on_generator", "learning", "idle"):
         assert blocks.get(name, 0) >= 10, (name, blocks)
     assert blocks["steady"] >= 1900 and blocks["cranking"] >= 1900   # whole stretches
+
+
+def test_no_flash_write_while_the_ups_relay_is_in_flight():
+    # A batch of events waiting to be written and the slow work due, just as the UPS relay
+    # is told to move: the write waits for the relay to land (a write can hold a board's CPU for
+    # milliseconds), then comes.
+    from boards.sim import scenario
+    from boards.sim.runner import Simulation
+    from firmware import eventlog, events
+    sim = Simulation(scenario.check({
+        "name": "move", "duration_s": 6, "seed": 2,
+        "mains": {"thd_pct": 3, "noise_pct": 0.5,
+                  "events": [{"at_s": 3.0, "kind": "outage", "duration_s": 2}]}}))
+    ctrl = sim.controller
+    fs = sim.board.fs
+    writes = []
+    for name in ("write", "append", "rename"):
+        real = getattr(fs, name)
+
+        def watched(*a, _real=real):
+            writes.append(sim.board.t_us)
+            return _real(*a)
+        setattr(fs, name, watched)
+    while not ctrl.transfer.moving():
+        sim.run_until(sim.board.t_us / 1e6 + 0.001)
+    moved_at = sim.board.t_us
+    now = sim.board.ticks_ms()
+    for _ in range(eventlog.BATCH):                 # a whole batch: written when seen
+        ctrl.log.add(now, events.EV_CLOCK_SET, 0)
+    ctrl._t_poll = sim.board.ticks_add(now, -1000)
+    del writes[:]
+    assert ctrl.service() and ctrl.transfer.moving() and writes == []
+    sim.run_until(sim.board.t_us / 1e6 + 0.1)
+    assert not ctrl.transfer.moving() and writes and writes[0] > moved_at
