@@ -29,6 +29,7 @@ def test_control_loop_allocates_nothing_under_heap_lock(freq):
 
 _SCENARIOS = [
     {"name": "wrap-50", "duration_s": 14, "seed": 5, "start_ticks_ms": (1 << 30) - 6000,
+     "board": {"profile": "rp2040"},                   # the loop charged: both VMs alike
      "mains": {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 6, "noise_pct": 1.5,
                "spikes_per_s": 3,
                "events": [{"at_s": 2, "kind": "dip", "residual_pct": 40, "duration_s": 0.2, "phase_deg": 135},

@@ -135,3 +135,44 @@ def test_the_samples_lost_are_counted_and_shown_in_the_status():
     status = json.loads(sim.controller.commands.status_json())
     assert status["samples_lost"] == sim.board.samples_lost and status["mains_ok"]
     assert rep["metrics"]["transfers_to_battery"] == 0
+
+
+def run(data):
+    from boards.sim.runner import Simulation
+    return Simulation(scenario.check(data)).run()
+
+
+_OUTAGE_AND_RETURN = {
+    "name": "profile", "duration_s": 40, "seed": 3, "generator": {"present": True},
+    "config": {"transfer.return_delay_s": 5},
+    "mains": {"thd_pct": 5, "noise_pct": 1, "spikes_per_s": 2,
+              "events": [{"at_s": 5, "kind": "outage", "duration_s": 20, "phase_deg": 60},
+                         {"at_s": 34, "kind": "dip", "residual_pct": 40, "duration_s": 0.1,
+                          "phase_deg": 150}]}}
+
+
+def test_the_loop_keeps_up_on_a_chip_and_misses_nothing():
+    # The board charges the loop's cost on an RP2040 (board.profile): through an outage
+    # on the generator, the return and a dip, the loop runs late by milliseconds at most,
+    # never loses a sample, and decides exactly what the host's free loop decides.
+    reports = {}
+    for profile in ("host", "rp2040"):
+        reports[profile] = run(dict(_OUTAGE_AND_RETURN, board={"profile": profile}))
+    host, chip = reports["host"], reports["rp2040"]
+    m = chip["metrics"]
+    assert m["ring_overruns"] == 0 and m["samples_lost"] == 0
+    assert 1 < m["max_loop_lag_ms"] < 20 and host["metrics"]["max_loop_lag_ms"] == 0
+    assert chip["timeline"] == host["timeline"]
+    assert m["transfers_to_battery"] == 4 and m["itic_violations"] == 0
+
+
+def test_a_chip_three_times_too_slow_loses_samples_but_never_trips_on_them():
+    # Three times the RP2040's cost: the loop falls behind, the ring overruns and the
+    # samples lost are counted; the monitor takes none of it for a loss of mains.
+    rep = run({"name": "slow", "duration_s": 20, "seed": 4, "board": {"profile": "rp2040x3"},
+               "mains": {"thd_pct": 8, "noise_pct": 1, "spikes_per_s": 5}})
+    m = rep["metrics"]
+    assert m["ring_overruns"] > 100 and m["samples_lost"] > 0
+    assert 40 < m["max_loop_lag_ms"] <= 64
+    names = [e["event"] for e in rep["timeline"]]
+    assert "mains_lost" not in names and m["transfers_to_battery"] == 0

@@ -28,6 +28,9 @@ SIM = [sys.executable, "tools/sim.py"]
     ({"start_ticks_ms": 2 ** 30}, ["start_ticks_ms", "0..1073741823"]),
     ({"console": [{"at": 1, "line": "status"}]}, ["console[0].at", "not a known key", "at_s, line"]),
     ({"console": [{"at_s": 1, "line": 5}]}, ["console[0].line", "not a string"]),
+    ({"board": {"profile": "pentium"}}, ["board.profile", "'pentium'", "host, esp32, rp2040"]),
+    ({"board": {"profile": "rp2040x0"}}, ["board.profile", "slowdown of 1-100"]),
+    ({"board": {"profile": 3}}, ["board.profile = 3", "not a string"]),
 ])
 def test_invalid_scenarios_name_the_key_and_what_is_allowed(data, words):
     with pytest.raises(scenario.ScenarioError) as err:

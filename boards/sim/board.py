@@ -12,7 +12,7 @@
 import heapq
 from array import array
 
-from boards.sim import plant
+from boards.sim import cpu, plant
 from boards.sim.scenario import GAP_KINDS
 from boards.sim.generator import SimGenerator
 from boards.sim.mains import Mains
@@ -135,6 +135,13 @@ class SimBoard:
         # far, and after a stall the samples the ring kept, handed over before new ones.
         self.on_gap = None
         self.samples_lost = 0
+        # What the loop costs on the chip (board.profile, cpu.py): the time it spends
+        # beyond the samples' own is a lag, and past the ring the oldest samples are lost.
+        self._cpu = cpu.costs(sc["board"]["profile"])
+        self._spent_us = 0
+        self.lag_us = 0
+        self.max_lag_us = 0
+        self.ring_overruns = 0
         self._backlog = None
         self._backlog_at = 0
         self._feeding = self.source()
@@ -157,6 +164,8 @@ class SimBoard:
         return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
 
     def read_block(self, buf, n):
+        if self._cpu is not None and self._backlog is None:
+            self._charge(n)
         if self._faults and self._faults[0][0] <= self.t_us:
             if self._backlog is None:
                 self._fault_changes(buf)
@@ -170,8 +179,31 @@ class SimBoard:
         self.blocks_read += 1
         return self.ticks_ms()
 
+    def _charge(self, n):
+        # The loop asks for n more samples, having spent _spent_us since it asked for the
+        # last ones: late by what that took beyond their time. The ring keeps RING_SAMPLES;
+        # a read loses what boards/mcu.py's read would (the oldest, so that the ring cannot
+        # overrun while it copies), and the monitor is told, as of any gap.
+        period = 1000000 // self.sample_rate_hz
+        lag = self.lag_us + self._spent_us - n * period
+        self._spent_us = self._cpu[0] * n          # this block's work, charged next time
+        lag = lag if lag > 0 else 0
+        lost = lag // period + 2 * n - RING_SAMPLES
+        if lost > 0:
+            lag -= lost * period
+            self.ring_overruns += 1
+            self.samples_lost += lost
+            self.mains.advance(lost, self._scratch)
+            self._catch_up(lost)
+            if self.on_gap is not None:
+                self.on_gap(lost)
+        self.lag_us = lag
+        if lag > self.max_lag_us:
+            self.max_lag_us = lag
+
     def skip(self, ms):
         # Let about ms of samples pass unread, in whole blocks; the plant carries on.
+        self.lag_us = self._spent_us = 0        # the loop slept, then dropped the ring
         if self._backlog is not None:
             self._end_backlog()
         if self._faults and self._faults[0][0] <= self.t_us:
@@ -216,6 +248,9 @@ class SimBoard:
         self._source_changed(t)
 
     def feed_watchdog(self):
+        # once a supervisor step
+        if self._cpu is not None:
+            self._spent_us += self._cpu[1]
         self.watchdog_feeds += 1
         gap = self.t_us - self._fed_us
         if gap > self.max_feed_gap_us:
@@ -262,6 +297,9 @@ class SimBoard:
         return int(self.load_w - (self.sheddable_w if self.shed else 0))
 
     def serial_read(self, buf):
+        # once a service() call
+        if self._cpu is not None:
+            self._spent_us += self._cpu[2]
         n = min(len(buf), len(self.serial_in))
         if n:
             buf[:n] = self.serial_in[:n]

@@ -258,6 +258,9 @@ class Simulation:
             "watchdog_late_feeds": b.watchdog_late,
             "max_feed_gap_ms": b.max_feed_gap_us / 1000.0,
             "flash_writes": b.fs.writes,
+            "ring_overruns": b.ring_overruns,
+            "samples_lost": b.samples_lost,
+            "max_loop_lag_ms": b.max_lag_us / 1000.0,
         }
         return {
             "scenario": self.sc["name"],

@@ -5,6 +5,7 @@
 # Unknown keys are errors; missing keys take the defaults below.
 import json
 
+from boards.sim import cpu
 from firmware import clock
 
 
@@ -120,6 +121,9 @@ _SPEC = {
     "relays": ("obj", {
         "operate_ms": ("num", 8, 0.1, 200),
     }),
+    "board": ("obj", {                              # what the board's loop costs (cpu.py)
+        "profile": ("profile", "host"),
+    }),
     "faults": ("faults", []),
     "inputs": ("inputs", []),                       # the contacts on the digital inputs
     "config": ("config", {}),
@@ -156,6 +160,14 @@ def _check_value(path, rule, value):
         return value
     if kind == "obj":
         return _check_obj(path, rule[1], value)
+    if kind == "profile":
+        try:
+            if not isinstance(value, str):
+                raise ValueError("%s is not a string" % _fmt(value))
+            cpu.costs(value)
+        except ValueError as e:
+            raise ScenarioError("%s = %s" % (path, e))
+        return value
     if kind == "time":
         if not isinstance(value, str):
             raise ScenarioError("%s = %s is not a date and time like \"2026-11-24T10:00:00\"" % (path, _fmt(value)))
