@@ -11,14 +11,14 @@ import sys
 import time
 from array import array
 
+import micropython
+
 from firmware import clock
 from firmware.files import DirFS
 from firmware.hal import NO_READING
 
-if sys.implementation.name == "micropython":
-    import micropython
-else:       # the driver tests, under CPython
-    from firmware.cpython import micropython, ptr16
+if sys.implementation.name != "micropython":        # the driver tests, under CPython
+    from firmware.cpython import ptr16
 
 N_OUTPUTS = 8        # hal.OUT_*
 N_INPUTS = 6         # hal.IN_*

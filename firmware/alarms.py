@@ -3,11 +3,7 @@
 # Classes, as on generator controllers: a warning only informs; a shutdown stops the engine
 # and latches; an electrical trip takes the generator off the load and latches. A latched
 # alarm stays active after its cause is gone until an operator acknowledges it.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import events
 

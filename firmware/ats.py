@@ -11,11 +11,7 @@
 # and counts as connected only once its own contactor reports closed; one that does not
 # close is opened again when the target moves away. (MAINS and GEN are also the
 # contacts.py part numbers of the two contactors.)
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import hal
 

@@ -31,11 +31,7 @@
 # battery, so battery low comes no later than it could be needed.
 from array import array
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 _EMPTY_MV = const(1930)       # per cell, open circuit
 _SPAN_MV = const(220)         # full (2150) minus empty

@@ -10,11 +10,7 @@
 # connected only once its contactor reports closed; the transfer relay counts a move as
 # done only once the relay reports it. With relay.feedback off (no auxiliary contacts
 # wired) every question is answered from the command, as before.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import alarms, events, hal
 

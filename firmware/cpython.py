@@ -1,13 +1,7 @@
 # Under CPython only: what MicroPython's compiler provides for viper code, so that the same
-# lines run as plain Python in the host tests. The decorator leaves the function as it is,
-# and a pointer cast is the buffer itself (indexing an array reads and writes it alike).
-# Words stored through ptr32 stay within a signed 32-bit word on both.
-
-
-class micropython:
-    @staticmethod
-    def viper(f):
-        return f
+# lines run as plain Python in the host tests (the decorator is micropython.py's, at the
+# top of the tree). A pointer cast is the buffer itself (indexing an array reads and
+# writes it alike). Words stored through ptr32 stay within a signed 32-bit word on both.
 
 
 def ptr16(buf):

@@ -10,11 +10,7 @@
 # 0 C), and rises a little above it: capacity_pm() follows that (IEEE 485's correction
 # factors, straightened), clamped to 50..110 %. Heat shortens the battery's life instead:
 # its service life halves for about every 8-10 C above 25 C, hence the hot alarm.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import alarms, hal
 

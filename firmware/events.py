@@ -2,11 +2,7 @@
 # recording an event never allocates, even inside the control loop.
 from array import array
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 EV_BOOT = const(1)
 EV_MAINS_LOST = const(2)        # arg: mains_monitor reason bits

@@ -16,11 +16,7 @@
 #
 # step() runs in the control block (ticks only); plan() runs between blocks on the
 # board clock.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import clock, events, store
 

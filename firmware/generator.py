@@ -14,11 +14,7 @@
 # `want` is a level: the supervisor says every step whether it wants the engine, and why
 # (WHY_*, 0 for not wanted; the reason goes into the log with generator_start). The
 # starter is only ever engaged on a still engine. Readings arrive as per mille of nominal.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import alarms, events, hal
 

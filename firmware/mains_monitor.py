@@ -29,16 +29,14 @@
 # samples, |r| <= 8 * 3072; the phase is 16 bits; squares accumulate over at most fs/40 samples (the longest
 # valid period, 40 Hz), and fs <= 4500 Hz keeps that window at 112 samples:
 # 112 * 3072^2 = 1.057e9 < 2^30. host_tests/test_mains_monitor.py checks these bounds.
+import sys
 from array import array
 
-try:
-    import micropython
-    from micropython import const
-except ImportError:
-    from firmware.cpython import micropython, ptr16, ptr32, uint
+import micropython
+from micropython import const
 
-    def const(x):
-        return x
+if sys.implementation.name != "micropython":        # the viper casts, for CPython
+    from firmware.cpython import ptr16, ptr32, uint
 
 # Fault bits (public: the transfer logic and the event log use them).
 FAST = const(1)

@@ -28,11 +28,7 @@
 #
 # Not on the control path: this allocates a little per message; nothing here runs inside
 # a block.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 OFF = const(0)
 WAIT = const(1)

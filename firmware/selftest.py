@@ -8,11 +8,7 @@
 # resistance measured at the load step is at most max_r_pct of battery.r_mohm. A fail
 # raises battery_failed, which stays until an operator acknowledges it (or a later test
 # passes). The result goes to the event log: resistance, lowest voltage, then the end.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import alarms, events
 

@@ -10,11 +10,7 @@
 #
 # The output contactor is normally closed: energised, it disconnects the load, so a
 # controller without power never leaves the servers without it.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import events, hal
 

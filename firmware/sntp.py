@@ -12,11 +12,7 @@
 # counted and ignored. The time is the server's plus half the round trip, in local time
 # (clock.utc_offset_min); the controller sets the clock to it when they differ by two
 # seconds or more (the board clock counts whole seconds).
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 IDLE = const(0)
 ASKED = const(1)

@@ -33,11 +33,7 @@
 # - with shed.enabled, non-critical loads are dropped (OUT_SHED) after shed.delay_s on
 #   battery, or at once when the runtime falls to shed.runtime_s, and come back when the
 #   load is on mains or generator again.
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import alarms, ats, contacts, events, hal
 from firmware.ats import Ats

@@ -18,11 +18,7 @@
 # moves (not wanted) do not count towards the chatter limit; faults do.
 from array import array
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 from firmware import alarms, contacts, events, hal
 

@@ -125,7 +125,9 @@ def _fake_machine(monkeypatch):
     machine = types.SimpleNamespace(Pin=FakePin, ADC=FakeADC, Timer=FakeTimer, RTC=FakeRTC,
                                     WDT=FakeWDT)
     monkeypatch.setitem(sys.modules, "machine", machine)
+    import micropython              # the CPython stand-in, with the board's kbd_intr
     monkeypatch.setitem(sys.modules, "micropython", types.SimpleNamespace(
+        const=micropython.const, viper=micropython.viper,
         kbd_intr=lambda c: FakeTimer.kbd.append(c)))
     FakeTimer.kbd = []
     monkeypatch.setitem(sys.modules, "rp2", types.SimpleNamespace(

@@ -11,7 +11,7 @@
 # Each module runs in its own copy of the tree under out/mutants/<module>/, for two reasons:
 # - mutmut 3 never mutates a decorated function, and MainsMonitor.process is viper code. In
 #   the copy the `@micropython.viper` line is dropped: under CPython the decorator returns the
-#   function unchanged (firmware/cpython.py), so the copy runs the same lines the tests run.
+#   function unchanged (micropython.py), so the copy runs the same lines the tests run.
 # - the tests chosen are the CPython ones that exercise the module. Tests that run the
 #   MicroPython unix port would import mutmut's trampolines into the firmware bundle.
 #
@@ -61,6 +61,7 @@ def stage(module, tests):
     for name in COPIED:
         shutil.copytree(os.path.join(ROOT, name), os.path.join(where, name),
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy(os.path.join(ROOT, "micropython.py"), where)     # const() under CPython
     os.makedirs(os.path.join(where, "host_tests"))
     for name in TEST_SUPPORT + tuple(tests):
         shutil.copy(os.path.join(ROOT, "host_tests", name), os.path.join(where, "host_tests"))
@@ -78,6 +79,7 @@ def stage(module, tests):
             "pytest_add_cli_args_test_selection =\n    %s\n"
             "pytest_add_cli_args = -p no:cacheprovider -p no:randomly\n"
             "also_copy =\n    host_tests\n    boards\n    tools\n    scenarios\n"
+            "    micropython.py\n"
             "use_git_change_detection = false\n" % (module, selection))
     return where
 

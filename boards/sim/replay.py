@@ -2,16 +2,14 @@
 # arrays: nothing on its read path allocates, so a heap lock around the control loop
 # measures the firmware alone (tools/heap_check.py, tools/bench.py). The plant does not
 # react to the outputs; for that, use SimBoard.
+import sys
 from array import array
 
-try:
-    import micropython
-    from micropython import const
-except ImportError:
-    from firmware.cpython import micropython, ptr16, ptr32
+import micropython
+from micropython import const
 
-    def const(x):
-        return x
+if sys.implementation.name != "micropython":        # the viper casts, for CPython
+    from firmware.cpython import ptr16, ptr32
 
 from boards.sim import scenario
 from boards.sim.board import MemFS
