@@ -23,6 +23,7 @@
 # generator running, so its limits are still checked, 950 ms otherwise), and every
 # WATCH_GAP_MS it looks at the mains again for one window (25 ms). Mains coming back
 # is noticed within a second, long before any return delay ends, and the CPU is free.
+import gc
 from array import array
 
 from firmware import clock, eventlog, events, generator, settings_file
@@ -44,6 +45,8 @@ WATCH_GAP_MS = 950
 SERVICE_MS = 1000
 SERIAL_MS = 10                  # the console line and the network
 POLL_MS = 50                    # the clock's second, the console's timers, the event log
+GC_FREE = 24 * 1024             # collect the heap's garbage below this much free,
+GC_STEP = 2048                  # once this much more is taken since the last collection
 
 
 class Controller:
@@ -112,6 +115,12 @@ class Controller:
         # work it does
         self._read = board.read_block
         self._process = self.monitor.process
+        # The heap collected when the firmware chooses (service()), not wherever an
+        # allocation finds it full; CPython has no mem_free, and collects by itself.
+        self._mem_free = getattr(gc, "mem_free", None)
+        self._collect = gc.collect
+        self._freed = 0                 # free after the last collection, ours or not
+        self.collections = 0
         board.on_gap = self.monitor.gap     # samples lost (hal.py): the monitor coasts
 
     def _resume_cooldown(self, now):
@@ -281,6 +290,19 @@ class Controller:
             # skips ahead, each call here is up to a second apart: no hold then
             self.collect_events(now)
             log.service(now, board.ticks_diff, 0 if self._idle else eventlog.HOLD_MS)
+        # A collection holds the CPU for ms: only with no contactor moving and no run of
+        # deviating samples under way (the samples wait in the board's ring meanwhile),
+        # and on a heap that is nearly all live data, not again until there is garbage.
+        free = self._mem_free
+        if free is not None:
+            left = free()
+            if left > self._freed:
+                self._freed = left
+            if (left < GC_FREE and self._freed - left >= GC_STEP
+                    and self.supervisor.ats.settled() and self._n == board.block_len):
+                self._collect()
+                self.collections += 1
+                self._freed = free()
         if board.ticks_diff(now, self._t_service) < SERVICE_MS:
             return not self.maintenance
         self._t_service = now
