@@ -168,3 +168,12 @@ def test_the_controller_collects_a_real_heap_in_micropython():
     assert p.returncode == 0, p.stdout + p.stderr
     collections, to_battery, to_mains = (int(w) for w in p.stdout.split())
     assert collections >= 3 and to_battery >= 1 and to_mains == 1
+
+
+def test_the_stall_bench_runs_each_stretch_in_micropython(tmp_path):
+    # make bench counts these under callgrind (tools/stall_cost.py): each must still run.
+    from conftest import run_micropython
+    p = run_micropython(["-X", "heapsize=1m", "tools/stall_cost.py", str(tmp_path)], timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["stretch", "gc_collect", "stretch", "supervisor_step",
+                                "stretch", "service", "stretch", "console_status"]

@@ -21,7 +21,9 @@
 #    (tools/block_cost.py), which the host's load does not move; and the board's loop per
 #    block in each phase (steady mains, relays moving, on battery, cranking, on the
 #    generator, learning, the idle watch: tools/phase_cost.py), with the estimated share
-#    of an RP2040 at 125 MHz and an ESP32 at 240 MHz.
+#    of an RP2040 at 125 MHz and an ESP32 at 240 MHz; and what holds the loop between two
+#    blocks (tools/stall_cost.py): a collection of the heap, a supervisor step, the slow
+#    work, a status reply, each in instructions and in ms of either chip.
 # 3. The firmware's heap in the MicroPython VM (tools/heap_peak.py, the compiled firmware
 #    through the three-hour demo on a lean plant): its code once loaded from .mpy, its
 #    objects after boot and after the three hours, and the smallest contiguous stretch of
@@ -230,12 +232,7 @@ def _broker():
 
 
 def firmware_heap():
-    import shutil
-    bundle = os.path.join(ROOT, "out", "bench", "heap")
-    build.build("esp32", bundle, arch="host")
-    lib = os.path.join(bundle, "lib-firmware")
-    shutil.rmtree(lib, ignore_errors=True)
-    shutil.copytree(os.path.join(bundle, "esp32", "lib", "firmware"), os.path.join(lib, "firmware"))
+    lib = _host_lib()
     boot = _heap_peak(lib, boot_only=True)
     full = _heap_peak(lib)
     out = {"code_bytes": boot["code"], "data_after_boot_bytes": boot["data_boot"],
@@ -289,6 +286,7 @@ CYCLES_PER_INSTRUCTION = 2.8
 CHIPS_MHZ = (("rp2040", 125), ("esp32", 240))
 # What a block may cost (host instructions) in each phase: steady mains, and the rest.
 PHASE_BUDGET = {"steady": 4000}
+RING_MS = 64                    # the boards' sample ring (boards/mcu.py: 256 samples at 4 kHz)
 OTHER_BUDGET = 8000
 
 
@@ -325,6 +323,49 @@ def phase_instructions():
         for chip, mhz in CHIPS_MHZ:
             row[chip + "_share_pct"] = round(100.0 * per * CYCLES_PER_INSTRUCTION / (mhz * 1000), 1)
         out[name] = row
+    return out
+
+
+def _host_lib():
+    # The firmware compiled for this machine, as a board keeps it in its filesystem.
+    import shutil
+    bundle = os.path.join(ROOT, "out", "bench", "heap")
+    build.build("esp32", bundle, arch="host")
+    lib = os.path.join(bundle, "lib-firmware")
+    shutil.rmtree(lib, ignore_errors=True)
+    shutil.copytree(os.path.join(bundle, "esp32", "lib", "firmware"), os.path.join(lib, "firmware"))
+    return lib
+
+
+def stalls():
+    # What holds the loop between two blocks (tools/stall_cost.py), in host instructions
+    # and in ms of an RP2040 and an ESP32: a collection of the whole heap (the firmware
+    # loaded from .mpy in the bench's heap), a supervisor step, the slow work, a status
+    # reply. The board's ring holds RING_MS of samples.
+    import re
+    import shutil
+    import tempfile
+    if not shutil.which("valgrind"):
+        return {"error": "valgrind is not installed"}
+    lib = _host_lib()
+    with tempfile.TemporaryDirectory() as d:
+        fs = os.path.join(d, "fs")
+        os.mkdir(fs)
+        p = subprocess.run(["valgrind", "--tool=callgrind", "--dump-before=mp_builtin_callable",
+                            "--callgrind-out-file=" + os.path.join(d, "cg.out"), MICROPYTHON,
+                            "-X", "heapsize=%d" % HEAP, "tools/stall_cost.py", fs, lib],
+                           cwd=ROOT, capture_output=True, text=True)
+        if p.returncode != 0:
+            return {"error": (p.stderr or p.stdout).strip().splitlines()[-1]}
+        out = {"heap_bytes": HEAP, "ring_ms": RING_MS}
+        names = [line.split()[1] for line in p.stdout.splitlines() if line.startswith("stretch")]
+        for i, name in enumerate(names):
+            with open(os.path.join(d, "cg.out.%d" % (i + 2))) as f:
+                ins = int(re.search(r"^summary: (\d+)", f.read(), re.M).group(1))
+            row = {"instructions": ins}
+            for chip, mhz in CHIPS_MHZ:
+                row[chip + "_ms"] = round(ins * CYCLES_PER_INSTRUCTION / (mhz * 1000.0), 2)
+            out[name] = row
     return out
 
 
@@ -466,6 +507,7 @@ def main(argv):
         "micropython_block_path": heap(),
         "instructions_per_block": block_instructions(),
         "instructions_per_phase": phase_instructions(),
+        "stalls": stalls(),
         "firmware_heap": firmware_heap(),
         "bundle_bytes": bundles(),
         "sim_speed": sim_speed(),
@@ -518,6 +560,15 @@ def main(argv):
                                        "" if v["instructions_per_block"] <= v["budget"]
                                        else ": OVER", v["rp2040_share_pct"],
                                        v["esp32_share_pct"], v["blocks"]))
+    st = results["stalls"]
+    if "error" in st:
+        print("  stalls: not counted (%s)" % st["error"])
+    else:
+        print("  what holds the loop between two blocks (the ring holds %d ms):" % st["ring_ms"])
+        for name, v in st.items():
+            if isinstance(v, dict):
+                print("    %-16s %8d instructions, RP2040 %6.2f ms, ESP32 %6.2f ms" % (
+                    name, v["instructions"], v["rp2040_ms"], v["esp32_ms"]))
     h = results["firmware_heap"]
     print("Firmware heap: code %.1f KB (loaded from .mpy), objects %.1f KB after boot, %.1f KB "
           "after 3 h; runs the 3 h in a %.0f KB stretch" % (
