@@ -290,29 +290,49 @@ RING_MS = 64                    # the boards' sample ring (boards/mcu.py: 256 sa
 OTHER_BUDGET = 8000
 
 
-def phase_instructions():
-    # Host instructions per block in each phase of the board's loop (tools/phase_cost.py):
-    # callgrind writes a file per stretch (--dump-before the stretch marks), the tool
-    # prints which phase each stretch was and its blocks.
+def _stretches(args, work_dir=None):
+    # Run `micropython ARGS` under callgrind with a dump before each callable() the tool
+    # makes (tools/phase_cost.py, tools/stall_cost.py): the tool prints a line per
+    # stretch, "stretch NAME [MORE...]", and the nth stretch's instructions are in dump
+    # n + 1. Returns [(instructions, [NAME, MORE...]), ...], or the one-line error.
     import re
     import shutil
     import tempfile
     if not shutil.which("valgrind"):
-        return {"error": "valgrind is not installed"}
+        return "valgrind is not installed"
     with tempfile.TemporaryDirectory() as d:
         p = subprocess.run(["valgrind", "--tool=callgrind", "--dump-before=mp_builtin_callable",
-                            "--callgrind-out-file=" + os.path.join(d, "cg.out"), MICROPYTHON,
-                            "tools/phase_cost.py"], cwd=ROOT, capture_output=True, text=True)
+                            "--callgrind-out-file=" + os.path.join(d, "cg.out"), MICROPYTHON]
+                           + [a.replace("{tmp}", d) for a in args],
+                           cwd=ROOT, capture_output=True, text=True)
         if p.returncode != 0:
-            return {"error": (p.stderr or p.stdout).strip().splitlines()[-1]}
-        totals = {}
-        stretches = [line.split() for line in p.stdout.splitlines() if line.startswith("stretch")]
-        for i, (_, name, blocks) in enumerate(stretches):
+            return (p.stderr or p.stdout).strip().splitlines()[-1]
+        out = []
+        words = [line.split()[1:] for line in p.stdout.splitlines() if line.startswith("stretch")]
+        for i, w in enumerate(words):
             with open(os.path.join(d, "cg.out.%d" % (i + 2))) as f:
                 m = re.search(r"^summary: (\d+)", f.read(), re.M)
-            t = totals.setdefault(name, [0, 0])
-            t[0] += int(m.group(1)) if m else 0
-            t[1] += int(blocks)
+            out.append((int(m.group(1)) if m else 0, w))
+    return out
+
+
+def _chip_ms(instructions):
+    # {"rp2040_ms": ..., "esp32_ms": ...} for that many host instructions
+    return {chip + "_ms": instructions * CYCLES_PER_INSTRUCTION / (mhz * 1000.0)
+            for chip, mhz in CHIPS_MHZ}
+
+
+def phase_instructions():
+    # Host instructions per block in each phase of the board's loop (tools/phase_cost.py,
+    # which prints which phase each stretch was and its blocks).
+    stretches = _stretches(["tools/phase_cost.py"])
+    if isinstance(stretches, str):
+        return {"error": stretches}
+    totals = {}
+    for ins, (name, blocks) in stretches:
+        t = totals.setdefault(name, [0, 0])
+        t[0] += ins
+        t[1] += int(blocks)
     out = {}
     for name, (ins, blocks) in totals.items():
         if name == "boot" or not blocks:
@@ -320,8 +340,8 @@ def phase_instructions():
         per = ins // blocks
         row = {"blocks": blocks, "instructions_per_block": per,
                "budget": PHASE_BUDGET.get(name, OTHER_BUDGET)}
-        for chip, mhz in CHIPS_MHZ:
-            row[chip + "_share_pct"] = round(100.0 * per * CYCLES_PER_INSTRUCTION / (mhz * 1000), 1)
+        for key, ms in _chip_ms(per).items():          # a block is 1 ms: ms is the share
+            row[key.replace("_ms", "_share_pct")] = round(100.0 * ms, 1)
         out[name] = row
     return out
 
@@ -342,30 +362,17 @@ def stalls():
     # and in ms of an RP2040 and an ESP32: a collection of the whole heap (the firmware
     # loaded from .mpy in the bench's heap), a supervisor step, the slow work, a status
     # reply. The board's ring holds RING_MS of samples.
-    import re
-    import shutil
     import tempfile
-    if not shutil.which("valgrind"):
-        return {"error": "valgrind is not installed"}
-    lib = _host_lib()
-    with tempfile.TemporaryDirectory() as d:
-        fs = os.path.join(d, "fs")
-        os.mkdir(fs)
-        p = subprocess.run(["valgrind", "--tool=callgrind", "--dump-before=mp_builtin_callable",
-                            "--callgrind-out-file=" + os.path.join(d, "cg.out"), MICROPYTHON,
-                            "-X", "heapsize=%d" % HEAP, "tools/stall_cost.py", fs, lib],
-                           cwd=ROOT, capture_output=True, text=True)
-        if p.returncode != 0:
-            return {"error": (p.stderr or p.stdout).strip().splitlines()[-1]}
-        out = {"heap_bytes": HEAP, "ring_ms": RING_MS}
-        names = [line.split()[1] for line in p.stdout.splitlines() if line.startswith("stretch")]
-        for i, name in enumerate(names):
-            with open(os.path.join(d, "cg.out.%d" % (i + 2))) as f:
-                ins = int(re.search(r"^summary: (\d+)", f.read(), re.M).group(1))
-            row = {"instructions": ins}
-            for chip, mhz in CHIPS_MHZ:
-                row[chip + "_ms"] = round(ins * CYCLES_PER_INSTRUCTION / (mhz * 1000.0), 2)
-            out[name] = row
+    with tempfile.TemporaryDirectory() as fs:
+        stretches = _stretches(["-X", "heapsize=%d" % HEAP, "tools/stall_cost.py", fs,
+                                _host_lib()])
+    if isinstance(stretches, str):
+        return {"error": stretches}
+    out = {"heap_bytes": HEAP, "ring_ms": RING_MS}
+    for ins, (name,) in stretches:
+        row = {"instructions": ins}
+        row.update({k: round(v, 2) for k, v in _chip_ms(ins).items()})
+        out[name] = row
     return out
 
 
