@@ -120,16 +120,17 @@ def test_the_heap_is_collected_when_nothing_is_being_decided():
     from boards.sim.runner import Simulation
     sim = Simulation(scenario.check({
         "name": "gc", "duration_s": 40, "seed": 5, "generator": {"present": True},
-        "config": {"transfer.return_delay_s": 3, "gen.warmup_s": 2, "gen.cooldown_s": 2},
+        "config": {"transfer.return_delay_s": 3, "gen.warmup_s": 2, "gen.cooldown_s": 2,
+                   "ats.dead_time_ms": 3000},
         "mains": {"thd_pct": 5, "noise_pct": 1, "spikes_per_s": 200,
                   "events": [{"at_s": 3, "kind": "outage", "duration_s": 20}]}}))
     ctrl = sim.controller
     sup = ctrl.supervisor
     seen = []
-    heap = [20000]                  # free bytes: 1 KB taken between two looks
+    heap = [20000]                  # free bytes: 1.1 KB taken between two looks
 
     def mem_free():
-        heap[0] -= 1000
+        heap[0] -= 1100
         return heap[0]
 
     def collect():
@@ -140,10 +141,11 @@ def test_the_heap_is_collected_when_nothing_is_being_decided():
     rep = sim.run()
     names = [e["event"] for e in rep["timeline"]]
     assert "load_to_generator" in names and names.count("load_to_mains") >= 1
-    assert len(seen) > 200 and ctrl.collections == len(seen)
+    assert len(seen) > 10 and ctrl.collections == len(seen)
     assert all(s == (True, False, 4) for s in seen)
-    # and not at every look: only once 2 KB more is taken (3 looks here)
-    assert len(seen) < 40000 // 50 // 2
+    # looked at once a second, and collected not at every look: only once 2 KB more is
+    # taken (2 looks here)
+    assert len(seen) <= 40 // 2
 
 
 _COLLECT = """
@@ -151,7 +153,7 @@ import gc, sys
 sys.path.insert(0, '.')
 from boards.sim import scenario
 from boards.sim.runner import Simulation
-sim = Simulation(scenario.check({'name': 'gc', 'duration_s': 30, 'seed': 5,
+sim = Simulation(scenario.check({'name': 'gc', 'duration_s': 60, 'seed': 5,
     'generator': {'present': True},
     'mains': {'thd_pct': 5, 'noise_pct': 1,
               'events': [{'at_s': 3, 'kind': 'outage', 'duration_s': 10}]}}))
@@ -164,7 +166,7 @@ print(sim.controller.collections, names.count('load_to_battery'), names.count('l
 def test_the_controller_collects_a_real_heap_in_micropython():
     # The unix port's own mem_free and collect, on a heap the simulation keeps short.
     from conftest import run_micropython
-    p = run_micropython(["-X", "heapsize=1m", "-c", _COLLECT], timeout=300)
+    p = run_micropython(["-X", "heapsize=700k", "-c", _COLLECT], timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     collections, to_battery, to_mains = (int(w) for w in p.stdout.split())
     assert collections >= 3 and to_battery >= 1 and to_mains == 1
