@@ -11,18 +11,12 @@ import sys
 import time
 from array import array
 
-import micropython
-
 from firmware import clock
 from firmware.files import DirFS
 from firmware.hal import NO_READING
 
-if sys.implementation.name != "micropython":        # the driver tests, under CPython
-    from firmware.cpython import ptr16
-
 N_OUTPUTS = 8        # hal.OUT_*
 N_INPUTS = 6         # hal.IN_*
-SLOW_INPUTS = 4      # battery voltage, battery current, generator voltage, output current
 
 
 class Outputs:
@@ -67,86 +61,6 @@ class Inputs:
 
     def read(self, inp):
         return (self._pins[inp].value() == 0) == self.active_low
-
-
-class MainsSampler:
-    # Samples taken by a timer interrupt into a ring, read a block at a time by the control
-    # loop. The interrupt keeps its time whatever the loop does (console, flash writes, a
-    # GC pass), so the mains monitor sees an unbroken waveform as long as the loop is back
-    # within RING samples (64 ms at 4 kHz). With each mains sample the interrupt also reads
-    # one of the slow inputs in turn (battery voltage and current, generator voltage,
-    # output current) and
-    # adds it to a sum, so that the one ADC is never read from two places at once and the
-    # slow readings are averages over SLOW_N samples each.
-    #
-    # The interrupt handler allocates nothing: counters wrap at 2^30, samples go into
-    # preallocated arrays.
-    RING = 256
-    SLOW_N = 64
-    _WRAP = 0x3FFFFFFF
-
-    def __init__(self, read_mains, read_slow):
-        self._read = read_mains             # () -> 16-bit reading
-        self._read_slow = read_slow         # (k) -> 16-bit reading of slow input k
-        self._ring = array("H", [0] * self.RING)
-        self._w = array("i", [0])           # samples written, wrapping at 2^30
-        self._r = 0                         # samples read
-        self._slow_k = array("i", [0, 0])   # which slow input, how many summed
-        self._sum = array("i", [0] * SLOW_INPUTS)
-        # the last average of each, 12-bit counts: a first reading of each now, before the
-        # interrupt runs, so that nothing reads 0 V at boot
-        self.slow = array("i", [read_slow(k) >> 4 for k in range(SLOW_INPUTS)])
-        self.overruns = 0
-
-    def isr(self, _timer=None):
-        w = self._w[0]
-        self._ring[w & (self.RING - 1)] = self._read() >> 4
-        self._w[0] = (w + 1) & self._WRAP
-        sk = self._slow_k
-        k = sk[0]
-        self._sum[k] += self._read_slow(k) >> 4
-        k += 1
-        if k == SLOW_INPUTS:
-            k = 0
-            sk[1] += 1
-            if sk[1] == self.SLOW_N:
-                sk[1] = 0
-                for j in range(SLOW_INPUTS):
-                    self.slow[j] = self._sum[j] // self.SLOW_N
-                    self._sum[j] = 0
-        sk[0] = k
-
-    def available(self):
-        return (self._w[0] - self._r) & self._WRAP
-
-    def read(self, buf, n):
-        # Copy the next n samples into buf; the caller has waited for available() >= n.
-        # Returns how many samples were lost just before these: a loop that fell more than
-        # the ring behind resumes at the oldest sample the interrupt cannot overwrite
-        # while this copies, so the monitor is told exactly how much of the wave it missed
-        # (MainsMonitor.gap); overruns counted.
-        lost = self.available() - (self.RING - n)
-        if lost > 0:
-            self._r = (self._r + lost) & self._WRAP
-            self.overruns += 1
-        else:
-            lost = 0
-        self._r = _copy_ring(self._ring, self._r, buf, n, self.RING - 1) & self._WRAP
-        return lost
-
-    def drop(self):
-        # Forget what is waiting (the loop looked away on purpose: hal skip()).
-        self._r = self._w[0]
-
-
-@micropython.viper
-def _copy_ring(ring, r: int, buf, n: int, mask: int) -> int:
-    # n samples from the ring at r on into buf; returns r + n (viper: this runs every block)
-    src = ptr16(ring)
-    dst = ptr16(buf)
-    for i in range(n):
-        dst[i] = src[(r + i) & mask]
-    return r + n
 
 
 class Wifi:
@@ -239,42 +153,6 @@ class RoomSensor:
             self._rom = None
             self._t = None
         return value
-
-
-class Calibration:
-    # Raw 12-bit counts to the units the HAL speaks, with the factors from the
-    # configuration (adc.*). Products stay below 2^30: 4095 x 200000 uV.
-    def __init__(self):
-        self.battery_uv = 14650
-        self.current_ma = 98
-        self.current_zero = 2048
-        self.gen_mv = 73
-        self.output_fitted = False
-        self.output_ma_per = 25
-        self.nominal_v = 230
-
-    def configure(self, cfg):
-        self.battery_uv = cfg.get("adc.battery_uv_per_count")
-        self.current_ma = cfg.get("adc.current_ma_per_count")
-        self.current_zero = cfg.get("adc.current_zero")
-        self.gen_mv = cfg.get("adc.gen_mv_per_count")
-        self.output_fitted = cfg.get("io.output_sensor")
-        self.output_ma_per = cfg.get("adc.output_ma_per_count")
-        self.nominal_v = cfg.get("mains.nominal_v")
-
-    def battery_mv(self, raw):
-        return raw * self.battery_uv // 1000
-
-    def battery_ma(self, raw):
-        # discharge positive: the sensor reads above its zero while the bank discharges
-        return (raw - self.current_zero) * self.current_ma
-
-    def gen_volts_x10(self, raw):
-        return raw * self.gen_mv // 100
-
-    def output_w(self, raw):
-        # in 0.1 A first: below 2^30 at 4095 counts x 10 A and 480 V
-        return raw * self.output_ma_per // 100 * self.nominal_v // 10
 
 
 class EdgeFrequency:
@@ -377,6 +255,16 @@ class McuBoard:
     block_len = 4
     watchdog_ms = 2000
     samples_lost = 0
+    # The slow inputs' raw 12-bit averages (the sampler's slow[]) to the units the HAL
+    # speaks, with the factors from the configuration (adc.*), these until it is read.
+    # Products stay below 2^30: 4095 x 200000 uV.
+    battery_uv = 14650
+    current_ma = 98
+    current_zero = 2048
+    gen_mv = 73
+    output_fitted = False
+    output_ma_per = 25
+    nominal_v = 230
 
     def _parts(self, machine, pins, fs_root, out, drive, sampler, serial):
         # What both boards build alike: the flash folder, inputs with pull-ups, the
@@ -407,7 +295,6 @@ class McuBoard:
         self._serial = serial
         self._wdt_class = machine.WDT
         self._wdt = None
-        self._cal = Calibration()
         self._room_pin = Pin(pins.ROOM_1WIRE)
         self._room = None
         try:
@@ -420,15 +307,22 @@ class McuBoard:
         self._wifi.start(cfg.get("wifi.ssid"), cfg.get("wifi.password"))
         if cfg.get("env.sensor") and self._room is None:
             self._room = RoomSensor(self._room_pin, time.ticks_ms, time.ticks_diff)
-        self._cal.configure(cfg)
+        self.calibrate(cfg)
         self._outputs.configure(cfg.get("io.outputs_active_low"))
         self._inputs.active_low = cfg.get("io.inputs_active_low")
 
+    def calibrate(self, cfg):
+        self.battery_uv = cfg.get("adc.battery_uv_per_count")
+        self.current_ma = cfg.get("adc.current_ma_per_count")
+        self.current_zero = cfg.get("adc.current_zero")
+        self.gen_mv = cfg.get("adc.gen_mv_per_count")
+        self.output_fitted = cfg.get("io.output_sensor")
+        self.output_ma_per = cfg.get("adc.output_ma_per_count")
+        self.nominal_v = cfg.get("mains.nominal_v")
+
     def read_block(self, buf, n):
-        s = self._sampler
-        while s.available() < n:
-            pass
-        lost = s.read(buf, n)
+        # the sampler (boards/*/sampler.py) waits for the block and says what was lost
+        lost = self._sampler.read(buf, n)
         if lost:
             self.samples_lost += lost
             self.on_gap(lost)
@@ -459,24 +353,25 @@ class McuBoard:
             self._wdt.feed()
 
     def gen_volts_x10(self):
-        return self._cal.gen_volts_x10(self._sampler.slow[2])
+        return self._sampler.slow[2] * self.gen_mv // 100
 
     def gen_hz_x100(self):
         return self._freq.hz_x100()
 
     def battery_mv(self):
-        return self._cal.battery_mv(self._sampler.slow[0])
+        return self._sampler.slow[0] * self.battery_uv // 1000
 
     def battery_ma(self):
-        return self._cal.battery_ma(self._sampler.slow[1])
+        # discharge positive: the sensor reads above its zero while the bank discharges
+        return (self._sampler.slow[1] - self.current_zero) * self.current_ma
 
     def output_w(self):
         # Apparent power at the nominal voltage: the transducer gives the RMS current;
         # the voltage of the source in use differs by a few per cent at most while the
-        # load is on it.
-        if not self._cal.output_fitted:
+        # load is on it. In 0.1 A first: below 2^30 at 4095 counts x 10 A and 480 V.
+        if not self.output_fitted:
             return NO_READING
-        return self._cal.output_w(self._sampler.slow[3])
+        return self._sampler.slow[3] * self.output_ma_per // 100 * self.nominal_v // 10
 
     def serial_read(self, buf):
         return self._serial.read(buf)

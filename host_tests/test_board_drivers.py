@@ -6,10 +6,12 @@
 import math
 import sys
 import types
+from array import array
 
 import pytest
 
 from boards import mcu
+from conftest import run_micropython
 from firmware import clock, hal
 
 
@@ -105,33 +107,146 @@ class FakeSerial:
         return len(data)
 
 
-class FakeStateMachine:
-    last = None
+class FakeAdcDma:
+    # The RP2040's ADC (free-running, round-robin, a FIFO four deep with DREQ) and its DMA
+    # channels as the datasheet has them, at the register level the sampler uses through
+    # machine.mem32 and rp2.DMA: each convert() is one conversion, moved by a channel paced
+    # by the ADC's DREQ into its ring; a channel whose count runs out triggers its chain_to.
+    BASE = 0x4004C000
+    TEMP = 876                         # what ADC4, the temperature sensor, reads
+    addresses = {}                     # id(object) -> its address, for uctypes.addressof
 
-    def __init__(self, n, program, freq):
-        assert freq == 4000 * 32 and program.__name__ == "_sample_clock"
-        FakeStateMachine.last = self
-        self.running = False
+    def __init__(self):
+        self.regs = {0x0: 0, 0x8: 0, 0x10: 0}
+        self.fifo = []
+        self.over = False
+        self.ainsel = 0
+        self.channels = []
+        self.conversions = 0
 
-    def irq(self, handler=None, hard=False):
-        assert hard is True
-        self.callback = handler
+    def __getitem__(self, addr):
+        off = addr - self.BASE
+        if off == 0xC:
+            return self.fifo.pop(0) if self.fifo else 0
+        if off == 0x8:
+            return (self.regs[0x8] | (0 if self.fifo else 1 << 8) | (1 << 11 if self.over else 0)
+                    | len(self.fifo) << 16)
+        return self.regs[off]
 
-    def active(self, on):
-        self.running = bool(on)
+    def __setitem__(self, addr, v):
+        off = addr - self.BASE
+        if off == 0x8:
+            if v & (1 << 11):
+                self.over = False          # write 1 to clear
+            v &= ~(3 << 10)
+        if off == 0x0:
+            self.ainsel = (v >> 12) & 7
+        self.regs[off] = v
+
+    def convert(self):
+        cs = self.regs[0x0]
+        if not cs & 8:
+            return
+        ch = self.ainsel
+        v = self.TEMP if ch == 4 else FakeADC.sources.get(26 + ch, lambda: 32768)() >> 4
+        if len(self.fifo) == 4:
+            self.over = True               # the conversion is lost
+        else:
+            self.fifo.append(v)
+        self.conversions += 1
+        rr = (cs >> 16) & 0x1F
+        nxt = (ch + 1) % 5
+        while rr and not rr >> nxt & 1:
+            nxt = (nxt + 1) % 5
+        self.ainsel = nxt if rr else ch
+        fcs = self.regs[0x8]
+        for d in self.channels:            # DREQ stands while the FIFO holds one
+            while fcs & 8 and self.fifo and d.busy and d.ctrl["treq_sel"] == 36:
+                d.move(self.fifo.pop(0))
+
+
+class FakeDMA:
+    engine = None
+
+    def __init__(self):
+        self.channel = len(self.engine.channels)
+        self.engine.channels.append(self)
+        self.registers = array("I", [0] * 16)
+        FakeAdcDma.addresses[id(self.registers)] = 0x50000000 + 0x40 * self.channel
+        self.busy = False
+        self.ctrl = self.pack_ctrl()
+        self.read = self.write = None
+        self.pos = 0
+
+    def pack_ctrl(self, **kw):
+        ctrl = dict(enable=True, size=2, inc_read=True, inc_write=True, ring_size=0,
+                    ring_sel=False, chain_to=self.channel, treq_sel=0x3F)
+        assert set(kw) <= set(ctrl), kw
+        ctrl.update(kw)
+        return ctrl
+
+    def config(self, read=None, write=None, count=None, ctrl=None, trigger=False):
+        if read is not None:
+            self.read = read
+        if write is not None:
+            self.write = write
+            self.pos = 0
+        if count is not None:
+            self.registers[2] = count
+        if ctrl is not None:
+            self.ctrl = ctrl
+        if trigger:
+            self.busy = self.ctrl["enable"]
+
+    def active(self, on=None):
+        if on is not None:
+            self.busy = bool(on)
+        return self.busy
+
+    def move(self, value):
+        # one transfer from the FIFO into the ring, which wraps at 2^ring_size bytes
+        c = self.ctrl
+        assert c["size"] == 1 and not c["inc_read"] and c["inc_write"] and c["ring_sel"]
+        self.write[self.pos % ((1 << c["ring_size"]) // 2)] = value
+        self.pos += 1
+        self.registers[2] -= 1
+        if self.registers[2] == 0:
+            self.busy = False
+            if c["chain_to"] != self.channel:
+                self.engine.channels[c["chain_to"]].chained()
+
+    def chained(self):
+        # an unpaced single word: into another channel's AL1_TRANS_COUNT_TRIG
+        assert self.ctrl["size"] == 2 and self.ctrl["treq_sel"] == 0x3F
+        for d in self.engine.channels:
+            if FakeAdcDma.addresses[id(d.registers)] + 0x1C == self.write:
+                d.registers[2] = self.read[0]
+                d.busy = d.ctrl["enable"]
+                return
+        raise AssertionError("chained to no channel's count trigger")
+
+
+def _addressof(obj):
+    return FakeAdcDma.addresses.get(id(obj), 0x20001234)
 
 
 def _fake_machine(monkeypatch):
+    engine = FakeAdcDma()
+    FakeDMA.engine = engine
+    irq = []                           # the interrupt held off: by whom, while it is
     machine = types.SimpleNamespace(Pin=FakePin, ADC=FakeADC, Timer=FakeTimer, RTC=FakeRTC,
-                                    WDT=FakeWDT)
+                                    WDT=FakeWDT, mem32=engine,
+                                    disable_irq=lambda: irq.append(1) or 7,
+                                    enable_irq=lambda state: irq.pop() and state == 7)
+    FakeTimer.irq_off = irq
     monkeypatch.setitem(sys.modules, "machine", machine)
     import micropython              # the CPython stand-in, with the board's kbd_intr
     monkeypatch.setitem(sys.modules, "micropython", types.SimpleNamespace(
         const=micropython.const, viper=micropython.viper,
         kbd_intr=lambda c: FakeTimer.kbd.append(c)))
     FakeTimer.kbd = []
-    monkeypatch.setitem(sys.modules, "rp2", types.SimpleNamespace(
-        asm_pio=lambda **kw: (lambda f: f), StateMachine=FakeStateMachine))
+    monkeypatch.setitem(sys.modules, "rp2", types.SimpleNamespace(DMA=FakeDMA))
+    monkeypatch.setitem(sys.modules, "uctypes", types.SimpleNamespace(addressof=_addressof))
     monkeypatch.setattr(FakePin, "levels", {})
     monkeypatch.setattr(FakePin, "held", {})
     monkeypatch.setattr(FakeADC, "sources", {})
@@ -190,23 +305,37 @@ def _sine(fs=4000, hz=50.0, peak=903, level=lambda k: 1.0):
     return read, k
 
 
-def test_the_interrupt_fills_the_ring_and_the_loop_reads_every_sample_in_order():
+def test_the_esp32_interrupt_fills_the_ring_and_the_loop_reads_every_sample_in_order():
+    from boards.esp32.sampler import TimerSampler
     seq = iter(range(100000))
-    s = mcu.MainsSampler(lambda: next(seq) << 4, lambda k: (1000 + k) << 4)
+    held = []                                  # each slow reading: was the interrupt off?
+    off = []
+
+    def slow(k):
+        def read():
+            held.append(bool(off))
+            return (1000 + k) << 4
+        return read
+    s = TimerSampler(lambda: next(seq) << 4, [slow(k) for k in range(4)],
+                     lambda: off.append(1) or 5, lambda state: off.pop() and state == 5)
+    assert list(s.slow) == [1000, 1001, 1002, 1003]        # read once at boot
+    held.clear()
     buf = [0] * 4
     got = []
     for block in range(500):
         for _ in range(4):
-            s.isr()
-        s.read(buf, 4)
+            s.isr(None)
+        assert s.read(buf, 4) == 0
         got += buf
     assert got == list(range(2000)) and s.overruns == 0
-    # the slow inputs: averages over SLOW_N samples of each, in turn
+    # the loop read one slow input a block, each with the interrupt held off, and averages
+    # each over SLOW_N readings
+    assert len(held) == 500 and all(held) and not off
     assert list(s.slow) == [1000, 1001, 1002, 1003]
     # a loop 300 samples late (more than the ring) resumes at the oldest sample the
     # interrupt cannot overwrite during the copy, says how many it lost, and counts it
     for _ in range(300):
-        s.isr()
+        s.isr(None)
     assert s.read(buf, 4) == 300 - (s.RING - 4)
     assert buf == list(range(2048, 2052)) and s.overruns == 1
     # and reads on from there, none lost
@@ -217,9 +346,106 @@ def test_the_interrupt_fills_the_ring_and_the_loop_reads_every_sample_in_order()
     # the count wraps at 2^30 without a hitch
     s._w[0] = s._r = (1 << 30) - 2
     for _ in range(4):
-        s.isr()
+        s.isr(None)
     s.read(buf, 4)
     assert s.available() == 0 and s.overruns == 1
+
+
+def _dma_sampler(monkeypatch):
+    _fake_machine(monkeypatch)
+    import machine
+    import rp2
+    import uctypes
+    from boards.rp2040 import sampler
+    mains = [0]
+
+    def next_mains():
+        mains[0] += 1
+        return (mains[0] & 0xFFF) << 4
+    FakeADC.sources[26] = next_mains
+    FakeADC.sources[27] = lambda: 3550 << 4
+
+    def shared():                              # the multiplexer's channel k reads 100 + k
+        return (100 + FakePin.levels[22] + 2 * FakePin.levels[20]) << 4
+    FakeADC.sources[28] = shared
+    select = [FakePin(22, FakePin.OUT, value=0), FakePin(20, FakePin.OUT, value=0)]
+    first = iter([11, 12, 13, 14])
+    boot = types.SimpleNamespace(read_u16=lambda: next(first) << 4)
+    s = sampler.DmaSampler(rp2, machine.mem32, uctypes.addressof, 4000, select, boot, boot)
+    return s, machine.mem32, sampler
+
+
+def test_the_rp2040_adc_and_dma_fill_the_ring_and_the_loop_reads_every_sample(monkeypatch):
+    s, engine, sampler = _dma_sampler(monkeypatch)
+    a, b = engine.channels
+    # the ADC: 16 kHz (48 MHz / 3000), round-robin from ADC0 over 0, 1, 2 and 4, its FIFO
+    # raising DREQ at one entry; the first reading of each slow input taken at boot
+    assert engine.regs[0x10] == 2999 << 8
+    assert engine.regs[0x0] == 0x1 | 0x2 | 0x8 | (0b10111 << 16)
+    assert engine.regs[0x8] & 0x0F00000F == 0x1 | 0x8 | (1 << 24)
+    assert list(s.slow) == [11, 12, 13, 14]
+    assert (FakePin.levels[22], FakePin.levels[20]) == (0, 1)     # the last one read
+    # A: halfwords from the FIFO into a 2 KB ring aligned to its size, wrapped by the DMA;
+    # B: its count, written into A's count-and-trigger register
+    assert a.busy and a.ctrl["ring_size"] == 11 and a.ctrl["treq_sel"] == 36
+    assert a.read == FakeAdcDma.BASE + 0xC and a.ctrl["chain_to"] == b.channel
+    start = (-0x20001234 & 2047) // 2            # halfwords into the raw buffer
+    assert (0x20001234 + 2 * start) % 2048 == 0
+    s._ring.obj[start] = 777
+    assert s._ring[0] == 777 and len(s._ring) == 1024 and b.read[0] == 1 << 28 and not b.busy
+
+    def run(frames):
+        for _ in range(4 * frames):
+            engine.convert()
+    buf = array("H", [0] * 4)
+    got = []
+    for block in range(700):
+        run(4)
+        assert s.read(buf, 4) == 0
+        got += buf
+    assert got == [k & 0xFFF for k in range(1, 2801)] and s.overruns == 0
+    # each slot of SLOW_N frames after SETTLE: the battery, and the multiplexer's inputs
+    # in turn, each from frames taken with it selected
+    assert list(s.slow) == [3550, 100, 101, 102]
+    # A's count runs out (every 2^28 conversions, 4.7 hours): B starts it again at once,
+    # and the count left still says where A writes. Forward to 16 frames before that.
+    a.registers[2] = 1024 - a.pos % 1024
+    s._st[0] = sampler._written(a.registers)
+    before = got[-1]
+    got = []
+    for block in range(8):
+        run(4)
+        assert s.read(buf, 4) == 0
+        got += buf
+    assert a.busy and a.registers[2] == (1 << 28) - 64
+    assert got == [k & 0xFFF for k in range(before + 1, before + 33)]
+    # a loop 300 frames late (more than the ring) resumes at the oldest frame the DMA
+    # cannot overwrite during the copy, says how many it lost, and counts it
+    last = got[-1]
+    run(300)
+    assert s.read(buf, 4) == 300 - (256 - 4) and s.overruns == 1
+    assert list(buf) == [k & 0xFFF for k in range(last + 49, last + 53)]
+    while s.available():                       # and reads on from there, none lost
+        assert s.read(buf, 4) == 0
+    assert buf[-1] == (last + 300) & 0xFFF and s.overruns == 1
+    # hal skip(): what waits is dropped
+    run(10)
+    s.drop()
+    assert s.available() == 0
+    # the DMA stalled long enough for the FIFO to overflow: a conversion, and with it the
+    # frame's order, was lost; the next slot starts the capture again and says so
+    a.busy = False
+    run(2)
+    a.busy = True
+    overruns = s.overruns
+    lost = 0
+    for block in range(20):
+        run(4)
+        lost += s.read(buf, 4)
+    assert s.overruns == overruns + 1 and lost >= 256 and not engine.over
+    run(4)
+    s.read(buf, 4)
+    assert all(v == buf[0] + i for i, v in enumerate(buf))    # in order again
 
 
 def test_outputs_read_back_held_levels_and_keep_their_logical_state_across_polarity():
@@ -254,16 +480,24 @@ def test_inputs_calibration_frequency_and_clock():
     assert [inp.read(i) for i in range(3)] == [False, True, False]
 
     from firmware.config import Config
-    cal = mcu.Calibration()
+    cal = mcu.McuBoard()
+    cal._sampler = types.SimpleNamespace(slow=[3550, 2048 + 320, 3150, 400])
     cfg = Config()
     cfg.update({"adc.battery_uv_per_count": 14650, "adc.current_ma_per_count": 98,
-                "adc.current_zero": 2048, "adc.gen_mv_per_count": 73})
-    cal.configure(cfg)
-    assert cal.battery_mv(3550) == 52007              # 52.0 V
-    assert cal.battery_ma(2048 + 320) == 31360         # 31.4 A discharge
-    assert cal.battery_ma(2000) < 0                    # charging
-    assert cal.gen_volts_x10(3150) == 2299             # 229.9 V
-    assert cal.battery_mv(4095) * 1000 < 2 ** 30
+                "adc.current_zero": 2048, "adc.gen_mv_per_count": 73,
+                "adc.output_ma_per_count": 25, "mains.nominal_v": 230})
+    cal.calibrate(cfg)
+    assert cal.battery_mv() == 52007                   # 52.0 V
+    assert cal.battery_ma() == 31360                   # 31.4 A discharge
+    assert cal.gen_volts_x10() == 2299                 # 229.9 V
+    assert cal.output_w() == hal.NO_READING            # no output sensor fitted
+    cfg.set("io.output_sensor", True)
+    cal.calibrate(cfg)
+    assert cal.output_w() == 400 * 25 // 100 * 230 // 10
+    cal._sampler.slow[1] = 2000
+    assert cal.battery_ma() < 0                        # charging
+    cal._sampler.slow[0] = 4095
+    assert cal.battery_mv() * 1000 < 2 ** 30
 
     t = [0]
     f = mcu.EdgeFrequency(lambda: t[0], lambda a, b: a - b)
@@ -327,7 +561,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     assert ctrl2.supervisor.outage
 
 
-def test_rp2040_board_samples_on_its_pio_clock_and_shares_one_input_through_the_switch(rp2040):
+def test_rp2040_board_samples_by_dma_and_shares_one_input_through_the_switch(rp2040):
     make, pins = rp2040
     from firmware.controller import Controller
     read, k = _sine()
@@ -343,14 +577,14 @@ def test_rp2040_board_samples_on_its_pio_clock_and_shares_one_input_through_the_
     FakeADC.sources[pins.SHARED_ADC] = shared
     board = make()
     _at_rest(pins)
-    sm = FakeStateMachine.last
-    assert sm.running
+    engine = FakeDMA.engine
     available = board._sampler.available
 
-    def wait():
+    def wait():                             # the ADC converts while the loop waits
         while available() < board.block_len:
             FakeTimer.clock[0] += 250
-            sm.callback(sm)
+            for _ in range(4):
+                engine.convert()
         return available()
     board._sampler.available = wait
     ctrl = Controller(board)
@@ -534,3 +768,91 @@ def test_a_board_without_a_radio_says_so(esp32, monkeypatch):
     board, _ = _boot(make, {"wifi.ssid": "plantroom"})
     with pytest.raises(OSError, match="no Wi-Fi on this board"):
         board.tcp_open("127.0.0.1", 1883)
+
+
+_SAMPLERS_IN_THE_VM = r"""
+import sys
+sys.path.insert(0, ".")
+import micropython
+from array import array
+from boards.esp32.sampler import TimerSampler
+from boards.rp2040 import sampler as rp
+
+# the ESP32's interrupt handler and the loop's read, machine code under the heap lock
+seq = [0]
+def mains():
+    seq[0] += 1
+    return seq[0] << 4
+t = TimerSampler(mains, [lambda: 1 << 4] * 4, lambda: 0, lambda s: None)
+isr = t.isr
+buf = array("H", [0] * 4)
+got = 0
+micropython.heap_lock()
+for block in range(1000):
+    for i in range(4):
+        isr(None)
+    t.read(buf, 4)
+    got += buf[3] == 4 * block + 4
+micropython.heap_unlock()
+print("esp32", got, t.overruns)
+
+# the RP2040's: the DMA's count and ring written as the hardware would
+class Mem:
+    def __init__(self):
+        self.d = {}
+    def __getitem__(self, a):
+        return 1 << 8 if a == rp.ADC_BASE + 8 else self.d.get(a, 0)
+    def __setitem__(self, a, v):
+        self.d[a] = v
+class DMA:
+    n = 0
+    def __init__(self):
+        self.channel = DMA.n
+        DMA.n += 1
+        self.registers = array("I", [0] * 16)
+    def pack_ctrl(self, **kw):
+        return 0
+    def config(self, read=None, write=None, count=None, ctrl=None, trigger=False):
+        if count is not None:
+            self.registers[2] = count
+    def active(self, v=None):
+        return True
+class Rp2:
+    DMA = DMA
+class Pin:
+    def value(self, v):
+        pass
+class Adc:
+    def read_u16(self):
+        return 0
+s = rp.DmaSampler(Rp2, Mem(), lambda o: 0x20001000, 4000, [Pin(), Pin()], Adc(), Adc())
+regs = s._regs
+ring = s._ring
+pos = [0]
+def convert(frames):
+    for f in range(frames):
+        p = pos[0]
+        ring[(4 * p) & 1023] = p & 0xFFF
+        ring[(4 * p + 1) & 1023] = 3000
+        ring[(4 * p + 2) & 1023] = 1000
+        ring[(4 * p + 3) & 1023] = 876
+        regs[2] -= 4
+        pos[0] = p + 1
+got = 0
+for block in range(2000):
+    convert(4)
+    if block == 1000:
+        micropython.heap_lock()
+    s.read(buf, 4)
+    got += buf[3] == (4 * block + 3) & 0xFFF
+micropython.heap_unlock()
+print("rp2040", got, s.overruns, s.slow[0], s.slow[1])
+"""
+
+
+def test_the_samplers_read_every_sample_and_allocate_nothing_in_the_micropython_vm(tmp_path):
+    script = tmp_path / "samplers.py"
+    script.write_text(_SAMPLERS_IN_THE_VM)
+    p = run_micropython([str(script)], timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["esp32", "1000", "0", "rp2040", "2000", "0", "3000", "1000"]

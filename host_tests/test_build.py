@@ -38,7 +38,7 @@ def test_a_bundle_has_every_module_compiled_hashed_and_listed(tmp_path, board, a
         data = (b / "lib" / rel).read_bytes()
         assert data[:2] == b"M\x06", rel              # .mpy version 6: MicroPython 1.22 on
         # the viper code is machine code for the board's processor; the rest is bytecode
-        native = rel in ("firmware/mains_monitor.mpy", "boards/mcu.mpy")
+        native = rel in ("firmware/mains_monitor.mpy", "boards/%s/sampler.mpy" % board)
         assert data[2] >> 2 == (ARCH_CODES[arch] if native else 0), rel
     assert "firmware/cpython.mpy" not in mpys
     assert int(size) == sum((b / "lib" / rel).stat().st_size for rel in mpys)

@@ -1,10 +1,10 @@
 # The ESP32 DevKitC: the HAL (firmware/hal.py, boards/mcu.py: McuBoard) on the chip's ADC1,
 # GPIOs, hardware timer, watchdog, RTC and USB serial line. Pin map: pins.py; wiring: README.
 #
-# Mains sampling: hardware timer 0 fires at sample_rate_hz with a hard interrupt, which
-# reads ADC1 into a ring (boards/mcu.py: MainsSampler) together with one of the slow
-# inputs in turn; read_block() waits for the next block in the ring. The interrupt keeps
-# the sample clock exact through everything the loop does between blocks. (The ESP32's
+# Mains sampling: hardware timer 0 fires at sample_rate_hz with a hard interrupt whose
+# viper handler reads the mains input on ADC1 into a ring (boards/esp32/sampler.py:
+# TimerSampler); the loop reads the slow inputs, one a block. The interrupt keeps the
+# sample clock exact through everything the loop does between blocks. (The ESP32's
 # ADC is non-linear within about 100 mV of either end at 11 dB attenuation: the sensor's
 # mid-rail bias keeps the mains wave well inside.)
 #
@@ -15,6 +15,7 @@ import machine
 
 from boards import mcu
 from boards.esp32 import pins
+from boards.esp32.sampler import TimerSampler
 
 
 def _drive(pin, level):
@@ -38,11 +39,9 @@ class Board(mcu.McuBoard):
         self._slow = [ADC(Pin(n), atten=ADC.ATTN_11DB)
                       for n in (pins.BATTERY_ADC, pins.CURRENT_ADC, pins.GEN_ADC,
                                 pins.OUTPUT_ADC)]
-        sampler = mcu.MainsSampler(self._adc.read_u16, self._read_slow)
+        sampler = TimerSampler(self._adc.read_u16, [a.read_u16 for a in self._slow],
+                               machine.disable_irq, machine.enable_irq)
         self._parts(machine, pins, fs_root, out, _drive, sampler, serial)
         self._timer = machine.Timer(0)
         self._timer.init(mode=machine.Timer.PERIODIC, freq=self.sample_rate_hz,
                          callback=sampler.isr, hard=True)
-
-    def _read_slow(self, k):
-        return self._slow[k].read_u16()

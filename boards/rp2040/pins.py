@@ -1,7 +1,8 @@
 # Raspberry Pi Pico (RP2040) pin map. The Pico brings out three ADC inputs (GP26-28; the
 # fourth, GP29, measures VSYS on the board), so the three slow signals that share GP28 go
 # through a 74HC4051 multiplexer selected by GP22 (S0) and GP20 (S1), S2 tied low: battery
-# current on channel 0, generator voltage on 1, output current on 2.
+# current on channel 0, generator voltage on 1, output current on 2. The DMA sampler
+# converts ADC0, 1 and 2 in that order: the three analog pins are fixed.
 from firmware import hal
 
 MAINS_ADC = 26          # ZMPT101B output, biased at mid-rail; 100k to ground (reads 0 unplugged)

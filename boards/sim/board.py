@@ -24,7 +24,7 @@ TICKS_HALF = TICKS_PERIOD >> 1
 
 SAMPLE_RATE_HZ = 4000
 BLOCK_LEN = 4                 # 1 ms blocks: the block period adds to every reaction time
-RING_SAMPLES = 256            # the board's sample ring: 64 ms at 4 kHz (boards/mcu.py)
+RING_SAMPLES = 256            # the boards' sample ring: 64 ms at 4 kHz (boards/*/sampler.py)
 _BATTERY_TICK_US = 100000
 _TRACE_EVERY_US = 10000000
 
@@ -182,7 +182,7 @@ class SimBoard:
     def _charge(self, n):
         # The loop asks for n more samples, having spent _spent_us since it asked for the
         # last ones: late by what that took beyond their time. The ring keeps RING_SAMPLES;
-        # a read loses what boards/mcu.py's read would (the oldest, so that the ring cannot
+        # a read loses what a board sampler's read would (the oldest, so that the ring cannot
         # overrun while it copies), and the monitor is told, as of any gap.
         period = 1000000 // self.sample_rate_hz
         lag = self.lag_us + self._spent_us - n * period

@@ -1,0 +1,101 @@
+# The ESP32's sampling: hardware timer 0 fires at the sample rate with a hard interrupt
+# whose handler, in viper, only reads the mains input and writes the ring. The slow inputs
+# (battery voltage and current, generator voltage, output current) are read by the loop, one
+# a block in turn, each averaged over SLOW_N readings (64 ms at a 1 ms block), with the
+# interrupt held off for the one conversion so that ADC1 is never read from two places at
+# once (the mains sample it delays by some 20 us is 0.4 degrees of a 50 Hz wave).
+#
+# The interrupt allocates nothing: the count wraps at 2^30, samples go into a preallocated
+# array. The ring holds RING samples (64 ms at 4 kHz): as long as the loop is back within
+# that, the mains monitor sees an unbroken waveform.
+import micropython
+from array import array
+from micropython import const
+
+import sys
+
+if sys.implementation.name != "micropython":        # the driver tests, under CPython
+    from firmware.cpython import ptr16, ptr32
+
+_RING = const(256)         # samples (64 ms at 4 kHz)
+SLOW_N = const(16)
+SLOW_INPUTS = const(4)
+_WRAP = const(0x3FFFFFFF)
+
+
+@micropython.viper
+def _copy_ring(ring, r: int, buf, n: int) -> int:
+    # n samples from the ring at r on into buf; returns r + n
+    src = ptr16(ring)
+    dst = ptr16(buf)
+    for i in range(n):
+        dst[i] = src[(r + i) & (_RING - 1)]
+    return r + n
+
+
+class TimerSampler:
+    RING = _RING
+
+    def __init__(self, read_mains, read_slow, disable_irq, enable_irq):
+        self._read = read_mains             # () -> 16-bit reading
+        self._read_slow = read_slow         # [k]() -> 16-bit reading of slow input k
+        self._off = disable_irq
+        self._on = enable_irq
+        self._ring = array("H", bytearray(2 * _RING))
+        self._w = array("i", [0])           # samples written, wrapping at 2^30
+        self._r = 0                         # samples read
+        self._k = 0                         # the slow input read next
+        self._m = 0                         # readings of each summed
+        self._sum = array("i", [0] * SLOW_INPUTS)
+        # a first reading of each now, so that nothing reads 0 V at boot
+        self.slow = array("i", [f() >> 4 for f in read_slow])
+        self.overruns = 0
+
+    @micropython.viper
+    def isr(self, _timer):
+        w = ptr32(self._w)
+        n = w[0]
+        ring = ptr16(self._ring)
+        ring[n & (_RING - 1)] = int(self._read()) >> 4
+        w[0] = (n + 1) & _WRAP
+
+    def available(self):
+        return (self._w[0] - self._r) & _WRAP
+
+    def read(self, buf, n):
+        # Wait for n samples, then copy them. Returns how many samples were lost just before
+        # these: a loop that fell more than the ring behind resumes at the oldest sample the
+        # interrupt cannot overwrite while this copies (MainsMonitor.gap); overruns counted.
+        while self.available() < n:
+            pass
+        w = self._w
+        lost = ((w[0] - self._r) & _WRAP) - (_RING - n)
+        if lost > 0:
+            self._r = (self._r + lost) & _WRAP
+            self.overruns += 1
+        else:
+            lost = 0
+        self._r = _copy_ring(self._ring, self._r, buf, n) & _WRAP
+        self._slow_one()
+        return lost
+
+    def _slow_one(self):
+        k = self._k
+        state = self._off()
+        v = self._read_slow[k]()
+        self._on(state)
+        self._sum[k] += v >> 4
+        if k < SLOW_INPUTS - 1:
+            self._k = k + 1
+            return
+        self._k = 0
+        self._m += 1
+        if self._m == SLOW_N:
+            self._m = 0
+            for j in range(SLOW_INPUTS):
+                self.slow[j] = self._sum[j] // SLOW_N
+                self._sum[j] = 0
+
+    def drop(self):
+        # Forget what is waiting (the loop looked away on purpose: hal skip()).
+        self._r = self._w[0]
