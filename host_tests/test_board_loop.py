@@ -179,3 +179,12 @@ def test_the_stall_bench_runs_each_stretch_in_micropython(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.split() == ["stretch", "gc_collect", "stretch", "supervisor_step",
                                 "stretch", "service", "stretch", "console_status"]
+
+
+def test_the_sample_interrupt_bench_runs_in_micropython():
+    # make bench counts the ESP32's handler under callgrind (tools/isr_cost.py)
+    from conftest import run_micropython
+    p = run_micropython(["tools/isr_cost.py"], timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split() == ["stretch", "empty_handler", "4000",
+                                "stretch", "esp32_sample_isr", "4000"]

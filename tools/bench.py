@@ -286,7 +286,7 @@ CYCLES_PER_INSTRUCTION = 2.8
 CHIPS_MHZ = (("rp2040", 125), ("esp32", 240))
 # What a block may cost (host instructions) in each phase: steady mains, and the rest.
 PHASE_BUDGET = {"steady": 4000}
-RING_MS = 64                    # the boards' sample ring (boards/mcu.py: 256 samples at 4 kHz)
+RING_MS = 64                    # the boards' sample ring (boards/*/sampler.py: 256 samples)
 OTHER_BUDGET = 8000
 
 
@@ -374,6 +374,26 @@ def stalls():
         row.update({k: round(v, 2) for k, v in _chip_ms(ins).items()})
         out[name] = row
     return out
+
+
+# An empty Python hard-IRQ handler on the rp2 port (cycles, FACTS): what any handler
+# costs before it does anything.
+EMPTY_IRQ_CYCLES = 1700
+
+
+def sample_isr():
+    # The ESP32's timer handler per sample (tools/isr_cost.py): host instructions beyond an
+    # empty Python handler, and its estimated share of each chip at the sample rate, the
+    # empty handler's cycles added. The RP2040 takes none: DMA fills its ring.
+    stretches = _stretches(["tools/isr_cost.py"])
+    if isinstance(stretches, str):
+        return {"error": stretches}
+    per = {name: ins // int(n) for ins, (name, n) in stretches}
+    extra = per["esp32_sample_isr"] - per["empty_handler"]
+    cycles = EMPTY_IRQ_CYCLES + extra * CYCLES_PER_INSTRUCTION
+    return {"instructions_beyond_empty_handler": extra,
+            "esp32_share_pct": round(100.0 * cycles * SAMPLE_RATE_HZ / 240e6, 1),
+            "rp2040_share_pct": 0.0}
 
 
 def bundles():
@@ -514,6 +534,7 @@ def main(argv):
         "micropython_block_path": heap(),
         "instructions_per_block": block_instructions(),
         "instructions_per_phase": phase_instructions(),
+        "sample_isr": sample_isr(),
         "stalls": stalls(),
         "firmware_heap": firmware_heap(),
         "bundle_bytes": bundles(),
@@ -567,6 +588,13 @@ def main(argv):
                                        "" if v["instructions_per_block"] <= v["budget"]
                                        else ": OVER", v["rp2040_share_pct"],
                                        v["esp32_share_pct"], v["blocks"]))
+    si = results["sample_isr"]
+    if "error" in si:
+        print("  sample interrupt: not counted (%s)" % si["error"])
+    else:
+        print("  per sample: ESP32 timer handler %d instructions beyond an empty handler, %.1f %%"
+              " of the chip at 4 kHz; RP2040 none (DMA)" % (
+                  si["instructions_beyond_empty_handler"], si["esp32_share_pct"]))
     st = results["stalls"]
     if "error" in st:
         print("  stalls: not counted (%s)" % st["error"])
