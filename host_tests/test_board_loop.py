@@ -178,7 +178,8 @@ def test_the_stall_bench_runs_each_stretch_in_micropython(tmp_path):
     p = run_micropython(["-X", "heapsize=1m", "tools/stall_cost.py", str(tmp_path)], timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.split() == ["stretch", "gc_collect", "stretch", "supervisor_step",
-                                "stretch", "service", "stretch", "console_status"]
+                                "stretch", "service", "stretch", "console_status",
+                                "stretch", "heap_look"]
 
 
 def test_the_sample_interrupt_bench_runs_in_micropython():

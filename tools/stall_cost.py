@@ -8,8 +8,8 @@
 # (LIB: the compiled firmware, as a board keeps it in its filesystem), after boot and two
 # seconds of steady mains, each of these runs between two callable() marks, so that
 # callgrind writes its instructions to a file of its own: a collection of the whole heap
-# (as the controller makes it), a supervisor step, the slow work between blocks, and a
-# status reply on the console. Prints one line per stretch, in order:
+# (as the controller makes it), a supervisor step, the slow work between blocks, a
+# status reply on the console, and the controller's look at the heap (once a second). Prints one line per stretch, in order:
 #   stretch NAME
 import gc
 import sys
@@ -44,6 +44,9 @@ names.append("service")
 callable(0)
 command("status")
 names.append("console_status")
+callable(0)
+ctrl._mem_free()
+names.append("heap_look")
 callable(0)
 for name in names:
     print("stretch", name)

@@ -70,9 +70,9 @@ class ReplayBoard(BenchBoard):
     def __init__(self, sc_dict, seconds, start_ms=0):
         sc = scenario.check(sc_dict)
         n = int(seconds * self.sample_rate_hz) // self.block_len * self.block_len
-        self.samples = array("H", [0] * n)
+        self.samples = array("H", bytearray(2 * n))     # no list of n first: a board's heap
         mains = Mains(sc, self.sample_rate_hz, 1000.0 / 360, lambda k, ev, started: None)
-        chunk = array("H", [0] * 400)
+        chunk = array("H", bytearray(800))
         for off in range(0, n, 400):
             m = min(400, n - off)
             mains.fill(chunk, m, off / self.sample_rate_hz)
