@@ -17,11 +17,9 @@ from firmware import alarms, events, hal
 XFER = const(0)          # the UPS changeover relay: "closed" means on the inverter side
 MAINS = const(1)
 GEN = const(2)
-PART_NAMES = ("transfer_relay", "mains_contactor", "generator_contactor")
 
 DID_NOT_OPEN = const(1)  # welded, or stuck on the inverter side
 DID_NOT_CLOSE = const(2)
-KIND_NAMES = ("", "did_not_open", "did_not_close")
 
 FEEDBACK_GRACE_MS = const(50)
 CHECK_MS = const(5)

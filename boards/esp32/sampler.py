@@ -1,9 +1,9 @@
 # The ESP32's sampling: hardware timer 0 fires at the sample rate with a hard interrupt
 # whose handler, in viper, only reads the mains input and writes the ring. The slow inputs
 # (battery voltage and current, generator voltage, output current) are read by the loop, one
-# a block in turn, each averaged over SLOW_N readings (64 ms at a 1 ms block), with the
-# interrupt held off for the one conversion so that ADC1 is never read from two places at
-# once (the mains sample it delays by some 20 us is 0.4 degrees of a 50 Hz wave).
+# every other block in turn, each averaged over SLOW_N readings (64 ms at a 1 ms block),
+# with the interrupt held off for the one conversion so that ADC1 is never read from two
+# places at once (the mains sample it delays by some 20 us is 0.4 degrees of a 50 Hz wave).
 #
 # The interrupt allocates nothing: the count wraps at 2^30, samples go into a preallocated
 # array. The ring holds RING samples (64 ms at 4 kHz): as long as the loop is back within
@@ -18,7 +18,7 @@ if sys.implementation.name != "micropython":        # the driver tests, under CP
     from firmware.cpython import ptr16, ptr32
 
 _RING = const(256)         # samples (64 ms at 4 kHz)
-SLOW_N = const(16)
+SLOW_N = const(8)
 SLOW_INPUTS = const(4)
 _WRAP = const(0x3FFFFFFF)
 
@@ -45,6 +45,7 @@ class TimerSampler:
         self._w = array("i", [0])           # samples written, wrapping at 2^30
         self._r = 0                         # samples read
         self._k = 0                         # the slow input read next
+        self._odd = False                   # blocks alternate: a slow input every other
         self._m = 0                         # readings of each summed
         self._sum = array("i", [0] * SLOW_INPUTS)
         # a first reading of each now, so that nothing reads 0 V at boot
@@ -66,20 +67,24 @@ class TimerSampler:
         # Wait for n samples, then copy them. Returns how many samples were lost just before
         # these: a loop that fell more than the ring behind resumes at the oldest sample the
         # interrupt cannot overwrite while this copies (MainsMonitor.gap); overruns counted.
-        while self.available() < n:
-            pass
-        w = self._w
-        lost = ((w[0] - self._r) & _WRAP) - (_RING - n)
+        # Then, every other block, one slow input, with the interrupt held off for its
+        # conversion.
+        r = self._r
+        ahead = (self._w[0] - r) & _WRAP
+        if ahead < n:
+            while self.available() < n:
+                pass
+            ahead = self.available()
+        lost = ahead - (_RING - n)
         if lost > 0:
-            self._r = (self._r + lost) & _WRAP
+            r = (r + lost) & _WRAP
             self.overruns += 1
         else:
             lost = 0
-        self._r = _copy_ring(self._ring, self._r, buf, n) & _WRAP
-        self._slow_one()
-        return lost
-
-    def _slow_one(self):
+        self._r = _copy_ring(self._ring, r, buf, n) & _WRAP
+        self._odd = not self._odd
+        if self._odd:
+            return lost
         k = self._k
         state = self._off()
         v = self._read_slow[k]()
@@ -87,7 +92,7 @@ class TimerSampler:
         self._sum[k] += v >> 4
         if k < SLOW_INPUTS - 1:
             self._k = k + 1
-            return
+            return lost
         self._k = 0
         self._m += 1
         if self._m == SLOW_N:
@@ -95,6 +100,7 @@ class TimerSampler:
             for j in range(SLOW_INPUTS):
                 self.slow[j] = self._sum[j] // SLOW_N
                 self._sum[j] = 0
+        return lost
 
     def drop(self):
         # Forget what is waiting (the loop looked away on purpose: hal skip()).

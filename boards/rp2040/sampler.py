@@ -61,22 +61,29 @@ _CNT = const(1)     # frames in this slot: SETTLE not summed, then SLOW_N summed
                     # negative: a ptr32 word reads back unsigned in a 64-bit unix port)
 _SB = const(2)      # battery sum
 _SS = const(3)      # multiplexer sum
-
-
-def _written(regs):
-    # frames the DMA has completed, modulo 2^26 (the count runs down from 2^28, so it is
-    # a small int on the chip)
-    return (-regs[_TRANS_COUNT] & _COUNT_MASK) >> 2
+_LOST = const(4)    # frames the last read skipped
 
 
 @micropython.viper
-def _take(state, frames, out, n: int) -> int:
-    # n frames from the ring at st[_R] on: the mains samples into buf, the slow inputs into
-    # their sums. Returns the frames taken in this slot.
+def _take(dma, state, frames, out, n: int) -> int:
+    # Where the DMA is (from its count left), and if n frames are there, those frames from
+    # the ring at st[_R] on: the mains samples into buf, the slow inputs into their sums.
+    # A loop that fell more than the ring behind resumes at the oldest frame the DMA cannot
+    # overwrite while this copies; st[_LOST] says how many it skipped. Returns the frames
+    # taken in this slot, or -1 when n frames are not there yet.
     st = ptr32(state)
+    r = st[_R]
+    ahead = ((((0 - int(ptr32(dma)[_TRANS_COUNT])) & _COUNT_MASK) >> 2) - r) & _POS_MASK
+    if ahead < n:
+        return -1
+    lost = ahead - (FRAMES - n)
+    if lost > 0:
+        r = (r + lost) & _POS_MASK
+    else:
+        lost = 0
+    st[_LOST] = lost
     ring = ptr16(frames)
     buf = ptr16(out)
-    r = st[_R]
     cnt = st[_CNT]
     sb = st[_SB]
     ss = st[_SS]
@@ -119,7 +126,7 @@ class DmaSampler:
         # objects (neither address is a small int on the chip)
         self._count_trig = addressof(self._regs) + 4 * _AL1_COUNT_TRIG
         self._fcs = ADC_BASE + _FCS
-        self._st = array("i", [0, 0, 0, 0])
+        self._st = array("i", [0, 0, 0, 0, 0])
         self.overruns = 0
         self._start()
 
@@ -153,23 +160,17 @@ class DmaSampler:
         st[_R] = st[_CNT] = st[_SB] = st[_SS] = 0
         m[adc + _CS] = CS_RUN                   # AINSEL 0: the first of a frame is the mains
 
-    def available(self):
-        return (_written(self._regs) - self._st[_R]) & _POS_MASK
-
     def read(self, buf, n):
         # Wait for n frames, then copy them. Returns how many samples were lost just before
-        # these: a loop that fell more than the ring behind resumes at the oldest frame the
-        # DMA cannot overwrite while this copies (MainsMonitor.gap); overruns counted.
-        while self.available() < n:
-            pass
+        # these (MainsMonitor.gap); overruns counted.
         st = self._st
-        lost = ((_written(self._regs) - st[_R]) & _POS_MASK) - (FRAMES - n)
-        if lost > 0:
-            st[_R] = (st[_R] + lost) & _POS_MASK
+        cnt = _take(self._regs, st, self._ring, buf, n)
+        while cnt < 0:
+            cnt = _take(self._regs, st, self._ring, buf, n)
+        lost = st[_LOST]
+        if lost:
             self.overruns += 1
-        else:
-            lost = 0
-        if _take(st, self._ring, buf, n) >= SETTLE + SLOW_N:
+        if cnt >= SETTLE + SLOW_N:
             lost += self._slot()
         return lost
 
@@ -193,4 +194,5 @@ class DmaSampler:
 
     def drop(self):
         # Forget what is waiting (the loop looked away on purpose: hal skip()).
-        self._st[_R] = _written(self._regs)
+        # (the count left runs down from 2^28, so it is a small int on the chip)
+        self._st[_R] = (-self._regs[_TRANS_COUNT] & _COUNT_MASK) >> 2

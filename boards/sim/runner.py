@@ -3,7 +3,7 @@ import sys
 
 from boards.sim.board import SimBoard
 from boards.sim.scenario import ScenarioError
-from firmware import (alarms, ats, contacts, events, generator, mains_monitor, settings_file,
+from firmware import (alarms, ats, events, generator, mains_monitor, settings_file,
                       supervisor)
 from firmware.commands import redact
 from firmware.config import Config
@@ -18,6 +18,9 @@ _FAULT_NAMES = (
     (mains_monitor.UF, "underfrequency"),
     (mains_monitor.OF, "overfrequency"),
 )
+# a contact fault's argument (contacts.py): the part << 4 | how it failed
+_CONTACT_PARTS = ("transfer_relay", "mains_contactor", "generator_contactor")   # XFER, MAINS, GEN
+_CONTACT_KINDS = ("", "did_not_open", "did_not_close")
 
 
 def interpreter():
@@ -159,8 +162,8 @@ class Simulation:
         elif code == events.EV_SHUTDOWN_PENDING:
             board.event(board.t_us, name, delay_s=arg)
         elif code == events.EV_CONTACT_FAULT:
-            board.event(board.t_us, name, part=contacts.PART_NAMES[arg >> 4],
-                        how=contacts.KIND_NAMES[arg & 15])
+            board.event(board.t_us, name, part=_CONTACT_PARTS[arg >> 4],
+                        how=_CONTACT_KINDS[arg & 15])
         elif code == events.EV_MAINS_SENSOR:
             board.event(board.t_us, name, how=mains_monitor.SENSOR_NAMES[arg])
         elif code == events.EV_SHED:
