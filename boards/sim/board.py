@@ -110,6 +110,7 @@ class SimBoard:
         self.source_conflicts = 0
         self.min_soc = self.battery.soc
         self._changes = []
+        self._deferred = []             # (t_us, out, on): outputs the late loop drives later
         self._loss_t = None           # start of the last disturbance met while on mains
         self._last_battery = 0
         self._last_gen = 0
@@ -217,7 +218,13 @@ class SimBoard:
         if self._out_state.get(out) == on:
             return
         self._out_state[out] = on
-        t = self.t_us
+        if self.lag_us or self._deferred:
+            # the loop runs lag_us behind the samples it has read: the pin moves then
+            self._deferred.append((self.t_us + self.lag_us, out, on))
+        else:
+            self._drive(self.t_us, out, on)
+
+    def _drive(self, t, out, on):
         self.outputs.append((t, out, on))
         if out == hal.OUT_XFER:
             was = self.relay.energised
@@ -352,7 +359,10 @@ class SimBoard:
             self.skip(min(1000, max(1, (end - self.t_us) // 1000)))
 
     def release_outputs(self):
-        # The controller has lost power or reset: every output drops to de-energised.
+        # The controller has lost power or reset: every output drops to de-energised, and
+        # what its late loop had yet to drive never is.
+        self._deferred = []
+        self.lag_us = self._spent_us = 0
         for out in sorted(self._out_state):
             self.set_output(out, False)
 
@@ -484,6 +494,11 @@ class SimBoard:
         # Bring relays, engine, battery and load to the end of the n samples just produced.
         self._k += n
         end = self._k * 1000000 // self.sample_rate_hz
+        if self._deferred:
+            d = self._deferred
+            while d and d[0][0] <= end:
+                t, out, on = d.pop(0)
+                self._drive(t, out, on)
         # The two contactors are mechanically interlocked, as in any contactor ATS: when
         # both move at the same instant (their coils dropped together by a controller
         # restart), the opening one lands first.
