@@ -326,45 +326,60 @@ def test_the_esp32_interrupt_fills_the_ring_and_the_loop_reads_every_sample_in_o
     seq = iter(range(100000))
     held = []                                  # each slow reading: was the interrupt off?
     off = []
+    now = [0]                                  # ticks_us
 
     def slow(k):
         def read():
             held.append(bool(off))
             return (1000 + k) << 4
         return read
+    clock = types.SimpleNamespace(ticks_us=lambda: now[0], ticks_add=lambda t, d: t + d,
+                                  ticks_diff=lambda a, b: a - b)
     s = TimerSampler(lambda: next(seq) << 4, [slow(k) for k in range(4)],
-                     lambda: off.append(1) or 5, lambda state: off.pop() and state == 5)
+                     lambda: off.append(1) or 5, lambda state: off.pop() and state == 5, clock)
     assert list(s.slow) == [1000, 1001, 1002, 1003]        # read once at boot
     held.clear()
+
+    def fire(k, late_us=0):                    # the timer: a sample every 250 us
+        for _ in range(k):
+            now[0] += 250
+            s.isr(None)
+        now[0] += late_us                      # the loop gets to it this much later
     buf = [0] * 4
     got = []
     for block in range(500):
-        for _ in range(4):
-            s.isr(None)
+        fire(4, block % 7 * 40)                # and the interrupt as late (latency)
+        now[0] -= block % 7 * 40
         assert s.read(buf, 4) == 0
         got += buf
-    assert got == list(range(2000)) and s.overruns == 0
+    assert got == list(range(2000)) and s.overruns == 0 and s.gaps == 0
     # the loop read one slow input every other block, each with the interrupt held off,
     # and averages each over SLOW_N readings
     assert len(held) == 250 and all(held) and not off
     assert list(s.slow) == [1000, 1001, 1002, 1003]
     # a loop 300 samples late (more than the ring) resumes at the oldest sample the
     # interrupt cannot overwrite during the copy, says how many it lost, and counts it
-    for _ in range(300):
-        s.isr(None)
+    fire(300)
     assert s.read(buf, 4) == 300 - (s.RING - 4)
     assert buf == list(range(2048, 2052)) and s.overruns == 1
     # and reads on from there, none lost
     assert s.read(buf, 4) == 0 and buf == list(range(2052, 2056))
     while s.available():
         s.read(buf, 4)
-    assert buf == list(range(2296, 2300)) and s.overruns == 1
+    assert buf == list(range(2296, 2300)) and s.overruns == 1 and s.gaps == 0
+    # a flash erase in the loop holds the interrupt off for 45 ms: no sample was taken,
+    # the clock says so, and the 180 periods are lost before the next samples
+    now[0] += 45000
+    fire(4)
+    assert s.read(buf, 4) == 180 and s.gaps == 1
+    assert buf == list(range(2300, 2304))
+    fire(4)
+    assert s.read(buf, 4) == 0 and s.gaps == 1           # and none after it
     # the count wraps at 2^30 without a hitch
-    s._w[0] = s._r = (1 << 30) - 2
-    for _ in range(4):
-        s.isr(None)
+    s._w[0] = s._r = s._seen = (1 << 30) - 2
+    fire(4)
     s.read(buf, 4)
-    assert s.available() == 0 and s.overruns == 1
+    assert s.available() == 0 and s.overruns == 1 and s.gaps == 1
 
 
 def _dma_sampler(monkeypatch):
@@ -801,7 +816,8 @@ seq = [0]
 def mains():
     seq[0] += 1
     return seq[0] << 4
-t = TimerSampler(mains, [lambda: 1 << 4] * 4, lambda: 0, lambda s: None)
+import time
+t = TimerSampler(mains, [lambda: 1 << 4] * 4, lambda: 0, lambda s: None, time)
 isr = t.isr
 buf = array("H", [0] * 4)
 got = 0

@@ -9,13 +9,14 @@
 # ADC and DMA fill its ring.) Prints one line per stretch, in order:
 #   stretch NAME CALLS
 import sys
+import time
 
 sys.path.insert(0, ".")
 
 from boards.esp32.sampler import TimerSampler  # noqa: E402
 
 N = 4000
-sampler = TimerSampler(lambda: 0x8000, [lambda: 0x8000] * 4, lambda: 0, lambda s: None)
+sampler = TimerSampler(lambda: 0x8000, [lambda: 0x8000] * 4, lambda: 0, lambda s: None, time)
 
 
 def empty(_timer):

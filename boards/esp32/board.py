@@ -11,6 +11,8 @@
 # Outputs hold through a watchdog reset: every output pad is held (Pin hold=True) and
 # released only for the moment it is changed, so the firmware that boots finds the
 # relays as they were (Supervisor.recover). A power cut drops them all, as on any board.
+import time
+
 import machine
 
 from boards import mcu
@@ -40,8 +42,9 @@ class Board(mcu.McuBoard):
                       for n in (pins.BATTERY_ADC, pins.CURRENT_ADC, pins.GEN_ADC,
                                 pins.OUTPUT_ADC)]
         sampler = TimerSampler(self._adc.read_u16, [a.read_u16 for a in self._slow],
-                               machine.disable_irq, machine.enable_irq)
+                               machine.disable_irq, machine.enable_irq, time)
         self._parts(machine, pins, fs_root, out, _drive, sampler, serial)
         self._timer = machine.Timer(0)
         self._timer.init(mode=machine.Timer.PERIODIC, freq=self.sample_rate_hz,
                          callback=sampler.isr, hard=True)
+        sampler.drop()                  # its clock starts with the timer

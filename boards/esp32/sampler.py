@@ -8,6 +8,12 @@
 # The interrupt allocates nothing: the count wraps at 2^30, samples go into a preallocated
 # array. The ring holds RING samples (64 ms at 4 kHz): as long as the loop is back within
 # that, the mains monitor sees an unbroken waveform.
+#
+# A flash write or erase stops the ESP32's cache, and with it every interrupt whose code
+# is not in IRAM, this one among them: for a sector erase, tens of ms without a sample,
+# and nothing in the ring says so. So each read also holds the samples against the clock
+# (time.ticks_us, the same crystal): when more than GAP_SLACK sample periods have gone by
+# that brought no sample, they are reported lost, as an overrun's are.
 import micropython
 from array import array
 from micropython import const
@@ -21,6 +27,8 @@ _RING = const(256)         # samples (64 ms at 4 kHz)
 SLOW_N = const(8)
 SLOW_INPUTS = const(4)
 _WRAP = const(0x3FFFFFFF)
+PERIOD_US = const(250)          # 4 kHz
+GAP_SLACK = const(1)            # periods of interrupt latency that are not a gap
 
 
 @micropython.viper
@@ -36,7 +44,8 @@ def _copy_ring(ring, r: int, buf, n: int) -> int:
 class TimerSampler:
     RING = _RING
 
-    def __init__(self, read_mains, read_slow, disable_irq, enable_irq):
+    def __init__(self, read_mains, read_slow, disable_irq, enable_irq, clock):
+        # clock: the time module (ticks_us, ticks_add, ticks_diff)
         self._read = read_mains             # () -> 16-bit reading
         self._read_slow = read_slow         # [k]() -> 16-bit reading of slow input k
         self._off = disable_irq
@@ -51,6 +60,13 @@ class TimerSampler:
         # a first reading of each now, so that nothing reads 0 V at boot
         self.slow = array("i", [f() >> 4 for f in read_slow])
         self.overruns = 0
+        self.gaps = 0                       # stretches with no interrupt, found by the clock
+        self._us = clock.ticks_us
+        self._add = clock.ticks_add
+        self._diff = clock.ticks_diff
+        self._seen = 0                      # samples written when the loop last looked
+        self._t = self._us()                # when the last of them was due (drop() again
+                                            # once the timer runs)
 
     @micropython.viper
     def isr(self, _timer):
@@ -81,6 +97,16 @@ class TimerSampler:
             self.overruns += 1
         else:
             lost = 0
+        # the clock: the samples written since the last look account for that much time
+        w = self._w[0]
+        t = self._add(self._t, ((w - self._seen) & _WRAP) * PERIOD_US)
+        self._seen = w
+        late = self._diff(self._us(), t) // PERIOD_US
+        if late > GAP_SLACK:
+            t = self._add(t, late * PERIOD_US)  # never taken: before these, in the loop's stall
+            lost += late
+            self.gaps += 1
+        self._t = t
         self._r = _copy_ring(self._ring, r, buf, n) & _WRAP
         self._odd = not self._odd
         if self._odd:
@@ -104,4 +130,5 @@ class TimerSampler:
 
     def drop(self):
         # Forget what is waiting (the loop looked away on purpose: hal skip()).
-        self._r = self._w[0]
+        self._r = self._seen = self._w[0]
+        self._t = self._us()
