@@ -179,7 +179,9 @@ def test_the_stall_bench_runs_each_stretch_in_micropython(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.split() == ["stretch", "gc_collect", "stretch", "supervisor_step",
                                 "stretch", "service", "stretch", "console_status",
-                                "stretch", "heap_look"]
+                                "stretch", "heap_look", "stretch", "mqtt_enable",
+                                "stretch", "-", "stretch", "mqtt_connect", "stretch", "-",
+                                "stretch", "mqtt_state"]
 
 
 def test_the_sample_interrupt_bench_runs_in_micropython():

@@ -370,6 +370,8 @@ def stalls():
         return {"error": stretches}
     out = {"heap_bytes": HEAP, "ring_ms": RING_MS}
     for ins, (name,) in stretches:
+        if name == "-":
+            continue
         row = {"instructions": ins}
         row.update({k: round(v, 2) for k, v in _chip_ms(ins).items()})
         out[name] = row
