@@ -60,7 +60,7 @@ test: $(STAMP) $(NUT) $(MOSQUITTO) $(STUBS)
 # files and formats, and the gaps on the simulated board; everything else is make test.
 CHECK := test_mains_cycles.py test_mains_monitor.py test_generator_sequence.py \
 	test_battery.py test_board_drivers.py test_config.py test_scenario_file.py \
-	test_sample_gaps.py test_transfer.py test_board_loop.py
+	test_sample_gaps.py test_transfer.py test_board_loop.py test_docs.py
 check: $(STAMP)
 	$(PY) -m pytest -n 2 -q $(addprefix host_tests/,$(CHECK)) \
 		-k "not micropython and not a_loss_in_or_just_after_a_gap"

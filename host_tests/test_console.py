@@ -249,7 +249,7 @@ def test_maint_is_refused_unless_the_load_is_on_good_mains_with_the_generator_at
 
 
 def test_the_tools_find_the_projects_venv_whatever_python_starts_them(tmp_path):
-    # As the README writes it, `python3 tools/vboard.py ...` with the system's python3,
+    # As docs/simulator.md writes it, `python3 tools/vboard.py ...` with the system's python3,
     # which has no micropython beside it: the tool runs itself again in .venv.
     base = getattr(sys, "_base_executable", None) or "python3"
     assert not os.path.exists(os.path.join(os.path.dirname(base), "micropython"))

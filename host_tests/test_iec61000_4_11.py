@@ -45,7 +45,7 @@ def test_dip_leaves_the_load_inside_itic(freq, volts, residual, cycles, phase):
         assert lost and lost[0]["reasons"] == ["undervoltage"]
         assert 200 <= m["detection_latency_ms"][0] <= 200 + 2 * 1000 / freq
     if residual in (0, 40):
-        assert m["detection_latency_ms"][0] <= 3.0     # the goal (README, Figures)
+        assert m["detection_latency_ms"][0] <= 3.0     # the goal (docs/benchmarks.md)
     loads = [e["event"] for e in rep["timeline"] if e["event"].startswith("load_to_")]
     assert loads == ["load_to_battery", "load_to_mains"]
     # never closed onto mains before the dip was over

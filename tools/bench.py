@@ -1,4 +1,4 @@
-# make bench: the figures the README quotes, measured, never asserted by a timed test.
+# make bench: the figures docs/benchmarks.md quotes, measured, never asserted by a timed test.
 #
 #   python3 tools/bench.py [--out out/bench/results.json]
 #

@@ -1,5 +1,6 @@
 # The ESP32 DevKitC: the HAL (firmware/hal.py, boards/mcu.py: McuBoard) on the chip's ADC1,
-# GPIOs, hardware timer, watchdog, RTC and USB serial line. Pin map: pins.py; wiring: README.
+# GPIOs, hardware timer, watchdog, RTC and USB serial line. Pin map: pins.py; wiring:
+# docs/wiring.md.
 #
 # Mains sampling: hardware timer 0 fires at sample_rate_hz with a hard interrupt whose
 # viper handler reads the mains input on ADC1 into a ring (boards/esp32/sampler.py:

@@ -1,5 +1,6 @@
 # The Raspberry Pi Pico (RP2040): the HAL (firmware/hal.py, boards/mcu.py: McuBoard) on the
-# chip's ADC with DMA, GPIOs, watchdog, RTC and USB serial line. Pin map: pins.py; wiring: README.
+# chip's ADC with DMA, GPIOs, watchdog, RTC and USB serial line. Pin map: pins.py; wiring:
+# docs/wiring.md.
 #
 # Mains sampling costs the CPU nothing per sample: the ADC converts on its own clock and
 # DMA fills the ring (boards/rp2040/sampler.py: DmaSampler), round-robin over the mains,
