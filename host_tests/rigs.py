@@ -3,6 +3,7 @@
 # broker (Debian's mosquitto) with a paho-mqtt subscriber.
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -111,32 +112,45 @@ def free_port():
         return s.getsockname()[1]
 
 
+def nut_config():
+    """The complete NUT configuration of docs/nut.md, as written there: {file name: text}."""
+    with open(os.path.join(ROOT, "docs", "nut.md")) as f:
+        text = f.read()
+    files = dict(re.findall(r"^`/etc/nut/([\w.]+)`:\n\n```\n(.*?)```", text, re.M | re.S))
+    assert sorted(files) == ["nut.conf", "ups.conf", "upsd.conf", "upsd.users", "upsmon.conf"], \
+        sorted(files)
+    return files
+
+
 class Nut:
-    """nutdrv_qx + upsd (+ upsmon) on loopback, configured in a temporary folder."""
+    """nutdrv_qx + upsd (+ upsmon) on loopback, configured in a temporary folder with
+    docs/nut.md's files, changing only what is the site's: the serial device, upsd's port,
+    where the state goes, what the shutdown runs."""
 
     def __init__(self, tmp_path, device, upsmon=False):
         self.dir = d = tmp_path / "nut"
         d.mkdir()
         self.port = free_port()
-        self.ups = "vb@127.0.0.1:%d" % self.port
+        self.ups = "rack1@127.0.0.1:%d" % self.port
         self.flag = d / "shutdown-ran"
-        (d / "ups.conf").write_text("[vb]\n  driver = nutdrv_qx\n  port = %s\n  protocol = megatec\n"
-                                    "  pollinterval = 1\n  pollfreq = 2\n" % device)
-        (d / "nut.conf").write_text("MODE=standalone\n")
-        (d / "upsd.conf").write_text("LISTEN 127.0.0.1 %d\n" % self.port)
-        (d / "upsd.users").write_text("[admin]\n  password = adminpw\n  instcmds = ALL\n"
-                                      "[mon]\n  password = monpw\n  upsmon primary\n")
-        (d / "upsmon.conf").write_text(
-            "MONITOR %s 1 mon monpw primary\nSHUTDOWNCMD \"/bin/touch %s\"\nPOLLFREQ 1\n"
-            "POLLFREQALERT 1\nFINALDELAY 0\nHOSTSYNC 1\nPOWERDOWNFLAG %s\n"
-            % (self.ups, self.flag, d / "killpower"))
-        for name in ("upsd.users", "upsmon.conf", "upsd.conf", "ups.conf"):
+        site = (("/dev/ttyACM0", str(device)),
+                ("LISTEN 127.0.0.1 3493", "LISTEN 127.0.0.1 %d" % self.port),
+                ("rack1@127.0.0.1:3493", self.ups),
+                ('"/sbin/shutdown -h +0"', '"/bin/touch %s"' % self.flag),
+                ("/etc/killpower", str(d / "killpower")))
+        files = nut_config()
+        for old, new in site:
+            assert sum(text.count(old) for text in files.values()) == 1, old
+            files = {name: text.replace(old, new) for name, text in files.items()}
+        self.admin_pw = re.search(r"\[admin\]\s+password = (\S+)", files["upsd.users"]).group(1)
+        for name, text in files.items():
+            (d / name).write_text(text)
             os.chmod(d / name, 0o600)
         self.env = dict(os.environ, NUT_CONFPATH=str(d), NUT_STATEPATH=str(d),
                         NUT_ALTPIDPATH=str(d))
         self.procs = []
         try:
-            self._start("nutdrv_qx", "-a", "vb", "-u", "root", "-F")
+            self._start("nutdrv_qx", "-a", "rack1", "-u", "root", "-F")
             self._wait(lambda: any(n.startswith("nutdrv_qx-") for n in os.listdir(d)), "nutdrv_qx")
             self._start("upsd", "-u", "root", "-F")
             self._wait(lambda: self.status() is not None, "upsd")
@@ -178,7 +192,7 @@ class Nut:
         return p.stdout.strip() if p.returncode == 0 else None
 
     def command(self, name):
-        return subprocess.run(["upscmd", "-u", "admin", "-p", "adminpw", self.ups, name],
+        return subprocess.run(["upscmd", "-u", "admin", "-p", self.admin_pw, self.ups, name],
                               env=self.env, capture_output=True, text=True, timeout=10)
 
     def watch(self, until, timeout, every=0.5):
