@@ -160,7 +160,8 @@ class Megatec:
             sup.shutdown.cancel(now)
             return
         if line[0] == "S":
-            sup.shutdown.request(now, *shutdown_args(line))
+            # is_command() let only a valid S command this far
+            sup.shutdown.request(now, *shutdown_args(line))  # pyright: ignore[reportOptionalIterable]
             return
         if line == "T":
             secs = 10

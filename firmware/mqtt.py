@@ -28,6 +28,8 @@
 #
 # Not on the control path: this allocates a little per message; nothing here runs inside
 # a block.
+# pyright: reportOptionalMemberAccess=false
+# (the stream exists in every state that uses it: the state machine says so, not the type)
 from micropython import const
 
 OFF = const(0)

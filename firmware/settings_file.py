@@ -54,7 +54,7 @@ def _config(data):
     settings = record.get("settings") if record is not None else None
     if not isinstance(settings, dict):
         return None
-    for version in range(record["v"], VERSION):
+    for version in range(record["v"], VERSION):  # pyright: ignore[reportOptionalSubscript]
         settings = _migrate(version, settings)
     cfg = Config()
     try:

@@ -12,6 +12,8 @@
 # counted and ignored. The time is the server's plus half the round trip, in local time
 # (clock.utc_offset_min); the controller sets the clock to it when they differ by two
 # seconds or more (the board clock counts whole seconds).
+# pyright: reportOptionalMemberAccess=false
+# (the socket exists in every state that uses it: the state machine says so, not the type)
 from micropython import const
 
 IDLE = const(0)

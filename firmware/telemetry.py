@@ -62,7 +62,8 @@ class Telemetry:
     def __init__(self, ctrl, open_stream):
         self._ctrl = ctrl
         self.client = mqtt.Client(open_stream, ctrl.board.ticks_diff)
-        self.client.on_connect = self._on_connect
+        # (the client's callbacks are None until set: pyright takes None for their type)
+        self.client.on_connect = self._on_connect  # pyright: ignore[reportAttributeAccessIssue]
         self.enabled = False
         self._base = ""
         self._seen = 0                # events of the ring already published
@@ -107,7 +108,7 @@ class Telemetry:
                     from firmware.commands import Commands
                     self._commands = Commands(self._ctrl, per_line=True)
                 self.client.subscribe(self._base + "/command")
-                self.client.on_message = self._received
+                self.client.on_message = self._received  # pyright: ignore[reportAttributeAccessIssue]
             else:
                 self.client.on_message = None
         elif not on:
