@@ -206,6 +206,7 @@ class Commands:
         output = b.output_w()
         tel = c.telemetry
         return json.dumps({
+            "version": VERSION,
             "mode": supervisor.MODE_NAMES[c.supervisor.mode],
             "source": self.source(),
             "mains_ok": mon.ok(),

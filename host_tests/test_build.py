@@ -15,6 +15,7 @@ from conftest import ROOT, run_micropython
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import build  # noqa: E402
+from firmware import VERSION  # noqa: E402
 
 
 # .mpy header byte 2: the native architecture (mpy-cross's numbering) << 2, sub-version
@@ -50,7 +51,9 @@ def test_a_bundle_has_every_module_compiled_hashed_and_listed(tmp_path, board, a
         assert meta["size"] == len(data)
         assert meta["sha256"] == hashlib.sha256(data).hexdigest()
     pkg = json.loads((b / "package.json").read_text())
-    assert pkg["deps"] == [] and pkg["version"]
+    # the version stamped with the commit git describes (and whether the tree differs)
+    assert pkg["deps"] == [] and pkg["version"] == build.stamp_version()
+    assert re.fullmatch(re.escape(VERSION) + r"\+[0-9a-f]{7}(-dirty)?", pkg["version"])
     assert sorted(dest for dest, _ in pkg["urls"]) == mpys
     assert all(src == "lib/" + dest for dest, src in pkg["urls"])
     assert (b / "main.py").read_text() == "from boards.%s.main import run\nrun()\n" % board
@@ -85,8 +88,13 @@ def test_the_compiled_firmware_runs_in_the_micropython_vm(tmp_path):
         "c = Controller(b, cfg)\n"
         "while b.blocks_left():\n"
         "    c.step()\n"
-        "print('outputs', b.out_n, 'events', c.log.count)\n" % (str(lib), ROOT))
+        "print('outputs', b.out_n, 'events', c.log.count)\n"
+        "print(c.command('version'))\n"
+        "import json\n"
+        "print(json.loads(c.command('status json'))['version'])\n" % (str(lib), ROOT))
     p = run_micropython([str(script)], timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     words = p.stdout.split()
     assert int(words[1]) >= 2 and int(words[3]) >= 3      # to battery and back, logged
+    # the bundle's firmware reports the build's stamped version
+    assert words[4:] == ["OK", "version", build.stamp_version(), build.stamp_version()]

