@@ -51,7 +51,11 @@ $(STUBS): $(STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --target .stubs/rp2 $(RP2_STUBS)
 	touch $@
 
+# ruff: lint and format (ruff.toml), before any test
+LINT := $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
 test: $(STAMP) $(NUT) $(MOSQUITTO) $(STUBS)
+	$(LINT)
 	$(VENV)/bin/pyright
 	$(PY) -m pytest -n 2 --durations=15 host_tests
 
@@ -62,6 +66,7 @@ CHECK := test_mains_cycles.py test_mains_monitor.py test_generator_sequence.py \
 	test_battery.py test_board_drivers.py test_config.py test_scenario_file.py \
 	test_sample_gaps.py test_transfer.py test_board_loop.py test_docs.py
 check: $(STAMP)
+	$(LINT)
 	$(PY) -m pytest -n 2 -q $(addprefix host_tests/,$(CHECK)) \
 		-k "not micropython and not a_loss_in_or_just_after_a_gap"
 

@@ -7,7 +7,6 @@
 # Everything a block calls (outputs, inputs, readings) works on preallocated state and
 # small ints, so the control loop still allocates nothing on a board.
 import os
-import sys
 import time
 from array import array
 
@@ -15,8 +14,8 @@ from firmware import clock
 from firmware.files import DirFS
 from firmware.hal import NO_READING
 
-N_OUTPUTS = 8        # hal.OUT_*
-N_INPUTS = 6         # hal.IN_*
+N_OUTPUTS = 8  # hal.OUT_*
+N_INPUTS = 6  # hal.IN_*
 
 
 class Outputs:
@@ -30,7 +29,7 @@ class Outputs:
     def __init__(self, pins, drive):
         self._pins = pins
         self._drive = drive
-        self._low = None            # polarity not known until configure()
+        self._low = None  # polarity not known until configure()
         self._latch = bytearray(N_OUTPUTS)
 
     def configure(self, active_low):
@@ -72,7 +71,7 @@ class Wifi:
     RETRY_MS = 30000
 
     def __init__(self, network, ticks_ms, ticks_diff):
-        self._network = network         # None on a board without Wi-Fi (the plain Pico)
+        self._network = network  # None on a board without Wi-Fi (the plain Pico)
         self._ms = ticks_ms
         self._diff = ticks_diff
         self._wlan = None
@@ -81,7 +80,7 @@ class Wifi:
 
     def start(self, ssid, password):
         if self._ssid or not ssid:
-            return                      # once, at boot
+            return  # once, at boot
         self._ssid = ssid
         self._password = password
         if self._network is not None:
@@ -97,7 +96,7 @@ class Wifi:
         try:
             w.connect(self._ssid, self._password)
         except OSError:
-            pass                        # busy or refused: asked again after RETRY_MS
+            pass  # busy or refused: asked again after RETRY_MS
 
     def check(self):
         # Why the network cannot be used now: "" when it can (joined, or no Wi-Fi set up,
@@ -126,11 +125,12 @@ class RoomSensor:
     def __init__(self, pin, ticks_ms, ticks_diff):
         import ds18x20
         import onewire
+
         self._ds = ds18x20.DS18X20(onewire.OneWire(pin))
         self._ms = ticks_ms
         self._diff = ticks_diff
         self._rom = None
-        self._t = None          # when the conversion under way began
+        self._t = None  # when the conversion under way began
 
     def read_c10(self):
         now = self._ms()
@@ -149,7 +149,7 @@ class RoomSensor:
                     value = int(round(c * 10))
             self._ds.convert_temp()
             self._t = now
-        except Exception:       # the driver raises plain Exception on a CRC error
+        except Exception:  # the driver raises plain Exception on a CRC error
             self._rom = None
             self._t = None
         return value
@@ -166,7 +166,7 @@ class EdgeFrequency:
     def __init__(self, ticks_us, ticks_diff):
         self._us = ticks_us
         self._diff = ticks_diff
-        self._n = array("i", [0, 0, 0])   # edges, first edge time, last edge time
+        self._n = array("i", [0, 0, 0])  # edges, first edge time, last edge time
         self._t0 = ticks_us()
         self._hz = 0
 
@@ -227,7 +227,7 @@ class StreamSerial:
         # them), at most OUT_MAX at a time.
         if not self._poll_out.poll(0):
             return 0
-        data = data[:self.OUT_MAX]
+        data = data[: self.OUT_MAX]
         self._out.write(data)
         if hasattr(self._out, "flush"):
             self._out.flush()
@@ -279,7 +279,7 @@ class McuBoard:
         try:
             os.mkdir(fs_root)
         except OSError:
-            pass                                # it is there already
+            pass  # it is there already
         self.fs = DirFS(fs_root)
         self._outputs = Outputs(out, drive)
         self._inputs = Inputs([Pin(pins.INPUTS[k], Pin.IN, Pin.PULL_UP) for k in range(N_INPUTS)])
@@ -290,8 +290,10 @@ class McuBoard:
         if serial is None:
             import select
             import sys
-            serial = StreamSerial(sys.stdin.buffer, sys.stdout.buffer, select.poll,
-                                  select.POLLIN, select.POLLOUT)
+
+            serial = StreamSerial(
+                sys.stdin.buffer, sys.stdout.buffer, select.poll, select.POLLIN, select.POLLOUT
+            )
         self._serial = serial
         self._wdt_class = machine.WDT
         self._wdt = None
@@ -300,7 +302,7 @@ class McuBoard:
         try:
             import network
         except ImportError:
-            network = None              # a board without a radio
+            network = None  # a board without a radio
         self._wifi = Wifi(network, time.ticks_ms, time.ticks_diff)
 
     def configure(self, cfg):
@@ -329,7 +331,7 @@ class McuBoard:
         return time.ticks_ms()
 
     def on_gap(self, lost):
-        pass                # until the firmware sets its own (hal.py)
+        pass  # until the firmware sets its own (hal.py)
 
     def skip(self, ms):
         time.sleep_ms(ms)
@@ -389,6 +391,7 @@ class McuBoard:
         if why:
             raise OSError(why)
         from boards.net import tcp_open
+
         return tcp_open(host, port)
 
     def udp_open(self, host, port):
@@ -396,6 +399,7 @@ class McuBoard:
         if why:
             raise OSError(why)
         from boards.net import udp_open
+
         return udp_open(host, port)
 
     def time_s(self):
@@ -419,6 +423,7 @@ def run(board, reset):
     import micropython
 
     from firmware.controller import Controller
+
     if board.fs.read(MAINT_FLAG) is not None:
         board.fs.remove(MAINT_FLAG)
         print("maintenance: the controller is not running; reset to start it")

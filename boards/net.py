@@ -1,7 +1,8 @@
 # A TCP stream that never waits: what the firmware's MQTT client (firmware/mqtt.py) talks
-# through, the HAL's tcp_open(host, port); and a UDP socket for the NTP client (udp_open). The same lines run on the boards (MicroPython's
-# socket and select), in the virtual board (the unix port) and in the host tests
-# (CPython). The host is an IPv4 address: a name would need a DNS lookup, which blocks.
+# through, the HAL's tcp_open(host, port); and a UDP socket for the NTP client
+# (udp_open). The same lines run on the boards (MicroPython's socket and select), in the
+# virtual board (the unix port) and in the host tests (CPython). The host is an IPv4
+# address: a name would need a DNS lookup, which blocks.
 import errno
 import select
 import socket

@@ -12,30 +12,30 @@ SHUTDOWN = const(1)
 TRIP = const(2)
 CLASS_NAMES = ("warning", "shutdown", "electrical_trip")
 
-AL_TRANSFER_CHATTER = const(1)   # too many transfers in a minute: held on battery
+AL_TRANSFER_CHATTER = const(1)  # too many transfers in a minute: held on battery
 AL_GEN_FAIL_TO_START = const(2)
 AL_GEN_OUT_OF_LIMITS = const(3)
 AL_GEN_OVERSPEED = const(4)
 AL_GEN_FAIL_TO_STOP = const(5)
 AL_BATTERY_LOW = const(6)
-AL_BATTERY_FAILED = const(7)     # a self-test failed: the battery needs attention
-AL_STATE_LOST = const(8)         # the saved counters and schedule were unreadable or unwritable
-AL_ENGINE_SERVICE = const(9)     # engine running hours reached the service interval
-AL_RELAY_SERVICE = const(10)     # relay and contactor operations reached the inspection interval
-AL_BATTERY_AGE = const(11)       # the battery reached its replacement age
-AL_CONFIG_LOST = const(12)       # the saved configuration was unreadable: running on defaults
+AL_BATTERY_FAILED = const(7)  # a self-test failed: the battery needs attention
+AL_STATE_LOST = const(8)  # the saved counters and schedule were unreadable or unwritable
+AL_ENGINE_SERVICE = const(9)  # engine running hours reached the service interval
+AL_RELAY_SERVICE = const(10)  # relay and contactor operations reached the inspection interval
+AL_BATTERY_AGE = const(11)  # the battery reached its replacement age
+AL_CONFIG_LOST = const(12)  # the saved configuration was unreadable: running on defaults
 # A relay or contactor whose feedback disagrees with its command (contacts.py).
 AL_XFER_RELAY_FAULT = const(13)
 AL_MAINS_CONTACTOR_FAULT = const(14)
 AL_GEN_CONTACTOR_FAULT = const(15)
-AL_MAINS_SENSOR = const(16)      # the mains reading is not mains at all: not used
-AL_BATTERY_SENSOR = const(17)    # battery readings out of range: runtime reckoned blind
-AL_EMERGENCY_STOP = const(18)    # the emergency stop chain opened: engine stopped
-AL_LOW_FUEL = const(19)          # the fuel tank's low-level switch
-AL_ROOM_HOT = const(20)          # the battery room above env.temp_high_c: the battery ages fast
-AL_ROOM_COLD = const(21)         # below env.temp_low_c: the battery holds less
-AL_ROOM_SENSOR = const(22)       # env.sensor on, and no reading from it
-AL_BATTERY_DEAD = const(23)      # on battery, the inverter cut out: the bank cannot carry the load
+AL_MAINS_SENSOR = const(16)  # the mains reading is not mains at all: not used
+AL_BATTERY_SENSOR = const(17)  # battery readings out of range: runtime reckoned blind
+AL_EMERGENCY_STOP = const(18)  # the emergency stop chain opened: engine stopped
+AL_LOW_FUEL = const(19)  # the fuel tank's low-level switch
+AL_ROOM_HOT = const(20)  # the battery room above env.temp_high_c: the battery ages fast
+AL_ROOM_COLD = const(21)  # below env.temp_low_c: the battery holds less
+AL_ROOM_SENSOR = const(22)  # env.sensor on, and no reading from it
+AL_BATTERY_DEAD = const(23)  # on battery, the inverter cut out: the bank cannot carry the load
 
 # code: (name, class)
 TABLE = {
@@ -65,9 +65,17 @@ TABLE = {
 }
 # Warnings that still wait for acknowledgement. The maintenance-due warnings clear when the
 # counter is reset (`counters reset ...`), not by themselves.
-_LATCHING_WARNINGS = (AL_BATTERY_FAILED, AL_BATTERY_DEAD, AL_STATE_LOST, AL_CONFIG_LOST,
-                      AL_XFER_RELAY_FAULT, AL_MAINS_CONTACTOR_FAULT, AL_GEN_CONTACTOR_FAULT,
-                      AL_MAINS_SENSOR, AL_BATTERY_SENSOR)
+_LATCHING_WARNINGS = (
+    AL_BATTERY_FAILED,
+    AL_BATTERY_DEAD,
+    AL_STATE_LOST,
+    AL_CONFIG_LOST,
+    AL_XFER_RELAY_FAULT,
+    AL_MAINS_CONTACTOR_FAULT,
+    AL_GEN_CONTACTOR_FAULT,
+    AL_MAINS_SENSOR,
+    AL_BATTERY_SENSOR,
+)
 NAMES = {code: row[0] for code, row in TABLE.items()}
 
 

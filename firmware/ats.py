@@ -34,7 +34,7 @@ class Ats:
         self.target = MAINS
         self.state = AT
         self._t = 0
-        self.mains_ops = 0            # contactor operations since boot
+        self.mains_ops = 0  # contactor operations since boot
         self.gen_ops = 0
 
     def configure(self, cfg):
@@ -76,8 +76,11 @@ class Ats:
                 self.state = OPENING
                 self._t = now
         elif state == OPENING:
-            if (self._diff(now, self._t) >= self._operate + self._dead
-                    and not self._contacts.closed(MAINS if target == GEN else GEN)):
+            if self._diff(
+                now, self._t
+            ) >= self._operate + self._dead and not self._contacts.closed(
+                MAINS if target == GEN else GEN
+            ):
                 self.position = target
                 self._set(target, True)
                 self.state = CLOSING

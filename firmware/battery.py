@@ -33,17 +33,19 @@ from array import array
 
 from micropython import const
 
-_EMPTY_MV = const(1930)       # per cell, open circuit
-_SPAN_MV = const(220)         # full (2150) minus empty
-_PERIOD_MS = const(1000)      # the estimate is refreshed once a second
-_REST_MS = const(60000)       # at rest this long: trust the voltage fully
-_SETTLE_MS = const(2000)      # into a discharge before capacity is measured
-_LEARN_P10 = const(200)       # voltage-estimated charge lost (0.1 per mille) before capacity is believed
-_MIN_MV = const(1000)         # per cell: a plausible reading lies in between
+_EMPTY_MV = const(1930)  # per cell, open circuit
+_SPAN_MV = const(220)  # full (2150) minus empty
+_PERIOD_MS = const(1000)  # the estimate is refreshed once a second
+_REST_MS = const(60000)  # at rest this long: trust the voltage fully
+_SETTLE_MS = const(2000)  # into a discharge before capacity is measured
+_LEARN_P10 = const(
+    200
+)  # voltage-estimated charge lost (0.1 per mille) before capacity is believed
+_MIN_MV = const(1000)  # per cell: a plausible reading lies in between
 _MAX_MV = const(2800)
 _MAX_RATED_MA = const(500000)
-_DEAD_MS = const(300)         # on battery with no current this long: it cannot carry the load
-_LEARN_WAIT_S = const(3)      # the settling before a measurement starts, and its refresh
+_DEAD_MS = const(300)  # on battery with no current this long: it cannot carry the load
+_LEARN_WAIT_S = const(3)  # the settling before a measurement starts, and its refresh
 NO_RUNTIME_LIMIT = const(999999)
 
 
@@ -52,28 +54,28 @@ class BatteryMonitor:
         self._diff = ticks_diff
         self._peukert = array("H", [1024] * 256)
         self.configure(cfg)
-        self.charge_uah = -1           # unknown until the first reading
+        self.charge_uah = -1  # unknown until the first reading
         self.runtime_s = NO_RUNTIME_LIMIT
-        self.sure_s = NO_RUNTIME_LIMIT    # the runtime a decision may count on (see above)
-        self.soc_pm = 1000             # state of charge, per mille
+        self.sure_s = NO_RUNTIME_LIMIT  # the runtime a decision may count on (see above)
+        self.soc_pm = 1000  # state of charge, per mille
         self.voltage_mv = 0
-        self.current_ma = 0            # discharge positive
+        self.current_ma = 0  # discharge positive
         self._t = 0
         self._t_rest = 0
-        self.r_measured = 0            # internal resistance from the last load step, mOhm
+        self.r_measured = 0  # internal resistance from the last load step, mOhm
         self._v_prev = 0
         self._i_prev = 0
-        self.learned_mah = 0           # lowest capacity measured in a discharge since boot, 0 if none
-        self._learned0 = 0             # that, before the present discharge
+        self.learned_mah = 0  # lowest capacity measured in a discharge since boot, 0 if none
+        self._learned0 = 0  # that, before the present discharge
         self._dis_t = 0
         self._dis_i = 0
         self._drawn_uah = 0
         self._soc0 = -1
         self.sensor_fault = False
         self._blind_uah = 0
-        self.temp_pm = 1000            # capacity at the room's temperature (environment.py)
-        self.worst_temp_pm = 1000      # the same, at the coldest the room may be when unread
-        self.dead = False              # carrying the load, it gave out (watch())
+        self.temp_pm = 1000  # capacity at the room's temperature (environment.py)
+        self.worst_temp_pm = 1000  # the same, at the coldest the room may be when unread
+        self.dead = False  # carrying the load, it gave out (watch())
         self._t_alive = 0
 
     def configure(self, cfg):
@@ -91,7 +93,7 @@ class BatteryMonitor:
         # Peukert weight x1024 for a current of i/4 times the 20-hour current.
         for i in range(256):
             ratio = i / 4.0
-            self._peukert[i] = int(1024 * (ratio ** k if ratio > 1.0 else 1.0))
+            self._peukert[i] = int(1024 * (ratio**k if ratio > 1.0 else 1.0))
 
     def _resistance(self):
         return self.r_measured if self.r_measured else self._r
@@ -150,7 +152,8 @@ class BatteryMonitor:
             self.dead = False
             return False
         gone = (i_ma <= self._i20 // 20 or v_mv <= self._cutoff_cell * self.cells) and not (
-            self.sensor_fault or v_mv < self.cells * _MIN_MV)
+            self.sensor_fault or v_mv < self.cells * _MIN_MV
+        )
         if not gone:
             self._t_alive = now
         elif not self.dead and self._diff(now, self._t_alive) >= _DEAD_MS:
@@ -162,8 +165,10 @@ class BatteryMonitor:
         # Called every block; does its work once a second.
         if self.charge_uah >= 0 and self._diff(now, self._t) < _PERIOD_MS:
             return
-        if not (self.cells * _MIN_MV <= v_mv <= self.cells * _MAX_MV
-                and -self._max_ma <= i_ma <= self._max_ma):
+        if not (
+            self.cells * _MIN_MV <= v_mv <= self.cells * _MAX_MV
+            and -self._max_ma <= i_ma <= self._max_ma
+        ):
             self._blind(now, on_batt)
             return
         if self.sensor_fault:
@@ -256,14 +261,14 @@ class BatteryMonitor:
             return
         lost = self._soc0 - soc10
         if lost >= _LEARN_P10:
-            mah = self._drawn_uah // lost * 10      # uAh per per-mille is mAh
+            mah = self._drawn_uah // lost * 10  # uAh per per-mille is mAh
             prev = self._learned0
             self.learned_mah = mah if prev == 0 or mah < prev else prev
 
     def capacity_mah(self):
         # The rating at the room's temperature, or what a discharge measured if less (that
         # was measured at whatever temperature the room had: no correction on top).
-        cap = self.cap_mah // 100 * self.temp_pm // 10     # stays below 2^30 at 1000 Ah
+        cap = self.cap_mah // 100 * self.temp_pm // 10  # stays below 2^30 at 1000 Ah
         if 0 < self.learned_mah < cap:
             return self.learned_mah
         return cap
@@ -281,7 +286,7 @@ class BatteryMonitor:
         # current rises by v/cutoff. Reckon with that current, sag and Peukert both.
         i_ma = i_ma * (v_mv * 1024 // cutoff) >> 10
         # in tenths of a per mille: near empty a per mille is a tenth of what is left
-        sag = i_ma // 10 * self._resistance() // 100          # mV over the bank
+        sag = i_ma // 10 * self._resistance() // 100  # mV over the bank
         floor = self._share10((self._cutoff_cell - _EMPTY_MV) * self.cells + sag)
         share = self.soc_pm * 10 - floor
         if share <= 0:

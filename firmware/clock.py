@@ -21,7 +21,7 @@ def weekday(secs):
 def civil(secs):
     # (year, month, day, hour, minute, second)
     days, rest = divmod(secs, DAY_S)
-    z = days + 10957 + 719468          # days since 0000-03-01
+    z = days + 10957 + 719468  # days since 0000-03-01
     era = z // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365

@@ -19,11 +19,13 @@ from firmware import VERSION, alarms, ats, clock, counters, events, generator, s
 from firmware import hal, mains_monitor, supervisor, transfer
 from firmware.config import SCHEMA, SECRET, row as config_row
 
-HELP = ("commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
-        "(manual mode), selftest battery, exercise, counters [reset engine|relays|battery], "
-        "clock [set YYYY-MM-DD HH:MM:SS], "
-        "alarms, ack NAME|all, log [json] [N], config show|get KEY|set KEY VALUE|save|reset, "
-        "version, unlock PIN, lock, maint")
+HELP = (
+    "commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
+    "(manual mode), selftest battery, exercise, counters [reset engine|relays|battery], "
+    "clock [set YYYY-MM-DD HH:MM:SS], "
+    "alarms, ack NAME|all, log [json] [N], config show|get KEY|set KEY VALUE|save|reset, "
+    "version, unlock PIN, lock, maint"
+)
 _MAX_LINE = 120
 _UNWATCHED = " (mains sensor out and no output sensor: a mains failure would not be seen)"
 _UNSET = " (clock not set: no exercise, log times from 2000; clock set YYYY-MM-DD HH:MM:SS)"
@@ -73,15 +75,22 @@ def arg_text(code, arg):
     return "%d" % arg
 
 
-MAX_REPLY = 1500            # bytes of a reply over MQTT (the client's queue holds 2 KB)
+MAX_REPLY = 1500  # bytes of a reply over MQTT (the client's queue holds 2 KB)
 
 
 def _log_lines(records, as_json):
     for seq, code, arg, at in records:
         name = events.NAMES.get(code, "event_%d" % code)
         if as_json:
-            yield json.dumps({"seq": seq, "time": clock.stamp(at), "event": name,
-                              "arg": arg, "text": arg_text(code, arg)})
+            yield json.dumps(
+                {
+                    "seq": seq,
+                    "time": clock.stamp(at),
+                    "event": name,
+                    "arg": arg,
+                    "text": arg_text(code, arg),
+                }
+            )
         else:
             yield "%s %s %s" % (clock.stamp(at), name, arg_text(code, arg))
 
@@ -93,7 +102,7 @@ def joined(lines, limit):
     size = 0
     cut = 0
     for line in lines:
-        if cut or limit and size + len(line) + 1 > limit - 80:     # room for the last
+        if cut or limit and size + len(line) + 1 > limit - 80:  # room for the last
             cut += 1
             continue
         out.append(line)
@@ -106,11 +115,11 @@ def joined(lines, limit):
 class Commands:
     def __init__(self, ctrl, per_line=False):
         self.ctrl = ctrl
-        self.per_line = per_line     # MQTT: the PIN comes with each command
+        self.per_line = per_line  # MQTT: the PIN comes with each command
         self._unlocked = False
-        self._idle_ms = 0            # since the last command that changed anything
+        self._idle_ms = 0  # since the last command that changed anything
         self._t_tick = None
-        self._line = ""              # the line being executed, as typed
+        self._line = ""  # the line being executed, as typed
 
     def tick(self, now):
         # Every few ms between blocks: the idle time, counted in steps that never wrap.
@@ -141,7 +150,7 @@ class Commands:
             if isinstance(reply, str) or stream:
                 return reply
             return joined(reply, MAX_REPLY if self.per_line else 0)
-        except Exception as e:   # a bug here must never reach the control loop
+        except Exception as e:  # a bug here must never reach the control loop
             return "ERR internal error: %s" % e
 
     def _execute(self, line, now):
@@ -205,29 +214,31 @@ class Commands:
         runtime = c.battery.runtime_s
         output = b.output_w()
         tel = c.telemetry
-        return json.dumps({
-            "version": VERSION,
-            "mode": supervisor.MODE_NAMES[c.supervisor.mode],
-            "source": self.source(),
-            "mains_ok": mon.ok(),
-            "mains_sensor": mains_monitor.SENSOR_NAMES[mon.sensor] or "ok",
-            "mains_v": round(mon.voltage(c.cfg), 1) if present else 0.0,
-            "mains_hz": round(mon.frequency(), 2) if present else 0.0,
-            "samples_lost": mon.samples_lost,
-            "battery_v": b.battery_mv() / 1000.0,
-            "soc_pct": c.battery.soc_pm / 10.0,
-            "runtime_s": None if runtime >= 999999 else runtime,
-            "battery_low": c.supervisor.low,
-            "generator": generator.NAMES[c.gen.state],
-            "room_c": None if c.env.temp_c10 == hal.NO_READING else c.env.temp_c10 / 10.0,
-            "output_w": None if output == hal.NO_READING else output,
-            "clock": clock.stamp(b.time_s()),
-            "clock_set": self._clock_set(),
-            "alarms": self._active_list(),
-            # NUT's T, S and C on the serial line run without the PIN (nut.allow_control)
-            "nut_control": c.cfg.get("nut.allow_control"),
-            "mqtt": tel.counts() if tel is not None and tel.enabled else None,
-        })
+        return json.dumps(
+            {
+                "version": VERSION,
+                "mode": supervisor.MODE_NAMES[c.supervisor.mode],
+                "source": self.source(),
+                "mains_ok": mon.ok(),
+                "mains_sensor": mains_monitor.SENSOR_NAMES[mon.sensor] or "ok",
+                "mains_v": round(mon.voltage(c.cfg), 1) if present else 0.0,
+                "mains_hz": round(mon.frequency(), 2) if present else 0.0,
+                "samples_lost": mon.samples_lost,
+                "battery_v": b.battery_mv() / 1000.0,
+                "soc_pct": c.battery.soc_pm / 10.0,
+                "runtime_s": None if runtime >= 999999 else runtime,
+                "battery_low": c.supervisor.low,
+                "generator": generator.NAMES[c.gen.state],
+                "room_c": None if c.env.temp_c10 == hal.NO_READING else c.env.temp_c10 / 10.0,
+                "output_w": None if output == hal.NO_READING else output,
+                "clock": clock.stamp(b.time_s()),
+                "clock_set": self._clock_set(),
+                "alarms": self._active_list(),
+                # NUT's T, S and C on the serial line run without the PIN (nut.allow_control)
+                "nut_control": c.cfg.get("nut.allow_control"),
+                "mqtt": tel.counts() if tel is not None and tel.enabled else None,
+            }
+        )
 
     def _cmd_status(self, args, now):
         if args and (len(args) > 1 or args[0].lower() != "json"):
@@ -236,20 +247,31 @@ class Commands:
             return self.status_json()
         c = self.ctrl
         sup = c.supervisor
-        return "OK mode %s, load %s, mains %s, generator %s, battery %d %%, runtime %s, alarms %s" % (
-            supervisor.MODE_NAMES[sup.mode], transfer.NAMES[c.transfer.state],
-            self._mains(), generator.NAMES[c.gen.state],
-            c.battery.soc_pm // 10,
-            "-" if c.battery.runtime_s >= 999999 else "%d s" % c.battery.runtime_s,
-            self._active() or "none") + self._unwatched() + self._clock_warning()
+        return (
+            "OK mode %s, load %s, mains %s, generator %s, battery %d %%, runtime %s, alarms %s"
+            % (
+                supervisor.MODE_NAMES[sup.mode],
+                transfer.NAMES[c.transfer.state],
+                self._mains(),
+                generator.NAMES[c.gen.state],
+                c.battery.soc_pm // 10,
+                "-" if c.battery.runtime_s >= 999999 else "%d s" % c.battery.runtime_s,
+                self._active() or "none",
+            )
+            + self._unwatched()
+            + self._clock_warning()
+        )
 
     def _clock_set(self):
         return self.ctrl.board.time_s() >= clock.VALID_FROM_S
 
     def _unwatched(self):
         c = self.ctrl
-        if (c.monitor.sensor and c.supervisor.ats.closed() == ats.MAINS
-                and c.board.output_w() == hal.NO_READING):
+        if (
+            c.monitor.sensor
+            and c.supervisor.ats.closed() == ats.MAINS
+            and c.board.output_w() == hal.NO_READING
+        ):
             return _UNWATCHED
         return ""
 
@@ -285,7 +307,9 @@ class Commands:
         name = args[0].lower()
         if len(args) > 1 or name not in supervisor.MODE_NAMES:
             return "ERR mode: %r is not a mode; allowed: %s" % (
-                " ".join(args), ", ".join(supervisor.MODE_NAMES))
+                " ".join(args),
+                ", ".join(supervisor.MODE_NAMES),
+            )
         why = sup.set_mode(now, supervisor.MODE_NAMES.index(name))
         if why:
             return "ERR mode %s: %s" % (name, why)
@@ -340,8 +364,11 @@ class Commands:
         # each with its class, and whether it waits for `ack`
         a = self.ctrl.alarms
         latched = a.latched()
-        shown = [_alarm_text(code, latched & (1 << code)) for code in sorted(alarms.TABLE)
-                 if a.is_active(code)]
+        shown = [
+            _alarm_text(code, latched & (1 << code))
+            for code in sorted(alarms.TABLE)
+            if a.is_active(code)
+        ]
         return "OK alarms: %s" % (", ".join(shown) or "none")
 
     def _cmd_ack(self, args, now):
@@ -349,7 +376,9 @@ class Commands:
         if len(args) != 1:
             return "ERR ack: allowed: ack NAME, ack all"
         name = args[0].lower()
-        codes = [c for c, n in alarms.NAMES.items() if (name == "all" or n == name) and a.is_active(c)]
+        codes = [
+            c for c, n in alarms.NAMES.items() if (name == "all" or n == name) and a.is_active(c)
+        ]
         if not codes:
             return "ERR ack: no active alarm %r; active: %s" % (name, self._active() or "none")
         for code in codes:
@@ -367,13 +396,20 @@ class Commands:
             return "ERR maint takes no argument"
         c = self.ctrl
         sup = c.supervisor
-        if not (c.monitor.ok() and c.transfer.state == transfer.ON_UTILITY and not sup.outage
-                and sup.ats.closed() == ats.MAINS and c.gen.state == generator.IDLE):
+        if not (
+            c.monitor.ok()
+            and c.transfer.state == transfer.ON_UTILITY
+            and not sup.outage
+            and sup.ats.closed() == ats.MAINS
+            and c.gen.state == generator.IDLE
+        ):
             # nothing would watch the supply while the board is in its REPL
             return "ERR maint: only with the load on good mains and the generator at rest"
         c.maintenance = True
-        return ("OK maintenance: the board restarts into its REPL without the controller; "
-                "outputs stay as they are where the board holds them; reset it to start again")
+        return (
+            "OK maintenance: the board restarts into its REPL without the controller; "
+            "outputs stay as they are where the board holds them; reset it to start again"
+        )
 
     def _cmd_version(self, args, now):
         return "OK version %s" % VERSION
@@ -387,7 +423,7 @@ class Commands:
         if len(rest) > 1 or (rest and not (rest[0].isdigit() and 1 <= int(rest[0]) <= top)):
             return "ERR log: allowed: log [json] [N] with N 1..%d" % top
         n = int(rest[0]) if rest else 10
-        c.collect_events(now)           # up to this moment
+        c.collect_events(now)  # up to this moment
         records = c.eventlog.records(n)
         if not records:
             return "OK log empty"
@@ -416,7 +452,7 @@ class Commands:
             if why:
                 return "ERR config set: %s" % why
             if key == "console.pin" and cfg.get(key) and not self.per_line:
-                self._open()        # whoever set it may save it: open until the idle lock
+                self._open()  # whoever set it may save it: open until the idle lock
             return "OK %s = %s (config save keeps it)" % (key, cfg.shown(key))
         if sub == "save" and len(args) == 1:
             try:
@@ -429,14 +465,19 @@ class Commands:
             if why:
                 return "ERR config reset: %s" % why
             return "OK defaults in force (config save keeps them)"
-        return "ERR config: allowed: config show, config get KEY, config set KEY VALUE, config save, config reset"
+        return (
+            "ERR config: allowed: config show, config get KEY, config set KEY VALUE,"
+            " config save, config reset"
+        )
 
     def _cmd_unlock(self, args, now):
         c = self.ctrl
         pin = c.cfg.get("console.pin")
         if self.per_line:
-            return "ERR unlock: over MQTT a command that changes anything carries the PIN: " \
-                   "pin PIN COMMAND"
+            return (
+                "ERR unlock: over MQTT a command that changes anything carries the PIN: "
+                "pin PIN COMMAND"
+            )
         if len(args) != 1:
             return "ERR unlock: allowed: unlock PIN"
         if not pin:
@@ -446,7 +487,8 @@ class Commands:
             return "ERR unlock: " + err
         self._open()
         return "OK unlocked for %d s without a command that changes anything" % c.cfg.get(
-            "console.lock_s")
+            "console.lock_s"
+        )
 
     def _cmd_lock(self, args, now):
         if args:

@@ -19,7 +19,7 @@ from firmware import megatec
 
 MAX_LINE = 120
 OUT_MAX = 2048
-_CHUNK = 64                 # bytes per write: a write that blocks, blocks briefly
+_CHUNK = 64  # bytes per write: a write that blocks, blocks briefly
 _CR = 13
 _LF = 10
 _CTRL_C = 3
@@ -38,9 +38,9 @@ class Console:
         self._after_cr = False
         self.megatec = megatec.Megatec(ctrl)
         self.lines = 0
-        self._out = bytearray()     # bytes the line has not taken yet
-        self._source = None         # the rest of a long reply, a line at a time
-        self.dropped = 0            # replies dropped, not yet told
+        self._out = bytearray()  # bytes the line has not taken yet
+        self._source = None  # the rest of a long reply, a line at a time
+        self.dropped = 0  # replies dropped, not yet told
 
     def feed(self, data, now):
         for byte in data:
@@ -77,7 +77,9 @@ class Console:
             self._say("ERR line too long (%d characters); allowed %d" % (n + overflow, MAX_LINE))
             return
         if garbage:
-            self._say("ERR the line has bytes that are not printable text; allowed: printable ASCII")
+            self._say(
+                "ERR the line has bytes that are not printable text; allowed: printable ASCII"
+            )
             return
         if n == 0:
             return
@@ -96,7 +98,7 @@ class Console:
             self._source = reply
             self.pump()
         else:
-            self.dropped += 1       # a long reply still going out: one at a time
+            self.dropped += 1  # a long reply still going out: one at a time
 
     def _say(self, text):
         self._queue("\r\n".join(text.split("\n")).encode() + b"\r\n")

@@ -14,7 +14,7 @@ from micropython import const
 
 from firmware import alarms, events, hal
 
-XFER = const(0)          # the UPS changeover relay: "closed" means on the inverter side
+XFER = const(0)  # the UPS changeover relay: "closed" means on the inverter side
 MAINS = const(1)
 GEN = const(2)
 
@@ -25,8 +25,11 @@ FEEDBACK_GRACE_MS = const(50)
 CHECK_MS = const(5)
 
 _INPUTS = (hal.IN_XFER_FB, hal.IN_MAINS_FB, hal.IN_GEN_FB)
-_ALARMS = (alarms.AL_XFER_RELAY_FAULT, alarms.AL_MAINS_CONTACTOR_FAULT,
-           alarms.AL_GEN_CONTACTOR_FAULT)
+_ALARMS = (
+    alarms.AL_XFER_RELAY_FAULT,
+    alarms.AL_MAINS_CONTACTOR_FAULT,
+    alarms.AL_GEN_CONTACTOR_FAULT,
+)
 
 
 class Contacts:
@@ -35,9 +38,9 @@ class Contacts:
         self._log = log
         self._alarms = alarm_set
         self._diff = board.ticks_diff
-        self._since = [0, 0, 0]          # when each part began to disagree
+        self._since = [0, 0, 0]  # when each part began to disagree
         self._odd = [False, False, False]
-        self.faults = [0, 0, 0]          # DID_NOT_* per part, 0 when it agrees
+        self.faults = [0, 0, 0]  # DID_NOT_* per part, 0 when it agrees
         self._t_check = 0
         self.configure(cfg)
 

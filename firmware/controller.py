@@ -43,10 +43,10 @@ from firmware.supervisor import Supervisor
 
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
-SERIAL_MS = 10                  # the console line and the network
-POLL_MS = 50                    # the clock's second, the console's timers, the event log
-GC_FREE = 24 * 1024             # collect the heap's garbage below this much free,
-GC_STEP = 2048                  # once this much more is taken since the last collection
+SERIAL_MS = 10  # the console line and the network
+POLL_MS = 50  # the clock's second, the console's timers, the event log
+GC_FREE = 24 * 1024  # collect the heap's garbage below this much free,
+GC_STEP = 2048  # once this much more is taken since the last collection
 
 
 class Controller:
@@ -59,11 +59,11 @@ class Controller:
         self.alarms = Alarms(self.log)
         now = board.ticks_ms()
         self.log.add(now, events.EV_BOOT, 0)
-        made = []                       # the monitor a saved configuration was tried with
+        made = []  # the monitor a saved configuration was tried with
 
         def monitor(c):
-            made.append(MainsMonitor(c, board.sample_rate_hz, board.ticks_diff,
-                                     board.block_len))
+            made.append(MainsMonitor(c, board.sample_rate_hz, board.ticks_diff, board.block_len))
+
         if cfg is None:
             # a saved calibration the monitor cannot use is not loaded (config.bak, or
             # the defaults, and config_lost): the one it was tried with is kept
@@ -75,8 +75,9 @@ class Controller:
         board.configure(cfg)
         self.battery = BatteryMonitor(self.cfg, board.ticks_diff)
         self.env = Environment(self.cfg, self.alarms)
-        self.supervisor = Supervisor(self.cfg, board, self.log, self.alarms, self.monitor,
-                                     self.battery)
+        self.supervisor = Supervisor(
+            self.cfg, board, self.log, self.alarms, self.monitor, self.battery
+        )
         self.transfer = self.supervisor.transfer
         self.gen = self.supervisor.gen
         self.commands = Commands(self)
@@ -97,14 +98,14 @@ class Controller:
         self._t_service = board.ticks_add(now, -SERVICE_MS)
         self._buf = array("H", [0] * board.block_len)
         self._mains_lost = False
-        self.maintenance = False        # `maint`: the board's loop ends and it restarts
+        self.maintenance = False  # `maint`: the board's loop ends and it restarts
         self._idle = False
         self._away_ms = 0
-        self._faults = 0                # the monitor's verdict when the supervisor last saw it
-        self._due = True                # the supervisor steps in the next block
-        self._t_sup = now               # when it is due by its stride, and the slow work
+        self._faults = 0  # the monitor's verdict when the supervisor last saw it
+        self._due = True  # the supervisor steps in the next block
+        self._t_sup = now  # when it is due by its stride, and the slow work
         self._t_svc = now
-        self._n = board.block_len       # samples the next read takes (MainsMonitor.need)
+        self._n = board.block_len  # samples the next read takes (MainsMonitor.need)
         self._per_ms = board.sample_rate_hz // 1000
         # Where the board clock's second began, in ticks: the log stamps its events from
         # it to the second (time_s() alone is floored, and so is an event's age).
@@ -119,16 +120,21 @@ class Controller:
         # allocation finds it full; CPython has no mem_free, and collects by itself.
         self._mem_free = getattr(gc, "mem_free", None)
         self._collect = gc.collect
-        self._freed = 0                 # free after the last collection, ours or not
+        self._freed = 0  # free after the last collection, ours or not
         self.collections = 0
-        board.on_gap = self.monitor.gap     # samples lost (hal.py): the monitor coasts
+        board.on_gap = self.monitor.gap  # samples lost (hal.py): the monitor coasts
 
     def _resume_cooldown(self, now):
         # A set still running at boot, with no outage to serve, was cooling down: it goes
         # on for what the persistent record says was left (cool_until, on the board clock).
         until = self.store.values["cool_until"]
         rtc = self.board.time_s()
-        if until and rtc >= clock.VALID_FROM_S and self.gen.running() and not self.supervisor.outage:
+        if (
+            until
+            and rtc >= clock.VALID_FROM_S
+            and self.gen.running()
+            and not self.supervisor.outage
+        ):
             self.gen.resume_cooldown(now, until - rtc if until > rtc else 0)
 
     def _note_cooldown(self, now, rtc):
@@ -193,8 +199,11 @@ class Controller:
             cfg.update(values)
         except ValueError as e:
             return str(e)
-        mains = [k for k in values if (k.startswith("mains.") or k.startswith("adc."))
-                 and cfg.get(k) != before[k]]
+        mains = [
+            k
+            for k in values
+            if (k.startswith("mains.") or k.startswith("adc.")) and cfg.get(k) != before[k]
+        ]
         if mains:
             if not (self.monitor.ok() and not self.transfer.on_battery()):
                 cfg.update(before)
@@ -231,6 +240,7 @@ class Controller:
             if not cfg.get("clock.ntp_server"):
                 return
             from firmware.sntp import Sntp
+
             self.sntp = Sntp(self.board.udp_open, self.board.ticks_diff)
         self.sntp.configure(cfg, now)
 
@@ -241,6 +251,7 @@ class Controller:
             if not cfg.get("mqtt.enabled"):
                 return
             from firmware.telemetry import Telemetry
+
             self.telemetry = Telemetry(self, self.board.tcp_open)
         self.telemetry.configure(cfg, now)
 
@@ -249,7 +260,7 @@ class Controller:
         # reply, a string (or with stream a source of lines, for the serial console).
         # Between blocks only.
         reply = (commands or self.commands).execute(line, self.board.ticks_ms(), stream)
-        self._wake()            # a command may change what must be timed
+        self._wake()  # a command may change what must be timed
         return reply
 
     def _wake(self):
@@ -275,7 +286,7 @@ class Controller:
             self.telemetry.service(now)
         if self.sntp is not None:
             secs = self.sntp.service(now, self._rtc_s)
-            if secs >= 0 and not -2 < secs - self._rtc_s < 2:      # the clock just polled
+            if secs >= 0 and not -2 < secs - self._rtc_s < 2:  # the clock just polled
                 self.set_clock(secs, now)
         # the rest (timers of seconds, the log's hold of a second) every POLL_MS, but not
         # while the UPS relay is in flight: a flash write can hold the CPU for ms
@@ -303,8 +314,12 @@ class Controller:
             left = free()
             if left > self._freed:
                 self._freed = left
-            if (left < GC_FREE and self._freed - left >= GC_STEP
-                    and self.supervisor.ats.settled() and self._n == board.block_len):
+            if (
+                left < GC_FREE
+                and self._freed - left >= GC_STEP
+                and self.supervisor.ats.settled()
+                and self._n == board.block_len
+            ):
                 self._collect()
                 self.collections += 1
                 self._freed = free()
@@ -319,7 +334,7 @@ class Controller:
         save = sup.exercise.plan(now, rtc, store.values, sup.can_exercise())
         if save:
             store.changed(save)
-            self._wake()            # an exercise started: its timing matters
+            self._wake()  # an exercise started: its timing matters
         latched = self.alarms.latched()
         if latched != store.values["latched"]:
             store.values["latched"] = latched
@@ -332,7 +347,7 @@ class Controller:
         # service() is due after it (the board's loop calls it then, between blocks).
         if self._idle:
             self._idle_step()
-            return True                 # each of these steps stands for 50-950 ms
+            return True  # each of these steps stands for 50-950 ms
         buf = self._buf
         n = self._n
         now = self._read(buf, n)
@@ -361,7 +376,7 @@ class Controller:
         # The monitor's verdict, its sensor or its `need` changed, or something is due: the
         # supervisor (every stride, at once on a change) and the slow work (every SERIAL_MS).
         mon = self.monitor
-        self._n = mon.need              # a whole block, or what could complete a trip
+        self._n = mon.need  # a whole block, or what could complete a trip
         board = self.board
         diff = board.ticks_diff
         faults = mon.faults

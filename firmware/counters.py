@@ -17,10 +17,10 @@ class Counters:
         self._log = log
         self._diff = diff
         self.configure(cfg)
-        self._seen = None             # the machines' own counts at the last update
+        self._seen = None  # the machines' own counts at the last update
         self._t = None
         self._run_ms = 0
-        self._warned = 0              # due alarms raised since boot or the last reset
+        self._warned = 0  # due alarms raised since boot or the last reset
 
     def configure(self, cfg):
         self._engine_s = cfg.get("maint.engine_h") * 3600
@@ -52,12 +52,21 @@ class Counters:
         if v["battery_since"] == 0 and rtc >= clock.VALID_FROM_S:
             v["battery_since"] = rtc
             store.changed(record.SOON)
-        self._due(now, alarms.AL_ENGINE_SERVICE,
-                  self._engine_s and v["engine_s"] - v["engine_svc_s"] >= self._engine_s)
-        self._due(now, alarms.AL_RELAY_SERVICE,
-                  self._relay_ops and self.relay_ops() - v["relay_svc"] >= self._relay_ops)
-        self._due(now, alarms.AL_BATTERY_AGE,
-                  self._battery_s and v["battery_since"] and rtc - v["battery_since"] >= self._battery_s)
+        self._due(
+            now,
+            alarms.AL_ENGINE_SERVICE,
+            self._engine_s and v["engine_s"] - v["engine_svc_s"] >= self._engine_s,
+        )
+        self._due(
+            now,
+            alarms.AL_RELAY_SERVICE,
+            self._relay_ops and self.relay_ops() - v["relay_svc"] >= self._relay_ops,
+        )
+        self._due(
+            now,
+            alarms.AL_BATTERY_AGE,
+            self._battery_s and v["battery_since"] and rtc - v["battery_since"] >= self._battery_s,
+        )
 
     def _due(self, now, code, due):
         bit = 1 << code
@@ -92,11 +101,24 @@ class Counters:
         since = v["engine_s"] - v["engine_svc_s"]
         age = "unknown (clock not set)"
         if v["battery_since"]:
-            age = "%d d (fitted %s)" % ((rtc - v["battery_since"]) // clock.DAY_S,
-                                        clock.text(v["battery_since"]))
-        return ("engine %d.%d h (%d.%d h since service), starts %d, cranks %d, "
-                "relay operations: changeover %d, mains contactor %d, generator contactor %d "
-                "(%d since inspection), battery age %s") % (
-            v["engine_s"] // 3600, v["engine_s"] % 3600 // 360, since // 3600, since % 3600 // 360,
-            v["starts"], v["cranks"], v["xfer_ops"], v["mains_ops"], v["gen_ops"],
-            self.relay_ops() - v["relay_svc"], age)
+            age = "%d d (fitted %s)" % (
+                (rtc - v["battery_since"]) // clock.DAY_S,
+                clock.text(v["battery_since"]),
+            )
+        return (
+            "engine %d.%d h (%d.%d h since service), starts %d, cranks %d, "
+            "relay operations: changeover %d, mains contactor %d, generator contactor %d "
+            "(%d since inspection), battery age %s"
+        ) % (
+            v["engine_s"] // 3600,
+            v["engine_s"] % 3600 // 360,
+            since // 3600,
+            since % 3600 // 360,
+            v["starts"],
+            v["cranks"],
+            v["xfer_ops"],
+            v["mains_ops"],
+            v["gen_ops"],
+            self.relay_ops() - v["relay_svc"],
+            age,
+        )

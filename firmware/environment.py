@@ -26,7 +26,7 @@ def capacity_pm(temp_c10):
 class Environment:
     def __init__(self, cfg, alarm_set):
         self._alarms = alarm_set
-        self.temp_c10 = hal.NO_READING     # the last good reading
+        self.temp_c10 = hal.NO_READING  # the last good reading
         self._hot_s = self._cold_s = self._missing_s = 0
         self.configure(cfg)
 
@@ -59,10 +59,20 @@ class Environment:
         self._missing_s = 0
         a.clear(now, alarms.AL_ROOM_SENSOR)
         self.temp_c10 = reading
-        self._hot_s = self._level(now, reading > self._high, reading <= self._high - HYST_C10,
-                                  self._hot_s, alarms.AL_ROOM_HOT)
-        self._cold_s = self._level(now, reading < self._low, reading >= self._low + HYST_C10,
-                                   self._cold_s, alarms.AL_ROOM_COLD)
+        self._hot_s = self._level(
+            now,
+            reading > self._high,
+            reading <= self._high - HYST_C10,
+            self._hot_s,
+            alarms.AL_ROOM_HOT,
+        )
+        self._cold_s = self._level(
+            now,
+            reading < self._low,
+            reading >= self._low + HYST_C10,
+            self._cold_s,
+            alarms.AL_ROOM_COLD,
+        )
 
     def _level(self, now, beyond, back, held_s, code):
         if beyond:

@@ -30,7 +30,7 @@ SIZE = 16
 BATCH = 16
 HOLD_MS = 200
 _PENDING_MAX = 256
-_SCAN_MAX = 16384             # junk longer than this at the end hides what is before it
+_SCAN_MAX = 16384  # junk longer than this at the end hides what is before it
 
 
 def pack(seq, code, arg, rtc):
@@ -45,8 +45,8 @@ def scan(data):
     n = len(data)
     while i + SIZE <= n:
         if data[i] == MARK:
-            body = data[i:i + 12]
-            if struct.unpack("<I", data[i + 12:i + 16])[0] == crc32(body) & 0xFFFFFFFF:
+            body = data[i : i + 12]
+            if struct.unpack("<I", data[i + 12 : i + 16])[0] == crc32(body) & 0xFFFFFFFF:
                 _, code, seq, arg, rtc = struct.unpack("<BBHiI", body)
                 out.append((seq, code, arg, rtc))
                 i += SIZE
@@ -59,9 +59,9 @@ class EventLog:
     def __init__(self, fs, max_records):
         self._fs = fs
         self.max_records = max_records
-        self._pending = []           # packed records not yet written
-        self._t_first = 0            # ticks_ms of the oldest of them
-        self.seen = 0                # EventRing.count already collected
+        self._pending = []  # packed records not yet written
+        self._t_first = 0  # ticks_ms of the oldest of them
+        self.seen = 0  # EventRing.count already collected
         self.dropped = 0
         self.writes = 0
         self.failed = False
@@ -98,7 +98,7 @@ class EventLog:
         if len(p) < BATCH and diff(now_ms, self._t_first) < hold_ms:
             return False
         if not self.flush():
-            self._t_first = now_ms      # a refusing filesystem: try again after the hold
+            self._t_first = now_ms  # a refusing filesystem: try again after the hold
             return False
         return True
 

@@ -5,22 +5,22 @@ from array import array
 from micropython import const
 
 EV_BOOT = const(1)
-EV_MAINS_LOST = const(2)        # arg: mains_monitor reason bits
+EV_MAINS_LOST = const(2)  # arg: mains_monitor reason bits
 EV_MAINS_RESTORED = const(3)
-EV_XFER_TO_BATTERY = const(4)   # transfer relay commanded to the battery side
+EV_XFER_TO_BATTERY = const(4)  # transfer relay commanded to the battery side
 EV_XFER_TO_UTILITY = const(5)  # arg: the source on the utility side (ats.MAINS/GEN)
-EV_ALARM = const(6)             # arg: alarm code
+EV_ALARM = const(6)  # arg: alarm code
 EV_ALARM_CLEARED = const(7)
-EV_GEN_START = const(8)         # start sequence begins (after any start delay)
-EV_GEN_CRANK = const(9)         # arg: attempt number
+EV_GEN_START = const(8)  # start sequence begins (after any start delay)
+EV_GEN_CRANK = const(9)  # arg: attempt number
 EV_GEN_READY = const(10)
-EV_GEN_STOP = const(11)         # arg: 1 when stopped by a protection
+EV_GEN_STOP = const(11)  # arg: 1 when stopped by a protection
 EV_GEN_FAIL_TO_START = const(12)  # arg: attempts made
-EV_BATTERY_LOW = const(13)      # arg: runtime left, s
+EV_BATTERY_LOW = const(13)  # arg: runtime left, s
 EV_BATTERY_OK = const(14)
-EV_MAINS_FLAPPING = const(15)   # arg: failures counted in the window
-EV_MODE = const(16)             # arg: supervisor mode
-EV_DRILL_START = const(17)      # arg: duration, s
+EV_MAINS_FLAPPING = const(15)  # arg: failures counted in the window
+EV_MODE = const(16)  # arg: supervisor mode
+EV_DRILL_START = const(17)  # arg: duration, s
 # A drill report is four records in a row: time to ready (ms, -1 if never), transfers,
 # lowest state of charge (per mille), then the end with 1 for pass, 0 for fail.
 EV_DRILL_READY_MS = const(18)
@@ -29,22 +29,22 @@ EV_DRILL_MIN_SOC = const(20)
 EV_DRILL_END = const(21)
 # A self-test report: resistance (mOhm), lowest voltage (mV), then the end (1 pass,
 # 0 fail, 2 interrupted).
-EV_SELFTEST_START = const(22)   # arg: duration, s
+EV_SELFTEST_START = const(22)  # arg: duration, s
 EV_SELFTEST_R = const(23)
 EV_SELFTEST_VMIN = const(24)
 EV_SELFTEST_END = const(25)
-EV_SHED = const(26)             # arg: 1 non-critical loads dropped, 0 restored
-EV_EXERCISE_START = const(27)   # arg: run time, s (less than configured when resumed)
-EV_EXERCISE_END = const(28)     # arg: 1 pass (generator ready), 0 fail, 2 interrupted
+EV_SHED = const(26)  # arg: 1 non-critical loads dropped, 0 restored
+EV_EXERCISE_START = const(27)  # arg: run time, s (less than configured when resumed)
+EV_EXERCISE_END = const(28)  # arg: 1 pass (generator ready), 0 fail, 2 interrupted
 EV_EXERCISE_SKIPPED = const(29)  # arg: minutes late; not allowed within the window
-EV_COUNTER_RESET = const(30)    # arg: 1 engine, 2 relays, 3 battery
+EV_COUNTER_RESET = const(30)  # arg: 1 engine, 2 relays, 3 battery
 EV_SHUTDOWN_PENDING = const(31)  # arg: delay, s
 EV_LOAD_OFF = const(32)
-EV_LOAD_ON = const(33)          # arg: 1 the load was off, 0 a pending shutdown cancelled
-EV_RECOVERED = const(34)        # arg: 1 booted into an outage the outputs showed
-EV_CONTACT_FAULT = const(35)    # arg: part * 16 + kind (contacts.py)
-EV_MAINS_SENSOR = const(36)     # arg: mains_monitor.SENSOR_* kind
-EV_CLOCK_SET = const(37)        # arg: the step, s (new minus old, within +-2^31)
+EV_LOAD_ON = const(33)  # arg: 1 the load was off, 0 a pending shutdown cancelled
+EV_RECOVERED = const(34)  # arg: 1 booted into an outage the outputs showed
+EV_CONTACT_FAULT = const(35)  # arg: part * 16 + kind (contacts.py)
+EV_MAINS_SENSOR = const(36)  # arg: mains_monitor.SENSOR_* kind
+EV_CLOCK_SET = const(37)  # arg: the step, s (new minus old, within +-2^31)
 
 NAMES = {
     EV_BOOT: "boot",

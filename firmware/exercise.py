@@ -56,7 +56,7 @@ class Exercise:
         if self.every_d == 0 or rtc < clock.VALID_FROM_S:
             return 0
         days = rtc // clock.DAY_S
-        back = (days + 5 - self._day) % self.every_d    # days since the last cycle day
+        back = (days + 5 - self._day) % self.every_d  # days since the last cycle day
         t = (days - back) * clock.DAY_S + self._at_s
         if t > rtc:
             t -= self.every_d * clock.DAY_S
@@ -97,7 +97,7 @@ class Exercise:
         until = rec["ex_until"]
         if until:
             if rtc >= until or rtc < until - self.run_s - self._window_s:
-                rec["ex_until"] = 0      # over while the board was down, or the clock moved
+                rec["ex_until"] = 0  # over while the board was down, or the clock moved
                 return store.SOON
             if can_start:
                 self.start(now, until - rtc)
@@ -107,7 +107,7 @@ class Exercise:
             return 0
         late = rtc - slot
         if late > self._window_s:
-            if rec["ex_slot"]:           # not on a board's first boot: nothing was missed
+            if rec["ex_slot"]:  # not on a board's first boot: nothing was missed
                 self._log.add(now, events.EV_EXERCISE_SKIPPED, late // 60)
             rec["ex_slot"] = slot
             return store.SOON
@@ -127,4 +127,8 @@ class Exercise:
         if slot <= rec["ex_slot"] or rtc - slot > self._window_s:
             slot += self.every_d * clock.DAY_S
         return "every %d d, next %s for %d s %s load" % (
-            self.every_d, clock.text(slot), self.run_s, "on" if self._on_load else "off")
+            self.every_d,
+            clock.text(slot),
+            self.run_s,
+            "on" if self._on_load else "off",
+        )

@@ -29,24 +29,38 @@ COOLDOWN = const(7)
 STOPPING = const(8)
 FAILED = const(9)
 
-NAMES = ("idle", "start_delay", "preheat", "crank", "rest", "running", "ready",
-         "cooldown", "stopping", "failed")
+NAMES = (
+    "idle",
+    "start_delay",
+    "preheat",
+    "crank",
+    "rest",
+    "running",
+    "ready",
+    "cooldown",
+    "stopping",
+    "failed",
+)
 
 # Why the engine is wanted.
-WHY_OUTAGE = const(1)         # mains failed, and stayed failed for the start delay
-WHY_BATTERY = const(2)        # on battery with too little runtime to wait
-WHY_FLAPPING = const(3)       # mains failing again and again
+WHY_OUTAGE = const(1)  # mains failed, and stayed failed for the start delay
+WHY_BATTERY = const(2)  # on battery with too little runtime to wait
+WHY_FLAPPING = const(3)  # mains failing again and again
 WHY_EXERCISE = const(4)
-WHY_REMOTE = const(5)         # the remote start contact
-WHY_MANUAL = const(6)         # gen start in manual mode
+WHY_REMOTE = const(5)  # the remote start contact
+WHY_MANUAL = const(6)  # gen start in manual mode
 WHY_DRILL = const(7)
 WHY_NAMES = ("", "outage", "battery", "flapping", "exercise", "remote", "manual", "drill")
 
-_STILL_PM = const(100)        # below 10 % of nominal voltage and frequency: not turning
-SETTLE_S = const(5)           # allowance for the voltage to build up after firing
+_STILL_PM = const(100)  # below 10 % of nominal voltage and frequency: not turning
+SETTLE_S = const(5)  # allowance for the voltage to build up after firing
 # The latched alarms that forbid putting the generator on load (tripped()), as alarm bits.
-_TRIPS = ((1 << alarms.AL_GEN_OUT_OF_LIMITS) | (1 << alarms.AL_GEN_OVERSPEED)
-          | (1 << alarms.AL_GEN_FAIL_TO_START) | (1 << alarms.AL_EMERGENCY_STOP))
+_TRIPS = (
+    (1 << alarms.AL_GEN_OUT_OF_LIMITS)
+    | (1 << alarms.AL_GEN_OVERSPEED)
+    | (1 << alarms.AL_GEN_FAIL_TO_START)
+    | (1 << alarms.AL_EMERGENCY_STOP)
+)
 
 
 class Generator:
@@ -61,14 +75,14 @@ class Generator:
         self._t = 0
         self._t_fire = 0
         self.attempt = 0
-        self.starts = 0               # crank attempts since boot
-        self.fired = 0                # successful starts since boot
+        self.starts = 0  # crank attempts since boot
+        self.fired = 0  # successful starts since boot
         self._t_bad = 0
         self._bad = False
         self._t_over = 0
         self._over = False
         self._stop_alarmed = False
-        self._cool_left = -1          # a cooldown resumed after a restart: ms left
+        self._cool_left = -1  # a cooldown resumed after a restart: ms left
         self.v_pm = 0
         self.f_pm = 0
 
@@ -92,7 +106,9 @@ class Generator:
         self._qual = cfg.get("gen.limit_qual_ms")
         # Longest time from the start signal to a generator ready for load, in seconds.
         n = self._attempts
-        self.start_to_ready_s = (n * (self._preheat + self._crank) + (n - 1) * self._rest) // 1000 + SETTLE_S
+        self.start_to_ready_s = (
+            n * (self._preheat + self._crank) + (n - 1) * self._rest
+        ) // 1000 + SETTLE_S
         self.warmup_s = self._warmup // 1000
         self.delay_s = self._delay // 1000
 
@@ -107,7 +123,7 @@ class Generator:
         if self.state != RUNNING:
             return -1
         since = self._diff(now, self._t_fire)
-        left = (0 if hurry else self._warmup - since)
+        left = 0 if hurry else self._warmup - since
         settle = SETTLE_S * 1000 - since
         left = left if left > settle else settle
         return left if left > 0 else 0
@@ -154,7 +170,7 @@ class Generator:
         if run_on and (v_pm >= self._disc or f_pm >= self._disc):
             self._running(now)
             if self.within_limits():
-                self._enter(READY, now)     # it was warm: take the load back at once
+                self._enter(READY, now)  # it was warm: take the load back at once
         elif run_on or cranking:
             self._out(False, False)
             self._enter(STOPPING, now)

@@ -26,53 +26,53 @@
 # The hot loop is integer-only and allocates nothing. Every value stays a small int on a
 # 32-bit board (31-bit signed, so below 2^30 in magnitude): the bias is held inside
 # 1024..3072, so a centred sample is |x| <= 3072; reference values (q3) are blends of past
-# samples, |r| <= 8 * 3072; the phase is 16 bits; squares accumulate over at most fs/40 samples (the longest
-# valid period, 40 Hz), and fs <= 4500 Hz keeps that window at 112 samples:
-# 112 * 3072^2 = 1.057e9 < 2^30. host_tests/test_mains_monitor.py checks these bounds.
+# samples, |r| <= 8 * 3072; the phase is 16 bits; squares accumulate over at most fs/40
+# samples (the longest valid period, 40 Hz), and fs <= 4500 Hz keeps that window at 112
+# samples: 112 * 3072^2 = 1.057e9 < 2^30. host_tests/test_mains_monitor.py checks these bounds.
 import sys
 from array import array
 
 import micropython
 from micropython import const
 
-if sys.implementation.name != "micropython":        # the viper casts, for CPython
+if sys.implementation.name != "micropython":  # the viper casts, for CPython
     from firmware.cpython import ptr16, ptr32, uint
 
 # Fault bits (public: the transfer logic and the event log use them).
 FAST = const(1)
 UV = const(2)
 OV = const(4)
-UF = const(8)    # under-frequency, or no usable zero crossings at all
+UF = const(8)  # under-frequency, or no usable zero crossings at all
 OF = const(16)
-_LIMITS = const(30)     # UV | OV | UF | OF: the slow detector's faults
+_LIMITS = const(30)  # UV | OV | UF | OF: the slow detector's faults
 
 LEARN = const(0)
 ARMED = const(1)
 TRIPPED = const(2)
 
 # What is wrong with the sensor when its reading cannot be mains, good or bad (sensor).
-SENSOR_STUCK = const(1)       # the same count for a whole window: a frozen ADC
-SENSOR_OPEN = const(2)        # pulled to 0: the sensor unplugged, a broken wire, no supply
-SENSOR_SATURATED = const(3)   # pinned at the top of the range
-SENSOR_NOISY = const(4)       # crossings far too close together on a live signal
+SENSOR_STUCK = const(1)  # the same count for a whole window: a frozen ADC
+SENSOR_OPEN = const(2)  # pulled to 0: the sensor unplugged, a broken wire, no supply
+SENSOR_SATURATED = const(3)  # pinned at the top of the range
+SENSOR_NOISY = const(4)  # crossings far too close together on a live signal
 SENSOR_NAMES = ("", "stuck", "open", "saturated", "noisy")
 
-_LEARN_CYCLES = const(25)     # cycles of good mains before the fast detector is armed
-_RESTORE_CYCLES = const(3)    # good cycles in a row after a trip before learning again
-_COPY_CYCLES = const(1)       # first learning cycle copies the wave into the reference
-_FAST_CYCLES = const(4)       # then adapt by 1/2 per cycle, then by 1/8
-_LOCK_CYCLES = const(5)       # learning cycles that snap the phase to every crossing
-_COAST_MAX_MS = const(100)    # a longer gap in the samples: the phase is learned anew
-_REL_Q8 = const(77)           # 30 % of the learned wave: half of what a 40 % dip takes away
+_LEARN_CYCLES = const(25)  # cycles of good mains before the fast detector is armed
+_RESTORE_CYCLES = const(3)  # good cycles in a row after a trip before learning again
+_COPY_CYCLES = const(1)  # first learning cycle copies the wave into the reference
+_FAST_CYCLES = const(4)  # then adapt by 1/2 per cycle, then by 1/8
+_LOCK_CYCLES = const(5)  # learning cycles that snap the phase to every crossing
+_COAST_MAX_MS = const(100)  # a longer gap in the samples: the phase is learned anew
+_REL_Q8 = const(77)  # 30 % of the learned wave: half of what a 40 % dip takes away
 _DISARMED = const(0x3FFFFFFF)
-_SLOTS = const(64)            # reference points per cycle: at most the samples per cycle
-_SLOT_SHIFT = const(10)       # 16-bit phase -> slot
-_FRAC_SHIFT = const(2)        # 16-bit phase -> slot position in 1/256
-_GATE_Q8 = const(384)         # a period further than 1.5 samples from the tracked one is odd
-_RAIL = const(16)             # a sample this close to either end of the 12-bit range
+_SLOTS = const(64)  # reference points per cycle: at most the samples per cycle
+_SLOT_SHIFT = const(10)  # 16-bit phase -> slot
+_FRAC_SHIFT = const(2)  # 16-bit phase -> slot position in 1/256
+_GATE_Q8 = const(384)  # a period further than 1.5 samples from the tracked one is odd
+_RAIL = const(16)  # a sample this close to either end of the 12-bit range
 _TOP = const(4095 - 16)
-_RAIL_MEAN = const(128)       # a window whose mean is this close to an end: pinned there
-_SENSOR_WINDOWS = const(2)    # windows in a row that show a sensor fault
+_RAIL_MEAN = const(128)  # a window whose mean is this close to an end: pinned there
+_SENSOR_WINDOWS = const(2)  # windows in a row that show a sensor fault
 _NOISY_WINDOWS = const(6)
 # The hot loop's state and its reference live in one array of machine words, where viper
 # code reads or writes a value in an instruction or two (an attribute is a lookup in the
@@ -80,20 +80,20 @@ _NOISY_WINDOWS = const(6)
 # but not on the 64-bit unix port, so the words that can be negative (the first _RAW slots
 # and the reference) are stored plus _W0; the rest are never negative and stored as they
 # are (each offset is an instruction or two more, on every use). Slots of _v:
-_X1 = const(0)                # last two centred samples, last median
+_X1 = const(0)  # last two centred samples, last median
 _X2 = const(1)
 _MPREV = const(2)
-_THR = const(3)               # the deviation that counts (-1: any; see _set_state)
-_LO = const(4)                # the deviation that counts where the wave is low
-_G8P = const(5)               # where the last window ended (-1: not on a crossing)
-_RAW = const(6)               # from here on, never negative:
-_PH = const(6)                # phase
-_CNT = const(7)               # deviating samples in a row
-_SQ = const(8)                # the window so far: sum of squares, raw sum, samples
+_THR = const(3)  # the deviation that counts (-1: any; see _set_state)
+_LO = const(4)  # the deviation that counts where the wave is low
+_G8P = const(5)  # where the last window ended (-1: not on a crossing)
+_RAW = const(6)  # from here on, never negative:
+_PH = const(6)  # phase
+_CNT = const(7)  # deviating samples in a row
+_SQ = const(8)  # the window so far: sum of squares, raw sum, samples
 _SUM = const(9)
 _NW = const(10)
-_ZC = const(11)               # armed for a rising crossing
-_INC = const(12)              # and what changes only per window or with the state:
+_ZC = const(11)  # armed for a rising crossing
+_INC = const(12)  # and what changes only per window or with the state:
 _SHIFT = const(13)
 _BIAS = const(14)
 _TRIP_N = const(15)
@@ -101,26 +101,26 @@ _HYST = const(16)
 _MAX_WINDOW = const(17)
 _BLOCK = const(18)
 _NEED = const(19)
-_NOW = const(20)               # the time of the block (ms): _qualify's
-_PULL = const(21)              # the phase moves 1/2^_PULL of the way to a crossing
+_NOW = const(20)  # the time of the block (ms): _qualify's
+_PULL = const(21)  # the phase moves 1/2^_PULL of the way to a crossing
 # The ordinary cycle's end, worked out in process() itself (a call into Python per cycle
 # cost as much as the cycle's samples): what it reads and updates, and the limits it
 # checks against. Anything else at a window's end goes to _window_end.
-_MS = const(22)                # last window's mean square, counts^2
-_PER = const(23)               # last window's period (q8 samples, 0 if none)
-_BQ8 = const(24)               # the ADC bias, q8
-_PQ8 = const(25)               # the tracked period, q8
-_PAVG = const(26)              # the period people see, q12
-_STEER = const(27)             # the last crossing may steer the phase
-_FASTOK = const(28)            # armed, clean, nothing pending: ordinary cycles end here
-_UVOK = const(29)              # the restore limits: mean square, and its span
+_MS = const(22)  # last window's mean square, counts^2
+_PER = const(23)  # last window's period (q8 samples, 0 if none)
+_BQ8 = const(24)  # the ADC bias, q8
+_PQ8 = const(25)  # the tracked period, q8
+_PAVG = const(26)  # the period people see, q12
+_STEER = const(27)  # the last crossing may steer the phase
+_FASTOK = const(28)  # armed, clean, nothing pending: ordinary cycles end here
+_UVOK = const(29)  # the restore limits: mean square, and its span
 _VSPAN = const(30)
-_POFOK = const(31)             # period, and its span
+_POFOK = const(31)  # period, and its span
 _PSPAN = const(32)
 # For the caller: process() returns 1 only when it has something to look at.
-_ALERT = const(33)             # faults, sensor or state changed (Python sets it)
-_WAKE = const(34)              # samples until the caller asked to be called back
-_REF = const(35)               # and from here the reference, _SLOTS words (+ _W0)
+_ALERT = const(33)  # faults, sensor or state changed (Python sets it)
+_WAKE = const(34)  # samples until the caller asked to be called back
+_REF = const(35)  # and from here the reference, _SLOTS words (+ _W0)
 _NV = const(_REF + _SLOTS)
 _W0 = const(1 << 29)
 MAX_RATE_HZ = const(4500)
@@ -136,13 +136,15 @@ def _pct_sq(base_sq, pct):
 class MainsMonitor:
     def __init__(self, cfg, sample_rate_hz, ticks_diff, block_len=4):
         self._ticks_diff = ticks_diff
-        self.block_len = block_len      # the board's block: the samples a read takes
+        self.block_len = block_len  # the board's block: the samples a read takes
         self.configure(cfg, sample_rate_hz)
 
     def configure(self, cfg, fs):
         # Everything derived from settings is computed here, once, outside the hot path.
         if fs < 1000 or fs > MAX_RATE_HZ:
-            raise ValueError("sample rate %d Hz not supported; allowed 1000..%d" % (fs, MAX_RATE_HZ))
+            raise ValueError(
+                "sample rate %d Hz not supported; allowed 1000..%d" % (fs, MAX_RATE_HZ)
+            )
         self.fs = fs
         nominal_v = cfg.get("mains.nominal_v")
         f_nom = cfg.get("mains.frequency_hz")
@@ -150,8 +152,10 @@ class MainsMonitor:
         rms_counts = nominal_v * 1000 / mv
         self.nominal_peak = int(rms_counts * 1.41421356 + 0.5)
         if self.nominal_peak > 1900:
-            raise ValueError("adc.mains_mv_per_count = %d puts the nominal peak at %d counts;"
-                             " allowed at most 1900 (raise the value)" % (mv, self.nominal_peak))
+            raise ValueError(
+                "adc.mains_mv_per_count = %d puts the nominal peak at %d counts;"
+                " allowed at most 1900 (raise the value)" % (mv, self.nominal_peak)
+            )
         ms_nom = rms_counts * rms_counts
         self._uv_ms = _pct_sq(ms_nom, cfg.get("mains.uv_pct"))
         self._uv_ok_ms = _pct_sq(ms_nom, cfg.get("mains.uv_restore_pct"))
@@ -186,36 +190,51 @@ class MainsMonitor:
         self.reset()
 
     def reset(self):
-        for k in (_X1, _X2, _MPREV, _PH, _CNT, _SQ, _SUM, _NW, _ZC, _STEER, _SHIFT, _MS, _PER,
-                  _FASTOK, _WAKE):
+        for k in (
+            _X1,
+            _X2,
+            _MPREV,
+            _PH,
+            _CNT,
+            _SQ,
+            _SUM,
+            _NW,
+            _ZC,
+            _STEER,
+            _SHIFT,
+            _MS,
+            _PER,
+            _FASTOK,
+            _WAKE,
+        ):
             self._put(k, 0)
         self._put(_BQ8, 2048 << 8)
         self._put(_BIAS, 2048)
         self._put(_G8P, -1)
         self._put(_PAVG, self._p_nom << 4)
         self._put(_NEED, self.block_len)
-        self._set_state(LEARN)          # and _ALERT
+        self._set_state(LEARN)  # and _ALERT
         self.faults = 0
-        self._pending = 0              # fault bits whose condition holds, not yet qualified
-        self._t = [0, 0, 0]            # since when UV, OV, a frequency fault has held
+        self._pending = 0  # fault bits whose condition holds, not yet qualified
+        self._t = [0, 0, 0]  # since when UV, OV, a frequency fault has held
         self._learned = 0
         self._good_run = 0
-        self._partial = False          # the window began after a gap: nothing to measure
-        self.samples_lost = 0          # in gaps the board reported (gap())
+        self._partial = False  # the window began after a gap: nothing to measure
+        self.samples_lost = 0  # in gaps the board reported (gap())
         self.gaps = 0
         self._set_period(self._p_nom)
         self._locking(True)
-        self.trip_sample = -1          # index in its block of the sample that tripped
+        self.trip_sample = -1  # index in its block of the sample that tripped
         # How many samples the next read should take: a whole block, or, while a run of
         # deviating samples is under way, just what could complete it. A trip then waits
         # for no more samples than it needs: the worst latency is up to 0.75 ms shorter,
         # and on steady mains (no runs) the reads stay whole blocks.
         self.need = self.block_len
-        self._rejected = 0             # odd periods in a row
-        self._absent_run = 0           # windows in a row with no mains to speak of
-        self.good_now = False          # the last window was within the restore limits
-        self.sensor = 0                # SENSOR_*: the reading is not mains at all
-        self._odd_kind = 0             # the sensor fault the last windows showed
+        self._rejected = 0  # odd periods in a row
+        self._absent_run = 0  # windows in a row with no mains to speak of
+        self.good_now = False  # the last window was within the restore limits
+        self.sensor = 0  # SENSOR_*: the reading is not mains at all
+        self._odd_kind = 0  # the sensor fault the last windows showed
         self._odd_run = 0
 
     def _fresh_window(self):
@@ -254,7 +273,7 @@ class MainsMonitor:
         else:
             self._put(_PH, (self._get(_PH) + lost * self._get(_INC)) & 0xFFFF)
         self._fresh_window()
-        for k in (_X1, _X2, _MPREV):        # the median's samples are from before the gap
+        for k in (_X1, _X2, _MPREV):  # the median's samples are from before the gap
             self._put(k, 0)
         self._partial = True
 
@@ -276,7 +295,7 @@ class MainsMonitor:
 
     def _set_period(self, p_q8):
         self._put(_PQ8, p_q8)
-        self._put(_INC, (1 << 24) // p_q8)     # phase step per sample, 2^16 per cycle
+        self._put(_INC, (1 << 24) // p_q8)  # phase step per sample, 2^16 per cycle
 
     def _set_state(self, state):
         # The deviation that counts: armed, the configured one; learning, none (everything
@@ -289,7 +308,7 @@ class MainsMonitor:
             thr = lo = _DISARMED if state == LEARN else -1
         self._put(_THR, thr)
         self._put(_LO, lo)
-        self._put(_FASTOK, 0)           # until a window's end has seen the new state
+        self._put(_FASTOK, 0)  # until a window's end has seen the new state
         self._put(_ALERT, 1)
 
     def _get(self, k):
@@ -474,14 +493,14 @@ class MainsMonitor:
         v[_MPREV] = mprev + _W0
         need = int(v[_BLOCK])
         if cnt > 0 and thr > 0 and trip_n - cnt < need:
-            need = trip_n - cnt                 # armed, and a run has begun
+            need = trip_n - cnt  # armed, and a run has begun
         wake = int(v[_WAKE]) - n
-        if need != int(v[_NEED]):               # stored only when it changes: rarely
+        if need != int(v[_NEED]):  # stored only when it changes: rarely
             v[_NEED] = need
             self.need = need
             wake = 0
         if int(v[_ALERT]) != 0:
-            v[_ALERT] = 0                       # told once
+            v[_ALERT] = 0  # told once
             wake = 0
         if wake > 0:
             v[_WAKE] = wake
@@ -490,7 +509,7 @@ class MainsMonitor:
         return 1
 
     def _trip(self, i):
-        self._set_state(TRIPPED)           # and _ALERT
+        self._set_state(TRIPPED)  # and _ALERT
         self.faults |= FAST
         self.trip_sample = i
         self._good_run = 0
@@ -510,7 +529,7 @@ class MainsMonitor:
             self._put(_STEER, 0)
             self._put(_G8P, g8)
             return
-        was_faults = self.faults        # (three words: a tuple would allocate)
+        was_faults = self.faults  # (three words: a tuple would allocate)
         was_sensor = self.sensor
         was_state = self.state
         ms = sq // nw
@@ -518,8 +537,13 @@ class MainsMonitor:
         # The reading looks like mains (a crossing, a mean off the rails, not too short) and
         # the last window did too: no sensor check can find anything (_sensor_check).
         mean = raw_sum // nw
-        if (g8 < 0 or self._odd_kind or mean <= _RAIL_MEAN or mean >= 4095 - _RAIL_MEAN
-                or (nw << 8) < self._p_min):
+        if (
+            g8 < 0
+            or self._odd_kind
+            or mean <= _RAIL_MEAN
+            or mean >= 4095 - _RAIL_MEAN
+            or (nw << 8) < self._p_min
+        ):
             self._sensor_check(sq, nw, raw_sum, g8, ms)
         # The ADC bias is the mean of whole cycles; follow it slowly (drift, temperature).
         bias_q8 = self._get(_BQ8)
@@ -535,7 +559,7 @@ class MainsMonitor:
                 period = 0
         self._put(_G8P, g8)
         self._put(_PER, period)
-        if g8 < 0 and ms < self._absent_ms:         # no crossing at all, little energy
+        if g8 < 0 and ms < self._absent_ms:  # no crossing at all, little energy
             self._absent_run += 1
         else:
             self._absent_run = 0
@@ -562,8 +586,11 @@ class MainsMonitor:
             # The reading people see averages about 16 cycles (period in 1/4096 sample).
             p_avg = self._get(_PAVG)
             self._put(_PAVG, p_avg + (((period << 4) - p_avg) >> 4))
-        good = (self._uv_ok_ms <= ms <= self._ov_ok_ms and period != 0
-                and self._p_of_ok <= period <= self._p_uf_ok)
+        good = (
+            self._uv_ok_ms <= ms <= self._ov_ok_ms
+            and period != 0
+            and self._p_of_ok <= period <= self._p_uf_ok
+        )
         self.good_now = good
         if self.sensor:
             pass
@@ -599,9 +626,16 @@ class MainsMonitor:
             self._start_learning()
         # (and the window just ended was ordinary too, good and steering, so with nothing
         # rejected and mains present: process() then need not store those)
-        fast = (self.state == ARMED and not self._lock and not self.sensor and not self._odd_kind
-                and not self._pending and not self.faults & _LIMITS and good
-                and self._get(_STEER))
+        fast = (
+            self.state == ARMED
+            and not self._lock
+            and not self.sensor
+            and not self._odd_kind
+            and not self._pending
+            and not self.faults & _LIMITS
+            and good
+            and self._get(_STEER)
+        )
         self._put(_FASTOK, 1 if fast else 0)
         if self.faults != was_faults or self.sensor != was_sensor or self.state != was_state:
             self._put(_ALERT, 1)
@@ -650,10 +684,22 @@ class MainsMonitor:
         diff = self._ticks_diff
         self._check(UV, ms < self._uv_ms, ms >= self._uv_ok_ms, self._uv_qual, now, diff)
         self._check(OV, ms > self._ov_ms, ms <= self._ov_ok_ms, self._ov_qual, now, diff)
-        self._check(UF, period == 0 or period > self._p_uf,
-                    period != 0 and period <= self._p_uf_ok, self._f_qual, now, diff)
-        self._check(OF, period != 0 and period < self._p_of,
-                    period == 0 or period >= self._p_of_ok, self._f_qual, now, diff)
+        self._check(
+            UF,
+            period == 0 or period > self._p_uf,
+            period != 0 and period <= self._p_uf_ok,
+            self._f_qual,
+            now,
+            diff,
+        )
+        self._check(
+            OF,
+            period != 0 and period < self._p_of,
+            period == 0 or period >= self._p_of_ok,
+            self._f_qual,
+            now,
+            diff,
+        )
 
     def _check(self, bit, bad, restored, qual_ms, now, diff):
         if bad:

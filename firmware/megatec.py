@@ -72,7 +72,7 @@ def _num(value, width, decimals):
     # Right-aligned, zero-padded, clamped to what the width can show.
     if value < 0:
         value = 0
-    top = 10 ** (width - decimals - (1 if decimals else 0)) - 10 ** -decimals
+    top = 10 ** (width - decimals - (1 if decimals else 0)) - 10**-decimals
     if value > top:
         value = top
     return "%0*.*f" % (width, decimals, value)
@@ -119,10 +119,18 @@ class Megatec:
             1 if sup.low else 0,
             1 if self._failed() else 0,
             1 if (sup.selftest.state != 0 or sup.mode == 3) else 0,
-            1 if sup.shutdown.active() else 0)
+            1 if sup.shutdown.active() else 0,
+        )
         return "(%s %s %s %s %s %s %s %s" % (
-            _num(v_in, 5, 1), _num(v_in, 5, 1), _num(v_out, 5, 1), _num(load, 3, 0),
-            _num(f_in, 4, 1), _battery(b.battery_mv()), _num(self._room(), 4, 1), bits)
+            _num(v_in, 5, 1),
+            _num(v_in, 5, 1),
+            _num(v_out, 5, 1),
+            _num(load, 3, 0),
+            _num(f_in, 4, 1),
+            _battery(b.battery_mv()),
+            _num(self._room(), 4, 1),
+            bits,
+        )
 
     def _room(self):
         t = self.ctrl.env.temp_c10
@@ -133,19 +141,25 @@ class Megatec:
         nom_v = cfg.get("mains.nominal_v")
         amps = cfg.get("ups.rating_w") // nom_v
         batt = cfg.get("battery.nominal_v")
-        return "#%s %s %s %s" % (_num(nom_v, 5, 1), _num(amps, 3, 0),
-                                _num(batt, 5, 2 if batt < 100 else 1),
-                                _num(cfg.get("mains.frequency_hz"), 4, 1))
+        return "#%s %s %s %s" % (
+            _num(nom_v, 5, 1),
+            _num(amps, 3, 0),
+            _num(batt, 5, 2 if batt < 100 else 1),
+            _num(cfg.get("mains.frequency_hz"), 4, 1),
+        )
 
     def _failed(self):
         a = self.ctrl.alarms
-        return (a.latched_shutdown() or a.is_active(alarms.AL_BATTERY_FAILED)
-                or a.is_active(alarms.AL_BATTERY_DEAD)
-                or a.is_active(alarms.AL_XFER_RELAY_FAULT)
-                or a.is_active(alarms.AL_MAINS_CONTACTOR_FAULT)
-                or a.is_active(alarms.AL_GEN_CONTACTOR_FAULT)
-                or a.is_active(alarms.AL_MAINS_SENSOR)
-                or self.ctrl.transfer.state == transfer.HELD)
+        return (
+            a.latched_shutdown()
+            or a.is_active(alarms.AL_BATTERY_FAILED)
+            or a.is_active(alarms.AL_BATTERY_DEAD)
+            or a.is_active(alarms.AL_XFER_RELAY_FAULT)
+            or a.is_active(alarms.AL_MAINS_CONTACTOR_FAULT)
+            or a.is_active(alarms.AL_GEN_CONTACTOR_FAULT)
+            or a.is_active(alarms.AL_MAINS_SENSOR)
+            or self.ctrl.transfer.state == transfer.HELD
+        )
 
     def command(self, line, now):
         c = self.ctrl
@@ -166,7 +180,7 @@ class Megatec:
         if line == "T":
             secs = 10
         elif line == "TL":
-            secs = 5940          # until battery low ends it
+            secs = 5940  # until battery low ends it
         else:
             secs = int(line[1:]) * 60
         if secs == 0:

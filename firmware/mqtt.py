@@ -41,11 +41,11 @@ STATE_NAMES = ("off", "waiting", "connecting", "handshake", "up")
 
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(60000)
-ANSWER_MS = const(5000)       # for the TCP connection, then for the CONNACK
-WRITE_MAX = const(512)        # bytes handed to the stream per poll
-_RX_MAX = const(256)          # the largest packet we keep from the broker
-_SKIP_MAX = const(16384)      # longer than this: no broker of ours, the connection goes
-_ACKS_MAX = const(32)         # PUBACKs waiting to be written
+ANSWER_MS = const(5000)  # for the TCP connection, then for the CONNACK
+WRITE_MAX = const(512)  # bytes handed to the stream per poll
+_RX_MAX = const(256)  # the largest packet we keep from the broker
+_SKIP_MAX = const(16384)  # longer than this: no broker of ours, the connection goes
+_ACKS_MAX = const(32)  # PUBACKs waiting to be written
 
 _CONNECT = const(0x10)
 _CONNACK = const(0x20)
@@ -73,12 +73,13 @@ def _str(s):
     return bytes((len(b) >> 8, len(b) & 0xFF)) + b
 
 
-def connect_packet(client_id, keepalive_s, will_topic=None, will_msg=b"", user=None,
-                   password=None, clean=True):
+def connect_packet(
+    client_id, keepalive_s, will_topic=None, will_msg=b"", user=None, password=None, clean=True
+):
     flags = 0x02 if clean else 0
     payload = _str(client_id)
     if will_topic:
-        flags |= 0x04 | 0x20 | 0x08        # will, retained, QoS 1
+        flags |= 0x04 | 0x20 | 0x08  # will, retained, QoS 1
         payload += _str(will_topic) + _str(will_msg)
     if user:
         flags |= 0x80
@@ -94,8 +95,9 @@ def publish_packet(topic, payload, qos=0, retain=False, pid=0):
     if isinstance(payload, str):
         payload = payload.encode()
     body = _str(topic) + (bytes((pid >> 8, pid & 0xFF)) if qos else b"") + payload
-    return bytearray(bytes((_PUBLISH | qos << 1 | (1 if retain else 0),)) + _length(len(body))
-                     + body)
+    return bytearray(
+        bytes((_PUBLISH | qos << 1 | (1 if retain else 0),)) + _length(len(body)) + body
+    )
 
 
 def subscribe_packet(pid, topic, qos=1):
@@ -147,7 +149,7 @@ def publish_header(first, buf, start, n):
         if end + 2 > n:
             raise ValueError("PUBLISH without its packet id")
         pid = buf[end] << 8 | buf[end + 1]
-    return bytes(buf[start + 2:end]), pid, end + 2 * qos
+    return bytes(buf[start + 2 : end]), pid, end + 2 * qos
 
 
 class Client:
@@ -158,49 +160,60 @@ class Client:
         self._diff = ticks_diff
         self.queue_bytes = queue_bytes
         self.state = OFF
-        self._queue = []              # [packet bytearray, qos, pid]
-        self._queued = 0              # bytes in _queue
-        self._sent = 0                # bytes of the head already written
+        self._queue = []  # [packet bytearray, qos, pid]
+        self._queued = 0  # bytes in _queue
+        self._sent = 0  # bytes of the head already written
         self._rx = bytearray(_RX_MAX)
         self._rx_n = 0
-        self._skip = 0                # bytes of a too-long packet still to throw away
-        self._acks = bytearray()      # PUBACKs to write, ahead of the queue
-        self._t_up = 0                # when the connection came up
+        self._skip = 0  # bytes of a too-long packet still to throw away
+        self._acks = bytearray()  # PUBACKs to write, ahead of the queue
+        self._t_up = 0  # when the connection came up
         self._pid = 0
         self._stream = None
-        self._t = 0                   # when the current state (or backoff) began
+        self._t = 0  # when the current state (or backoff) began
         self._backoff = BACKOFF_MIN_MS
         self._t_out = self._t_in = 0  # last bytes written / read while up
-        self._out_sent = 0            # bytes of the CONNECT written in HANDSHAKE
-        self._ping_out = False        # a PINGREQ waits for its PINGRESP since _t_ping
+        self._out_sent = 0  # bytes of the CONNECT written in HANDSHAKE
+        self._ping_out = False  # a PINGREQ waits for its PINGRESP since _t_ping
         self._t_ping = 0
-        self.dropped = 0              # messages dropped from a full queue
-        self.delivered = 0            # messages the broker has (written, or acknowledged)
-        self.connects = 0             # CONNACKs accepted
-        self.too_long = 0             # messages longer than _RX_MAX, skipped
+        self.dropped = 0  # messages dropped from a full queue
+        self.delivered = 0  # messages the broker has (written, or acknowledged)
+        self.connects = 0  # CONNACKs accepted
+        self.too_long = 0  # messages longer than _RX_MAX, skipped
         self.last_error = ""
         # on_message(topic bytes, payload bytes, retained) for subscriptions; topic and
         # payload None for a message too long to keep
         self.on_message = None
-        self.on_connect = None        # (now): at each CONNACK, before anything is written
+        self.on_connect = None  # (now): at each CONNACK, before anything is written
         self._subs = []
         self._connect = b""
         self._host = ""
         self._port = 0
         self.keepalive_ms = 0
 
-    def start(self, now, host, port, client_id, keepalive_s=60, will_topic=None,
-              will_msg=b"", user=None, password=None):
+    def start(
+        self,
+        now,
+        host,
+        port,
+        client_id,
+        keepalive_s=60,
+        will_topic=None,
+        will_msg=b"",
+        user=None,
+        password=None,
+    ):
         self.stop()
         self._subs = []
         self._host = host
         self._port = port
         self.keepalive_ms = keepalive_s * 1000
-        self._connect = connect_packet(client_id, keepalive_s, will_topic, will_msg, user,
-                                       password)
+        self._connect = connect_packet(
+            client_id, keepalive_s, will_topic, will_msg, user, password
+        )
         self._backoff = BACKOFF_MIN_MS
         self._enter(WAIT, now)
-        self._t = now - BACKOFF_MIN_MS    # the first attempt at once
+        self._t = now - BACKOFF_MIN_MS  # the first attempt at once
 
     def stop(self):
         self._drop("")
@@ -240,8 +253,11 @@ class Client:
         # An answer from the broker is due (the connection, the CONNACK, a PINGRESP) and
         # will be given up on after a time on the board's clock. A harness that runs the
         # board's clock faster than the network's asks this to pace one to the other.
-        return self.state == CONNECTING or self.state == HANDSHAKE or (
-            self.state == UP and self._ping_out)
+        return (
+            self.state == CONNECTING
+            or self.state == HANDSHAKE
+            or (self.state == UP and self._ping_out)
+        )
 
     def _pop(self):
         pkt = self._queue.pop(0)[0]
@@ -267,15 +283,15 @@ class Client:
             if head[1]:
                 head[0][0] |= 0x08
             else:
-                self._pop()            # QoS 0, partly written: the broker threw it away
+                self._pop()  # QoS 0, partly written: the broker threw it away
         self._sent = 0
         self._rx_n = 0
         self._skip = 0
-        self._acks = bytearray()      # a new session: the broker forgets what was in flight
+        self._acks = bytearray()  # a new session: the broker forgets what was in flight
 
     def _fail(self, now, why):
         if self.state == UP and self._diff(now, self._t_up) >= BACKOFF_MAX_MS:
-            self._backoff = BACKOFF_MIN_MS      # it was a good connection for a while
+            self._backoff = BACKOFF_MIN_MS  # it was a good connection for a while
         self._drop(why)
         self._enter(WAIT, now)
 
@@ -304,7 +320,7 @@ class Client:
                 self._enter(HANDSHAKE, now)
             if self.state == HANDSHAKE:
                 if self._out_sent < len(self._connect):
-                    self._out_sent += self._stream.write(self._connect[self._out_sent:])
+                    self._out_sent += self._stream.write(self._connect[self._out_sent :])
                 self._read(now)
                 if self.state == HANDSHAKE and self._diff(now, self._t) >= ANSWER_MS:
                     self._fail(now, "no CONNACK within %d ms" % ANSWER_MS)
@@ -318,7 +334,7 @@ class Client:
 
     def _read(self, now):
         rx = self._rx
-        n = self._stream.readinto(memoryview(rx)[self._rx_n:])
+        n = self._stream.readinto(memoryview(rx)[self._rx_n :])
         if not n:
             return
         self._t_in = now
@@ -328,7 +344,7 @@ class Client:
                 self._skip -= n
                 return
             rest = n - self._skip
-            rx[0:rest] = rx[self._skip:n]
+            rx[0:rest] = rx[self._skip : n]
             self._skip = 0
             n = rest
         self._rx_n += n
@@ -346,7 +362,7 @@ class Client:
             if self.state == WAIT:
                 return
             rest = self._rx_n - end
-            rx[0:rest] = rx[end:self._rx_n]
+            rx[0:rest] = rx[end : self._rx_n]
             self._rx_n = rest
 
     def _too_long(self, first, start):
@@ -371,7 +387,7 @@ class Client:
             return
         try:
             self.on_message(topic, payload, retained)
-        except Exception as e:      # the handler's fault, not the network's: not raised
+        except Exception as e:  # the handler's fault, not the network's: not raised
             self.last_error = "message handler: %s" % (str(e) or type(e).__name__)
 
     def _packet(self, now, first, start, end):
@@ -429,8 +445,8 @@ class Client:
                 return
             pkt, qos, _ = self._queue[0]
             if self._sent >= len(pkt):
-                return                 # QoS 1, written, waiting for its PUBACK
-            n = self._stream.write(memoryview(pkt)[self._sent:self._sent + budget])
+                return  # QoS 1, written, waiting for its PUBACK
+            n = self._stream.write(memoryview(pkt)[self._sent : self._sent + budget])
             if not n:
                 return
             self._sent += n
@@ -449,8 +465,10 @@ class Client:
             return
         if self._ping_out:
             if self._diff(now, self._t_ping) >= ka // 2:
-                self._fail(now, "no answer from the broker for %d s" % (
-                    self._diff(now, self._t_in) // 1000))
+                self._fail(
+                    now,
+                    "no answer from the broker for %d s" % (self._diff(now, self._t_in) // 1000),
+                )
         elif self._diff(now, self._t_in) >= ka or self._diff(now, self._t_out) >= ka:
             if self._stream.write(b"\xc0\x00") == 2:
                 self._ping_out = True

@@ -52,7 +52,7 @@ class BatteryTest:
         self._t = now
         self._v_min = 1 << 29
         self._r_before = self._battery.r_measured
-        self._battery.r_measured = 0      # this test measures it afresh
+        self._battery.r_measured = 0  # this test measures it afresh
         self._log.add(now, events.EV_SELFTEST_START, self._run_ms // 1000)
 
     def step(self, now, settled_on_battery, mains_fault):

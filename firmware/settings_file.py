@@ -20,7 +20,7 @@ NAME = "config.json"
 BACKUP = "config.bak"
 VERSION = 3
 OLDEST = 1
-MAX_BYTES = 8192              # every setting changed takes under 3 KB
+MAX_BYTES = 8192  # every setting changed takes under 3 KB
 
 
 def _migrate(version, settings):
@@ -93,7 +93,7 @@ def load(fs, alarm_set, now_ms, check=None):
         return cfg
     backup = _read(fs, BACKUP)
     if main is None and backup is None:
-        return Config()                 # a new board
+        return Config()  # a new board
     alarm_set.raise_(now_ms, alarms.AL_CONFIG_LOST)
     cfg = _usable(backup, check)
     return cfg if cfg is not None else Config()

@@ -29,7 +29,7 @@ class Shutdown:
         self.state = IDLE
         self._t = 0
         self._delay_ms = 0
-        self._restore = -1          # minutes of power before the load comes back; 0 never; -1 at once
+        self._restore = -1  # minutes of power before the load comes back; 0 never; -1 at once
         self._t_ready = 0
         self._ready = False
 

@@ -21,7 +21,7 @@ ASKED = const(1)
 
 PORT = const(123)
 TIMEOUT_MS = const(3000)
-RETRY_S = 300                 # after no answer or a refused reply
+RETRY_S = 300  # after no answer or a refused reply
 DAY_S = 86400
 # NTP counts from 1900-01-01; the board clock from 2000-01-01
 _NTP_2000 = 3155673600
@@ -30,7 +30,7 @@ _SIZE = 48
 
 class Sntp:
     def __init__(self, udp_open, ticks_diff):
-        self._udp_open = udp_open     # HAL: udp_open(host, port) -> datagram (send, recv)
+        self._udp_open = udp_open  # HAL: udp_open(host, port) -> datagram (send, recv)
         self._diff = ticks_diff
         self._sock = None
         self._req = bytearray(_SIZE)
@@ -38,13 +38,13 @@ class Sntp:
         self.state = IDLE
         self.server = ""
         self.offset_s = 0
-        self._t_next = 0              # ticks: the next request is due
-        self._wait_ms = 0             # from _t_next
+        self._t_next = 0  # ticks: the next request is due
+        self._wait_ms = 0  # from _t_next
         self._t_sent = 0
-        self._stamp = 0               # our transmit time in the request (its low word)
-        self.synced = 0               # replies taken since boot
-        self.refused = 0              # replies ignored
-        self.errors = 0               # requests unanswered or unsendable
+        self._stamp = 0  # our transmit time in the request (its low word)
+        self.synced = 0  # replies taken since boot
+        self.refused = 0  # replies ignored
+        self.errors = 0  # requests unanswered or unsendable
 
     def configure(self, cfg, now):
         server = cfg.get("clock.ntp_server")
@@ -54,7 +54,7 @@ class Sntp:
             self._close()
             self.state = IDLE
             self._t_next = now
-            self._wait_ms = 0         # a new server is asked at once
+            self._wait_ms = 0  # a new server is asked at once
 
     def awaiting(self):
         # A reply is due and will be given up on after TIMEOUT_MS of the board's clock (a
@@ -86,7 +86,7 @@ class Sntp:
         req = self._req
         for i in range(_SIZE):
             req[i] = 0
-        req[0] = 0x23                 # leap 0, version 4, mode 3 (client)
+        req[0] = 0x23  # leap 0, version 4, mode 3 (client)
         # our transmit time: what the server copies back as the originate time, so that a
         # stray or forged datagram is told apart (the fraction carries the tick count)
         stamp = (rtc_s + _NTP_2000) & 0xFFFFFFFF
@@ -121,7 +121,7 @@ class Sntp:
         stratum = b[1]
         if mode != 4 or leap == 3 or not 1 <= stratum <= 15:
             return -1
-        if _get32(b, 28) != self._stamp:          # originate: not an answer to this request
+        if _get32(b, 28) != self._stamp:  # originate: not an answer to this request
             return -1
         secs = _get32(b, 40)
         if secs == 0:

@@ -28,21 +28,21 @@ SOON = 2
 NOW = 3
 
 DEFAULTS = {
-    "ex_slot": 0,        # the last scheduled exercise that was run or skipped (clock s)
-    "ex_until": 0,       # an exercise under way ends at this time (clock s), 0 when none
-    "engine_s": 0,       # engine running time
-    "starts": 0,         # successful engine starts
-    "cranks": 0,         # starter engagements
-    "xfer_ops": 0,       # UPS changeover relay operations
-    "mains_ops": 0,      # mains contactor operations
-    "gen_ops": 0,        # generator contactor operations
-    "engine_svc_s": 0,   # engine_s at the last engine service
-    "relay_svc": 0,      # relay operations (all three) at the last inspection
+    "ex_slot": 0,  # the last scheduled exercise that was run or skipped (clock s)
+    "ex_until": 0,  # an exercise under way ends at this time (clock s), 0 when none
+    "engine_s": 0,  # engine running time
+    "starts": 0,  # successful engine starts
+    "cranks": 0,  # starter engagements
+    "xfer_ops": 0,  # UPS changeover relay operations
+    "mains_ops": 0,  # mains contactor operations
+    "gen_ops": 0,  # generator contactor operations
+    "engine_svc_s": 0,  # engine_s at the last engine service
+    "relay_svc": 0,  # relay operations (all three) at the last inspection
     "battery_since": 0,  # clock time the battery was fitted, 0 while unknown
-    "latched": 0,        # latched alarms (bits by alarm code), kept until acknowledged
-    "cool_until": 0,     # a generator cooldown under way ends at this time (clock s)
-    "pin_wrong": 0,      # wrong PINs in a row, every channel (pin.py)
-    "pin_wait_s": 0,     # the wait they earned, from the last wrong one
+    "latched": 0,  # latched alarms (bits by alarm code), kept until acknowledged
+    "cool_until": 0,  # a generator cooldown under way ends at this time (clock s)
+    "pin_wrong": 0,  # wrong PINs in a row, every channel (pin.py)
+    "pin_wait_s": 0,  # the wait they earned, from the last wrong one
 }
 
 
@@ -57,7 +57,7 @@ def decode(data, version=VERSION, oldest=None):
     try:
         cut = data.rindex(b" 0x")
         body = data[:cut]
-        if int(data[cut + 3:].strip(), 16) != crc32(body) & 0xFFFFFFFF:
+        if int(data[cut + 3 :].strip(), 16) != crc32(body) & 0xFFFFFFFF:
             return None
         values = json.loads(body)
     except (ValueError, TypeError):
@@ -65,8 +65,7 @@ def decode(data, version=VERSION, oldest=None):
     if not isinstance(values, dict):
         return None
     v = values.get("v")
-    if v != version and not (oldest is not None and isinstance(v, int)
-                             and oldest <= v < version):
+    if v != version and not (oldest is not None and isinstance(v, int) and oldest <= v < version):
         return None
     return values
 
@@ -77,7 +76,7 @@ class Store:
         self._alarms = alarm_set
         self.values = dict(DEFAULTS)
         self.writes = 0
-        self._due = 0                   # the most pressing change not written yet
+        self._due = 0  # the most pressing change not written yet
         self._t_saved = None
 
     def load(self, now_ms):
@@ -90,7 +89,7 @@ class Store:
             return
         data = self._fs.read(NAME)
         if data is None:
-            return                      # first boot: the defaults
+            return  # first boot: the defaults
         values = decode(data)
         if values is None or not self._plausible(values):
             self._alarms.raise_(now_ms, alarms.AL_STATE_LOST)
@@ -127,7 +126,7 @@ class Store:
             self._fs.write(NAME, encode(record))
         except OSError:
             self._alarms.raise_(now_ms, alarms.AL_STATE_LOST)
-            self._t_saved = now_ms      # try again after SOON_S, not on every block
+            self._t_saved = now_ms  # try again after SOON_S, not on every block
             return False
         self._due = 0
         self._t_saved = now_ms

@@ -40,8 +40,17 @@ from firmware.ats import Ats
 from firmware.battery import NO_RUNTIME_LIMIT
 from firmware.contacts import Contacts
 from firmware.exercise import Exercise
-from firmware.generator import (IDLE as GEN_IDLE, WHY_BATTERY, WHY_DRILL, WHY_EXERCISE,
-                                WHY_FLAPPING, WHY_MANUAL, WHY_OUTAGE, WHY_REMOTE, Generator)
+from firmware.generator import (
+    IDLE as GEN_IDLE,
+    WHY_BATTERY,
+    WHY_DRILL,
+    WHY_EXERCISE,
+    WHY_FLAPPING,
+    WHY_MANUAL,
+    WHY_OUTAGE,
+    WHY_REMOTE,
+    Generator,
+)
 from firmware.selftest import BatteryTest
 from firmware.shutdown import Shutdown
 from firmware.transfer import ON_UTILITY, Recent, Transfer
@@ -59,9 +68,9 @@ DRILL = const(32)
 # the board's output power sensor sees it, counts as a mains failure.
 WITNESS = const(64)
 FUEL_DEBOUNCE_MS = const(5000)
-STEADY_MS = const(50)         # step strides (stride_ms): the load on steady mains,
-COARSE_MS = const(10)         # or nothing moving
-INPUT_MS = const(5)           # the digital inputs are read this often
+STEADY_MS = const(50)  # step strides (stride_ms): the load on steady mains,
+COARSE_MS = const(10)  # or nothing moving
+INPUT_MS = const(5)  # the digital inputs are read this often
 
 
 class Supervisor:
@@ -86,7 +95,7 @@ class Supervisor:
         self.low = False
         self.flapping = False
         self._faulted = False
-        self._fails = Recent(20, board.ticks_diff)   # recent mains failures
+        self._fails = Recent(20, board.ticks_diff)  # recent mains failures
         self._good = False
         self._t_good = 0
         self.manual_run = False
@@ -100,8 +109,8 @@ class Supervisor:
         self._drill_on_gen = False
         self._drill_alarms = 0
         self._ex_load = False
-        self._witness = False         # the output power sensor has seen the load powered
-        self.remote = False           # the remote start contact is closed
+        self._witness = False  # the output power sensor has seen the load powered
+        self.remote = False  # the remote start contact is closed
         self._fuel_raw = False
         self._fuel_low = False
         self._t_fuel = 0
@@ -146,10 +155,13 @@ class Supervisor:
         out = b.output_state
         self.transfer.recover(now, out(hal.OUT_XFER))
         self.ats.recover(now, out(hal.OUT_MAINS_OPEN), out(hal.OUT_GEN_CLOSE))
-        self.gen.recover(now, out(hal.OUT_GEN_RUN),
-                         out(hal.OUT_GEN_START) or out(hal.OUT_GEN_PREHEAT),
-                         b.gen_volts_x10() * 100 // self._nom_v,
-                         b.gen_hz_x100() * 10 // self._nom_f)
+        self.gen.recover(
+            now,
+            out(hal.OUT_GEN_RUN),
+            out(hal.OUT_GEN_START) or out(hal.OUT_GEN_PREHEAT),
+            b.gen_volts_x10() * 100 // self._nom_v,
+            b.gen_hz_x100() * 10 // self._nom_f,
+        )
         self.shutdown.recover(now, out(hal.OUT_LOAD_OFF))
         self.shed = out(hal.OUT_SHED)
         # The inputs are read before the first step: an emergency stop pressed while the
@@ -183,8 +195,12 @@ class Supervisor:
             return "a self-test is already running"
         if self.mode != AUTO:
             return "only in auto mode (mode is %s)" % MODE_NAMES[self.mode]
-        if not (self.monitor.ok() and self.transfer.state == ON_UTILITY
-                and self.ats.closed() == ats.MAINS and not self.outage):
+        if not (
+            self.monitor.ok()
+            and self.transfer.state == ON_UTILITY
+            and self.ats.closed() == ats.MAINS
+            and not self.outage
+        ):
             return "only with the load on good mains"
         if self.low:
             return "battery low"
@@ -194,10 +210,19 @@ class Supervisor:
     def can_exercise(self):
         # An exercise may start (or resume) now.
         gen = self.gen
-        return (self.mode == AUTO and gen.present and gen.state == GEN_IDLE and not gen.tripped()
-                and not self._alarms.latched_shutdown() and not self.outage and not self.low
-                and self.monitor.ok() and self.transfer.state == ON_UTILITY
-                and self.ats.closed() == ats.MAINS and self.selftest.state == 0)
+        return (
+            self.mode == AUTO
+            and gen.present
+            and gen.state == GEN_IDLE
+            and not gen.tripped()
+            and not self._alarms.latched_shutdown()
+            and not self.outage
+            and not self.low
+            and self.monitor.ok()
+            and self.transfer.state == ON_UTILITY
+            and self.ats.closed() == ats.MAINS
+            and self.selftest.state == 0
+        )
 
     def gen_command(self, run):
         # gen start / gen stop. Returns None, or why not.
@@ -249,7 +274,7 @@ class Supervisor:
         ok = mon.ok()
         present = mon.present()
         if self.mode == TEST:
-            self._drill_watch(now)       # may end the drill and return to AUTO
+            self._drill_watch(now)  # may end the drill and return to AUTO
         if self.mode == TEST:
             faults |= DRILL
             ok = False
@@ -279,7 +304,7 @@ class Supervisor:
                 self._t_good = now
         else:
             self._good = False
-        if mon.faults:                  # real failures only, not a drill
+        if mon.faults:  # real failures only, not a drill
             if not self._faulted:
                 self._faulted = True
                 self._mains_failed(now)
@@ -298,15 +323,25 @@ class Supervisor:
         gen = self.gen
         # a battery that cannot be measured is not waited on: the generator starts at once
         # nor is one that gave out, in this outage or (until acknowledged) an earlier one
-        self.hurry = on_batt and (sure <= self.worst_s + self._margin or bat.sensor_fault
-                                  or self._alarms.is_active(alarms.AL_BATTERY_DEAD))
+        self.hurry = on_batt and (
+            sure <= self.worst_s + self._margin
+            or bat.sensor_fault
+            or self._alarms.is_active(alarms.AL_BATTERY_DEAD)
+        )
         automatic = self.mode == AUTO or self.mode == TEST
         self._inputs(now)
         tripped = gen.tripped()
         ex = self.exercise
         if ex.running():
-            ex.step(now, self.mode == AUTO and not mon.faults and not self.low
-                    and not tripped and not self._alarms.latched_shutdown(), gen.ready())
+            ex.step(
+                now,
+                self.mode == AUTO
+                and not mon.faults
+                and not self.low
+                and not tripped
+                and not self._alarms.latched_shutdown(),
+                gen.ready(),
+            )
         exercising = ex.running()
         remote = self.remote and self.mode == AUTO and not tripped
         on_load = exercising and ex.on_load or remote
@@ -323,25 +358,39 @@ class Supervisor:
                 self.outage = False
         else:
             self.outage = False
-        want_gen = 0                    # or why it is wanted (generator.WHY_*)
+        want_gen = 0  # or why it is wanted (generator.WHY_*)
         if automatic:
             # A start delay runs only while mains stays failed; once cranking has begun
             # the engine is wanted until the outage is over.
-            if (self.outage and not tripped
-                    and (not present or self.hurry or self.flapping or gen.committed())):
-                want_gen = (WHY_DRILL if self.mode == TEST else WHY_BATTERY if self.hurry
-                            else WHY_FLAPPING if self.flapping else WHY_OUTAGE)
+            if (
+                self.outage
+                and not tripped
+                and (not present or self.hurry or self.flapping or gen.committed())
+            ):
+                want_gen = (
+                    WHY_DRILL
+                    if self.mode == TEST
+                    else WHY_BATTERY
+                    if self.hurry
+                    else WHY_FLAPPING
+                    if self.flapping
+                    else WHY_OUTAGE
+                )
             elif remote:
                 want_gen = WHY_REMOTE
             elif exercising or self._ex_load and not tripped:
                 want_gen = WHY_EXERCISE
         elif self.mode == MANUAL and self.manual_run and not tripped:
             want_gen = WHY_MANUAL
-        gen.step(now, want_gen, self.hurry and automatic,
-                 board.gen_volts_x10() * 100 // self._nom_v,
-                 board.gen_hz_x100() * 10 // self._nom_f,
-                 self.flapping or self.mode == MANUAL)
-        tripped = gen.tripped()           # the sequencer may just have latched one
+        gen.step(
+            now,
+            want_gen,
+            self.hurry and automatic,
+            board.gen_volts_x10() * 100 // self._nom_v,
+            board.gen_hz_x100() * 10 // self._nom_f,
+            self.flapping or self.mode == MANUAL,
+        )
+        tripped = gen.tripped()  # the sequencer may just have latched one
         if tripped:
             # The engine stopped on a fault: the operator's run order ends with it, so
             # that acknowledging the alarm cannot crank it again (only a new gen start).
@@ -350,17 +399,21 @@ class Supervisor:
             target = ats.GEN
         elif stable:
             target = ats.MAINS
-        elif (gen.running() and not tripped and (not ok or self.flapping)
-              and (self.outage or self.mode == MANUAL)):
+        elif (
+            gen.running()
+            and not tripped
+            and (not ok or self.flapping)
+            and (self.outage or self.mode == MANUAL)
+        ):
             # switch over during warm-up, the load is on battery (not for mains merely
             # being learned after a restart with the engine still cooling down)
             target = ats.GEN
         elif gen.running() and not tripped:
-            target = switch.target        # mains back but not yet stable: stay as we are
+            target = switch.target  # mains back but not yet stable: stay as we are
         else:
-            target = ats.MAINS            # the normally-closed side
+            target = ats.MAINS  # the normally-closed side
         if switch.state == ats.AT and not (xfer.settled_on_battery() or self._dead_and_stuck(bus)):
-            switch.step(now, switch.position)   # never switch under load
+            switch.step(now, switch.position)  # never switch under load
         else:
             switch.step(now, target)
         bus = switch.closed()
@@ -447,9 +500,14 @@ class Supervisor:
         if on_batt and not self._was_on_batt:
             self._t_on_batt = now
         self._was_on_batt = on_batt
-        want = (self._shed_enabled and on_batt
-                and (runtime <= self._shed_runtime
-                     or self._diff(now, self._t_on_batt) >= self._shed_delay))
+        want = (
+            self._shed_enabled
+            and on_batt
+            and (
+                runtime <= self._shed_runtime
+                or self._diff(now, self._t_on_batt) >= self._shed_delay
+            )
+        )
         if want != self.shed:
             self.shed = want
             self._board.set_output(hal.OUT_SHED, want)
@@ -460,8 +518,11 @@ class Supervisor:
         # relay), or -1 when none is on its way to it: not running, tripped, not wanted
         # on load, its contactor failing.
         gen = self.gen
-        if (gen.tripped() or self._alarms.is_active(alarms.AL_GEN_CONTACTOR_FAULT)
-                or not (self.outage or self.mode == MANUAL)):
+        if (
+            gen.tripped()
+            or self._alarms.is_active(alarms.AL_GEN_CONTACTOR_FAULT)
+            or not (self.outage or self.mode == MANUAL)
+        ):
             return -1
         left = gen.to_ready_ms(now, self.hurry)
         return -1 if left < 0 else (left + 999) // 1000 + self.switch_s
@@ -474,8 +535,11 @@ class Supervisor:
             # battery falling faster), so no lead is missed. Else NUT would shut the
             # servers down seconds before the generator takes over.
             takes = self._gen_takes_over_s(now)
-            if takes >= 0 and runtime - takes >= self._lead_s and not self._alarms.is_active(
-                    alarms.AL_BATTERY_DEAD):
+            if (
+                takes >= 0
+                and runtime - takes >= self._lead_s
+                and not self._alarms.is_active(alarms.AL_BATTERY_DEAD)
+            ):
                 return
         if on_batt and runtime <= self._lead:
             if not self.low:
@@ -511,18 +575,28 @@ class Supervisor:
         # reports a fault or a sensor problem (which the controller passes on at once), only
         # timers of seconds (battery, debounces) and the contact checks (50 ms grace) run
         # here, so the controller may step this machine every few dozen blocks.
-        return (self.mode != TEST and not self.outage and not self.remote and not self._ex_load
-                and self.monitor.ok() and not self.monitor.sensor
-                and self.transfer.state == ON_UTILITY and self.ats.settled()
-                and self.ats.closed() == ats.MAINS
-                and self.gen.state == GEN_IDLE and not self.exercise.running()
-                and self.selftest.state == 0 and self.shutdown.state == 0)
+        return (
+            self.mode != TEST
+            and not self.outage
+            and not self.remote
+            and not self._ex_load
+            and self.monitor.ok()
+            and not self.monitor.sensor
+            and self.transfer.state == ON_UTILITY
+            and self.ats.settled()
+            and self.ats.closed() == ats.MAINS
+            and self.gen.state == GEN_IDLE
+            and not self.exercise.running()
+            and self.selftest.state == 0
+            and self.shutdown.state == 0
+        )
 
     def quiet(self):
         # Nothing here is timed to the millisecond: the controller may skip mains samples.
         xfer = self.transfer
         settled = xfer.settled_on_battery() or (
-            xfer.state == ON_UTILITY and self.ats.closed() == ats.GEN)
+            xfer.state == ON_UTILITY and self.ats.closed() == ats.GEN
+        )
         return settled and self.ats.settled() and self.gen.quiet()
 
     def idle_gap_ms(self):

@@ -69,14 +69,14 @@ class Transfer:
         self._log = log
         self._alarms = alarm_set
         self._diff = board.ticks_diff
-        self._history = Recent(30, board.ticks_diff)   # recent fault transfers to battery
+        self._history = Recent(30, board.ticks_diff)  # recent fault transfers to battery
         self.configure(cfg)
         self.state = ON_UTILITY
         self._t_state = 0
         self._good = False
         self._t_good = 0
-        self.transfers = 0            # relay operations commanded since boot
-        self._counted = False         # the present move to battery was caused by a fault
+        self.transfers = 0  # relay operations commanded since boot
+        self._counted = False  # the present move to battery was caused by a fault
 
     def configure(self, cfg):
         self._operate_ms = cfg.get("relay.operate_ms")
@@ -101,7 +101,7 @@ class Transfer:
                 pass
             elif not self._contacts.closed(contacts.XFER):
                 if ready and want and not faults:
-                    self._to_utility(now, source)     # it never left the utility side
+                    self._to_utility(now, source)  # it never left the utility side
             else:
                 if self._counted and self._history.within(now, _WINDOW_MS) >= self._max:
                     self._enter(HELD, now)
@@ -116,8 +116,9 @@ class Transfer:
                 self._to_battery(now, True)
             elif not want:
                 self._to_battery(now, False)
-            elif (self._diff(now, self._t_state) >= self._operate_ms
-                  and not self._contacts.closed(contacts.XFER)):
+            elif self._diff(now, self._t_state) >= self._operate_ms and not self._contacts.closed(
+                contacts.XFER
+            ):
                 self._enter(ON_UTILITY, now)
         elif state == HELD:
             if self._good and want and self._diff(now, self._t_good) >= self._lockout_ms:
@@ -132,8 +133,12 @@ class Transfer:
     def on_battery(self):
         # Commanded there, or reported there by a relay that did not come back.
         c = self._contacts
-        return (self.state != ON_UTILITY and self.state != TO_UTILITY
-                or c.enabled and c.closed(contacts.XFER))
+        return (
+            self.state != ON_UTILITY
+            and self.state != TO_UTILITY
+            or c.enabled
+            and c.closed(contacts.XFER)
+        )
 
     def moving(self):
         # The relay has been told to change over and its operate time is not over.

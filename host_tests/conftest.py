@@ -20,8 +20,9 @@ MPY_CROSS = os.path.join(BIN, "mpy-cross")
 
 def run_micropython(args, **kw):
     """Run the unix-port MicroPython from the repository root."""
-    return subprocess.run([MICROPYTHON] + list(args), cwd=ROOT, capture_output=True,
-                          text=True, **kw)
+    return subprocess.run(
+        [MICROPYTHON] + list(args), cwd=ROOT, capture_output=True, text=True, **kw
+    )
 
 
 @pytest.fixture
@@ -33,6 +34,7 @@ def root():
 def broker(tmp_path):
     """Debian's mosquitto on a free loopback port (rigs.Broker), stopped afterwards."""
     from rigs import Broker
+
     b = Broker(tmp_path)
     b.start()
     yield b

@@ -11,8 +11,13 @@ def mains(nominal_v=230, frequency_hz=50, events=(), **kw):
 
 def simulate(duration_s, mains_section, seed=1, config=None, stop_after=None, **top):
     """Run a scenario; with stop_after=EVENT, end 60 s after that plant or firmware event."""
-    data = {"name": top.pop("name", "test"), "duration_s": duration_s, "seed": seed,
-            "mains": mains_section, "config": config or {}}
+    data = {
+        "name": top.pop("name", "test"),
+        "duration_s": duration_s,
+        "seed": seed,
+        "mains": mains_section,
+        "config": config or {},
+    }
     data.update(top)
     sim = Simulation(scenario.check(data))
     if stop_after is None:

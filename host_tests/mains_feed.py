@@ -25,13 +25,13 @@ class Feed:
         self.fs = fs
         self.mon = mm.MainsMonitor(cfg, fs, diff)
         self.peak = self.mon.nominal_peak
-        self.k = 0                  # samples fed
-        self.phase = 0.0            # cycles, continuous across calls
+        self.k = 0  # samples fed
+        self.phase = 0.0  # cycles, continuous across calls
         self.buf = array("H", [0] * BLOCK)
         self.fill = 0
-        self.log = []               # (t_ms, what, value) at each change
+        self.log = []  # (t_ms, what, value) at each change
         self._last = {}
-        self.trips = []             # (t_ms, index in its block) of every fast trip
+        self.trips = []  # (t_ms, index in its block) of every fast trip
         self.rng = random.Random(1)
 
     def t(self):
@@ -48,15 +48,30 @@ class Feed:
             mon.process(self.buf, BLOCK, self.t())
             if before == mm.ARMED and mon.state == mm.TRIPPED and mon.faults & mm.FAST:
                 self.trips.append((self.t(), mon.trip_sample))
-            for what, value in (("state", mon.state), ("faults", mon.faults),
-                                ("sensor", mon.sensor), ("absent", mon.absent()),
-                                ("present", mon.present())):
+            for what, value in (
+                ("state", mon.state),
+                ("faults", mon.faults),
+                ("sensor", mon.sensor),
+                ("absent", mon.absent()),
+                ("present", mon.present()),
+            ):
                 if self._last.get(what) != value:
                     self._last[what] = value
                     self.log.append((self.t(), what, value))
 
-    def wave(self, ms=None, cycles=None, hz=50.0, pct=100.0, bias=2048, square=False,
-             spikes=(), notch=(), noise=0, amp=None):
+    def wave(
+        self,
+        ms=None,
+        cycles=None,
+        hz=50.0,
+        pct=100.0,
+        bias=2048,
+        square=False,
+        spikes=(),
+        notch=(),
+        noise=0,
+        amp=None,
+    ):
         # A sine (or a square wave of the same peak) of `pct` % of the nominal peak, its
         # phase carried on from the previous call, plus uniform noise of +-`noise` counts
         # (seeded). spikes, notch: sample numbers (from the start of this call) replaced by a

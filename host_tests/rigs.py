@@ -27,8 +27,14 @@ class VirtualBoard:
         path = tmp_path / "scenario.json"
         path.write_text(json.dumps(scenario))
         self.link = str(tmp_path / "ttyVB")
-        cmd = [sys.executable, os.path.join(ROOT, "tools", "vboard.py"), "--scenario", str(path),
-               "--link", self.link]
+        cmd = [
+            sys.executable,
+            os.path.join(ROOT, "tools", "vboard.py"),
+            "--scenario",
+            str(path),
+            "--link",
+            self.link,
+        ]
         if fs:
             cmd += ["--fs", str(tmp_path / "fs")]
         if speed != 1:
@@ -91,12 +97,13 @@ class BareBoard:
         path.mkdir(parents=True, exist_ok=True)
         master, slave = os.openpty()
         tty.setraw(slave)
-        self._slave = slave          # kept open: the REPL reads nothing, not an error, meanwhile
+        self._slave = slave  # kept open: the REPL reads nothing, not an error, meanwhile
         self.link = str(path) + ".tty"
         os.symlink(os.ttyname(slave), self.link)
         mp = os.path.join(os.path.dirname(sys.executable), "micropython")
-        self.proc = subprocess.Popen([mp], stdin=master, stdout=master, stderr=master,
-                                     cwd=str(path), start_new_session=True)
+        self.proc = subprocess.Popen(
+            [mp], stdin=master, stdout=master, stderr=master, cwd=str(path), start_new_session=True
+        )
         os.close(master)
 
     def close(self):
@@ -117,8 +124,9 @@ def nut_config():
     with open(os.path.join(ROOT, "docs", "nut.md")) as f:
         text = f.read()
     files = dict(re.findall(r"^`/etc/nut/([\w.]+)`:\n\n```\n(.*?)```", text, re.M | re.S))
-    assert sorted(files) == ["nut.conf", "ups.conf", "upsd.conf", "upsd.users", "upsmon.conf"], \
+    assert sorted(files) == ["nut.conf", "ups.conf", "upsd.conf", "upsd.users", "upsmon.conf"], (
         sorted(files)
+    )
     return files
 
 
@@ -133,11 +141,13 @@ class Nut:
         self.port = free_port()
         self.ups = "rack1@127.0.0.1:%d" % self.port
         self.flag = d / "shutdown-ran"
-        site = (("/dev/ttyACM0", str(device)),
-                ("LISTEN 127.0.0.1 3493", "LISTEN 127.0.0.1 %d" % self.port),
-                ("rack1@127.0.0.1:3493", self.ups),
-                ('"/sbin/shutdown -h +0"', '"/bin/touch %s"' % self.flag),
-                ("/etc/killpower", str(d / "killpower")))
+        site = (
+            ("/dev/ttyACM0", str(device)),
+            ("LISTEN 127.0.0.1 3493", "LISTEN 127.0.0.1 %d" % self.port),
+            ("rack1@127.0.0.1:3493", self.ups),
+            ('"/sbin/shutdown -h +0"', '"/bin/touch %s"' % self.flag),
+            ("/etc/killpower", str(d / "killpower")),
+        )
         files = nut_config()
         for old, new in site:
             assert sum(text.count(old) for text in files.values()) == 1, old
@@ -146,8 +156,9 @@ class Nut:
         for name, text in files.items():
             (d / name).write_text(text)
             os.chmod(d / name, 0o600)
-        self.env = dict(os.environ, NUT_CONFPATH=str(d), NUT_STATEPATH=str(d),
-                        NUT_ALTPIDPATH=str(d))
+        self.env = dict(
+            os.environ, NUT_CONFPATH=str(d), NUT_STATEPATH=str(d), NUT_ALTPIDPATH=str(d)
+        )
         self.procs = []
         try:
             self._start("nutdrv_qx", "-a", "rack1", "-u", "root", "-F")
@@ -164,8 +175,14 @@ class Nut:
 
     def _start(self, name, *args):
         log = open(self.dir / (name + ".log"), "w")
-        self.procs.append(subprocess.Popen([os.path.join(NUT_LIB, name)] + list(args), env=self.env,
-                                           stdout=log, stderr=subprocess.STDOUT))
+        self.procs.append(
+            subprocess.Popen(
+                [os.path.join(NUT_LIB, name)] + list(args),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
 
     def _wait(self, ready, what, timeout=30):
         deadline = time.monotonic() + timeout
@@ -176,24 +193,37 @@ class Nut:
             time.sleep(0.2)
 
     def logs(self):
-        return "\n".join("%s: %s" % (f.name, f.read_text()) for f in sorted(self.dir.glob("*.log")))
+        return "\n".join(
+            "%s: %s" % (f.name, f.read_text()) for f in sorted(self.dir.glob("*.log"))
+        )
 
     def status(self):
         """ups.status as a set of words, or None while it is not available."""
-        p = subprocess.run(["upsc", self.ups, "ups.status"], env=self.env, capture_output=True,
-                           text=True, timeout=10)
+        p = subprocess.run(
+            ["upsc", self.ups, "ups.status"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if p.returncode != 0:
             return None
         return set(p.stdout.split())
 
     def var(self, name):
-        p = subprocess.run(["upsc", self.ups, name], env=self.env, capture_output=True, text=True,
-                           timeout=10)
+        p = subprocess.run(
+            ["upsc", self.ups, name], env=self.env, capture_output=True, text=True, timeout=10
+        )
         return p.stdout.strip() if p.returncode == 0 else None
 
     def command(self, name):
-        return subprocess.run(["upscmd", "-u", "admin", "-p", self.admin_pw, self.ups, name],
-                              env=self.env, capture_output=True, text=True, timeout=10)
+        return subprocess.run(
+            ["upscmd", "-u", "admin", "-p", self.admin_pw, self.ups, name],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
 
     def watch(self, until, timeout, every=0.5):
         """Poll ups.status until until(status) holds; returns the statuses seen, in order."""
@@ -230,8 +260,9 @@ class Broker:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

@@ -2,22 +2,18 @@
 # worked out here in floating point (lead-acid OCV curve, Peukert, sag, constant power).
 import pytest
 
+from fakes import MASK, ticks_diff
 from firmware.battery import NO_RUNTIME_LIMIT, BatteryMonitor
 from firmware.config import Config
 
-MASK = (1 << 30) - 1
-CELLS = 24          # the default 48 V bank
-I20 = 5000          # 100 Ah / 20 h, mA
-
-
-def _diff(a, b):
-    return ((a - b + (1 << 29)) & MASK) - (1 << 29)
+CELLS = 24  # the default 48 V bank
+I20 = 5000  # 100 Ah / 20 h, mA
 
 
 def _monitor(**settings):
     cfg = Config()
     cfg.update(settings)
-    return BatteryMonitor(cfg, _diff)
+    return BatteryMonitor(cfg, ticks_diff)
 
 
 def _volts(soc_pm, i_ma=0, r_mohm=20, cells=CELLS):
@@ -71,8 +67,14 @@ def test_every_figure_is_an_integer():
     bm = _monitor()
     bm.update(0, _volts(1000), 0, False)
     t = _discharge(bm, 1000, 1200, 30000, 40_000, 1000)
-    figures = (bm.charge_uah, bm.soc_pm, bm.runtime_s, bm.learned_mah, bm.r_measured,
-               bm.capacity_mah())
+    figures = (
+        bm.charge_uah,
+        bm.soc_pm,
+        bm.runtime_s,
+        bm.learned_mah,
+        bm.r_measured,
+        bm.capacity_mah(),
+    )
     assert bm.learned_mah > 0 and bm.r_measured > 0 and bm.runtime_s < NO_RUNTIME_LIMIT
     assert all(type(x) is int for x in figures)
     bm.update(t + 30000, 0, 30000, True)
@@ -96,16 +98,16 @@ def test_high_currents_are_weighted_by_peukert():
     bm = _monitor()
     # 20 A is four times the 20-hour current: each Ah drawn costs 4^0.15 Ah of capacity
     _feed(bm, 0, 601, _volts(1000, 20000), 20000)
-    assert _near(100_000_000 - bm.charge_uah, 20_000 * 4 ** 0.15 / 6 * 1000, 0.003)
+    assert _near(100_000_000 - bm.charge_uah, 20_000 * 4**0.15 / 6 * 1000, 0.003)
     # beyond 63.75 times the 20-hour current (the table's last step) the weight grows no more
     for i_ma in (318_750, 400_000):
         bm = _monitor()
         _feed(bm, 0, 11, _volts(1000, i_ma), i_ma)
-        assert _near(100_000_000 - bm.charge_uah, i_ma * 63.75 ** 0.15 / 360 * 1000, 0.003)
+        assert _near(100_000_000 - bm.charge_uah, i_ma * 63.75**0.15 / 360 * 1000, 0.003)
     # between the table's quarter steps it is interpolated
     bm = _monitor()
     _feed(bm, 0, 601, _volts(1000, 6100), 6100)
-    assert _near(100_000_000 - bm.charge_uah, 6100 * 1.22 ** 0.15 / 6 * 1000, 0.003)
+    assert _near(100_000_000 - bm.charge_uah, 6100 * 1.22**0.15 / 6 * 1000, 0.003)
     # below the 20-hour current nothing is added
     bm = _monitor()
     _feed(bm, 0, 3601, _volts(1000, 2500), 2500)
@@ -161,8 +163,11 @@ def test_internal_resistance_is_measured_at_each_large_load_step():
     assert bm.r_measured == 40
     # a voltage that rises as the load rises, a step showing more than 5 Ohm or none at
     # all is noise
-    for t, v, i in ((5000, v0 + 100, 60000), (6000, v0 + 100 - 25011, 65001),
-                    (7000, v0 + 100, 60000)):
+    for t, v, i in (
+        (5000, v0 + 100, 60000),
+        (6000, v0 + 100 - 25011, 65001),
+        (7000, v0 + 100, 60000),
+    ):
         bm.update(t, v, i, False)
         assert bm.r_measured == 40
     bm.update(8000, v0 + 100 - 25005, 65001, False)
@@ -182,13 +187,21 @@ def _expected_runtime(cap_mah, soc_pm, v_mv, i_ma, r_mohm, cutoff_cell=1750, k=0
     sag_cell = i_end * r_mohm / 1000 / CELLS
     floor_pm = max(0.0, (cutoff_cell + sag_cell - 1930) * 1000 / 220)
     ratio = i_end / I20
-    weight = ratio ** k if ratio > 1 else 1.0
+    weight = ratio**k if ratio > 1 else 1.0
     return cap_mah * (soc_pm - floor_pm) / 1000 / (i_end * weight) * 3600
 
 
-@pytest.mark.parametrize("r_mohm, soc_pm, i_ma", [(20, 800, 50000), (100, 800, 50000),
-                                                  (100, 600, 30000), (20, 300, 8000),
-                                                  (100, 150, 50000), (20, 900, 6000)])
+@pytest.mark.parametrize(
+    "r_mohm, soc_pm, i_ma",
+    [
+        (20, 800, 50000),
+        (100, 800, 50000),
+        (100, 600, 30000),
+        (20, 300, 8000),
+        (100, 150, 50000),
+        (20, 900, 6000),
+    ],
+)
 def test_runtime_follows_charge_sag_peukert_and_constant_power(r_mohm, soc_pm, i_ma):
     bm = _monitor(**{"battery.r_mohm": r_mohm})
     v = _volts(soc_pm, i_ma, r_mohm)
@@ -205,14 +218,14 @@ def test_runtime_at_the_edges():
     bm.update(0, _volts(800), I20 // 20, False)
     assert bm.runtime_s == NO_RUNTIME_LIMIT
     bm = _monitor()
-    bm.update(0, _volts(100), I20 // 20, False)     # even with a tenth left
+    bm.update(0, _volts(100), I20 // 20, False)  # even with a tenth left
     assert bm.runtime_s == NO_RUNTIME_LIMIT
     bm = _monitor()
     bm.update(0, _volts(100), I20 // 20 + 1, False)
     assert bm.runtime_s < NO_RUNTIME_LIMIT
     bm = _monitor()
     bm.update(0, _volts(800), I20 // 20 + 1, False)
-    assert bm.runtime_s == NO_RUNTIME_LIMIT     # 11 days and more: no limit either
+    assert bm.runtime_s == NO_RUNTIME_LIMIT  # 11 days and more: no limit either
     bm = _monitor()
     bm.update(0, _volts(800), 1000, False)
     assert 0 < bm.runtime_s < NO_RUNTIME_LIMIT
@@ -222,7 +235,7 @@ def test_runtime_at_the_edges():
     assert bm.runtime_s == 0
     bm = _monitor()
     bm.update(0, 1750 * CELLS + 1, 30000, False)
-    assert bm.runtime_s == 0         # the sag alone takes it below the cut-out
+    assert bm.runtime_s == 0  # the sag alone takes it below the cut-out
 
 
 def test_the_coulomb_count_is_believed_when_it_is_lower():
@@ -233,22 +246,27 @@ def test_the_coulomb_count_is_believed_when_it_is_lower():
     counted = bm.charge_uah // 100_000
     assert counted < 900 - 50
     assert bm.soc_pm == counted
-    assert _near(bm.runtime_s, _expected_runtime(100_000, counted, _volts(900, 50000), 50000, 20),
-                 0.015)
+    assert _near(
+        bm.runtime_s, _expected_runtime(100_000, counted, _volts(900, 50000), 50000, 20), 0.015
+    )
 
 
 def test_a_long_rest_lets_the_voltage_correct_the_count():
     bm = _monitor()
     bm.update(0, _volts(500), 0, False)
     t = _feed(bm, 1000, 59, _volts(800), 0)
-    assert bm.charge_uah == 50_000_000       # a minute's rest is not yet over
+    assert bm.charge_uah == 50_000_000  # a minute's rest is not yet over
     t = _feed(bm, t, 1, _volts(800), 0)
     assert bm.charge_uah == 50_000_000 + 30_000_000 // 8
     _feed(bm, t, 40, _volts(800), 0)
     assert _near(bm.charge_uah, 80_000_000, 0.01)
     # a load or a charge of a tenth of the 20-hour current is not rest; a little less is
-    for i_ma, rest in ((I20 // 10, False), (-I20 // 10, False), (I20 // 10 - 20, True),
-                       (-I20 // 10 + 20, True)):
+    for i_ma, rest in (
+        (I20 // 10, False),
+        (-I20 // 10, False),
+        (I20 // 10 - 20, True),
+        (-I20 // 10 + 20, True),
+    ):
         bm = _monitor()
         bm.update(0, _volts(500), 0, False)
         _feed(bm, 1000, 120, _volts(800), i_ma)
@@ -270,7 +288,7 @@ def test_an_empty_count_stays_empty_and_a_sagging_bank_is_believed():
     t = _feed(bm, 1000, 600, _volts(500, 50000), 50000)
     assert bm.charge_uah == 0 and bm.soc_pm == 0
     bm.update(t - 500, _volts(500, 100000), 100000, False)
-    assert bm.current_ma == 50000          # still once a second
+    assert bm.current_ma == 50000  # still once a second
     bm.update(t, _volts(500), 0, False)
     assert bm.charge_uah == 0
     # and still measures the bank's resistance
@@ -295,7 +313,7 @@ class Bank:
         for _ in range(seconds):
             bm.update(t & MASK, _volts(self.soc, i_ma), i_ma, False)
             ratio = i_ma / I20
-            weight = ratio ** 0.15 if ratio > 1 else (1 if i_ma > 0 else 0.85)
+            weight = ratio**0.15 if ratio > 1 else (1 if i_ma > 0 else 0.85)
             self.soc = min(1000, self.soc - i_ma * weight / 3600 / self.true_mah * 1000)
             t += 1000
         return t
@@ -308,7 +326,7 @@ def _discharge(bm, t, seconds, i_ma, true_mah, soc0_pm):
 def test_a_steady_discharge_measures_a_weak_battery():
     bm = _monitor()
     t = _discharge(bm, 0, 60, I20, 50_000, 1000)
-    assert bm.learned_mah == 0              # not yet 2 % of the charge seen to go
+    assert bm.learned_mah == 0  # not yet 2 % of the charge seen to go
     _discharge(bm, t, 1800, I20, 50_000, 1000 - 60 * I20 / 3600 / 50)
     assert _near(bm.learned_mah, 50_000, 0.01)
     assert bm.capacity_mah() == bm.learned_mah
@@ -360,8 +378,15 @@ def test_the_capacity_follows_the_room_temperature_and_a_measurement_only_lowers
     assert bm.learned_mah == learned
 
 
-@pytest.mark.parametrize("v_mv, i_ma", [(1000 * CELLS - 1, 0), (2800 * CELLS + 1, 0),
-                                        (_volts(500), 500_001), (_volts(500), -500_001)])
+@pytest.mark.parametrize(
+    "v_mv, i_ma",
+    [
+        (1000 * CELLS - 1, 0),
+        (2800 * CELLS + 1, 0),
+        (_volts(500), 500_001),
+        (_volts(500), -500_001),
+    ],
+)
 def test_an_impossible_reading_is_a_sensor_fault_and_the_runtime_is_reckoned_blind(v_mv, i_ma):
     bm = _monitor()
     bm.update(0, _volts(500), 0, False)
@@ -399,8 +424,12 @@ def test_a_sensor_fault_from_boot_knows_of_no_charge():
 
 
 def test_readings_at_the_plausible_limits_are_used():
-    for v_mv, i_ma in ((1000 * CELLS, 0), (2800 * CELLS, 0), (_volts(500), 500_000),
-                       (_volts(500), -500_000)):
+    for v_mv, i_ma in (
+        (1000 * CELLS, 0),
+        (2800 * CELLS, 0),
+        (_volts(500), 500_000),
+        (_volts(500), -500_000),
+    ):
         bm = _monitor()
         bm.update(0, v_mv, i_ma, False)
         assert not bm.sensor_fault and bm.voltage_mv == v_mv
@@ -426,8 +455,9 @@ def test_the_clock_wrapping_changes_nothing():
 
 
 def test_bank_size_sets_the_cells_and_the_20_hour_current():
-    bm = _monitor(**{"battery.nominal_v": 240, "battery.capacity_ah": 400,
-                     "battery.health_pct": 80})
+    bm = _monitor(
+        **{"battery.nominal_v": 240, "battery.capacity_ah": 400, "battery.health_pct": 80}
+    )
     assert bm.cells == 120
     assert bm.capacity_mah() == 320_000
     # 20 A is the 20-hour current of 400 Ah: no Peukert weight yet
@@ -437,7 +467,7 @@ def test_bank_size_sets_the_cells_and_the_20_hour_current():
 
 
 def test_a_battery_whose_current_stops_while_it_carries_the_load_is_dead_after_300_ms():
-    bm = _monitor()                 # 48 V, 100 Ah: "no current" is at most 250 mA
+    bm = _monitor()  # 48 V, 100 Ah: "no current" is at most 250 mA
     v = _volts(800, 30000)
     _feed(bm, 0, 5, v, 30000, on_batt=True)
     # carrying, with current: alive however long
@@ -445,11 +475,11 @@ def test_a_battery_whose_current_stops_while_it_carries_the_load_is_dead_after_3
         assert not bm.watch(t, v, 30000, True)
     # the inverter cut out: no current, the voltage back at rest
     rest = _volts(800)
-    for t in range(8000, 8290, 10):     # 300 ms from the last reading with current
+    for t in range(8000, 8290, 10):  # 300 ms from the last reading with current
         assert not bm.watch(t, rest, 0, True)
     assert bm.watch(8290, rest, 0, True) and bm.runtime_s == 0
     bm.update(9300, rest, 0, True)
-    assert bm.runtime_s == 0        # the once-a-second estimate does not bring it back
+    assert bm.runtime_s == 0  # the once-a-second estimate does not bring it back
     # off the battery's side: judged afresh next time
     assert not bm.watch(9400, rest, -2000, False)
     # not carrying (the relay still moving, the output switched off): never dead
@@ -476,8 +506,13 @@ def _sure_and_true(bank_mah, i_ma, **settings):
     sure = []
     while bm.learned_mah == 0:
         t = bank.run(bm, t, 1, i_ma)
-        sure.append((bm.sure_s, bm.runtime_s,
-                     _expected_runtime(bank_mah, bank.soc, _volts(bank.soc, i_ma), i_ma, 20)))
+        sure.append(
+            (
+                bm.sure_s,
+                bm.runtime_s,
+                _expected_runtime(bank_mah, bank.soc, _volts(bank.soc, i_ma), i_ma, 20),
+            )
+        )
     return bm, sure
 
 
@@ -488,7 +523,7 @@ def test_until_the_capacity_is_measured_battery_low_counts_on_a_worn_bank(i_ma):
     bm, sure = _sure_and_true(40_000, i_ma)
     assert len(sure) > 3
     for sure_s, runtime_s, true_s in sure[:-1]:
-        assert runtime_s > 2 * true_s            # the rating's estimate: far too long
+        assert runtime_s > 2 * true_s  # the rating's estimate: far too long
         assert sure_s <= true_s * 1.01
     sure_s, runtime_s, true_s = sure[-1]
     assert sure_s == runtime_s and _near(runtime_s, true_s, 0.05)
@@ -508,7 +543,7 @@ def test_the_caution_follows_the_settings_and_the_coldest_room():
     bank = Bank(100_000)
     t = bank.run(bm, 0, 5, 4 * I20)
     warm = bm.sure_s
-    bm.worst_temp_pm = 800          # no sensor, and env.temp_low_c 0 C
+    bm.worst_temp_pm = 800  # no sensor, and env.temp_low_c 0 C
     bank.run(bm, t, 1, 4 * I20)
     assert bm.sure_s < warm * 85 // 100
     assert bm.runtime_s > 2 * warm

@@ -8,10 +8,10 @@ from tools.lead_sweep import GRACE_S, LEAD_S, lead
 
 # (Ah, health %, load % of the rating, room C, temperature sensor, rating W or None: 2 W/Wh)
 CASES = [
-    (20, 50, 100, 25, False, None),     # worn: gone in 150 s, measured only after 14 s
-    (20, 60, 70, 25, False, 3000),      # the rating's estimate fell to the lead at 15 s
-    (40, 60, 4000 / 30, 25, False, 3000),   # 4 kW on a 3 kW UPS: 179 s at first
-    (400, 40, 20, 25, False, 3000),     # 600 W: too small a step for the resistance at first
+    (20, 50, 100, 25, False, None),  # worn: gone in 150 s, measured only after 14 s
+    (20, 60, 70, 25, False, 3000),  # the rating's estimate fell to the lead at 15 s
+    (40, 60, 4000 / 30, 25, False, 3000),  # 4 kW on a 3 kW UPS: 179 s at first
+    (400, 40, 20, 25, False, 3000),  # 600 W: too small a step for the resistance at first
     (7, 40, 70, 0, True, None),
     (12, 85, 100, 0, False, None),
     (65, 45, 90, 40, False, None),

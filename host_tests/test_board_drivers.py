@@ -20,7 +20,7 @@ class FakePin:
     IN = 0
     PULL_UP = 2
     IRQ_RISING = 1
-    levels = {}            # pad levels by pin number: what outlives a "reset"
+    levels = {}  # pad levels by pin number: what outlives a "reset"
     held = {}
 
     def __init__(self, n, mode=None, pull=None, value=None, hold=None):
@@ -32,8 +32,9 @@ class FakePin:
     def init(self, mode=None, pull=None, value=None, hold=None):
         if value is not None:
             # a held pad does not move: the firmware must release it to change it
-            assert value == self.levels[self.n] or not self.held.get(self.n), \
+            assert value == self.levels[self.n] or not self.held.get(self.n), (
                 "pin %d changed while its pad is held" % self.n
+            )
             self.levels[self.n] = value
         if hold is not None:
             self.held[self.n] = hold
@@ -41,8 +42,9 @@ class FakePin:
     def value(self, v=None):
         if v is None:
             return self.levels[self.n]
-        assert (1 if v else 0) == self.levels[self.n] or not self.held.get(self.n), \
+        assert (1 if v else 0) == self.levels[self.n] or not self.held.get(self.n), (
             "pin %d changed while its pad is held" % self.n
+        )
         self.levels[self.n] = 1 if v else 0
 
     def irq(self, handler=None, trigger=None):
@@ -51,10 +53,10 @@ class FakePin:
 
 class FakeADC:
     ATTN_11DB = 3
-    sources = {}           # pin number -> () -> 16-bit reading
+    sources = {}  # pin number -> () -> 16-bit reading
 
     def __init__(self, pin, atten=None):
-        self.n = pin.n if isinstance(pin, FakePin) else pin     # ESP32: a Pin; RP2040: its number
+        self.n = pin.n if isinstance(pin, FakePin) else pin  # ESP32: a Pin; RP2040: its number
 
     def read_u16(self):
         return self.sources.get(self.n, lambda: 32768)()
@@ -113,8 +115,8 @@ class FakeAdcDma:
     # machine.mem32 and rp2.DMA: each convert() is one conversion, moved by a channel paced
     # by the ADC's DREQ into its ring; a channel whose count runs out triggers its chain_to.
     BASE = 0x4004C000
-    TEMP = 876                         # what ADC4, the temperature sensor, reads
-    addresses = {}                     # id(object) -> its address, for uctypes.addressof
+    TEMP = 876  # what ADC4, the temperature sensor, reads
+    addresses = {}  # id(object) -> its address, for uctypes.addressof
 
     def __init__(self):
         self.regs = {0x0: 0, 0x8: 0, 0x10: 0}
@@ -129,15 +131,19 @@ class FakeAdcDma:
         if off == 0xC:
             return self.fifo.pop(0) if self.fifo else 0
         if off == 0x8:
-            return (self.regs[0x8] | (0 if self.fifo else 1 << 8) | (1 << 11 if self.over else 0)
-                    | len(self.fifo) << 16)
+            return (
+                self.regs[0x8]
+                | (0 if self.fifo else 1 << 8)
+                | (1 << 11 if self.over else 0)
+                | len(self.fifo) << 16
+            )
         return self.regs[off]
 
     def __setitem__(self, addr, v):
         off = addr - self.BASE
         if off == 0x8:
             if v & (1 << 11):
-                self.over = False          # write 1 to clear
+                self.over = False  # write 1 to clear
             v &= ~(3 << 10)
         if off == 0x0:
             self.ainsel = (v >> 12) & 7
@@ -150,7 +156,7 @@ class FakeAdcDma:
         ch = self.ainsel
         v = self.TEMP if ch == 4 else FakeADC.sources.get(26 + ch, lambda: 32768)() >> 4
         if len(self.fifo) == 4:
-            self.over = True               # the conversion is lost
+            self.over = True  # the conversion is lost
         else:
             self.fifo.append(v)
         self.conversions += 1
@@ -160,7 +166,7 @@ class FakeAdcDma:
             nxt = (nxt + 1) % 5
         self.ainsel = nxt if rr else ch
         fcs = self.regs[0x8]
-        for d in self.channels:            # DREQ stands while the FIFO holds one
+        for d in self.channels:  # DREQ stands while the FIFO holds one
             while fcs & 8 and self.fifo and d.busy and d.ctrl["treq_sel"] == 36:
                 d.move(self.fifo.pop(0))
 
@@ -173,7 +179,7 @@ class _Registers(array):
     def __getitem__(self, i):
         hook = self.on_count
         if i == 2 and hook is not None:
-            self.on_count = None            # the DMA's own reads of its count: not time
+            self.on_count = None  # the DMA's own reads of its count: not time
             try:
                 hook()
             finally:
@@ -195,8 +201,16 @@ class FakeDMA:
         self.pos = 0
 
     def pack_ctrl(self, **kw):
-        ctrl = dict(enable=True, size=2, inc_read=True, inc_write=True, ring_size=0,
-                    ring_sel=False, chain_to=self.channel, treq_sel=0x3F)
+        ctrl = dict(
+            enable=True,
+            size=2,
+            inc_read=True,
+            inc_write=True,
+            ring_size=0,
+            ring_sel=False,
+            chain_to=self.channel,
+            treq_sel=0x3F,
+        )
         assert set(kw) <= set(ctrl), kw
         ctrl.update(kw)
         return ctrl
@@ -249,17 +263,30 @@ def _addressof(obj):
 def _fake_machine(monkeypatch):
     engine = FakeAdcDma()
     FakeDMA.engine = engine
-    irq = []                           # the interrupt held off: by whom, while it is
-    machine = types.SimpleNamespace(Pin=FakePin, ADC=FakeADC, Timer=FakeTimer, RTC=FakeRTC,
-                                    WDT=FakeWDT, mem32=engine,
-                                    disable_irq=lambda: irq.append(1) or 7,
-                                    enable_irq=lambda state: irq.pop() and state == 7)
+    irq = []  # the interrupt held off: by whom, while it is
+    machine = types.SimpleNamespace(
+        Pin=FakePin,
+        ADC=FakeADC,
+        Timer=FakeTimer,
+        RTC=FakeRTC,
+        WDT=FakeWDT,
+        mem32=engine,
+        disable_irq=lambda: irq.append(1) or 7,
+        enable_irq=lambda state: irq.pop() and state == 7,
+    )
     FakeTimer.irq_off = irq
     monkeypatch.setitem(sys.modules, "machine", machine)
-    import micropython              # the CPython stand-in, with the board's kbd_intr
-    monkeypatch.setitem(sys.modules, "micropython", types.SimpleNamespace(
-        const=micropython.const, viper=micropython.viper,
-        kbd_intr=lambda c: FakeTimer.kbd.append(c)))
+    import micropython  # the CPython stand-in, with the board's kbd_intr
+
+    monkeypatch.setitem(
+        sys.modules,
+        "micropython",
+        types.SimpleNamespace(
+            const=micropython.const,
+            viper=micropython.viper,
+            kbd_intr=lambda c: FakeTimer.kbd.append(c),
+        ),
+    )
     FakeTimer.kbd = []
     monkeypatch.setitem(sys.modules, "rp2", types.SimpleNamespace(DMA=FakeDMA))
     monkeypatch.setitem(sys.modules, "uctypes", types.SimpleNamespace(addressof=_addressof))
@@ -268,15 +295,18 @@ def _fake_machine(monkeypatch):
     monkeypatch.setattr(FakeADC, "sources", {})
     # MicroPython's tick functions, on a clock the fake timer moves 250 us per interrupt
     import time
+
     mask = (1 << 30) - 1
     now = [0]
     monkeypatch.setattr(time, "ticks_us", lambda: now[0] & mask, raising=False)
     monkeypatch.setattr(time, "ticks_ms", lambda: (now[0] // 1000) & mask, raising=False)
     monkeypatch.setattr(time, "ticks_add", lambda t, d: (t + d) & mask, raising=False)
-    monkeypatch.setattr(time, "ticks_diff", lambda a, b: ((a - b + (1 << 29)) & mask) - (1 << 29),
-                        raising=False)
-    monkeypatch.setattr(time, "sleep_ms", lambda ms: now.__setitem__(0, now[0] + 1000 * ms),
-                        raising=False)
+    monkeypatch.setattr(
+        time, "ticks_diff", lambda a, b: ((a - b + (1 << 29)) & mask) - (1 << 29), raising=False
+    )
+    monkeypatch.setattr(
+        time, "sleep_ms", lambda ms: now.__setitem__(0, now[0] + 1000 * ms), raising=False
+    )
     FakeTimer.clock = now
 
 
@@ -288,6 +318,7 @@ def esp32(monkeypatch, tmp_path):
 
     def make():
         return board.Board(str(tmp_path / "data"), serial=FakeSerial())
+
     yield make, pins
     sys.modules.pop("boards.esp32.board", None)
 
@@ -300,6 +331,7 @@ def rp2040(monkeypatch, tmp_path):
 
     def make():
         return board.Board(str(tmp_path / "data"), serial=FakeSerial())
+
     yield make, pins
     sys.modules.pop("boards.rp2040.board", None)
 
@@ -318,37 +350,48 @@ def _sine(fs=4000, hz=50.0, peak=903, level=lambda k: 1.0):
         v = 2048 + level(k[0]) * peak * math.sin(2 * math.pi * hz * k[0] / fs)
         k[0] += 1
         return int(v) << 4
+
     return read, k
 
 
 def test_the_esp32_interrupt_fills_the_ring_and_the_loop_reads_every_sample_in_order():
     from boards.esp32.sampler import TimerSampler
+
     seq = iter(range(100000))
-    held = []                                  # each slow reading: was the interrupt off?
+    held = []  # each slow reading: was the interrupt off?
     off = []
-    now = [0]                                  # ticks_us
+    now = [0]  # ticks_us
 
     def slow(k):
         def read():
             held.append(bool(off))
             return (1000 + k) << 4
+
         return read
-    clock = types.SimpleNamespace(ticks_us=lambda: now[0], ticks_add=lambda t, d: t + d,
-                                  ticks_diff=lambda a, b: a - b)
-    s = TimerSampler(lambda: next(seq) << 4, [slow(k) for k in range(4)],
-                     lambda: off.append(1) or 5, lambda state: off.pop() and state == 5, clock)
-    assert list(s.slow) == [1000, 1001, 1002, 1003]        # read once at boot
+
+    clock = types.SimpleNamespace(
+        ticks_us=lambda: now[0], ticks_add=lambda t, d: t + d, ticks_diff=lambda a, b: a - b
+    )
+    s = TimerSampler(
+        lambda: next(seq) << 4,
+        [slow(k) for k in range(4)],
+        lambda: off.append(1) or 5,
+        lambda state: off.pop() and state == 5,
+        clock,
+    )
+    assert list(s.slow) == [1000, 1001, 1002, 1003]  # read once at boot
     held.clear()
 
-    def fire(k, late_us=0):                    # the timer: a sample every 250 us
+    def fire(k, late_us=0):  # the timer: a sample every 250 us
         for _ in range(k):
             now[0] += 250
             s.isr(None)
-        now[0] += late_us                      # the loop gets to it this much later
+        now[0] += late_us  # the loop gets to it this much later
+
     buf = [0] * 4
     got = []
     for block in range(500):
-        fire(4, block % 7 * 40)                # and the interrupt as late (latency)
+        fire(4, block % 7 * 40)  # and the interrupt as late (latency)
         now[0] -= block % 7 * 40
         assert s.read(buf, 4) == 0
         got += buf
@@ -374,7 +417,7 @@ def test_the_esp32_interrupt_fills_the_ring_and_the_loop_reads_every_sample_in_o
     assert s.read(buf, 4) == 180 and s.gaps == 1
     assert buf == list(range(2300, 2304))
     fire(4)
-    assert s.read(buf, 4) == 0 and s.gaps == 1           # and none after it
+    assert s.read(buf, 4) == 0 and s.gaps == 1  # and none after it
     # the count wraps at 2^30 without a hitch
     s._w[0] = s._r = s._seen = (1 << 30) - 2
     fire(4)
@@ -388,16 +431,19 @@ def _dma_sampler(monkeypatch):
     import rp2
     import uctypes
     from boards.rp2040 import sampler
+
     mains = [0]
 
     def next_mains():
         mains[0] += 1
         return (mains[0] & 0xFFF) << 4
+
     FakeADC.sources[26] = next_mains
     FakeADC.sources[27] = lambda: 3550 << 4
 
-    def shared():                              # the multiplexer's channel k reads 100 + k
+    def shared():  # the multiplexer's channel k reads 100 + k
         return (100 + FakePin.levels[22] + 2 * FakePin.levels[20]) << 4
+
     FakeADC.sources[28] = shared
     select = [FakePin(22, FakePin.OUT, value=0), FakePin(20, FakePin.OUT, value=0)]
     first = iter([11, 12, 13, 14])
@@ -420,12 +466,12 @@ def test_the_rp2040_adc_and_dma_fill_the_ring_and_the_loop_reads_every_sample(mo
     assert engine.regs[0x0] == 0x1 | 0x2 | 0x8 | (0b10111 << 16)
     assert engine.regs[0x8] & 0x0F00000F == 0x1 | 0x8 | (1 << 24)
     assert list(s.slow) == [11, 12, 13, 14]
-    assert (FakePin.levels[22], FakePin.levels[20]) == (0, 1)     # the last one read
+    assert (FakePin.levels[22], FakePin.levels[20]) == (0, 1)  # the last one read
     # A: halfwords from the FIFO into a 2 KB ring aligned to its size, wrapped by the DMA;
     # B: its count, written into A's count-and-trigger register
     assert a.busy and a.ctrl["ring_size"] == 11 and a.ctrl["treq_sel"] == 36
     assert a.read == FakeAdcDma.BASE + 0xC and a.ctrl["chain_to"] == b.channel
-    start = (-0x20001234 & 2047) // 2            # halfwords into the raw buffer
+    start = (-0x20001234 & 2047) // 2  # halfwords into the raw buffer
     assert (0x20001234 + 2 * start) % 2048 == 0
     s._ring.obj[start] = 777
     assert s._ring[0] == 777 and len(s._ring) == 1024 and b.read[0] == 1 << 28 and not b.busy
@@ -433,6 +479,7 @@ def test_the_rp2040_adc_and_dma_fill_the_ring_and_the_loop_reads_every_sample(mo
     def run(frames):
         for _ in range(4 * frames):
             engine.convert()
+
     buf = array("H", [0] * 4)
     got = []
     for block in range(700):
@@ -461,7 +508,7 @@ def test_the_rp2040_adc_and_dma_fill_the_ring_and_the_loop_reads_every_sample(mo
     run(300)
     assert s.read(buf, 4) == 300 - (256 - 4) and s.overruns == 1
     assert list(buf) == [k & 0xFFF for k in range(last + 49, last + 53)]
-    while _pending(s):                         # and reads on from there, none lost
+    while _pending(s):  # and reads on from there, none lost
         assert s.read(buf, 4) == 0
     assert buf[-1] == (last + 300) & 0xFFF and s.overruns == 1
     # hal skip(): what waits is dropped
@@ -481,11 +528,11 @@ def test_the_rp2040_adc_and_dma_fill_the_ring_and_the_loop_reads_every_sample(mo
     assert s.overruns == overruns + 1 and lost >= 256 and not engine.over
     run(4)
     s.read(buf, 4)
-    assert all(v == buf[0] + i for i, v in enumerate(buf))    # in order again
+    assert all(v == buf[0] + i for i, v in enumerate(buf))  # in order again
 
 
 def test_outputs_read_back_held_levels_and_keep_their_logical_state_across_polarity():
-    levels = {n: 1 for n in range(8)}       # active low: all off
+    levels = {n: 1 for n in range(8)}  # active low: all off
     pins = [types.SimpleNamespace(value=(lambda n: lambda: levels[n])(n)) for n in range(8)]
     driven = []
 
@@ -493,58 +540,69 @@ def test_outputs_read_back_held_levels_and_keep_their_logical_state_across_polar
         n = pins.index(pin)
         levels[n] = level
         driven.append((n, level))
-    levels[hal.OUT_XFER] = 0               # active low: 0 is energised
+
+    levels[hal.OUT_XFER] = 0  # active low: 0 is energised
     levels[hal.OUT_GEN_RUN] = 1
     out = mcu.Outputs(pins, drive)
     out.configure(True)
     assert out.state(hal.OUT_XFER) and not out.state(hal.OUT_GEN_RUN)
-    assert driven == []                    # reading back drives nothing
-    assert not out.state(hal.OUT_SHED)     # high = off when active low
-    out.configure(False)                   # the polarity changes: outputs keep their meaning
+    assert driven == []  # reading back drives nothing
+    assert not out.state(hal.OUT_SHED)  # high = off when active low
+    out.configure(False)  # the polarity changes: outputs keep their meaning
     assert levels[hal.OUT_XFER] == 1 and levels[hal.OUT_SHED] == 0 and out.state(hal.OUT_XFER)
     driven.clear()
-    out.set(hal.OUT_XFER, True)            # unchanged: no drive
+    out.set(hal.OUT_XFER, True)  # unchanged: no drive
     out.set(hal.OUT_SHED, True)
     assert driven == [(hal.OUT_SHED, 1)]
 
 
 def test_inputs_calibration_frequency_and_clock():
     levels = [0, 1, 0]
-    inp = mcu.Inputs([types.SimpleNamespace(value=(lambda i: lambda: levels[i])(i)) for i in range(3)])
-    assert [inp.read(i) for i in range(3)] == [True, False, True]     # pulled low = closed
+    inp = mcu.Inputs(
+        [types.SimpleNamespace(value=(lambda i: lambda: levels[i])(i)) for i in range(3)]
+    )
+    assert [inp.read(i) for i in range(3)] == [True, False, True]  # pulled low = closed
     inp.active_low = False
     assert [inp.read(i) for i in range(3)] == [False, True, False]
 
     from firmware.config import Config
+
     cal = mcu.McuBoard()
     cal._sampler = types.SimpleNamespace(slow=[3550, 2048 + 320, 3150, 400])
     cfg = Config()
-    cfg.update({"adc.battery_uv_per_count": 14650, "adc.current_ma_per_count": 98,
-                "adc.current_zero": 2048, "adc.gen_mv_per_count": 73,
-                "adc.output_ma_per_count": 25, "mains.nominal_v": 230})
+    cfg.update(
+        {
+            "adc.battery_uv_per_count": 14650,
+            "adc.current_ma_per_count": 98,
+            "adc.current_zero": 2048,
+            "adc.gen_mv_per_count": 73,
+            "adc.output_ma_per_count": 25,
+            "mains.nominal_v": 230,
+        }
+    )
     cal.calibrate(cfg)
-    assert cal.battery_mv() == 52007                   # 52.0 V
-    assert cal.battery_ma() == 31360                   # 31.4 A discharge
-    assert cal.gen_volts_x10() == 2299                 # 229.9 V
-    assert cal.output_w() == hal.NO_READING            # no output sensor fitted
+    assert cal.battery_mv() == 52007  # 52.0 V
+    assert cal.battery_ma() == 31360  # 31.4 A discharge
+    assert cal.gen_volts_x10() == 2299  # 229.9 V
+    assert cal.output_w() == hal.NO_READING  # no output sensor fitted
     cfg.set("io.output_sensor", True)
     cal.calibrate(cfg)
     assert cal.output_w() == 400 * 25 // 100 * 230 // 10
     cal._sampler.slow[1] = 2000
-    assert cal.battery_ma() < 0                        # charging
+    assert cal.battery_ma() < 0  # charging
     cal._sampler.slow[0] = 4095
-    assert cal.battery_mv() * 1000 < 2 ** 30
+    assert cal.battery_mv() * 1000 < 2**30
 
     t = [0]
     f = mcu.EdgeFrequency(lambda: t[0], lambda a, b: a - b)
-    for k in range(12):                    # 50.0 Hz edges for 220 ms
+    for k in range(12):  # 50.0 Hz edges for 220 ms
         t[0] = 1000 + k * 20000
         f.edge()
     t[0] = 230000
     assert f.hz_x100() == 5000
     t[0] = 300000
-    assert f.hz_x100() == 5000             # within the next window: the last reading
-    t[0] = 431000                          # a whole window without an edge: still
+    assert f.hz_x100() == 5000  # within the next window: the last reading
+    t[0] = 431000  # a whole window without an edge: still
     assert f.hz_x100() == 0
 
     secs = clock.seconds(2026, 11, 29, 10, 30, 15)
@@ -555,7 +613,8 @@ def test_inputs_calibration_frequency_and_clock():
 def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure(esp32):
     make, pins = esp32
     from firmware.controller import Controller
-    read, k = _sine(level=lambda k: 0.0 if 8000 <= k < 8400 else 1.0)   # 100 ms dip to 0
+
+    read, k = _sine(level=lambda k: 0.0 if 8000 <= k < 8400 else 1.0)  # 100 ms dip to 0
     FakeADC.sources[pins.MAINS_ADC] = read
     FakeADC.sources[pins.BATTERY_ADC] = lambda: 3550 << 4
     FakeADC.sources[pins.CURRENT_ADC] = lambda: 2048 << 4
@@ -566,11 +625,12 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     timer = FakeTimer.last
     available = board._sampler.available
 
-    def wait():                            # the timer fires while the loop waits
+    def wait():  # the timer fires while the loop waits
         while available() < board.block_len:
             FakeTimer.clock[0] += 250
             timer.callback(timer)
         return available()
+
     board._sampler.available = wait
     ctrl = Controller(board)
     board.start_watchdog()
@@ -578,17 +638,21 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     while k[0] < 8000:
         ctrl.step()
     assert ctrl.monitor.ok() and not board.output_state(hal.OUT_XFER)
-    assert ctrl.alarms.active == 0           # the contacts agree with the outputs
+    assert ctrl.alarms.active == 0  # the contacts agree with the outputs
     assert 51000 < board.battery_mv() < 53000
-    assert board.output_w() == hal.NO_READING           # io.output_sensor off
+    assert board.output_w() == hal.NO_READING  # io.output_sensor off
     assert ctrl._apply({"io.output_sensor": True}) is None
-    assert board.output_w() == 400 * 25 // 100 * 230 // 10      # 10 A at 230 V
-    while k[0] < 8040:                     # 10 ms into the dip
+    assert board.output_w() == 400 * 25 // 100 * 230 // 10  # 10 A at 230 V
+    while k[0] < 8040:  # 10 ms into the dip
         ctrl.step()
     assert board.output_state(hal.OUT_XFER)
-    assert FakePin.levels[pins.OUTPUTS[hal.OUT_XFER]] == 1 and FakePin.held[pins.OUTPUTS[hal.OUT_XFER]]
+    assert (
+        FakePin.levels[pins.OUTPUTS[hal.OUT_XFER]] == 1
+        and FakePin.held[pins.OUTPUTS[hal.OUT_XFER]]
+    )
     # fed every block, or every STEADY_MS on steady mains (8040 samples = 2010 ms)
     from firmware.supervisor import STEADY_MS
+
     assert board._wdt.feeds >= 2010 // STEADY_MS
     # a watchdog reset now: the new board reads the relay back from the held pad
     board2 = make()
@@ -600,6 +664,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
 def test_rp2040_board_samples_by_dma_and_shares_one_input_through_the_switch(rp2040):
     make, pins = rp2040
     from firmware.controller import Controller
+
     read, k = _sine()
     FakeADC.sources[pins.MAINS_ADC] = read
     FakeADC.sources[pins.BATTERY_ADC] = lambda: 3550 << 4
@@ -610,15 +675,17 @@ def test_rp2040_board_samples_by_dma_and_shares_one_input_through_the_switch(rp2
     def shared():
         channel = FakePin.levels[s0] + 2 * FakePin.levels[s1]
         return (2368, 3150, 1200, 0)[channel] << 4
+
     FakeADC.sources[pins.SHARED_ADC] = shared
     board = make()
     _at_rest(pins)
     engine = FakeDMA.engine
 
-    def frame():                            # the ADC converts while the loop waits
+    def frame():  # the ADC converts while the loop waits
         FakeTimer.clock[0] += 250
         for _ in range(4):
             engine.convert()
+
     engine.channels[0].registers.on_count = frame
     ctrl = Controller(board)
     board.start_watchdog()
@@ -648,6 +715,7 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
     # returns at once, without the controller and without the watchdog, the flag gone.
     make, pins = esp32
     from boards import mcu
+
     read, k = _sine()
     FakeADC.sources[pins.MAINS_ADC] = read
     board = make()
@@ -659,22 +727,28 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
         while available() < board.block_len:
             FakeTimer.clock[0] += 250
             timer.callback(timer)
-            typed = {8000: b"config set console.pin 1234\rlock\r", 10000: b"maint\r",
-                     11000: b"unlock 1234\r", 12000: b"maint\r"}.get(k[0])
+            typed = {
+                8000: b"config set console.pin 1234\rlock\r",
+                10000: b"maint\r",
+                11000: b"unlock 1234\r",
+                12000: b"maint\r",
+            }.get(k[0])
             if typed:
                 board._serial.inp += typed
-            assert k[0] < 20000, bytes(board._serial.out)      # the loop must have ended
+            assert k[0] < 20000, bytes(board._serial.out)  # the loop must have ended
         return available()
+
     board._sampler.available = wait
     resets = []
     mcu.run(board, lambda: resets.append(k[0]))
     out = bytes(board._serial.out).decode()
     assert "ERR maint: the console is locked; unlock PIN first" in out, out
     assert out.count("OK maintenance: the board restarts into its REPL") == 1, out
-    assert FakeTimer.kbd == [-1, 3]           # Ctrl-C is the REPL's again
+    assert FakeTimer.kbd == [-1, 3]  # Ctrl-C is the REPL's again
     assert resets and 12000 <= resets[0] < 12100
     # the watchdog ran and was fed all along (12000 samples: 3 s)
     from firmware.supervisor import STEADY_MS
+
     assert board.fs.read(mcu.MAINT_FLAG) == b"1" and board._wdt.feeds >= 3000 // STEADY_MS
     board2 = make()
     mcu.run(board2, lambda: resets.append("again"))
@@ -706,26 +780,27 @@ class FakeDS18X20:
 
 def test_the_room_sensor_never_waits_for_a_conversion_and_survives_a_bad_bus(monkeypatch):
     from boards import mcu
+
     monkeypatch.setitem(sys.modules, "onewire", types.SimpleNamespace(OneWire=lambda pin: pin))
     monkeypatch.setitem(sys.modules, "ds18x20", types.SimpleNamespace(DS18X20=FakeDS18X20))
     now = [0]
     s = mcu.RoomSensor("pin", lambda: now[0], lambda a, b: a - b)
     FakeDS18X20.devices = []
-    assert s.read_c10() == hal.NO_READING                 # nothing on the bus
+    assert s.read_c10() == hal.NO_READING  # nothing on the bus
     FakeDS18X20.devices = [b"rom1"]
     FakeDS18X20.readings = [23.5, 85.0, Exception("CRC error"), 24.25]
-    assert s.read_c10() == hal.NO_READING                 # found: a conversion starts
+    assert s.read_c10() == hal.NO_READING  # found: a conversion starts
     assert s._ds.conversions == 1
     now[0] = 500
-    assert s.read_c10() == hal.NO_READING                 # too soon to read it
+    assert s.read_c10() == hal.NO_READING  # too soon to read it
     now[0] = 1300
-    assert s.read_c10() == 235                            # read, and the next one started
+    assert s.read_c10() == 235  # read, and the next one started
     now[0] = 2300
-    assert s.read_c10() == hal.NO_READING                 # 85.0: the power-on value
+    assert s.read_c10() == hal.NO_READING  # 85.0: the power-on value
     now[0] = 3300
-    assert s.read_c10() == hal.NO_READING and s._rom is None     # CRC error: search again
+    assert s.read_c10() == hal.NO_READING and s._rom is None  # CRC error: search again
     now[0] = 4300
-    assert s.read_c10() == hal.NO_READING                 # found again, converting
+    assert s.read_c10() == hal.NO_READING  # found again, converting
     now[0] = 5300
     assert s.read_c10() == 242
 
@@ -755,6 +830,7 @@ class FakeWLAN:
 
 def _boot(make, settings):
     from firmware.config import Config
+
     board = make()
     cfg = Config()
     cfg.update(settings)
@@ -779,7 +855,7 @@ def test_wifi_is_joined_at_boot_in_the_background_and_asked_again_while_down(esp
     with pytest.raises(OSError):
         board.tcp_open("127.0.0.1", 1883)
     assert len(wlan.joins) == 1
-    FakeTimer.clock[0] += 1_000_000               # 30 s down: asked again
+    FakeTimer.clock[0] += 1_000_000  # 30 s down: asked again
     with pytest.raises(OSError):
         board.tcp_open("127.0.0.1", 1883)
     assert len(wlan.joins) == 2

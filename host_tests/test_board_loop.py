@@ -6,11 +6,20 @@ from firmware.config import Config
 from firmware.controller import SERIAL_MS, Controller
 from firmware.supervisor import STEADY_MS
 
-OUTAGE = {"seed": 7, "mains": {
-    "nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1, "spikes_per_s": 5,
-    "events": [{"at_s": 1.5, "kind": "dip", "residual_pct": 40, "duration_s": 0.2,
-                "phase_deg": 33},
-               {"at_s": 4.0, "kind": "outage", "duration_s": 9.0, "phase_deg": 200}]}}
+OUTAGE = {
+    "seed": 7,
+    "mains": {
+        "nominal_v": 230,
+        "frequency_hz": 50,
+        "thd_pct": 8,
+        "noise_pct": 1,
+        "spikes_per_s": 5,
+        "events": [
+            {"at_s": 1.5, "kind": "dip", "residual_pct": 40, "duration_s": 0.2, "phase_deg": 33},
+            {"at_s": 4.0, "kind": "outage", "duration_s": 9.0, "phase_deg": 200},
+        ],
+    },
+}
 
 
 def _run(by_blocks):
@@ -30,18 +39,19 @@ def _run(by_blocks):
 def test_blocks_makes_every_decision_step_makes_at_the_same_moment():
     a, ca = _run(False)
     b, cb = _run(True)
-    assert a.out_n >= 8                        # to battery, the generator, back: it moved
-    assert list(a.out_t[:a.out_n]) == list(b.out_t[:b.out_n])
-    assert list(a.out_v[:a.out_n]) == list(b.out_v[:b.out_n])
+    assert a.out_n >= 8  # to battery, the generator, back: it moved
+    assert list(a.out_t[: a.out_n]) == list(b.out_t[: b.out_n])
+    assert list(a.out_v[: a.out_n]) == list(b.out_v[: b.out_n])
     assert ca.log.count == cb.log.count and ca.log.recent(64) == cb.log.recent(64)
     assert a.feeds == b.feeds and a.skipped == b.skipped
 
 
 def test_on_steady_mains_the_controller_wakes_only_when_something_is_due():
-    board = ReplayBoard({"seed": 3, "mains": {"thd_pct": 8, "noise_pct": 1, "spikes_per_s": 0,
-                                              "events": []}}, 4.0)
+    board = ReplayBoard(
+        {"seed": 3, "mains": {"thd_pct": 8, "noise_pct": 1, "spikes_per_s": 0, "events": []}}, 4.0
+    )
     ctrl = Controller(board, Config())
-    while board.pos < 4000:                    # a second: learnt, settled
+    while board.pos < 4000:  # a second: learnt, settled
         if ctrl.blocks():
             ctrl.service()
     calls = {"blocks": 0, "service": 0, "supervisor": 0}
@@ -50,9 +60,10 @@ def test_on_steady_mains_the_controller_wakes_only_when_something_is_due():
     def counted(now):
         calls["supervisor"] += 1
         step(now)
+
     ctrl.supervisor.step = counted
     start = board.pos
-    while board.pos < start + 8000:            # two seconds
+    while board.pos < start + 8000:  # two seconds
         calls["blocks"] += 1
         if ctrl.blocks():
             calls["service"] += 1
@@ -67,6 +78,7 @@ def test_the_phase_bench_goes_through_every_phase_in_micropython():
     # make bench counts each phase's instructions on this run (tools/phase_cost.py): it must
     # still reach each one, in the VM it is counted in.
     from conftest import run_micropython
+
     p = run_micropython(["tools/phase_cost.py"], timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     blocks = {}
@@ -75,7 +87,7 @@ def test_the_phase_bench_goes_through_every_phase_in_micropython():
         blocks[name] = blocks.get(name, 0) + int(n)
     for name in ("steady", "moving", "cranking", "on_generator", "learning", "idle"):
         assert blocks.get(name, 0) >= 10, (name, blocks)
-    assert blocks["steady"] >= 1900 and blocks["cranking"] >= 1900   # whole stretches
+    assert blocks["steady"] >= 1900 and blocks["cranking"] >= 1900  # whole stretches
 
 
 def test_no_flash_write_while_the_ups_relay_is_in_flight():
@@ -85,10 +97,21 @@ def test_no_flash_write_while_the_ups_relay_is_in_flight():
     from boards.sim import scenario
     from boards.sim.runner import Simulation
     from firmware import eventlog, events
-    sim = Simulation(scenario.check({
-        "name": "move", "duration_s": 6, "seed": 2,
-        "mains": {"thd_pct": 3, "noise_pct": 0.5,
-                  "events": [{"at_s": 3.0, "kind": "outage", "duration_s": 2}]}}))
+
+    sim = Simulation(
+        scenario.check(
+            {
+                "name": "move",
+                "duration_s": 6,
+                "seed": 2,
+                "mains": {
+                    "thd_pct": 3,
+                    "noise_pct": 0.5,
+                    "events": [{"at_s": 3.0, "kind": "outage", "duration_s": 2}],
+                },
+            }
+        )
+    )
     ctrl = sim.controller
     fs = sim.board.fs
     writes = []
@@ -98,12 +121,13 @@ def test_no_flash_write_while_the_ups_relay_is_in_flight():
         def watched(*a, _real=real):
             writes.append(sim.board.t_us)
             return _real(*a)
+
         setattr(fs, name, watched)
     while not ctrl.transfer.moving():
         sim.run_until(sim.board.t_us / 1e6 + 0.001)
     moved_at = sim.board.t_us
     now = sim.board.ticks_ms()
-    for _ in range(eventlog.BATCH):                 # a whole batch: written when seen
+    for _ in range(eventlog.BATCH):  # a whole batch: written when seen
         ctrl.log.add(now, events.EV_CLOCK_SET, 0)
     ctrl._t_poll = sim.board.ticks_add(now, -1000)
     del writes[:]
@@ -118,16 +142,33 @@ def test_the_heap_is_collected_when_nothing_is_being_decided():
     # flight, nor with a run of deviating samples under way (spikes start many).
     from boards.sim import scenario
     from boards.sim.runner import Simulation
-    sim = Simulation(scenario.check({
-        "name": "gc", "duration_s": 40, "seed": 5, "generator": {"present": True},
-        "config": {"transfer.return_delay_s": 3, "gen.warmup_s": 2, "gen.cooldown_s": 2,
-                   "ats.dead_time_ms": 3000},
-        "mains": {"thd_pct": 5, "noise_pct": 1, "spikes_per_s": 200,
-                  "events": [{"at_s": 3, "kind": "outage", "duration_s": 20}]}}))
+
+    sim = Simulation(
+        scenario.check(
+            {
+                "name": "gc",
+                "duration_s": 40,
+                "seed": 5,
+                "generator": {"present": True},
+                "config": {
+                    "transfer.return_delay_s": 3,
+                    "gen.warmup_s": 2,
+                    "gen.cooldown_s": 2,
+                    "ats.dead_time_ms": 3000,
+                },
+                "mains": {
+                    "thd_pct": 5,
+                    "noise_pct": 1,
+                    "spikes_per_s": 200,
+                    "events": [{"at_s": 3, "kind": "outage", "duration_s": 20}],
+                },
+            }
+        )
+    )
     ctrl = sim.controller
     sup = ctrl.supervisor
     seen = []
-    heap = [20000]                  # free bytes: 1.1 KB taken between two looks
+    heap = [20000]  # free bytes: 1.1 KB taken between two looks
 
     def mem_free():
         heap[0] -= 1100
@@ -136,6 +177,7 @@ def test_the_heap_is_collected_when_nothing_is_being_decided():
     def collect():
         seen.append((sup.ats.settled(), ctrl.transfer.moving(), ctrl.monitor.need))
         heap[0] = 20000
+
     ctrl._mem_free = mem_free
     ctrl._collect = collect
     rep = sim.run()
@@ -166,6 +208,7 @@ print(sim.controller.collections, names.count('load_to_battery'), names.count('l
 def test_the_controller_collects_a_real_heap_in_micropython():
     # The unix port's own mem_free and collect, on a heap the simulation keeps short.
     from conftest import run_micropython
+
     p = run_micropython(["-X", "heapsize=700k", "-c", _COLLECT], timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     collections, to_battery, to_mains = (int(w) for w in p.stdout.split())
@@ -175,19 +218,44 @@ def test_the_controller_collects_a_real_heap_in_micropython():
 def test_the_stall_bench_runs_each_stretch_in_micropython(tmp_path):
     # make bench counts these under callgrind (tools/stall_cost.py): each must still run.
     from conftest import run_micropython
+
     p = run_micropython(["-X", "heapsize=1m", "tools/stall_cost.py", str(tmp_path)], timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert p.stdout.split() == ["stretch", "gc_collect", "stretch", "supervisor_step",
-                                "stretch", "service", "stretch", "console_status",
-                                "stretch", "heap_look", "stretch", "mqtt_enable",
-                                "stretch", "-", "stretch", "mqtt_connect", "stretch", "-",
-                                "stretch", "mqtt_state"]
+    assert p.stdout.split() == [
+        "stretch",
+        "gc_collect",
+        "stretch",
+        "supervisor_step",
+        "stretch",
+        "service",
+        "stretch",
+        "console_status",
+        "stretch",
+        "heap_look",
+        "stretch",
+        "mqtt_enable",
+        "stretch",
+        "-",
+        "stretch",
+        "mqtt_connect",
+        "stretch",
+        "-",
+        "stretch",
+        "mqtt_state",
+    ]
 
 
 def test_the_sample_interrupt_bench_runs_in_micropython():
     # make bench counts the ESP32's handler under callgrind (tools/isr_cost.py)
     from conftest import run_micropython
+
     p = run_micropython(["tools/isr_cost.py"], timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert p.stdout.split() == ["stretch", "empty_handler", "4000",
-                                "stretch", "esp32_sample_isr", "4000"]
+    assert p.stdout.split() == [
+        "stretch",
+        "empty_handler",
+        "4000",
+        "stretch",
+        "esp32_sample_isr",
+        "4000",
+    ]

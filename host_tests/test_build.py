@@ -25,8 +25,11 @@ ARCH_CODES = {"xtensawin": 10, "armv6m": 4}
 @pytest.mark.parametrize("board,arch", [("esp32", "xtensawin"), ("rp2040", "armv6m")])
 def test_a_bundle_has_every_module_compiled_hashed_and_listed(tmp_path, board, arch):
     out = tmp_path / "build"
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build.py"), "--out", str(out)],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "build.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     rows = {line.split()[0]: line.split() for line in p.stdout.splitlines()}
     name, got_arch, _, n, _, size = rows[board]
@@ -37,13 +40,13 @@ def test_a_bundle_has_every_module_compiled_hashed_and_listed(tmp_path, board, a
     assert mpys == expect and int(n) == len(expect)
     for rel in mpys:
         data = (b / "lib" / rel).read_bytes()
-        assert data[:2] == b"M\x06", rel              # .mpy version 6: MicroPython 1.22 on
+        assert data[:2] == b"M\x06", rel  # .mpy version 6: MicroPython 1.22 on
         # the viper code is machine code for the board's processor; the rest is bytecode
         native = rel in ("firmware/mains_monitor.mpy", "boards/%s/sampler.mpy" % board)
         assert data[2] >> 2 == (ARCH_CODES[arch] if native else 0), rel
     assert "firmware/cpython.mpy" not in mpys
     assert int(size) == sum((b / "lib" / rel).stat().st_size for rel in mpys)
-    assert int(size) <= 96 * 1024                      # issue 7's bundle goal
+    assert int(size) <= 96 * 1024  # issue 7's bundle goal
     files = json.loads((b / "files.json").read_text())
     assert sorted(files) == sorted(["lib/" + r for r in mpys] + ["main.py"])
     for rel, meta in files.items():
@@ -63,9 +66,15 @@ def test_a_bundle_has_every_module_compiled_hashed_and_listed(tmp_path, board, a
     assert os.path.samefile(os.path.join(b, base), ROOT)
     assert '"%s/board.py"' % board in manifest and '"mcu.py"' in manifest
     # an unknown board is one clear line and exit 2
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build.py"), "--board", "pico"],
-                       capture_output=True, text=True)
-    assert p.returncode == 2 and p.stderr.strip() == "build: board 'pico' is not known; allowed: esp32, rp2040, all"
+    p = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "build.py"), "--board", "pico"],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        p.returncode == 2
+        and p.stderr.strip() == "build: board 'pico' is not known; allowed: esp32, rp2040, all"
+    )
 
 
 def test_the_compiled_firmware_runs_in_the_micropython_vm(tmp_path):
@@ -84,17 +93,19 @@ def test_the_compiled_firmware_runs_in_the_micropython_vm(tmp_path):
         "from firmware.config import Config\n"
         "cfg = Config()\n"
         "cfg.set('transfer.return_delay_s', 1)\n"
-        "b = ReplayBoard({'mains': {'events': [{'at_s': 2, 'kind': 'outage', 'duration_s': 1}]}}, 6.0)\n"
+        "b = ReplayBoard({'mains': {'events': [{'at_s': 2, 'kind': 'outage',"
+        " 'duration_s': 1}]}}, 6.0)\n"
         "c = Controller(b, cfg)\n"
         "while b.blocks_left():\n"
         "    c.step()\n"
         "print('outputs', b.out_n, 'events', c.log.count)\n"
         "print(c.command('version'))\n"
         "import json\n"
-        "print(json.loads(c.command('status json'))['version'])\n" % (str(lib), ROOT))
+        "print(json.loads(c.command('status json'))['version'])\n" % (str(lib), ROOT)
+    )
     p = run_micropython([str(script)], timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     words = p.stdout.split()
-    assert int(words[1]) >= 2 and int(words[3]) >= 3      # to battery and back, logged
+    assert int(words[1]) >= 2 and int(words[3]) >= 3  # to battery and back, logged
     # the bundle's firmware reports the build's stamped version
     assert words[4:] == ["OK", "version", build.stamp_version(), build.stamp_version()]

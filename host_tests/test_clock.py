@@ -43,8 +43,23 @@ class Responder:
                 continue
             self.requests += 1
             t = self.now_s + NTP_2000
-            reply = struct.pack("!BBbb11I", (4 << 3) | self.mode, self.stratum, 6, -20, 0, 0,
-                                0x7F7F0101, t, 0, *struct.unpack("!II", data[40:48]), t, 0, t, 1 << 31)
+            reply = struct.pack(
+                "!BBbb11I",
+                (4 << 3) | self.mode,
+                self.stratum,
+                6,
+                -20,
+                0,
+                0,
+                0x7F7F0101,
+                t,
+                0,
+                *struct.unpack("!II", data[40:48]),
+                t,
+                0,
+                t,
+                1 << 31,
+            )
             self.s.sendto(reply, peer)
 
     def close(self):
@@ -74,6 +89,7 @@ def responder():
         r = Responder(*args, **kw)
         made.append(r)
         return r
+
     yield make
     for r in made:
         r.close()
@@ -83,9 +99,15 @@ def test_the_clock_is_set_from_ntp_at_start_and_the_step_logged(responder, monke
     utc = clock.seconds(2026, 6, 1, 10, 0, 0)
     r = responder(utc)
     monkeypatch.setattr(sntp, "PORT", r.port)
-    sim = Simulation(scenario.check({
-        "duration_s": 30, "start_time": "2000-01-01T00:00:00",
-        "config": {"clock.ntp_server": "127.0.0.1", "clock.utc_offset_min": 120}}))
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 30,
+                "start_time": "2000-01-01T00:00:00",
+                "config": {"clock.ntp_server": "127.0.0.1", "clock.utc_offset_min": 120},
+            }
+        )
+    )
     _run(sim, 30)
     c = sim.controller
     # local time, two hours ahead of UTC, set once the reply came (the board's clock
@@ -101,15 +123,21 @@ def test_the_clock_is_set_from_ntp_at_start_and_the_step_logged(responder, monke
 
 def test_a_server_that_never_answers_is_asked_again_later(monkeypatch):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))             # takes the requests, answers nothing
+    s.bind(("127.0.0.1", 0))  # takes the requests, answers nothing
     monkeypatch.setattr(sntp, "PORT", s.getsockname()[1])
-    sim = Simulation(scenario.check({
-        "duration_s": 320, "start_time": "2000-01-01T00:00:00",
-        "config": {"clock.ntp_server": "127.0.0.1"}}))
-    sim.run()                            # no pacing needed: nothing ever comes
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 320,
+                "start_time": "2000-01-01T00:00:00",
+                "config": {"clock.ntp_server": "127.0.0.1"},
+            }
+        )
+    )
+    sim.run()  # no pacing needed: nothing ever comes
     c = sim.controller
     assert sim.board.time_s() < clock.VALID_FROM_S
-    assert c.sntp.errors == 2 and c.sntp.synced == 0       # asked at 0 s and at 303 s
+    assert c.sntp.errors == 2 and c.sntp.synced == 0  # asked at 0 s and at 303 s
     s.close()
 
 
@@ -143,8 +171,26 @@ def _client(offset_min=0):
 
 
 def _reply(req, secs, first=None, stratum=2, mode=4, leap=0):
-    b = bytearray(struct.pack("!BBbb11I", (leap << 6) | (4 << 3) | mode, stratum, 6, -20, 0, 0, 0,
-                              0, 0, 0, 0, 0, 0, secs + NTP_2000, 0))
+    b = bytearray(
+        struct.pack(
+            "!BBbb11I",
+            (leap << 6) | (4 << 3) | mode,
+            stratum,
+            6,
+            -20,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            secs + NTP_2000,
+            0,
+        )
+    )
     b[24:32] = req[40:48] if first is None else first
     return bytes(b)
 
@@ -159,8 +205,9 @@ def test_hostile_datagrams_never_set_the_clock_or_raise(data):
     assert c.refused + c.errors <= 1
 
 
-@pytest.mark.parametrize("bad", [
-    dict(mode=5), dict(stratum=0), dict(stratum=16), dict(leap=3), dict(first=b"\0" * 8)])
+@pytest.mark.parametrize(
+    "bad", [dict(mode=5), dict(stratum=0), dict(stratum=16), dict(leap=3), dict(first=b"\0" * 8)]
+)
 def test_replies_that_do_not_answer_this_request_from_a_synchronised_server_are_refused(bad):
     c, sock = _client()
     c.service(1000, 0)
@@ -175,4 +222,4 @@ def test_local_time_and_the_round_trip():
     c, sock = _client(offset_min=-300)
     c.service(0, 0)
     sock.replies.append(_reply(sock.sent[0], 800000000))
-    assert c.service(2400, 0) == 800000000 - 300 * 60 + 1      # half of a 2.4 s round trip
+    assert c.service(2400, 0) == 800000000 - 300 * 60 + 1  # half of a 2.4 s round trip

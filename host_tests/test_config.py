@@ -12,16 +12,27 @@ def test_defaults_are_inside_their_own_ranges():
         assert meaning
 
 
-@pytest.mark.parametrize("key, value, ok", [
-    ("mqtt.host", "192.168.1.10", True), ("mqtt.host", '""', True),
-    ("mqtt.host", "broker.lan", False), ("mqtt.host", "1.2.3.256", False),
-    ("mqtt.host", "1.2.3", False), ("mqtt.user", "site-7", True),
-    ("mqtt.user", "two words", True), ("mqtt.user", "x" * 65, False),
-    ("mqtt.id", "", False), ("mqtt.id", '""', False), ("mqtt.user", 5, False),
-    ("mqtt.id", "two words", False), ("wifi.ssid", " Plant Room 2 ", True),
-    ("wifi.ssid", "x" * 33, False), ("wifi.ssid", "tab\there", False),
-    ("wifi.password", "caf\u00e9 au lait", False),
-])
+@pytest.mark.parametrize(
+    "key, value, ok",
+    [
+        ("mqtt.host", "192.168.1.10", True),
+        ("mqtt.host", '""', True),
+        ("mqtt.host", "broker.lan", False),
+        ("mqtt.host", "1.2.3.256", False),
+        ("mqtt.host", "1.2.3", False),
+        ("mqtt.user", "site-7", True),
+        ("mqtt.user", "two words", True),
+        ("mqtt.user", "x" * 65, False),
+        ("mqtt.id", "", False),
+        ("mqtt.id", '""', False),
+        ("mqtt.user", 5, False),
+        ("mqtt.id", "two words", False),
+        ("wifi.ssid", " Plant Room 2 ", True),
+        ("wifi.ssid", "x" * 33, False),
+        ("wifi.ssid", "tab\there", False),
+        ("wifi.password", "caf\u00e9 au lait", False),
+    ],
+)
 def test_text_settings_take_what_a_console_can_type(key, value, ok):
     cfg = Config()
     if ok:
@@ -42,15 +53,18 @@ def test_the_mqtt_password_is_never_shown_even_in_an_error():
     assert "s3cret" not in str(err.value)
 
 
-@pytest.mark.parametrize("key, value, words", [
-    ("mains.uv_pct", 120, ["mains.uv_pct", "120", "out of range", "60..95"]),
-    ("mains.uv_pct", "abc", ["mains.uv_pct", "abc", "not a whole number"]),
-    ("mains.uv_pct", 80.5, ["mains.uv_pct", "80.5", "not a whole number"]),
-    ("mains.frequency_hz", 55, ["mains.frequency_hz", "55", "50 or 60"]),
-    ("mains.nosuch", 1, ["unknown setting", "mains.nosuch"]),
-    ("mains.uv_restore_pct", 80, ["mains.uv_pct", "must be below", "mains.uv_restore_pct"]),
-    ("transfer.return_delay_s", True, ["transfer.return_delay_s", "not a number"]),
-])
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("mains.uv_pct", 120, ["mains.uv_pct", "120", "out of range", "60..95"]),
+        ("mains.uv_pct", "abc", ["mains.uv_pct", "abc", "not a whole number"]),
+        ("mains.uv_pct", 80.5, ["mains.uv_pct", "80.5", "not a whole number"]),
+        ("mains.frequency_hz", 55, ["mains.frequency_hz", "55", "50 or 60"]),
+        ("mains.nosuch", 1, ["unknown setting", "mains.nosuch"]),
+        ("mains.uv_restore_pct", 80, ["mains.uv_pct", "must be below", "mains.uv_restore_pct"]),
+        ("transfer.return_delay_s", True, ["transfer.return_delay_s", "not a number"]),
+    ],
+)
 def test_bad_values_are_refused_with_one_line_naming_them(key, value, words):
     cfg = Config()
     before = cfg.items()
@@ -96,33 +110,54 @@ def test_an_integer_setting_is_accepted_exactly_when_in_range(row, value):
         assert not accepted
     # in range but refused only for the ordering rules between trip and restore levels
     if in_range and not accepted:
-        assert key in ("mains.uv_pct", "mains.uv_restore_pct", "mains.ov_pct", "mains.ov_restore_pct")
+        assert key in (
+            "mains.uv_pct",
+            "mains.uv_restore_pct",
+            "mains.ov_pct",
+            "mains.ov_restore_pct",
+        )
 
 
-@pytest.mark.parametrize("values, message, coherent", [
-    ({"mains.fast_trip_pct": 15}, "mains.fast_trip_pct = 15 acts at 85 %, not below "
-     "mains.uv_pct = 85: allowed above 15", 16),
-    ({"mains.ov_pct": 130, "mains.ov_restore_pct": 120}, "mains.fast_trip_pct = 25 acts at "
-     "125 %, not above mains.ov_pct = 130: allowed above 30", 31),
-    ({"mains.uv_pct": 70, "mains.uv_restore_pct": 80}, "mains.fast_trip_pct = 25 acts at 75 %,"
-     " not below mains.uv_pct = 70: allowed above 30", 31),
-])
-def test_the_fast_detector_acts_only_beyond_the_under_and_over_voltage_levels(values, message,
-                                                                              coherent):
+@pytest.mark.parametrize(
+    "values, message, coherent",
+    [
+        (
+            {"mains.fast_trip_pct": 15},
+            "mains.fast_trip_pct = 15 acts at 85 %, not below mains.uv_pct = 85: allowed above 15",
+            16,
+        ),
+        (
+            {"mains.ov_pct": 130, "mains.ov_restore_pct": 120},
+            "mains.fast_trip_pct = 25 acts at "
+            "125 %, not above mains.ov_pct = 130: allowed above 30",
+            31,
+        ),
+        (
+            {"mains.uv_pct": 70, "mains.uv_restore_pct": 80},
+            "mains.fast_trip_pct = 25 acts at 75 %, not below mains.uv_pct = 70: allowed above 30",
+            31,
+        ),
+    ],
+)
+def test_the_fast_detector_acts_only_beyond_the_under_and_over_voltage_levels(
+    values, message, coherent
+):
     cfg = Config()
     before = cfg.items()
     with pytest.raises(ValueError) as e:
         cfg.update(values)
     assert str(e.value) == message
-    assert cfg.items() == before                                # nothing half-applied
-    cfg.update(dict(values, **{"mains.fast_trip_pct": coherent}))   # together: coherent
+    assert cfg.items() == before  # nothing half-applied
+    cfg.update(dict(values, **{"mains.fast_trip_pct": coherent}))  # together: coherent
 
 
 _NUMBER_ROWS = [row for row in SCHEMA if row[1] in ("int", "float")]
 
 
-@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400", "-1e400",
-                                   float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    "value",
+    ["nan", "NaN", "inf", "-inf", "1e400", "-1e400", float("nan"), float("inf"), float("-inf")],
+)
 def test_no_number_setting_takes_a_value_that_is_not_finite(value):
     # typed on the console, or from JSON (MQTT, a file, a scenario), where NaN and 1e400
     # are floats: refused with the usual one line, and nothing changes

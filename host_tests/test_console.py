@@ -21,17 +21,29 @@ GEN = {"present": True}
 
 
 def test_console_on_the_pseudo_terminal(tmp_path):
-    board = VirtualBoard(tmp_path, {"name": "console", "duration_s": 300, "generator": GEN,
-                                    "config": {"console.pin": 2468}}).open()
+    board = VirtualBoard(
+        tmp_path,
+        {"name": "console", "duration_s": 300, "generator": GEN, "config": {"console.pin": 2468}},
+    ).open()
     try:
         assert board.ask(b"version") == "OK version 0.1.0\r\n"
         st = json.loads(board.ask(b"status json"))
-        assert set(st) >= {"mode", "source", "mains_v", "mains_hz", "battery_v", "soc_pct",
-                           "runtime_s", "generator", "alarms"}
+        assert set(st) >= {
+            "mode",
+            "source",
+            "mains_v",
+            "mains_hz",
+            "battery_v",
+            "soc_pct",
+            "runtime_s",
+            "generator",
+            "alarms",
+        }
         assert st["mode"] == "auto" and st["generator"] == "idle"
         # garbage, an overlong line, a line cancelled with Ctrl-C, a stray Ctrl-C
         assert board.ask(b"\x00\x01\xfe\xff") == (
-            "ERR the line has bytes that are not printable text; allowed: printable ASCII\r\n")
+            "ERR the line has bytes that are not printable text; allowed: printable ASCII\r\n"
+        )
         assert board.ask(b"y" * 500) == "ERR line too long (500 characters); allowed 120\r\n"
         assert board.ask(b"mode off\x03\x03version") == "OK version 0.1.0\r\n"
         assert board.ask(b"frobnicate").startswith("ERR unknown command 'frobnicate'; commands:")
@@ -43,9 +55,11 @@ def test_console_on_the_pseudo_terminal(tmp_path):
         assert board.ask(b"mode manual") == "OK mode manual\r\n"
         assert "2468" not in board.ask(b"config get console.pin")
         assert board.ask(b"config set transfer.return_delay_s 7") == (
-            "OK transfer.return_delay_s = 7 (config save keeps it)\r\n")
+            "OK transfer.return_delay_s = 7 (config save keeps it)\r\n"
+        )
         assert board.ask(b"config set transfer.return_delay_s 0").startswith(
-            "ERR config set: transfer.return_delay_s = 0 is out of range; allowed 1..3600")
+            "ERR config set: transfer.return_delay_s = 0 is out of range; allowed 1..3600"
+        )
         assert board.ask(b"config save") == "OK configuration saved\r\n"
         assert board.ask(b"lock") == "OK locked\r\n"
         assert board.ask(b"mode auto").startswith("ERR mode: the console is locked")
@@ -63,7 +77,8 @@ def test_console_on_the_pseudo_terminal(tmp_path):
     board = VirtualBoard(tmp_path, {"name": "console", "duration_s": 60}).open()
     try:
         assert board.ask(b"config get transfer.return_delay_s").startswith(
-            "OK transfer.return_delay_s = 7 s")
+            "OK transfer.return_delay_s = 7 s"
+        )
         assert board.ask(b"mode") == "OK mode auto\r\n"
     finally:
         board.close()
@@ -92,15 +107,27 @@ def test_wrong_pins_lock_out_for_longer_and_longer():
     for i in range(3):
         assert _type(sim, 1 + i, b"unlock 1\r") == "ERR unlock: wrong PIN\r\n"
     # the third wrong PIN starts a 30 s lockout; even the right one is refused
-    assert _type(sim, 10, b"unlock 13579\r") == "ERR unlock: too many wrong PINs; try again in 23 s\r\n"
-    assert _type(sim, 34, b"unlock 2\r") == "ERR unlock: wrong PIN\r\n"          # now 60 s
+    assert (
+        _type(sim, 10, b"unlock 13579\r")
+        == "ERR unlock: too many wrong PINs; try again in 23 s\r\n"
+    )
+    assert _type(sim, 34, b"unlock 2\r") == "ERR unlock: wrong PIN\r\n"  # now 60 s
     assert _type(sim, 60, b"unlock 13579\r").startswith("ERR unlock: too many wrong PINs")
     assert _type(sim, 95, b"unlock 13579\r").startswith("OK unlocked")
-    assert _type(sim, 96, b"unlock 2\r") == "ERR unlock: wrong PIN\r\n"           # count restarts
+    assert _type(sim, 96, b"unlock 2\r") == "ERR unlock: wrong PIN\r\n"  # count restarts
     lines = [e.get("line") for e in sim.board.timeline if e["event"] == "console"]
-    assert lines == []        # serial input is not in the timeline; scenario lines are redacted
-    rep = Simulation(scenario.check({"duration_s": 2, "console": [
-        {"at_s": 1, "line": "unlock 13579"}, {"at_s": 1.5, "line": "config set console.pin 4444"}]})).run()
+    assert lines == []  # serial input is not in the timeline; scenario lines are redacted
+    rep = Simulation(
+        scenario.check(
+            {
+                "duration_s": 2,
+                "console": [
+                    {"at_s": 1, "line": "unlock 13579"},
+                    {"at_s": 1.5, "line": "config set console.pin 4444"},
+                ],
+            }
+        )
+    ).run()
     typed = [e["line"] for e in rep["timeline"] if e["event"] == "console"]
     assert typed == ["unlock ****", "config set console.pin ****"]
     assert "13579" not in json.dumps(rep) and "4444" not in json.dumps(rep)
@@ -109,28 +136,37 @@ def test_wrong_pins_lock_out_for_longer_and_longer():
 def test_a_wifi_name_with_spaces_is_typed_as_it_is_or_in_quotes_and_kept():
     sim = _sim(duration_s=10)
     assert _type(sim, 1, b'config set wifi.ssid "Plant Room 2"\r') == (
-        "OK wifi.ssid = Plant Room 2 (config save keeps it)\r\n")
+        "OK wifi.ssid = Plant Room 2 (config save keeps it)\r\n"
+    )
     # unquoted, the rest of the line; quoted, exactly as typed (spaces at either end)
     assert _type(sim, 2, b"config set mqtt.user site  ops \r") == (
-        "OK mqtt.user = site  ops (config save keeps it)\r\n")
+        "OK mqtt.user = site  ops (config save keeps it)\r\n"
+    )
     assert _type(sim, 3, b'config set wifi.password " pass phrase "\r') == (
-        "OK wifi.password = (set) (config save keeps it)\r\n")
+        "OK wifi.password = (set) (config save keeps it)\r\n"
+    )
     # a name that goes into MQTT topics takes no spaces; numbers take one word
     assert _type(sim, 4, b'config set mqtt.id "two words"\r') == (
         "ERR config set: mqtt.id = two words is not allowed; allowed 1..32 characters, "
-        "no spaces (\"\" for none)\r\n")
+        'no spaces ("" for none)\r\n'
+    )
     assert _type(sim, 5, b"config set transfer.return_delay_s 7 8\r") == (
         "ERR config set: transfer.return_delay_s = 7 8 is not a whole number; "
-        "allowed 1..3600 s\r\n")
+        "allowed 1..3600 s\r\n"
+    )
     assert _type(sim, 6, b"config save\r") == "OK configuration saved\r\n"
     cfg = sim.controller.cfg
     assert cfg.get("wifi.password") == " pass phrase " and cfg.get("transfer.return_delay_s") == 10
     # what the board boots with next
     saved = settings_file.load(sim.board.fs, sim.controller.alarms, 0)
     assert (saved.get("wifi.ssid"), saved.get("mqtt.user"), saved.get("wifi.password")) == (
-        "Plant Room 2", "site  ops", " pass phrase ")
+        "Plant Room 2",
+        "site  ops",
+        " pass phrase ",
+    )
     assert _type(sim, 7, b'config set wifi.ssid ""\r') == (
-        "OK wifi.ssid = (none) (config save keeps it)\r\n")
+        "OK wifi.ssid = (none) (config save keeps it)\r\n"
+    )
     assert redact('config set wifi.password " pass phrase "') == "config set wifi.password ****"
 
 
@@ -138,14 +174,16 @@ def test_the_console_locks_again_after_its_idle_time():
     sim = _sim(config={"console.pin": 1234, "console.lock_s": 60})
     assert _type(sim, 1, b"unlock 1234\r").startswith("OK unlocked for 60 s")
     assert _type(sim, 50, b"mode manual\r") == "OK mode manual\r\n"
-    assert _type(sim, 100, b"mode auto\r") == "OK mode auto\r\n"       # 50 s since the last
+    assert _type(sim, 100, b"mode auto\r") == "OK mode auto\r\n"  # 50 s since the last
     assert _type(sim, 161, b"mode off\r").startswith("ERR mode: the console is locked")
-    assert _type(sim, 162, b"status\r").startswith("OK mode auto")     # reading needs no PIN
+    assert _type(sim, 162, b"status\r").startswith("OK mode auto")  # reading needs no PIN
 
 
 def test_megatec_fields_commands_and_control_switch():
-    sim = _sim(mains={"events": [{"at_s": 100, "kind": "outage", "duration_s": 200}]},
-               load={"watts": 1500})
+    sim = _sim(
+        mains={"events": [{"at_s": 100, "kind": "outage", "duration_s": 200}]},
+        load={"watts": 1500},
+    )
     q1 = _type(sim, 20, b"Q1\r")
     assert q1 == "(230.0 230.0 230.0 050 50.0 51.6 00.0 00001000\r"
     assert _type(sim, 21, b"F\r") == "#230.0 013 48.00 50.0\r"
@@ -157,53 +195,85 @@ def test_megatec_fields_commands_and_control_switch():
     assert sim.controller.console.megatec.refused == 1
     q1 = _type(sim, 101, b"Q1\r", 1.1)
     assert q1.startswith("(000.0 000.0 230.0 050 00.0 5") and q1.endswith(" 00.0 10001000\r")
-    sim.run_until(130)        # the generator carries the load: on line, output from it
+    sim.run_until(130)  # the generator carries the load: on line, output from it
     assert _type(sim, 130, b"Q1\r").endswith(" 00001000\r")
 
 
 def test_megatec_test_and_cancel_with_control_allowed():
     sim = _sim(config={"nut.allow_control": True})
     assert _type(sim, 20, b"T01\r") == ""
-    assert _type(sim, 22, b"Q1\r").endswith(" 10001100\r")          # on battery, testing
+    assert _type(sim, 22, b"Q1\r").endswith(" 10001100\r")  # on battery, testing
     assert _type(sim, 30, b"CT\r") == ""
     sim.run_until(31)
     ends = [e for e in sim.board.timeline if e["event"] == "selftest_end"]
     assert [e["result"] for e in ends] == ["interrupted"]
     starts = [e for e in sim.board.timeline if e["event"] == "selftest_start"]
     assert [e["duration_s"] for e in starts] == [60]
-    assert _type(sim, 40, b"Q\r") == ""                              # no beeper to toggle
+    assert _type(sim, 40, b"Q\r") == ""  # no beeper to toggle
     assert sim.controller.console.megatec.refused == 1
 
 
 def test_megatec_shutdown_switches_the_load_off_and_back_on_with_power():
     # NUT's shutdown.return at the end of an outage: off after the delay, on again a
     # minute after power is back (S.5R0001); then load.off / load.on (S00R0000, C)
-    sim = _sim(config={"nut.allow_control": True}, generator={"present": False},
-               mains={"events": [{"at_s": 10, "kind": "outage", "duration_s": 100}]})
+    sim = _sim(
+        config={"nut.allow_control": True},
+        generator={"present": False},
+        mains={"events": [{"at_s": 10, "kind": "outage", "duration_s": 100}]},
+    )
     assert _type(sim, 20, b"S.5R0001\r") == ""
     assert _type(sim, 21, b"Q1\r", 1.1).endswith(" 10001010\r")  # on battery, shutdown active
     sim.run_until(300)
     assert _type(sim, 300, b"S00R0000\r") == ""
-    assert _type(sim, 302, b"Q1\r").startswith("(230.0 230.0 000.0 000 50.0 ")   # off: no output
+    assert _type(sim, 302, b"Q1\r").startswith("(230.0 230.0 000.0 000 50.0 ")  # off: no output
     sim.run_until(400)
     assert _type(sim, 400, b"C\r") == ""
     sim.run_until(401)
-    tl = [(e["t_ms"] / 1000, e["event"]) for e in sim.board.timeline
-          if e["event"] in ("load_off", "load_on", "load_to_mains")]
-    assert [name for _, name in tl] == ["load_off", "load_to_mains", "load_on", "load_off", "load_on"]
-    assert 50 <= tl[0][0] <= 52                      # 30 s after the command
-    assert abs(tl[2][0] - tl[1][0] - 60) < 0.1      # a minute of power, then on
+    tl = [
+        (e["t_ms"] / 1000, e["event"])
+        for e in sim.board.timeline
+        if e["event"] in ("load_off", "load_on", "load_to_mains")
+    ]
+    assert [name for _, name in tl] == [
+        "load_off",
+        "load_to_mains",
+        "load_on",
+        "load_off",
+        "load_on",
+    ]
+    assert 50 <= tl[0][0] <= 52  # 30 s after the command
+    assert abs(tl[2][0] - tl[1][0] - 60) < 0.1  # a minute of power, then on
     assert 300 <= tl[3][0] <= 301 and 400 <= tl[4][0] <= 401
     rep = sim.report()
-    assert rep["metrics"]["itic_violations"] == 0    # switched off on purpose, not dropped
-    assert rep["metrics"]["min_battery_soc_pct"] > 99     # nothing drawn while off
+    assert rep["metrics"]["itic_violations"] == 0  # switched off on purpose, not dropped
+    assert rep["metrics"]["min_battery_soc_pct"] > 99  # nothing drawn while off
 
 
-@given(st.lists(st.one_of(st.binary(max_size=60), st.text(max_size=40).map(lambda s: s.encode()),
-                          st.sampled_from([b"status", b"Q1", b"mode", b"log 3", b"ack all",
-                                           b"config get mains.uv_pct", b"help", b"\x03",
-                                           b"counters", b"T", b"unlock 1"])),
-                min_size=1, max_size=15))
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=60),
+            st.text(max_size=40).map(lambda s: s.encode()),
+            st.sampled_from(
+                [
+                    b"status",
+                    b"Q1",
+                    b"mode",
+                    b"log 3",
+                    b"ack all",
+                    b"config get mains.uv_pct",
+                    b"help",
+                    b"\x03",
+                    b"counters",
+                    b"T",
+                    b"unlock 1",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=15,
+    )
+)
 @settings(max_examples=40)
 def test_any_input_gets_answers_and_never_stalls_the_loop(chunks):
     sim = _sim(duration_s=60)
@@ -235,16 +305,24 @@ def test_any_input_gets_answers_and_never_stalls_the_loop(chunks):
 
 
 def test_maint_is_refused_unless_the_load_is_on_good_mains_with_the_generator_at_rest():
-    sim = Simulation(scenario.check({
-        "duration_s": 60, "generator": {"present": True},
-        "mains": {"events": [{"at_s": 10, "kind": "outage", "duration_s": 20}]}}))
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 60,
+                "generator": {"present": True},
+                "mains": {"events": [{"at_s": 10, "kind": "outage", "duration_s": 20}]},
+            }
+        )
+    )
     sim.run_until(5)
     assert sim.controller.command("maint").startswith("OK maintenance")
     assert sim.controller.maintenance
     sim.controller.maintenance = False
-    sim.run_until(20)                      # on battery, the generator starting
-    assert sim.controller.command("maint") == \
-        "ERR maint: only with the load on good mains and the generator at rest"
+    sim.run_until(20)  # on battery, the generator starting
+    assert (
+        sim.controller.command("maint")
+        == "ERR maint: only with the load on good mains and the generator at rest"
+    )
     assert not sim.controller.maintenance
 
 
@@ -255,23 +333,44 @@ def test_the_tools_find_the_projects_venv_whatever_python_starts_them(tmp_path):
     assert not os.path.exists(os.path.join(os.path.dirname(base), "micropython"))
     scenario = tmp_path / "s.json"
     scenario.write_text('{"duration_s": 1}')
-    p = subprocess.run([base, os.path.join(ROOT, "tools", "vboard.py"), "--scenario", str(scenario),
-                        "--link", str(tmp_path / "tty")], capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [
+            base,
+            os.path.join(ROOT, "tools", "vboard.py"),
+            "--scenario",
+            str(scenario),
+            "--link",
+            str(tmp_path / "tty"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0 and "vboard: max lag" in p.stderr, (p.returncode, p.stderr)
 
 
 def test_the_clock_is_shown_set_from_the_console_and_logged():
     # a board whose clock was never set (an RTC without a battery: 2000-01-01)
-    sim = Simulation(scenario.check({
-        "duration_s": 120, "start_time": "2000-01-01T00:00:00",
-        "config": {"console.pin": "2468"},
-        "console": [{"at_s": 5, "line": "clock"}, {"at_s": 6, "line": "status"},
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 120,
+                "start_time": "2000-01-01T00:00:00",
+                "config": {"console.pin": "2468"},
+                "console": [
+                    {"at_s": 5, "line": "clock"},
+                    {"at_s": 6, "line": "status"},
                     {"at_s": 7, "line": "clock set 2026-03-01 12:00:00"},
                     {"at_s": 8, "line": "unlock 2468"},
                     {"at_s": 9, "line": "clock set 2026-02-30 12:00:00"},
                     {"at_s": 10, "line": "clock set 2026-03-01 12:00:00"},
-                    {"at_s": 20, "line": "clock"}, {"at_s": 21, "line": "status json"},
-                    {"at_s": 22, "line": "log 3"}]}))
+                    {"at_s": 20, "line": "clock"},
+                    {"at_s": 21, "line": "status json"},
+                    {"at_s": 22, "line": "log 3"},
+                ],
+            }
+        )
+    )
     rep = sim.run()
     replies = [e["reply"] for e in rep["timeline"] if e["event"] == "console"]
     unset = " (clock not set: no exercise, log times from 2000; clock set YYYY-MM-DD HH:MM:SS)"
@@ -283,16 +382,18 @@ def test_the_clock_is_shown_set_from_the_console_and_logged():
     assert replies[6] == "OK clock 2026-03-01 12:00:10"
     st = json.loads(replies[7])
     assert st["clock"] == "2026-03-01 12:00:11" and st["clock_set"] is True
-    step = 825681600 - 10              # 2026-03-01 12:00:00 less 2000-01-01 00:00:10
+    step = 825681600 - 10  # 2026-03-01 12:00:00 less 2000-01-01 00:00:10
     assert replies[8].split("\n")[-1] == "2026-03-01 12:00:00 clock_set %+d s" % step
 
 
 # The PIN: set as an operator would, as typed, shared by every channel, never forgotten.
 
+
 def test_a_pin_set_on_the_console_can_be_saved_and_holds_after_a_restart():
     sim = _sim(duration_s=600)
     assert _type(sim, 1, b"config set console.pin 0042\r") == (
-        "OK console.pin = (set) (config save keeps it)\r\n")
+        "OK console.pin = (set) (config save keeps it)\r\n"
+    )
     # whoever set it is still at the console: it stays open to save it
     assert _type(sim, 2, b"config save\r") == "OK configuration saved\r\n"
     sim.restart(0)
@@ -303,8 +404,10 @@ def test_a_pin_set_on_the_console_can_be_saved_and_holds_after_a_restart():
     assert _type(sim, t + 3, b"unlock 0042\r").startswith("OK unlocked")
     for k, bad in enumerate((b"12a4", b"123456789", b"-1", b"4 2")):
         reply = _type(sim, t + 4 + k, b"config set console.pin " + bad + b"\r")
-        assert reply == ("ERR config set: console.pin = (hidden) is not allowed; allowed 1..8 "
-                         "digits, or \"\" for none\r\n"), reply
+        assert reply == (
+            "ERR config set: console.pin = (hidden) is not allowed; allowed 1..8 "
+            'digits, or "" for none\r\n'
+        ), reply
     assert sim.controller.cfg.get("console.pin") == "0042"
 
 
@@ -312,11 +415,13 @@ def test_a_pin_saved_as_a_number_by_an_older_firmware_still_unlocks():
     sim = _sim(duration_s=60)
     fs = sim.board.fs
     from firmware import store
-    fs.files[settings_file.NAME] = store.encode({"v": settings_file.VERSION,
-                                                 "settings": {"console.pin": 4321}})
+
+    fs.files[settings_file.NAME] = store.encode(
+        {"v": settings_file.VERSION, "settings": {"console.pin": 4321}}
+    )
     sim.restart(0)
     assert sim.controller.cfg.get("console.pin") == "4321"
-    assert not sim.controller.alarms.is_active(12)          # config_lost
+    assert not sim.controller.alarms.is_active(12)  # config_lost
     t = sim.board.t_us / 1e6
     assert _type(sim, t + 1, b"unlock 4321\r").startswith("OK unlocked")
 
@@ -336,7 +441,7 @@ def test_the_console_locks_after_its_idle_time_whatever_the_clock_does():
     sim.run_until(1)
     ctrl = sim.controller
     c = ctrl.commands
-    now = (1 << 30) - 100000                  # the clock wraps 100 s in
+    now = (1 << 30) - 100000  # the clock wraps 100 s in
     assert c.execute("unlock 2468", now).startswith("OK unlocked")
     # reading does not keep it open; a change does
     now = _days(ctrl, now, 200)
@@ -344,12 +449,12 @@ def test_the_console_locks_after_its_idle_time_whatever_the_clock_does():
     now = _days(ctrl, now, 99)
     assert not c.locked(now)
     now = _days(ctrl, now, 2)
-    assert c.locked(now)                      # 300 s after the unlock, reads or not
+    assert c.locked(now)  # 300 s after the unlock, reads or not
     assert c.execute("unlock 2468", now).startswith("OK unlocked")
     now = _days(ctrl, now, 250)
     assert c.execute("mode manual", now) == "OK mode manual"
     now = _days(ctrl, now, 250)
-    assert not c.locked(now)                  # 250 s after the change
+    assert not c.locked(now)  # 250 s after the change
     # a week with nothing typed: locked all along, it never opens again by itself (a
     # signed 2^30 ms clock difference did, 6.2 days on)
     for _ in range(7):
@@ -363,16 +468,18 @@ def test_wrong_pins_are_counted_for_every_channel_and_survive_a_restart():
     sim.run_until(1)
     ctrl = sim.controller
     from firmware.commands import Commands
-    mqtt_side = Commands(ctrl, per_line=True)         # as telemetry makes it
+
+    mqtt_side = Commands(ctrl, per_line=True)  # as telemetry makes it
     assert ctrl.commands.execute("unlock 1", 0) == "ERR unlock: wrong PIN"
     assert mqtt_side.execute("pin 2 mode off", 0) == "ERR pin: wrong PIN"
     assert ctrl.commands.execute("unlock 3", 0) == "ERR unlock: wrong PIN"
     # three in a row, on either channel: 30 s for both
     assert mqtt_side.execute("pin 2468 mode off", 0) == (
-        "ERR pin: too many wrong PINs; try again in 30 s")
+        "ERR pin: too many wrong PINs; try again in 30 s"
+    )
     assert ctrl.store.values["pin_wrong"] == 3
-    sim.run_until(3)                                  # the record is written at once
-    sim.restart(0)                                    # a power cycle: the wait begins again
+    sim.run_until(3)  # the record is written at once
+    sim.restart(0)  # a power cycle: the wait begins again
     ctrl = sim.controller
     assert ctrl.pin.wrong == 3
     t = sim.board.t_us / 1e6
@@ -380,10 +487,12 @@ def test_wrong_pins_are_counted_for_every_channel_and_survive_a_restart():
     # and it grows: 60 s after the fourth wrong one, 3600 s at most
     assert _type(sim, t + 31, b"unlock 9\r") == "ERR unlock: wrong PIN\r\n"
     assert _type(sim, t + 32, b"unlock 2468\r") == (
-        "ERR unlock: too many wrong PINs; try again in 59 s\r\n")
+        "ERR unlock: too many wrong PINs; try again in 59 s\r\n"
+    )
     assert _type(sim, t + 92, b"unlock 2468\r").startswith("OK unlocked")
     assert ctrl.pin.wrong == 0 and ctrl.store.values["pin_wrong"] == 0
     from firmware import pin
+
     waits = []
     for wrong in range(3, 20):
         g = pin.PinGuard(ctrl.store, ctrl.board.ticks_diff)
@@ -414,6 +523,7 @@ def test_a_guesser_gets_32_tries_the_first_day_and_24_a_day_after():
 
 # Long replies on a terminal that reads slowly, or not at all.
 
+
 def _logged(sim, pairs):
     # 2 x pairs mode events, collected into the log as they come (the RAM ring holds 64)
     ctrl = sim.controller
@@ -428,17 +538,17 @@ def test_a_long_reply_reaches_a_slow_terminal_whole_and_in_order():
     sim.run_until(1)
     _logged(sim, 550)
     t = sim.board.t_us / 1e6
-    sim.run_until(t + 2)                              # on flash
+    sim.run_until(t + 2)  # on flash
     b = sim.board
-    b.serial_rate = 16                                # 16 bytes every 10 ms: 1.6 kB/s
+    b.serial_rate = 16  # 16 bytes every 10 ms: 1.6 kB/s
     b.serial_in += b"log json 1000\r"
     sim.run_until(t + 4)
-    b.serial_in += b"Q1\r"                            # NUT's poll in the middle of it
+    b.serial_in += b"Q1\r"  # NUT's poll in the middle of it
     sim.run_until(t + 60)
     out = bytes(b.serial_out)
     q1 = out.index(b"(")
-    assert out[q1 + 46:q1 + 47] == b"\r" and out[q1 - 2:q1] == b"\r\n"   # between lines
-    out = out[:q1] + out[q1 + 47:]
+    assert out[q1 + 46 : q1 + 47] == b"\r" and out[q1 - 2 : q1] == b"\r\n"  # between lines
+    out = out[:q1] + out[q1 + 47 :]
     lines = out.decode().split("\r\n")
     assert lines[-1] == ""
     seqs = [json.loads(x)["seq"] for x in lines[:-1]]
@@ -450,7 +560,7 @@ def test_a_terminal_that_does_not_read_is_told_what_it_missed():
     sim = _sim(duration_s=600)
     sim.run_until(1)
     b = sim.board
-    b.serial_rate = 0                                 # nothing read
+    b.serial_rate = 0  # nothing read
     for k in range(60):
         b.serial_in += b"status\r"
         sim.run_until(2 + k * 0.05)
@@ -471,6 +581,7 @@ def test_over_mqtt_a_long_reply_ends_with_what_was_cut():
     sim.run_until(1)
     _logged(sim, 50)
     from firmware.commands import MAX_REPLY, Commands
+
     mqtt_side = Commands(sim.controller, per_line=True)
     reply = mqtt_side.execute("log 100", sim.board.ticks_ms())
     assert len(reply) <= MAX_REPLY
@@ -486,6 +597,7 @@ def test_a_command_with_its_pin_over_mqtt_is_run_as_typed():
     sim = _sim(duration_s=60, config={"console.pin": "2468"})
     sim.run_until(1)
     from firmware.commands import Commands
+
     mqtt_side = Commands(sim.controller, per_line=True)
     reply = mqtt_side.execute('pin 2468 config set wifi.ssid "Plant  Room 2 "', 0)
     assert reply == "OK wifi.ssid = Plant  Room 2  (config save keeps it)", reply

@@ -18,17 +18,22 @@ def _pages():
 
 
 def test_the_settings_and_alarms_tables_are_made_from_the_firmware():
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "docs_tables.py"), "--check"],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "docs_tables.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     text = open(os.path.join(DOCS, "settings.md")).read()
     from firmware.config import SCHEMA
+
     assert all("| `%s` |" % row[0] in text for row in SCHEMA)
 
 
 def test_a_stale_table_is_found(tmp_path):
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     import docs_tables
+
     name, what, source, make = docs_tables.TABLES[0]
     text = open(os.path.join(DOCS, name)).read()
     assert docs_tables.made(text, what, source, make) == text
@@ -40,7 +45,7 @@ def test_every_console_command_has_its_row_and_is_in_help():
     text = open(os.path.join(DOCS, "console.md")).read()
     names = sorted(n[5:] for n in dir(commands.Commands) if n.startswith("_cmd_"))
     assert len(names) >= 17
-    rows = set()                       # the commands each row's first cell names
+    rows = set()  # the commands each row's first cell names
     for cell in re.findall(r"^\| ([^|]*`[^|]*)\|", text, re.M):
         rows |= set(re.findall(r"`(\w+)", cell))
     assert set(names) <= rows, set(names) - rows

@@ -47,16 +47,28 @@ def supply(draw, freq):
         dur = draw(st.floats(10, 200))
         if t + dur > duration - 1:
             break
-        events.append({"at_s": t, "kind": "frequency", "duration_s": dur,
-                       "frequency_hz": freq * (1 + draw(st.floats(-0.01, 0.01))),
-                       "ramp_s": draw(st.floats(2, 20))})
+        events.append(
+            {
+                "at_s": t,
+                "kind": "frequency",
+                "duration_s": dur,
+                "frequency_hz": freq * (1 + draw(st.floats(-0.01, 0.01))),
+                "ramp_s": draw(st.floats(2, 20)),
+            }
+        )
         t += dur + draw(st.floats(30, 200))
-    return mains(volts, freq * (1 + draw(st.floats(-0.005, 0.005))),
-                 voltage_pct=base * 100, harmonics=draw(harmonics()),
-                 noise_pct=draw(st.floats(0, 2)),
-                 flicker_pct=draw(st.floats(0, 1)), flicker_hz=draw(st.floats(0.5, 25)),
-                 spikes_per_s=draw(st.floats(0, 20)), spike_pct=draw(st.floats(0, 100)),
-                 events=events)
+    return mains(
+        volts,
+        freq * (1 + draw(st.floats(-0.005, 0.005))),
+        voltage_pct=base * 100,
+        harmonics=draw(harmonics()),
+        noise_pct=draw(st.floats(0, 2)),
+        flicker_pct=draw(st.floats(0, 1)),
+        flicker_hz=draw(st.floats(0.5, 25)),
+        spikes_per_s=draw(st.floats(0, 20)),
+        spike_pct=draw(st.floats(0, 100)),
+        events=events,
+    )
 
 
 def _check(m, seed):
@@ -68,7 +80,7 @@ def _check(m, seed):
 
 @pytest.mark.parametrize("freq", [50, 60])
 @settings(max_examples=6)
-@given(data=st.data(), seed=st.integers(1, 10 ** 6))
+@given(data=st.data(), seed=st.integers(1, 10**6))
 def test_normal_mains_never_moves_the_load(freq, data, seed):
     _check(data.draw(supply(freq)), seed)
 
@@ -86,15 +98,40 @@ def test_rapid_changes_of_9_5_pct_at_every_phase_with_noise_and_spikes_never_mov
     for k in range(98):
         ph = (k * 37) % 360
         if k % 2:
-            events.append({"at_s": 2.0 + 6 * k, "kind": "dip", "residual_pct": 90.5,
-                           "duration_s": 3.0, "phase_deg": ph})
+            events.append(
+                {
+                    "at_s": 2.0 + 6 * k,
+                    "kind": "dip",
+                    "residual_pct": 90.5,
+                    "duration_s": 3.0,
+                    "phase_deg": ph,
+                }
+            )
         else:
-            events.append({"at_s": 2.0 + 6 * k, "kind": "swell", "level_pct": 109.5,
-                           "duration_s": 3.0, "phase_deg": ph})
-    rep, _ = simulate(600, mains(volts, freq, harmonics={"3": 5, "5": 6, "7": 1.5},
-                                 noise_pct=2, flicker_pct=1, flicker_hz=8.8,
-                                 spikes_per_s=20, spike_pct=100, events=events),
-                      seed=freq)
+            events.append(
+                {
+                    "at_s": 2.0 + 6 * k,
+                    "kind": "swell",
+                    "level_pct": 109.5,
+                    "duration_s": 3.0,
+                    "phase_deg": ph,
+                }
+            )
+    rep, _ = simulate(
+        600,
+        mains(
+            volts,
+            freq,
+            harmonics={"3": 5, "5": 6, "7": 1.5},
+            noise_pct=2,
+            flicker_pct=1,
+            flicker_hz=8.8,
+            spikes_per_s=20,
+            spike_pct=100,
+            events=events,
+        ),
+        seed=freq,
+    )
     m = rep["metrics"]
     assert m["transfers_to_battery"] == 0, events_named(rep, "mains_lost")
     assert m["itic_violations"] == 0

@@ -18,13 +18,22 @@ def _alarms(rep, event):
 def test_a_hot_room_is_alarmed_after_a_minute_and_cleared_two_degrees_below_the_limit():
     # 25 C, then up to 40 C over 30 s from 10 s (35 C crossed at 30 s), then down to 30 C
     # over 10 s from 200 s (33 C, the limit less the hysteresis, reached at 207 s)
-    rep, sim = simulate(260, mains(), config={"env.sensor": True}, room={
-        "temperature_c": 25, "sensor": True, "events": [
-            {"at_s": 10, "kind": "temperature", "temperature_c": 40, "ramp_s": 30},
-            {"at_s": 200, "kind": "temperature", "temperature_c": 30, "ramp_s": 10}]})
-    (name, raised), = _alarms(rep, "alarm")
+    rep, sim = simulate(
+        260,
+        mains(),
+        config={"env.sensor": True},
+        room={
+            "temperature_c": 25,
+            "sensor": True,
+            "events": [
+                {"at_s": 10, "kind": "temperature", "temperature_c": 40, "ramp_s": 30},
+                {"at_s": 200, "kind": "temperature", "temperature_c": 30, "ramp_s": 10},
+            ],
+        },
+    )
+    ((name, raised),) = _alarms(rep, "alarm")
     assert name == "battery_room_hot" and 30 + 59 <= raised <= 30 + 62
-    (name, cleared), = _alarms(rep, "alarm_cleared")
+    ((name, cleared),) = _alarms(rep, "alarm_cleared")
     assert name == "battery_room_hot" and 207 <= cleared <= 209
     assert rep["metrics"]["transfers_to_battery"] == 0
     assert sim.controller.env.temp_c10 == 300
@@ -36,30 +45,42 @@ def test_a_reading_hovering_at_the_limit_is_not_alarmed():
     for k in range(10):
         events.append({"at_s": 5 + 40 * k, "kind": "temperature", "temperature_c": 35.5})
         events.append({"at_s": 25 + 40 * k, "kind": "temperature", "temperature_c": 34.5})
-    rep, _ = simulate(400, mains(), config={"env.sensor": True},
-                      room={"temperature_c": 30, "sensor": True, "events": events})
+    rep, _ = simulate(
+        400,
+        mains(),
+        config={"env.sensor": True},
+        room={"temperature_c": 30, "sensor": True, "events": events},
+    )
     assert _alarms(rep, "alarm") == []
 
 
 def test_a_cold_room_is_alarmed_and_a_fitted_sensor_that_says_nothing_too():
-    rep, _ = simulate(100, mains(), config={"env.sensor": True},
-                      room={"temperature_c": -5, "sensor": True})
+    rep, _ = simulate(
+        100, mains(), config={"env.sensor": True}, room={"temperature_c": -5, "sensor": True}
+    )
     assert [n for n, _ in _alarms(rep, "alarm")] == ["battery_room_cold"]
-    rep, sim = simulate(100, mains(), config={"env.sensor": True},
-                        room={"temperature_c": 20, "sensor": False})
-    (name, t), = _alarms(rep, "alarm")
+    rep, sim = simulate(
+        100, mains(), config={"env.sensor": True}, room={"temperature_c": 20, "sensor": False}
+    )
+    ((name, t),) = _alarms(rep, "alarm")
     assert name == "room_sensor_fault" and 58 <= t <= 62
-    assert sim.controller.env.capacity_pm() == 1000      # reckoned at 25 C meanwhile
+    assert sim.controller.env.capacity_pm() == 1000  # reckoned at 25 C meanwhile
     # no sensor configured: nothing read, nothing alarmed
     rep, _ = simulate(100, mains(), room={"temperature_c": -5, "sensor": True})
     assert _alarms(rep, "alarm") == []
 
 
 def _runtime_and_truth(temp, fitted, at_s=70):
-    sc = scenario.check({
-        "duration_s": 20000, "seed": 1, "load": {"watts": 1500},
-        "mains": mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 20000}]),
-        "room": {"temperature_c": temp, "sensor": True}, "config": {"env.sensor": fitted}})
+    sc = scenario.check(
+        {
+            "duration_s": 20000,
+            "seed": 1,
+            "load": {"watts": 1500},
+            "mains": mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 20000}]),
+            "room": {"temperature_c": temp, "sensor": True},
+            "config": {"env.sensor": fitted},
+        }
+    )
     sim = Simulation(sc)
     sim.run_until(at_s)
     estimate = sim.controller.battery.runtime_s
@@ -67,7 +88,9 @@ def _runtime_and_truth(temp, fitted, at_s=70):
     while not sim.board.battery.depleted:
         t += 60
         sim.run_until(t)
-    depleted, = [e["t_ms"] / 1000.0 for e in sim.board.timeline if e["event"] == "battery_depleted"]
+    (depleted,) = [
+        e["t_ms"] / 1000.0 for e in sim.board.timeline if e["event"] == "battery_depleted"
+    ]
     return estimate, depleted - at_s
 
 
@@ -83,15 +106,16 @@ def test_the_runtime_reckons_with_the_capacity_at_the_rooms_temperature(temp):
     assert abs(est / true - est25 / true25) < 0.03
     if temp < 25:
         blind, _ = _runtime_and_truth(temp, False)
-        assert blind > true                         # optimistic without the sensor
+        assert blind > true  # optimistic without the sensor
 
 
 def test_capacity_factor_and_room_readings_for_people():
     assert environment.capacity_pm(250) == 1000
     assert environment.capacity_pm(0) == 800 and environment.capacity_pm(-150) == 680
     assert environment.capacity_pm(-600) == 500 and environment.capacity_pm(500) == 1100
-    rep, sim = simulate(5, mains(), config={"env.sensor": True},
-                        room={"temperature_c": 22.4, "sensor": True})
+    rep, sim = simulate(
+        5, mains(), config={"env.sensor": True}, room={"temperature_c": 22.4, "sensor": True}
+    )
     ctrl = sim.controller
     assert ctrl.env.temp_c10 == 224
     assert json.loads(ctrl.commands.status_json())["room_c"] == 22.4

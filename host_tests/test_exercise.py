@@ -10,7 +10,7 @@ from firmware.supervisor import COARSE_MS
 from helpers import events_named, mains, simulate
 
 GEN = {"present": True}
-TUESDAY_10 = "2026-11-24T09:59:50"       # the default schedule: Tuesdays at 10:00, in 10 s
+TUESDAY_10 = "2026-11-24T09:59:50"  # the default schedule: Tuesdays at 10:00, in 10 s
 RUN = {"exercise.run_s": 120, "exercise.window_min": 1}
 
 
@@ -20,8 +20,12 @@ def _exercise(**settings):
     return Exercise(cfg, EventRing(), lambda a, b: a - b)
 
 
-@given(rtc=st.integers(clock.VALID_FROM_S, clock.seconds(2099, 1, 1)),
-       every=st.integers(1, 90), day=st.integers(0, 89), at=st.integers(0, 1439))
+@given(
+    rtc=st.integers(clock.VALID_FROM_S, clock.seconds(2099, 1, 1)),
+    every=st.integers(1, 90),
+    day=st.integers(0, 89),
+    at=st.integers(0, 1439),
+)
 def test_the_slot_is_the_latest_scheduled_time_not_after_now(rtc, every, day, at):
     ex = _exercise(**{"exercise.every_d": every, "exercise.day": day, "exercise.at_min": at})
     slot = ex.slot(rtc)
@@ -50,13 +54,13 @@ def test_calendar_round_trip(secs):
 
 def test_off_load_run_at_its_time_then_cooldown_and_stop():
     rep, sim = simulate(160, mains(), generator=GEN, config=RUN, start_time=TUESDAY_10)
-    start, = events_named(rep, "exercise_start")
-    end, = events_named(rep, "exercise_end")
-    assert 10000 <= start["t_ms"] <= 11100          # 10:00 on the board clock
+    (start,) = events_named(rep, "exercise_start")
+    (end,) = events_named(rep, "exercise_end")
+    assert 10000 <= start["t_ms"] <= 11100  # 10:00 on the board clock
     # ended by the supervisor, stepped every COARSE_MS while the engine runs off load
     assert end["result"] == "pass" and 120000 <= end["t_ms"] - start["t_ms"] <= 120000 + COARSE_MS
     assert len(events_named(rep, "generator_ready")) == 1
-    stop, = events_named(rep, "generator_stop")
+    (stop,) = events_named(rep, "generator_stop")
     assert stop["t_ms"] - end["t_ms"] >= sim.cfg.get("gen.cooldown_s") * 1000
     m = rep["metrics"]
     assert m["transfers_to_battery"] == 0 and m["transfers_to_generator"] == 0
@@ -64,13 +68,35 @@ def test_off_load_run_at_its_time_then_cooldown_and_stop():
 
 
 def test_on_load_run_moves_the_load_to_the_generator_and_back():
-    rep, sim = simulate(160, mains(), generator=GEN, start_time=TUESDAY_10,
-                        config=dict(RUN, **{"exercise.on_load": True}))
-    story = [e["event"] for e in rep["timeline"]
-             if e["event"] in ("exercise_start", "load_to_battery", "load_to_generator",
-                               "exercise_end", "load_to_mains", "generator_stop")]
-    assert story == ["exercise_start", "load_to_battery", "load_to_generator", "exercise_end",
-                     "load_to_battery", "load_to_mains", "generator_stop"]
+    rep, sim = simulate(
+        160,
+        mains(),
+        generator=GEN,
+        start_time=TUESDAY_10,
+        config=dict(RUN, **{"exercise.on_load": True}),
+    )
+    story = [
+        e["event"]
+        for e in rep["timeline"]
+        if e["event"]
+        in (
+            "exercise_start",
+            "load_to_battery",
+            "load_to_generator",
+            "exercise_end",
+            "load_to_mains",
+            "generator_stop",
+        )
+    ]
+    assert story == [
+        "exercise_start",
+        "load_to_battery",
+        "load_to_generator",
+        "exercise_end",
+        "load_to_battery",
+        "load_to_mains",
+        "generator_stop",
+    ]
     m = rep["metrics"]
     assert m["itic_violations"] == 0 and m["source_conflicts"] == 0
     assert all(e["cause"] == "planned" for e in events_named(rep, "transfer_to_battery"))
@@ -78,33 +104,54 @@ def test_on_load_run_moves_the_load_to_the_generator_and_back():
 
 def test_not_in_auto_the_run_waits_then_is_skipped_after_its_window():
     manual = {"at_s": 5, "line": "mode manual"}
-    rep, _ = simulate(60, mains(), generator=GEN, config=RUN, start_time=TUESDAY_10,
-                      console=[manual, {"at_s": 40, "line": "mode auto"}])
+    rep, _ = simulate(
+        60,
+        mains(),
+        generator=GEN,
+        config=RUN,
+        start_time=TUESDAY_10,
+        console=[manual, {"at_s": 40, "line": "mode auto"}],
+    )
     # back in auto within the window (1 min): it runs late
-    start, = events_named(rep, "exercise_start")
+    (start,) = events_named(rep, "exercise_start")
     assert 40000 <= start["t_ms"] <= 41100
-    rep, _ = simulate(100, mains(), generator=GEN, config=RUN, start_time=TUESDAY_10,
-                      console=[manual, {"at_s": 80, "line": "mode auto"}])
+    rep, _ = simulate(
+        100,
+        mains(),
+        generator=GEN,
+        config=RUN,
+        start_time=TUESDAY_10,
+        console=[manual, {"at_s": 80, "line": "mode auto"}],
+    )
     assert events_named(rep, "exercise_start") == []
-    skipped, = events_named(rep, "exercise_skipped")
+    (skipped,) = events_named(rep, "exercise_skipped")
     assert skipped["late_min"] == 1 and 70000 <= skipped["t_ms"] <= 71100
 
 
 def test_no_exercise_with_a_latched_shutdown_alarm():
     # the generator fails to start during an outage and the alarm stays latched: the
     # exercise time passes without a run, and without a crank
-    rep, _ = simulate(150, mains(events=[{"at_s": 1, "kind": "outage", "duration_s": 40}]),
-                      generator={"present": True, "fails_to_start": True}, config=RUN,
-                      start_time="2026-11-24T09:59:20")
+    rep, _ = simulate(
+        150,
+        mains(events=[{"at_s": 1, "kind": "outage", "duration_s": 40}]),
+        generator={"present": True, "fails_to_start": True},
+        config=RUN,
+        start_time="2026-11-24T09:59:20",
+    )
     assert "generator_fail_to_start" in rep["metrics"]["alarms"]
     assert events_named(rep, "exercise_start") == []
     assert all(e["t_ms"] < 40000 for e in events_named(rep, "generator_crank"))
 
 
 def test_a_mains_failure_interrupts_the_run_and_the_outage_takes_over():
-    rep, _ = simulate(120, mains(events=[{"at_s": 40, "kind": "outage", "duration_s": 60}]),
-                      generator=GEN, config=RUN, start_time=TUESDAY_10)
-    end, = events_named(rep, "exercise_end")
+    rep, _ = simulate(
+        120,
+        mains(events=[{"at_s": 40, "kind": "outage", "duration_s": 60}]),
+        generator=GEN,
+        config=RUN,
+        start_time=TUESDAY_10,
+    )
+    (end,) = events_named(rep, "exercise_end")
     assert end["result"] == "interrupted" and 40000 <= end["t_ms"] <= 40100
     # the engine was already running: no new start, the load goes straight to it
     assert len(events_named(rep, "generator_start")) == 1
@@ -113,8 +160,14 @@ def test_a_mains_failure_interrupts_the_run_and_the_outage_takes_over():
 
 
 def _run_across(resets, duration=160, **config):
-    return simulate(duration, mains(), generator=GEN, start_time=TUESDAY_10,
-                    config=dict(RUN, **config), resets=resets)
+    return simulate(
+        duration,
+        mains(),
+        generator=GEN,
+        start_time=TUESDAY_10,
+        config=dict(RUN, **config),
+        resets=resets,
+    )
 
 
 def test_exercise_run_across_a_reboot_resumes_for_the_time_it_had_left():
@@ -124,7 +177,7 @@ def test_exercise_run_across_a_reboot_resumes_for_the_time_it_had_left():
     rep, sim = _run_across([{"at_s": 60, "down_s": 2}])
     starts = events_named(rep, "exercise_start")
     assert [s["run_s"] for s in starts] == [120, 67]
-    end, = events_named(rep, "exercise_end")
+    (end,) = events_named(rep, "exercise_end")
     assert end["result"] == "pass" and abs(end["t_ms"] - 130000) <= 1100
     m = rep["metrics"]
     assert m["starter_while_running"] == 0 and m["source_conflicts"] == 0
@@ -143,8 +196,10 @@ def test_a_short_reset_refuels_the_running_engine_instead_of_cranking_it():
 
 
 def test_restarts_before_and_after_the_run_neither_skip_nor_double_it():
-    rep, _ = _run_across([{"at_s": 5, "down_s": 3}, {"at_s": 140, "down_s": 3},
-                          {"at_s": 170, "down_s": 0}], duration=200)
+    rep, _ = _run_across(
+        [{"at_s": 5, "down_s": 3}, {"at_s": 140, "down_s": 3}, {"at_s": 170, "down_s": 0}],
+        duration=200,
+    )
     assert [s["run_s"] for s in events_named(rep, "exercise_start")] == [120]
     assert len(events_named(rep, "exercise_end")) == 1
     assert events_named(rep, "exercise_skipped") == []
@@ -157,9 +212,18 @@ def test_a_run_that_ended_while_the_board_was_down_is_not_resumed():
 
 
 def test_exercise_command_tells_the_schedule():
-    rep, _ = simulate(22, mains(), generator=GEN, config=RUN, start_time=TUESDAY_10,
-                      console=[{"at_s": 1, "line": "exercise"}, {"at_s": 20, "line": "exercise"},
-                               {"at_s": 21, "line": "exercise now"}])
+    rep, _ = simulate(
+        22,
+        mains(),
+        generator=GEN,
+        config=RUN,
+        start_time=TUESDAY_10,
+        console=[
+            {"at_s": 1, "line": "exercise"},
+            {"at_s": 20, "line": "exercise"},
+            {"at_s": 21, "line": "exercise now"},
+        ],
+    )
     replies = [e["reply"] for e in events_named(rep, "console")]
     assert replies[0] == "OK exercise every 7 d, next 2026-11-24 10:00 for 120 s off load"
     assert replies[1] == "OK exercise running"

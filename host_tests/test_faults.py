@@ -27,13 +27,13 @@ def test_a_welded_mains_contactor_keeps_the_generator_off_the_grid():
     assert _contact_faults(rep) == [("mains_contactor", "did_not_open")]
     assert m["alarms"] == ["mains_contactor_fault"]
     assert m["source_conflicts"] == 0 and m["transfers_to_generator"] == 0
-    assert not any(out == 2 and on for _, out, on in sim.board.outputs)   # OUT_GEN_CLOSE
+    assert not any(out == 2 and on for _, out, on in sim.board.outputs)  # OUT_GEN_CLOSE
     assert events_named(rep, "generator_ready")
     assert m["itic_violations"] == 0 and not m["battery_depleted"]
     assert sim.board.source() == "mains" and sim.board.gen.state == "stopped"
     # raised within the operate time and the grace after the command to open
     opened = min(t for t, out, on in sim.board.outputs if out == 1 and on) / 1000.0
-    fault, = events_named(rep, "contact_fault")
+    (fault,) = events_named(rep, "contact_fault")
     assert 0 < fault["t_ms"] - opened <= 10 + 50 + 2
     # the alarm latches; acknowledged, it stays away while the contactor agrees
     assert sim.controller.alarms.is_active(14)
@@ -62,8 +62,8 @@ def test_a_transfer_relay_stuck_on_utility_lets_the_generator_restore_the_load()
     assert "transfer_relay_fault" in m["alarms"]
     assert m["transfers_to_battery"] == 0 and m["transfers_to_generator"] == 1
     assert m["source_conflicts"] == 0
-    on_gen, = events_named(rep, "load_to_generator")
-    assert on_gen["t_ms"] < 10000 + 3000 + 15000        # start delay, crank, warm-up, dead time
+    (on_gen,) = events_named(rep, "load_to_generator")
+    assert on_gen["t_ms"] < 10000 + 3000 + 15000  # start delay, crank, warm-up, dead time
     # mains back: the relay cannot carry the load across, so it stays on the verified
     # generator rather than suffer the dead time
     assert events_named(rep, "load_to_mains") == [] and sim.board.source() == "generator"
@@ -72,15 +72,19 @@ def test_a_transfer_relay_stuck_on_utility_lets_the_generator_restore_the_load()
 def test_a_transfer_relay_stuck_on_the_inverter_still_warns_of_the_flat_battery():
     # Mains returns but the relay will not come back: the firmware counts the load as on
     # battery, so battery low is raised before the battery runs flat.
-    rep, sim = simulate(3600, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 20}]),
-                        battery={"capacity_ah": 20, "initial_soc_pct": 30},
-                        # the bank and the room known: no caution at the transfer
-                        config={"battery.min_health_pct": 100, "env.sensor": True},
-                        room={"sensor": True},
-                        faults=_stuck("transfer_relay", at_s=15), stop_after="battery_depleted")
+    rep, sim = simulate(
+        3600,
+        mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 20}]),
+        battery={"capacity_ah": 20, "initial_soc_pct": 30},
+        # the bank and the room known: no caution at the transfer
+        config={"battery.min_health_pct": 100, "env.sensor": True},
+        room={"sensor": True},
+        faults=_stuck("transfer_relay", at_s=15),
+        stop_after="battery_depleted",
+    )
     m = rep["metrics"]
     assert _contact_faults(rep) == [("transfer_relay", "did_not_open")]
-    low, = events_named(rep, "battery_low")
+    (low,) = events_named(rep, "battery_low")
     assert m["battery_depleted"] and m["lb_lead_s"] >= 180
     assert low["t_ms"] > 30000
 
@@ -101,8 +105,11 @@ def test_an_open_or_saturated_mains_sensor_never_moves_the_load():
     # mains fine: recognised within the cycle under way and two 25 ms windows, alarmed,
     # and the load stays on mains.
     for kind, how in (("adc_open", "open"), ("adc_saturated", "saturated")):
-        sim = Simulation(scenario.check({"duration_s": 60, "generator": GEN,
-                                         "faults": _adc(kind, duration_s=10)}))
+        sim = Simulation(
+            scenario.check(
+                {"duration_s": 60, "generator": GEN, "faults": _adc(kind, duration_s=10)}
+            )
+        )
         sim.run_until(7)
         ctrl = sim.controller
         line = ctrl.command("status")
@@ -110,7 +117,7 @@ def test_an_open_or_saturated_mains_sensor_never_moves_the_load():
         assert '"mains_sensor": "%s"' % how in ctrl.command("status json")
         rep = sim.run()
         m = rep["metrics"]
-        (t, seen), = _sensor_faults(rep)
+        ((t, seen),) = _sensor_faults(rep)
         assert seen == how and 5000 < t <= 5075, (kind, t)
         assert m["alarms"] == ["mains_sensor_fault"]
         assert m["transfers_to_battery"] == 0 and m["generator_start_attempts"] == 0
@@ -129,7 +136,7 @@ def test_with_the_sensor_open_the_output_power_sensor_catches_a_real_outage():
     m = rep["metrics"]
     assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20
     assert m["transfers_to_battery"] == 1 and m["transfers_to_generator"] == 1
-    to_batt, = events_named(rep, "load_to_battery")
+    (to_batt,) = events_named(rep, "load_to_battery")
     assert 10000 < to_batt["t_ms"] < 10015
     assert events_named(rep, "load_to_mains") == [] and sim.board.source() == "generator"
 
@@ -140,9 +147,18 @@ def test_without_an_output_sensor_the_board_says_what_it_cannot_see():
     # stays on mains and status says that a failure would not be seen. NUT's load is the
     # battery's power less the inverter's losses while on battery, 0 elsewhere.
     blind = {"io.output_sensor": False}
-    sim = Simulation(scenario.check({"duration_s": 30, "generator": GEN, "mains": OUTAGE,
-                                     "load": {"watts": 1500}, "config": blind,
-                                     "faults": _adc("adc_open")}))
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 30,
+                "generator": GEN,
+                "mains": OUTAGE,
+                "load": {"watts": 1500},
+                "config": blind,
+                "faults": _adc("adc_open"),
+            }
+        )
+    )
     sim.run_until(8)
     ctrl = sim.controller
     assert json.loads(ctrl.command("status json"))["output_w"] is None
@@ -151,15 +167,32 @@ def test_without_an_output_sensor_the_board_says_what_it_cannot_see():
     rep = sim.run()
     assert rep["metrics"]["transfers_to_battery"] == 0 and sim.board.source() == "mains"
     # a real outage with the mains sensor working: on battery, the load reckoned from it
-    sim = Simulation(scenario.check({"duration_s": 30, "generator": {"present": False},
-                                     "mains": OUTAGE, "load": {"watts": 1500},
-                                     "config": blind}))
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 30,
+                "generator": {"present": False},
+                "mains": OUTAGE,
+                "load": {"watts": 1500},
+                "config": blind,
+            }
+        )
+    )
     sim.run_until(15)
     assert sim.board.source() == "battery"
-    assert 45 <= int(sim.controller.console.megatec.q1().split()[3]) <= 55     # 1.5 of 3 kW
+    assert 45 <= int(sim.controller.console.megatec.q1().split()[3]) <= 55  # 1.5 of 3 kW
     # the same with the sensor: its reading, and status without the warning
-    sim = Simulation(scenario.check({"duration_s": 30, "generator": GEN, "mains": OUTAGE,
-                                     "load": {"watts": 1500}, "faults": _adc("adc_open")}))
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 30,
+                "generator": GEN,
+                "mains": OUTAGE,
+                "load": {"watts": 1500},
+                "faults": _adc("adc_open"),
+            }
+        )
+    )
     sim.run_until(8)
     assert json.loads(sim.controller.command("status json"))["output_w"] == 1500
     assert "would not be seen" not in sim.controller.command("status")
@@ -173,21 +206,29 @@ def test_the_output_power_witness_watches_mains_only_not_the_generator():
     # to the battery, then back to the set), not a mains failure. After the remote start
     # and the sensor fault end, the load returns to mains, and the engine's cooldown
     # begins as the load leaves it.
-    gen = dict(GEN, events=[{"at_s": 40, "kind": "voltage", "level_pct": 20,
-                             "duration_s": 0.3}])
-    sim = Simulation(scenario.check({
-        "duration_s": 150, "mains": mains(), "generator": gen,
-        "inputs": [{"at_s": 10, "name": "remote_start"},
-                   {"at_s": 50, "name": "remote_start", "on": False}],
-        "faults": _adc("adc_open", at_s=30, duration_s=40)}))
+    gen = dict(GEN, events=[{"at_s": 40, "kind": "voltage", "level_pct": 20, "duration_s": 0.3}])
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 150,
+                "mains": mains(),
+                "generator": gen,
+                "inputs": [
+                    {"at_s": 10, "name": "remote_start"},
+                    {"at_s": 50, "name": "remote_start", "on": False},
+                ],
+                "faults": _adc("adc_open", at_s=30, duration_s=40),
+            }
+        )
+    )
     sim.run_until(41)
     tl = {"timeline": sim.board.timeline}
     assert [e["t_ms"] for e in events_named(tl, "load_to_battery")][-1] == 40008
     assert sim.board.source() == "generator" and not sim.controller.supervisor.outage
     rep = sim.run()
-    back, = events_named(rep, "transfer_to_mains")
-    stop, = events_named(rep, "generator_stop")
-    assert stop["t_ms"] - back["t_ms"] == 10000             # gen.cooldown_s
+    (back,) = events_named(rep, "transfer_to_mains")
+    (stop,) = events_named(rep, "generator_stop")
+    assert stop["t_ms"] - back["t_ms"] == 10000  # gen.cooldown_s
     assert rep["metrics"]["alarms"] == ["mains_sensor_fault"]
 
 
@@ -199,12 +240,12 @@ def test_a_stuck_or_noisy_sensor_sends_the_load_to_battery_then_the_generator_no
     for kind, how, kw in (("adc_stuck", "stuck", {}), ("adc_noisy", "noisy", {"level_pct": 60})):
         rep, sim = simulate(150, mains(), generator=GEN, faults=_adc(kind, duration_s=55, **kw))
         m = rep["metrics"]
-        (t, seen), = _sensor_faults(rep)
+        ((t, seen),) = _sensor_faults(rep)
         assert seen == how and 5000 < t <= 5200, (kind, t)
         assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20, kind
         assert m["transfers_to_generator"] == 1, kind
-        back, = events_named(rep, "load_to_mains")
-        assert back["t_ms"] > 60000 + 10000, kind      # re-learned, then the return delay
+        (back,) = events_named(rep, "load_to_mains")
+        assert back["t_ms"] > 60000 + 10000, kind  # re-learned, then the return delay
         assert sim.board.source() == "mains" and sim.board.gen.state == "stopped"
         assert m["alarms"] == ["mains_sensor_fault"], (kind, m["alarms"])
 
@@ -213,12 +254,13 @@ def test_a_battery_sensor_out_of_range_hurries_the_generator_and_reckons_runtime
     # The battery reading drops to 0 V at 5 s; mains fails at 10 s. Without a reading the
     # runtime is reckoned from the last good charge at the UPS's full rating (3000 W), the
     # generator starts without its start delay, and nothing is taken from the bad reading.
-    rep, sim = simulate(120, OUTAGE, generator=GEN,
-                        faults=[{"at_s": 5, "kind": "battery_sensor", "value_mv": 0}])
+    rep, sim = simulate(
+        120, OUTAGE, generator=GEN, faults=[{"at_s": 5, "kind": "battery_sensor", "value_mv": 0}]
+    )
     m = rep["metrics"]
     assert m["alarms"] == ["battery_sensor_fault"]
-    start, = events_named(rep, "generator_start")
-    assert 10000 < start["t_ms"] < 10100                  # no 3 s start delay
+    (start,) = events_named(rep, "generator_start")
+    assert 10000 < start["t_ms"] < 10100  # no 3 s start delay
     assert m["itic_violations"] == 0 and m["transfers_to_generator"] == 1
     bat = sim.controller.battery
     assert bat.sensor_fault and sim.controller.alarms.is_active(17)
@@ -227,10 +269,13 @@ def test_a_battery_sensor_out_of_range_hurries_the_generator_and_reckons_runtime
 def test_blind_runtime_raises_battery_low_before_a_real_battery_would_be_flat():
     # No generator; 1500 W on a 100 Ah bank whose sensor reads 200 V (out of range): the
     # blind reckoning at 3000 W says low long before the battery is flat.
-    rep, _ = simulate(12000, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 12000}]),
-                      faults=[{"at_s": 5, "kind": "battery_sensor", "value_mv": 200000}],
-                      stop_after="battery_depleted")
+    rep, _ = simulate(
+        12000,
+        mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 12000}]),
+        faults=[{"at_s": 5, "kind": "battery_sensor", "value_mv": 200000}],
+        stop_after="battery_depleted",
+    )
     m = rep["metrics"]
-    low, = events_named(rep, "battery_low")
+    (low,) = events_named(rep, "battery_low")
     assert m["battery_depleted"] and m["lb_lead_s"] > 600
     assert "battery_sensor_fault" in m["alarms"]

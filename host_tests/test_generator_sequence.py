@@ -3,33 +3,36 @@
 # readings are given by the test (per mille of nominal voltage and frequency).
 import pytest
 
+from fakes import MASK, RecordingBoard
 from firmware import alarms, events, generator, hal
 from firmware.alarms import Alarms
 from firmware.config import Config
 from firmware.events import EventRing
-from firmware.generator import (COOLDOWN, CRANK, FAILED, IDLE, PREHEAT, READY, REST, RUNNING,
-                                START_DELAY, STOPPING)
+from firmware.generator import (
+    COOLDOWN,
+    CRANK,
+    FAILED,
+    IDLE,
+    PREHEAT,
+    READY,
+    REST,
+    RUNNING,
+    START_DELAY,
+    STOPPING,
+)
 
-MASK = (1 << 30) - 1
 STILL = (0, 0)
-ON = (1000, 1000)                  # at nominal voltage and frequency
+ON = (1000, 1000)  # at nominal voltage and frequency
 
 
-class RecordingBoard:
-    def __init__(self):
-        self.state = {}
-
-    def ticks_diff(self, a, b):
-        return ((a - b + (1 << 29)) & MASK) - (1 << 29)
-
-    def set_output(self, out, on):
-        self.state[out] = on
-
-    def outputs(self):
-        # (run, start, preheat)
-        s = self.state
-        return (s.get(hal.OUT_GEN_RUN, False), s.get(hal.OUT_GEN_START, False),
-                s.get(hal.OUT_GEN_PREHEAT, False))
+def _engine(board):
+    # (run, start, preheat) as driven
+    s = board.state
+    return (
+        s.get(hal.OUT_GEN_RUN, False),
+        s.get(hal.OUT_GEN_START, False),
+        s.get(hal.OUT_GEN_PREHEAT, False),
+    )
 
 
 def _gen(**settings):
@@ -42,9 +45,18 @@ def _gen(**settings):
 
 
 def _log(g):
-    return [(code, arg) for _, code, arg in g._log.recent(64)
-            if code in (events.EV_GEN_START, events.EV_GEN_CRANK, events.EV_GEN_READY,
-                        events.EV_GEN_STOP, events.EV_GEN_FAIL_TO_START)]
+    return [
+        (code, arg)
+        for _, code, arg in g._log.recent(64)
+        if code
+        in (
+            events.EV_GEN_START,
+            events.EV_GEN_CRANK,
+            events.EV_GEN_READY,
+            events.EV_GEN_STOP,
+            events.EV_GEN_FAIL_TO_START,
+        )
+    ]
 
 
 def _alarm(g, code):
@@ -73,10 +85,10 @@ def _started(**settings):
 def test_the_start_delay_is_served_to_the_millisecond_and_a_short_outage_starts_nothing():
     g, board = _gen()
     _run(g, 0, 3000, True, STILL)
-    assert g.state == START_DELAY and board.outputs() == (False, False, False)
+    assert g.state == START_DELAY and _engine(board) == (False, False, False)
     assert not g.committed()
     g.step(3000, generator.WHY_BATTERY, False, *STILL)
-    assert g.state == CRANK and board.outputs() == (True, True, False)
+    assert g.state == CRANK and _engine(board) == (True, True, False)
     assert g.committed()
     # the log says why, as wanted at the moment the sequence began
     assert _log(g) == [(events.EV_GEN_START, generator.WHY_BATTERY), (events.EV_GEN_CRANK, 1)]
@@ -90,12 +102,13 @@ def test_the_start_delay_is_served_to_the_millisecond_and_a_short_outage_starts_
     assert g.state == IDLE
 
 
-@pytest.mark.parametrize("hurry, skip, delay_s", [(True, False, 3), (False, True, 3),
-                                                  (False, False, 0)])
+@pytest.mark.parametrize(
+    "hurry, skip, delay_s", [(True, False, 3), (False, True, 3), (False, False, 0)]
+)
 def test_a_hurried_start_a_flapping_mains_or_no_delay_cranks_at_once(hurry, skip, delay_s):
     g, board = _gen(**{"gen.start_delay_s": delay_s})
     g.step(0, True, hurry, 0, 0, skip)
-    assert g.state == CRANK and board.outputs() == (True, True, False)
+    assert g.state == CRANK and _engine(board) == (True, True, False)
     # and in the delay, a hurry or a flapping mains ends it
     if delay_s:
         g, board = _gen(**{"gen.start_delay_s": delay_s})
@@ -107,23 +120,23 @@ def test_a_hurried_start_a_flapping_mains_or_no_delay_cranks_at_once(hurry, skip
 def test_glow_plugs_before_each_crank():
     g, board = _gen(**{"gen.start_delay_s": 0, "gen.preheat_s": 2, "gen.attempts": 2})
     g.step(0, generator.WHY_MANUAL, False, *STILL)
-    assert g.state == PREHEAT and board.outputs() == (False, False, True)
+    assert g.state == PREHEAT and _engine(board) == (False, False, True)
     assert _log(g) == [(events.EV_GEN_START, generator.WHY_MANUAL)]
     _run(g, 1, 2000, True, STILL)
     assert g.state == PREHEAT
     g.step(2000, True, False, *STILL)
-    assert g.state == CRANK and board.outputs() == (True, True, False)
+    assert g.state == CRANK and _engine(board) == (True, True, False)
     # a failed crank, the rest, and the glow plugs again
     _run(g, 2001, 7000, True, STILL)
     g.step(7000, True, False, *STILL)
-    assert g.state == REST and board.outputs() == (False, False, False)
+    assert g.state == REST and _engine(board) == (False, False, False)
     _run(g, 7001, 12000, True, STILL)
     assert g.state == REST
     g.step(12000, True, False, *STILL)
-    assert g.state == PREHEAT and board.outputs() == (False, False, True)
+    assert g.state == PREHEAT and _engine(board) == (False, False, True)
     # the outage ends while heating: everything off
     g.step(12001, False, False, *STILL)
-    assert g.state == STOPPING and board.outputs() == (False, False, False)
+    assert g.state == STOPPING and _engine(board) == (False, False, False)
     g.step(12002, False, False, *STILL)
     assert g.state == IDLE
 
@@ -139,7 +152,7 @@ def test_failed_cranks_rest_on_a_still_engine_then_fail_to_start_latched():
         g.step(t + 5000, True, False, *STILL)
         t += 5000
         if attempt < 3:
-            assert g.state == REST and board.outputs() == (False, False, False)
+            assert g.state == REST and _engine(board) == (False, False, False)
             # the engine still turning at the end of the rest: wait for it
             _run(g, t + 1, t + 5000, True, STILL)
             g.step(t + 5000, True, False, 100, 0)
@@ -148,7 +161,7 @@ def test_failed_cranks_rest_on_a_still_engine_then_fail_to_start_latched():
             assert g.state == REST
             g.step(t + 5002, True, False, 99, 99)
             t += 5002
-    assert g.state == FAILED and board.outputs() == (False, False, False)
+    assert g.state == FAILED and _engine(board) == (False, False, False)
     assert _log(g)[-1] == (events.EV_GEN_FAIL_TO_START, 3)
     assert _alarm(g, alarms.AL_GEN_FAIL_TO_START) and g.tripped()
     assert g.starts == 3 and g.fired == 0 and g.quiet()
@@ -164,7 +177,7 @@ def test_failed_cranks_rest_on_a_still_engine_then_fail_to_start_latched():
 def test_reset_leaves_anything_but_a_failure_alone():
     g, board = _started()
     g.reset(1001)
-    assert g.state == RUNNING and board.outputs()[0]
+    assert g.state == RUNNING and _engine(board)[0]
 
 
 def test_reset_turns_nothing_on():
@@ -172,18 +185,18 @@ def test_reset_turns_nothing_on():
     _run(g, 0, 5001, True, STILL)
     assert g.state == FAILED
     g.reset(6000)
-    assert board.outputs() == (False, False, False)
+    assert _engine(board) == (False, False, False)
     g.step(6001, True, False, *STILL)
     assert g.state == IDLE
-    g.step(6002, True, False, *STILL)                  # wanted again: a new sequence
+    g.step(6002, True, False, *STILL)  # wanted again: a new sequence
     assert g.state == CRANK and g.attempt == 1
 
 
 def test_the_starter_is_never_engaged_on_a_turning_engine():
     g, board = _gen(**{"gen.start_delay_s": 0, "gen.preheat_s": 1})
     g.step(0, True, False, *STILL)
-    g.step(1000, True, False, 150, 0)                 # still coasting when the plugs are done
-    assert g.state == REST and board.outputs() == (False, False, False)
+    g.step(1000, True, False, 150, 0)  # still coasting when the plugs are done
+    assert g.state == REST and _engine(board) == (False, False, False)
     g.step(1001, True, False, 150, 0)
     assert g.state == REST
     _run(g, 1002, 6001, True, STILL)
@@ -198,19 +211,20 @@ def test_the_outage_ending_during_a_crank_or_a_rest_stops_everything():
         _run(g, 0, at, True, STILL)
         assert g.state == state
         g.step(at, False, False, *STILL)
-        assert g.state == STOPPING and board.outputs() == (False, False, False)
+        assert g.state == STOPPING and _engine(board) == (False, False, False)
         g.step(at + 1, False, False, *STILL)
         assert g.state == IDLE
 
 
-@pytest.mark.parametrize("reading, fires", [((300, 0), True), ((0, 300), True),
-                                            ((299, 299), False)])
+@pytest.mark.parametrize(
+    "reading, fires", [((300, 0), True), ((0, 300), True), ((299, 299), False)]
+)
 def test_cranking_ends_at_the_crank_disconnect_speed(reading, fires):
     g, board = _gen(**{"gen.start_delay_s": 0})
     g.step(0, True, False, *STILL)
     g.step(800, True, False, *reading)
     assert (g.state == RUNNING) == fires
-    assert board.outputs() == ((True, False, False) if fires else (True, True, False))
+    assert _engine(board) == ((True, False, False) if fires else (True, True, False))
     assert g.fired == (1 if fires else 0)
 
 
@@ -218,7 +232,7 @@ def test_an_engine_firing_just_as_the_outage_ends_cools_down():
     g, board = _gen(**{"gen.start_delay_s": 0})
     g.step(0, True, False, *STILL)
     g.step(800, False, False, *ON)
-    assert g.state == COOLDOWN and g.fired == 1 and board.outputs() == (True, False, False)
+    assert g.state == COOLDOWN and g.fired == 1 and _engine(board) == (True, False, False)
     _run(g, 801, 10800, False, ON)
     assert g.state == COOLDOWN
     g.step(10800, False, False, *ON)
@@ -259,9 +273,19 @@ def test_ready_drops_back_to_running_when_the_readings_leave_the_limits():
     assert g.state == READY
 
 
-@pytest.mark.parametrize("reading, within", [
-    ((850, 1000), True), ((849, 1000), False), ((1100, 1000), True), ((1101, 1000), False),
-    ((1000, 950), True), ((1000, 949), False), ((1000, 1050), True), ((1000, 1051), False)])
+@pytest.mark.parametrize(
+    "reading, within",
+    [
+        ((850, 1000), True),
+        ((849, 1000), False),
+        ((1100, 1000), True),
+        ((1101, 1000), False),
+        ((1000, 950), True),
+        ((1000, 949), False),
+        ((1000, 1050), True),
+        ((1000, 1051), False),
+    ],
+)
 def test_limits_are_enforced_after_safety_on_and_qualified(reading, within):
     g, board = _started()
     _run(g, 1001, 11000, True, ON, step=10)
@@ -301,9 +325,9 @@ def test_overspeed_shuts_down_after_100_ms_even_in_cooldown():
         _run(g, 1001, 11000, True, ON, step=10)
         g.step(11000, want, False, *ON)
         _run(g, 11001, 11101, want, (1000, 1100))
-        assert g.state in (RUNNING, COOLDOWN)     # above f_high as well: not ready
+        assert g.state in (RUNNING, COOLDOWN)  # above f_high as well: not ready
         g.step(11101, want, False, 1000, 1100)
-        assert g.state == FAILED and board.outputs() == (False, False, False)
+        assert g.state == FAILED and _engine(board) == (False, False, False)
         assert _alarm(g, alarms.AL_GEN_OVERSPEED) and g.tripped()
         assert _log(g)[-1] == (events.EV_GEN_STOP, 1)
     # confirmed at the very step the outage ends, on a set within its frequency limit: the
@@ -315,7 +339,7 @@ def test_overspeed_shuts_down_after_100_ms_even_in_cooldown():
     g.step(11100, False, False, 1000, 1100)
     assert g.state == FAILED
     g.step(11101, False, False, 1000, 1100)
-    assert g.state == FAILED and board.outputs() == (False, False, False)
+    assert g.state == FAILED and _engine(board) == (False, False, False)
     # a spike shorter than that, or one during safety_on, is not overspeed
     g, board = _started()
     _run(g, 1001, 11000, True, (1000, 1200), step=10)
@@ -330,13 +354,13 @@ def test_cooldown_then_stop_and_wanted_again_during_it():
     g, board = _started()
     _run(g, 1001, 6001, True, ON)
     g.step(7000, False, False, *ON)
-    assert g.state == COOLDOWN and board.outputs() == (True, False, False)
+    assert g.state == COOLDOWN and _engine(board) == (True, False, False)
     assert g.cooldown_left_s(7000) == 10 and g.cooldown_left_s(12500) == 4
     assert g.cooldown_left_s(20000) == 0
     _run(g, 7001, 17000, False, ON)
     assert g.state == COOLDOWN
     g.step(17000, False, False, *ON)
-    assert g.state == STOPPING and board.outputs() == (False, False, False)
+    assert g.state == STOPPING and _engine(board) == (False, False, False)
     assert _log(g)[-1] == (events.EV_GEN_STOP, 0)
     # wanted again in the middle of a cooldown: back to running, warm already
     g, board = _started()
@@ -359,12 +383,12 @@ def test_stopping_waits_for_a_still_engine_and_alarms_once_when_it_does_not_stop
     assert _alarm(g, alarms.AL_GEN_FAIL_TO_STOP)
     raised = g._log.count
     _run(g, 42002, 43000, False, (200, 200))
-    assert g._log.count == raised                 # raised once, not every step
-    g._alarms.ack(42500, alarms.AL_GEN_FAIL_TO_STOP)   # the operator saw it
+    assert g._log.count == raised  # raised once, not every step
+    g._alarms.ack(42500, alarms.AL_GEN_FAIL_TO_STOP)  # the operator saw it
     _run(g, 42501, 43000, False, (200, 200))
-    assert not _alarm(g, alarms.AL_GEN_FAIL_TO_STOP)   # not raised again for this stop
+    assert not _alarm(g, alarms.AL_GEN_FAIL_TO_STOP)  # not raised again for this stop
     g.step(43000, False, False, 99, 100)
-    assert g.state == STOPPING                    # still turning at 10 %
+    assert g.state == STOPPING  # still turning at 10 %
     g.step(43001, False, False, 100, 99)
     assert g.state == STOPPING
     g.step(43002, False, False, 99, 99)
@@ -389,17 +413,17 @@ def test_a_set_found_running_when_wanted_is_fuelled_again_not_cranked():
             g.step(0, True, False, *STILL)
             assert g.state == START_DELAY
         g.step(10, True, False, 300, 0)
-        assert g.state == RUNNING and board.outputs()[:2] == (True, False)
+        assert g.state == RUNNING and _engine(board)[:2] == (True, False)
         assert g.starts == 0
         _run(g, 11, 6011, True, ON)
         assert g.state == READY
     g, board = _gen()
-    g.step(0, True, False, 0, 300)                    # the frequency alone says it turns
+    g.step(0, True, False, 0, 300)  # the frequency alone says it turns
     assert g.state == RUNNING
     # not wanted: left alone
     g, board = _gen()
     g.step(0, False, False, *ON)
-    assert g.state == IDLE and board.outputs() == (False, False, False)
+    assert g.state == IDLE and _engine(board) == (False, False, False)
 
 
 def test_after_a_reset_the_engine_is_adopted_or_stopped_from_what_the_board_held():
@@ -407,35 +431,35 @@ def test_after_a_reset_the_engine_is_adopted_or_stopped_from_what_the_board_held
     g.recover(0, True, False, *ON)
     assert g.state == READY and g.v_pm == 1000
     g, board = _gen()
-    g.recover(0, True, False, 300, 900)           # turning, not yet within limits
+    g.recover(0, True, False, 300, 900)  # turning, not yet within limits
     assert g.state == RUNNING
-    for reading in ((300, 0), (0, 300)):          # either reading alone says it turns
+    for reading in ((300, 0), (0, 300)):  # either reading alone says it turns
         g, board = _gen()
         g.recover(0, True, False, *reading)
         assert g.state == RUNNING
     g, board = _gen()
     board.state = {hal.OUT_GEN_RUN: True, hal.OUT_GEN_START: True, hal.OUT_GEN_PREHEAT: True}
-    g.recover(0, True, True, *ON)                 # reset just as it fired: keep it, starter off
-    assert g.state == READY and board.outputs() == (True, False, False)
+    g.recover(0, True, True, *ON)  # reset just as it fired: keep it, starter off
+    assert g.state == READY and _engine(board) == (True, False, False)
     g.step(1, True, False, *ON)
     assert g.state == READY
     g, board = _gen()
     board.state = {hal.OUT_GEN_RUN: True, hal.OUT_GEN_START: True, hal.OUT_GEN_PREHEAT: True}
-    g.recover(0, True, True, *STILL)              # reset mid-crank: starter and plugs off
-    assert g.state == STOPPING and board.outputs() == (False, False, False)
+    g.recover(0, True, True, *STILL)  # reset mid-crank: starter and plugs off
+    assert g.state == STOPPING and _engine(board) == (False, False, False)
     g.step(1, False, False, *STILL)
     assert g.state == IDLE
     g, board = _gen()
     board.state = {hal.OUT_GEN_START: True, hal.OUT_GEN_PREHEAT: True}
     g.recover(0, False, True, *ON)
-    assert board.outputs() == (False, False, False) and g.state == STOPPING
+    assert _engine(board) == (False, False, False) and g.state == STOPPING
     g, board = _gen()
     g.recover(0, False, False, *STILL)
     assert g.state == IDLE
     g, board = _gen(**{"gen.present": False})
     board.state = {hal.OUT_GEN_START: True}
     g.recover(0, True, True, *ON)
-    assert g.state == IDLE and board.outputs()[1] and g.v_pm == 1000
+    assert g.state == IDLE and _engine(board)[1] and g.v_pm == 1000
 
 
 def test_a_cooldown_under_way_resumes_for_what_it_had_left():
@@ -464,7 +488,7 @@ def test_a_cooldown_under_way_resumes_for_what_it_had_left():
     assert g.state == STOPPING
     g.step(2, False, False, *STILL)
     assert g.state == IDLE
-    g.step(3, True, False, *ON)                   # (turning at speed when wanted: fuelled)
+    g.step(3, True, False, *ON)  # (turning at speed when wanted: fuelled)
     _run(g, 4, 6003, True, ON)
     assert g.state == READY
     g.step(7000, False, False, *ON)
@@ -480,18 +504,18 @@ def test_a_cooldown_under_way_resumes_for_what_it_had_left():
 def test_emergency_stop_cuts_fuel_and_starter_at_once_and_latches():
     g, board = _started()
     g.emergency_stop(1500)
-    assert g.state == FAILED and board.outputs() == (False, False, False)
+    assert g.state == FAILED and _engine(board) == (False, False, False)
     assert _alarm(g, alarms.AL_EMERGENCY_STOP) and g.tripped()
     assert _log(g)[-1] == (events.EV_GEN_STOP, 1)
     g.step(1501, True, False, *ON)
-    assert g.state == FAILED and board.outputs() == (False, False, False)
+    assert g.state == FAILED and _engine(board) == (False, False, False)
     g, board = _gen(**{"gen.start_delay_s": 0})
     g.step(0, True, False, *STILL)
-    g.emergency_stop(10)                           # mid-crank: not running, no stop event
-    assert g.state == FAILED and board.outputs() == (False, False, False)
+    g.emergency_stop(10)  # mid-crank: not running, no stop event
+    assert g.state == FAILED and _engine(board) == (False, False, False)
     assert _log(g)[-1] == (events.EV_GEN_CRANK, 1)
     n = g._log.count
-    g.emergency_stop(20)                           # already failed: nothing more moves
+    g.emergency_stop(20)  # already failed: nothing more moves
     assert g.state == FAILED and g._log.count in (n, n + 1)
 
 
@@ -502,8 +526,16 @@ def test_no_generator_installed_does_nothing():
 
 
 def test_the_longest_time_to_ready_counts_every_attempt():
-    g, _ = _gen(**{"gen.attempts": 3, "gen.preheat_s": 2, "gen.crank_s": 5,
-                   "gen.crank_rest_s": 7, "gen.warmup_s": 20, "gen.start_delay_s": 4})
+    g, _ = _gen(
+        **{
+            "gen.attempts": 3,
+            "gen.preheat_s": 2,
+            "gen.crank_s": 5,
+            "gen.crank_rest_s": 7,
+            "gen.warmup_s": 20,
+            "gen.start_delay_s": 4,
+        }
+    )
     assert g.start_to_ready_s == 3 * (2 + 5) + 2 * 7 + generator.SETTLE_S
     assert g.warmup_s == 20 and g.delay_s == 4
     assert all(type(x) is int for x in (g.start_to_ready_s, g.warmup_s, g.delay_s))
@@ -511,11 +543,18 @@ def test_the_longest_time_to_ready_counts_every_attempt():
 
 def test_each_state_answers_what_it_is():
     g, _ = _gen()
-    table = {IDLE: (False, False, True), START_DELAY: (False, False, False),
-             PREHEAT: (True, False, False), CRANK: (True, False, False),
-             REST: (True, False, False), RUNNING: (True, True, False),
-             READY: (True, True, True), COOLDOWN: (True, True, False),
-             STOPPING: (True, False, False), FAILED: (True, False, True)}
+    table = {
+        IDLE: (False, False, True),
+        START_DELAY: (False, False, False),
+        PREHEAT: (True, False, False),
+        CRANK: (True, False, False),
+        REST: (True, False, False),
+        RUNNING: (True, True, False),
+        READY: (True, True, True),
+        COOLDOWN: (True, True, False),
+        STOPPING: (True, False, False),
+        FAILED: (True, False, True),
+    }
     for state, answers in table.items():
         g.state = state
         assert (g.committed(), g.running(), g.quiet()) == answers, generator.NAMES[state]

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import build  # noqa: E402
 
 BUDGET = 32 * 1024
-HEAP = 352 * 1024           # the code, the plant, and room around the stretch for the ballast
+HEAP = 352 * 1024  # the code, the plant, and room around the stretch for the ballast
 
 
 def _lib(tmp_path):
@@ -29,10 +29,13 @@ def _lib(tmp_path):
 def _measure(tmp_path, name, lib, budget=0, boot_only=False, mqtt_port=0):
     fs = tmp_path / name
     fs.mkdir()
-    p = run_micropython(["-X", "heapsize=%d" % HEAP, "tools/heap_peak.py", str(fs), str(lib)]
-                        + (["--boot-only"] if boot_only else [])
-                        + (["--budget=%d" % budget] if budget else [])
-                        + (["--mqtt=%d" % mqtt_port] if mqtt_port else []), timeout=900)
+    p = run_micropython(
+        ["-X", "heapsize=%d" % HEAP, "tools/heap_peak.py", str(fs), str(lib)]
+        + (["--boot-only"] if boot_only else [])
+        + (["--budget=%d" % budget] if budget else [])
+        + (["--mqtt=%d" % mqtt_port] if mqtt_port else []),
+        timeout=900,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     words = p.stdout.split()
     return {k: int(v) for k, v in zip(words[0::2], words[1::2])}

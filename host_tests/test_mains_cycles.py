@@ -17,9 +17,15 @@ from mains_feed import Feed
 SLOW = {"mains.fast_trip_pct": 30}
 # 1 V per count: the nominal 230 V is 230 counts RMS (mean square 52900), and limits chosen
 # so that each one is a whole square (a square wave of amplitude A has mean square A^2).
-EXACT = {"adc.mains_mv_per_count": 1000, "mains.uv_pct": 80, "mains.uv_restore_pct": 90,
-         "mains.ov_pct": 120, "mains.ov_restore_pct": 110,
-         "mains.fast_trip_pct": 50, "mains.fast_trip_samples": 8}
+EXACT = {
+    "adc.mains_mv_per_count": 1000,
+    "mains.uv_pct": 80,
+    "mains.uv_restore_pct": 90,
+    "mains.ov_pct": 120,
+    "mains.ov_restore_pct": 110,
+    "mains.fast_trip_pct": 50,
+    "mains.fast_trip_samples": 8,
+}
 
 
 def armed(settings=None, fs=4000):
@@ -60,7 +66,7 @@ def test_a_loss_trips_on_the_configured_deviating_sample(trip_n, sample):
     # that counts is the floor, 10 % of the 904-count peak (30 % of the learned wave is
     # less): the missing wave exceeds it from sample 3202 (904 sin(2 pi 2/80) = 141 > 90).
     f.wave(ms=40, pct=0, noise=2)
-    t = sample // 4 + 1                       # the block holding it ends at this ms
+    t = sample // 4 + 1  # the block holding it ends at this ms
     assert f.trips == [(t, sample % 4)]
     assert f.mon.faults == FAST and f.mon.trip_sample == sample % 4
 
@@ -74,16 +80,16 @@ def test_a_run_under_way_asks_for_only_the_samples_that_could_complete_it():
     assert mon.need == 4
     # 40 cycles fed: phase 0. Samples 12..27 of a cycle lie around its positive peak,
     # where a dropout to the bias deviates by most of the peak.
-    f.wave(ms=4, notch=(15,))                       # the last sample of a block
+    f.wave(ms=4, notch=(15,))  # the last sample of a block
     assert mon.need == 2
-    f.wave(ms=1)                                    # good again: the run is over
+    f.wave(ms=1)  # good again: the run is over
     assert mon.need == 4
-    f.wave(ms=1, notch=(2, 3))                      # samples 22, 23
+    f.wave(ms=1, notch=(2, 3))  # samples 22, 23
     assert mon.need == 1
-    assert all(0 <= w < 1 << 31 for w in mon._v)   # as stored: never negative
-    f.wave(ms=1, notch=(0,))                        # the third in a row: a trip
+    assert all(0 <= w < 1 << 31 for w in mon._v)  # as stored: never negative
+    f.wave(ms=1, notch=(0,))  # the third in a row: a trip
     assert f.mon.faults == FAST and f.trips == [(f.t(), 0)]
-    assert mon.need == 4                            # tripped: nothing to hurry
+    assert mon.need == 4  # tripped: nothing to hurry
     # learning, nothing counts
     f.wave(cycles=4)
     assert mon.state == LEARN and mon.need == 4
@@ -105,10 +111,26 @@ def test_a_controller_reads_what_the_monitor_needs_and_acts_on_the_last_sample(m
         return real(board, buf, n)
 
     monkeypatch.setattr(SimBoard, "read_block", read_block)
-    rep, _ = simulate(1.2, mains(230, 50, thd_pct=0, noise_pct=0, events=[
-        {"at_s": 1.0, "kind": "dip", "residual_pct": 0, "duration_s": 0.1,
-         "phase_deg": 340}]), seed=1)
-    assert set(reads[:1000]) == {4}                 # the first second: whole blocks
+    rep, _ = simulate(
+        1.2,
+        mains(
+            230,
+            50,
+            thd_pct=0,
+            noise_pct=0,
+            events=[
+                {
+                    "at_s": 1.0,
+                    "kind": "dip",
+                    "residual_pct": 0,
+                    "duration_s": 0.1,
+                    "phase_deg": 340,
+                }
+            ],
+        ),
+        seed=1,
+    )
+    assert set(reads[:1000]) == {4}  # the first second: whole blocks
     short = [n for n in reads[1000:] if n != 4]
     assert short and all(1 <= n <= 2 for n in short)
     assert rep["metrics"]["detection_latency_ms"][0] <= 2.25
@@ -116,11 +138,11 @@ def test_a_controller_reads_what_the_monitor_needs_and_acts_on_the_last_sample(m
 
 def test_tripped_it_waits_three_good_cycles_then_learns_again_and_rearms():
     f = armed()
-    f.wave(ms=200, pct=0, noise=2)                  # 800..1000 ms: gone
+    f.wave(ms=200, pct=0, noise=2)  # 800..1000 ms: gone
     # the window open at the cut is capped at 25 ms, then one more: absent at 851
     assert f.when("present", False, 800) == 826
     assert f.when("absent", True) == 851
-    f.wave(cycles=40)                               # back at 1000 ms, at phase 0
+    f.wave(cycles=40)  # back at 1000 ms, at phase 0
     # the crossing at 1020 ends a window begun in the gap (no period): not absent, not
     # good; good at 1040, 1060, 1080: learning again; armed 25 good cycles later
     assert f.when("absent", False, 1000) == 1021
@@ -130,12 +152,15 @@ def test_tripped_it_waits_three_good_cycles_then_learns_again_and_rearms():
     assert f.mon.faults == 0
 
 
-@pytest.mark.parametrize("notch, trip", [
-    ((18, 19, 20, 21), (806, 0)),   # 4 samples near the peak: the third is sample 3220
-    # from the third sample of a cycle, just after the crossing that ended a window in the
-    # same block (seen at sample 3201): deviating from 3202 on, tripped on 3204
-    ((2, 3, 4, 5), (802, 0)),
-])
+@pytest.mark.parametrize(
+    "notch, trip",
+    [
+        ((18, 19, 20, 21), (806, 0)),  # 4 samples near the peak: the third is sample 3220
+        # from the third sample of a cycle, just after the crossing that ended a window in the
+        # same block (seen at sample 3201): deviating from 3202 on, tripped on 3204
+        ((2, 3, 4, 5), (802, 0)),
+    ],
+)
 def test_tripped_on_a_notch_it_learns_again_after_the_next_three_cycles(notch, trip):
     f = armed()
     f.wave(cycles=10, notch=notch)
@@ -249,9 +274,17 @@ def test_voltage_limits_are_exact_to_the_count_squared():
     # (207^2), trip above 120 % (276^2), restore at 110 % (253^2)
     f = Feed(4000, EXACT)
     f.wave(ms=600, amp=230, square=True)
-    for amp, faults, present in ((184, 0, False), (183, UV, False), (206, UV, False),
-                                 (207, 0, True), (253, 0, True), (276, 0, False),
-                                 (277, OV, False), (254, OV, False), (253, 0, True)):
+    for amp, faults, present in (
+        (184, 0, False),
+        (183, UV, False),
+        (206, UV, False),
+        (207, 0, True),
+        (253, 0, True),
+        (276, 0, False),
+        (277, OV, False),
+        (254, OV, False),
+        (253, 0, True),
+    ):
         f.wave(ms=400, amp=amp, square=True)
         assert (amp, f.mon.faults, f.mon.present()) == (amp, faults, present)
 
@@ -274,7 +307,7 @@ def test_frequency_limits_are_exact_to_the_256th_of_a_sample():
     assert _verdict(mon, mon._p_uf + 1) == UF
     assert _verdict(mon, mon._p_of) == 0
     assert _verdict(mon, mon._p_of - 1) == OF
-    assert _verdict(mon, 0) == UF                       # no usable crossing
+    assert _verdict(mon, 0) == UF  # no usable crossing
     # restore: at the restore period exactly, not a step beyond
     assert _verdict(mon, mon._p_uf_ok, UF) == 0
     assert _verdict(mon, mon._p_uf_ok + 1, UF) == UF
@@ -286,21 +319,35 @@ def test_frequency_limits_are_exact_to_the_256th_of_a_sample():
 def test_the_derived_limits_are_the_settings():
     f = Feed()
     m, fs = f.mon, f.fs
-    assert m.nominal_peak == 904                        # 230 V / 0.36 V * sqrt 2 = 903.5
-    assert Feed(4000, {"adc.mains_mv_per_count": 1000}).mon.nominal_peak == 325   # 325.3
-    hz = {k: fs * 256 / getattr(m, k) for k in ("_p_uf", "_p_of", "_p_uf_ok", "_p_of_ok",
-                                                 "_p_min", "_p_max", "_p_nom")}
-    want = {"_p_uf": 48.5, "_p_of": 51.5, "_p_uf_ok": 49.0, "_p_of_ok": 51.0, "_p_min": 70.0,
-            "_p_max": 40.0, "_p_nom": 50.0}
+    assert m.nominal_peak == 904  # 230 V / 0.36 V * sqrt 2 = 903.5
+    assert Feed(4000, {"adc.mains_mv_per_count": 1000}).mon.nominal_peak == 325  # 325.3
+    hz = {
+        k: fs * 256 / getattr(m, k)
+        for k in ("_p_uf", "_p_of", "_p_uf_ok", "_p_of_ok", "_p_min", "_p_max", "_p_nom")
+    }
+    want = {
+        "_p_uf": 48.5,
+        "_p_of": 51.5,
+        "_p_uf_ok": 49.0,
+        "_p_of_ok": 51.0,
+        "_p_min": 70.0,
+        "_p_max": 40.0,
+        "_p_nom": 50.0,
+    }
     for k in want:
-        assert abs(hz[k] - want[k]) < 0.003, k          # 1/256 sample is 0.0026 Hz
+        assert abs(hz[k] - want[k]) < 0.003, k  # 1/256 sample is 0.0026 Hz
     ms_nom = (230 / 0.36) ** 2
-    for k, pct in (("_uv_ms", 85), ("_uv_ok_ms", 88), ("_ov_ms", 113), ("_ov_ok_ms", 110),
-                   ("_absent_ms", 50)):
+    for k, pct in (
+        ("_uv_ms", 85),
+        ("_uv_ok_ms", 88),
+        ("_ov_ms", 113),
+        ("_ov_ok_ms", 110),
+        ("_absent_ms", 50),
+    ):
         assert abs(getattr(m, k) - ms_nom * pct * pct / 1e4) < 1, k
-    assert abs(m._thr / 8 - 0.25 * 904) < 1                 # 25 % of the peak, in q3
-    assert m._get(mm._HYST) == 90                           # 10 % of the peak
-    assert m._get(mm._MAX_WINDOW) == 100                    # 25 ms: below 40 Hz
+    assert abs(m._thr / 8 - 0.25 * 904) < 1  # 25 % of the peak, in q3
+    assert m._get(mm._HYST) == 90  # 10 % of the peak
+    assert m._get(mm._MAX_WINDOW) == 100  # 25 ms: below 40 Hz
     assert m._get(mm._TRIP_N) == 3
     # integers only: the limits are compared on every window of a board without an FPU
     for k, v in vars(m).items():
@@ -327,8 +374,7 @@ def test_readings_are_exact_on_exact_mains():
     assert f.mon.frequency() == 0.0 and f.mon._get(mm._PER) == 0
 
 
-@pytest.mark.parametrize("hz, reads", [(40.5, True), (39.5, False), (69.8, True),
-                                       (70.5, False)])
+@pytest.mark.parametrize("hz, reads", [(40.5, True), (39.5, False), (69.8, True), (70.5, False)])
 def test_periods_count_from_40_to_70_hz(hz, reads):
     f = Feed(4000, SLOW)
     f.wave(ms=2000, hz=hz)
@@ -346,7 +392,7 @@ def test_periods_count_from_40_to_70_hz(hz, reads):
 def test_a_70_hz_supply_at_the_edge_is_a_period_not_noise():
     # at 4200 samples/s a 70 Hz cycle is 60 samples: exactly the shortest period counted
     f = Feed(4200, SLOW)
-    f.wave(ms=2000, hz=70.0, square=True, pct=70.7)      # the RMS of the nominal sine
+    f.wave(ms=2000, hz=70.0, square=True, pct=70.7)  # the RMS of the nominal sine
     assert f.mon.sensor == 0
     assert f.mon.faults == OF
     assert abs(f.mon.frequency() - 70.0) < 0.02
@@ -358,7 +404,7 @@ def test_the_reading_averages_about_16_cycles():
     f.wave(cycles=16, hz=51.0)
     # two odd periods count as the tracked one (50 Hz), then 14 at 51 Hz:
     # 1 - (15/16)^14 = 59 % of the step
-    moved = f.mon.frequency() - 50.0                    # of a 1 Hz step
+    moved = f.mon.frequency() - 50.0  # of a 1 Hz step
     assert 0.52 < moved < 0.66
 
 
@@ -379,15 +425,15 @@ def test_a_step_in_frequency_relocks_on_the_third_odd_period_each_time():
     f = armed()
     step = f.t()
     before = f.mon._get(mm._PQ8)
-    seen = _periods(f, ms=61, hz=51.0)          # three cycles at 51 Hz, and seen
+    seen = _periods(f, ms=61, hz=51.0)  # three cycles at 51 Hz, and seen
     t, p = _first_change(seen)
     # 51 Hz is 1.57 samples shorter a cycle than 50 Hz: outside the 1.5-sample gate. The
     # first two count as the old period; the third (58.8 ms) re-locks on what it measured.
     assert seen[-1][1] == p and before == 20480
     assert t - step == 60 and abs(p - 4000 * 256 / 51.0) < 3
-    assert f.mon._get(mm._INC) == (1 << 24) // p            # the phase steps with it
+    assert f.mon._get(mm._INC) == (1 << 24) // p  # the phase steps with it
     step = f.t()
-    seen = _periods(f, ms=200, hz=49.0)                      # and at once to 49 Hz
+    seen = _periods(f, ms=200, hz=49.0)  # and at once to 49 Hz
     t, p = _first_change(seen)
     # the window holding the switch (ending 18.1 ms after it) and the next are odd again;
     # the third, ending at 59 ms, re-locks
@@ -405,7 +451,7 @@ def test_from_boot_an_odd_frequency_locks_on_its_third_period():
 def test_a_small_frequency_step_is_followed_an_eighth_at_a_time():
     f = armed()
     f.wave(ms=1000)
-    target = 4000 * 256 / 50.5                              # 0.8 sample shorter: in the gate
+    target = 4000 * 256 / 50.5  # 0.8 sample shorter: in the gate
     steps = []
     last = f.mon._get(mm._PQ8)
     for _ in range(100):
@@ -414,7 +460,7 @@ def test_a_small_frequency_step_is_followed_an_eighth_at_a_time():
         if p != last:
             assert abs(measured - target) < 3
             assert p == last + ((measured - last) >> 3)
-            assert f.mon._get(mm._INC) == (1 << 24) // p    # 2^16 a cycle of p / 256
+            assert f.mon._get(mm._INC) == (1 << 24) // p  # 2^16 a cycle of p / 256
             steps.append(p)
             last = p
     assert len(steps) == 5 and target < steps[-1] < 20480 - 100
@@ -436,13 +482,22 @@ def test_the_bias_follows_the_mean_by_a_sixteenth_a_cycle_within_its_bounds(cent
 # The sensor: what it reads when it is not reading mains, window by window (a window
 # without a crossing ends after 25 ms).
 
-@pytest.mark.parametrize("raw, kind", [(0, mm.SENSOR_OPEN), (128, mm.SENSOR_OPEN),
-                                       (129, mm.SENSOR_STUCK), (2100, mm.SENSOR_STUCK),
-                                       (3966, mm.SENSOR_STUCK), (3967, mm.SENSOR_SATURATED),
-                                       (4095, mm.SENSOR_SATURATED)])
+
+@pytest.mark.parametrize(
+    "raw, kind",
+    [
+        (0, mm.SENSOR_OPEN),
+        (128, mm.SENSOR_OPEN),
+        (129, mm.SENSOR_STUCK),
+        (2100, mm.SENSOR_STUCK),
+        (3966, mm.SENSOR_STUCK),
+        (3967, mm.SENSOR_SATURATED),
+        (4095, mm.SENSOR_SATURATED),
+    ],
+)
 def test_a_sensor_reading_no_mains_could_give_is_named_after_two_windows(raw, kind):
     f = armed()
-    f.wave(ms=40, pct=0, noise=2)                       # a fast trip first
+    f.wave(ms=40, pct=0, noise=2)  # a fast trip first
     assert f.mon.faults == FAST
     f.steady(100, raw)
     # the gap's capped windows end at 826 and 851; from 840 the reading is steady: the
@@ -453,23 +508,26 @@ def test_a_sensor_reading_no_mains_could_give_is_named_after_two_windows(raw, ki
 
 def test_a_reading_hovering_at_128_counts_is_an_open_input():
     f = Feed()
-    f.samples([128, 129] * 200)                         # mean 128.5: 128 in whole counts
+    f.samples([128, 129] * 200)  # mean 128.5: 128 in whole counts
     assert f.mon.sensor == mm.SENSOR_OPEN
 
 
-@pytest.mark.parametrize("cycle, kind", [
-    ([2570] * 4 + [0] * 76, mm.SENSOR_OPEN),            # mean 128.5: 128, the open limit
-    ([1535] * 4 + [4095] * 76, mm.SENSOR_SATURATED),    # mean 3967: the saturated limit
-])
+@pytest.mark.parametrize(
+    "cycle, kind",
+    [
+        ([2570] * 4 + [0] * 76, mm.SENSOR_OPEN),  # mean 128.5: 128, the open limit
+        ([1535] * 4 + [4095] * 76, mm.SENSOR_SATURATED),  # mean 3967: the saturated limit
+    ],
+)
 def test_a_reading_at_either_rail_limit_is_the_sensor_even_with_crossings(cycle, kind):
     # Straight after good mains (whose last window was nothing odd), cycles of 80 samples
     # with one rising crossing each, so that every window is a whole cycle: a mean at the
     # rail limit is the sensor, however regular its crossings.
     f = armed()
     f.samples(cycle * 6)
-    assert abs(f.mon._get(mm._PER) - (80 << 8)) < 256       # windows of whole cycles
+    assert abs(f.mon._get(mm._PER) - (80 << 8)) < 256  # windows of whole cycles
     assert f.mon.sensor == kind
-    assert f.when("sensor", kind) in (841, 842)         # on the second such window
+    assert f.when("sensor", kind) in (841, 842)  # on the second such window
 
 
 def test_the_limits_restore_even_in_a_cycle_that_is_not_good():
@@ -477,7 +535,7 @@ def test_the_limits_restore_even_in_a_cycle_that_is_not_good():
     # keeps the cycle from being good
     mon = Feed().mon
     bad_period = mon._p_uf + 1
-    assert _verdict(mon, bad_period, mm.UV) == mm.UF       # restored, and UF qualified
+    assert _verdict(mon, bad_period, mm.UV) == mm.UF  # restored, and UF qualified
     mon.faults = mm.UV
     mon._qualify(mon._uv_ok_ms, 0)
     assert not mon.faults & mm.UV
@@ -494,10 +552,10 @@ def test_the_limits_restore_even_in_a_cycle_that_is_not_good():
 
 def test_a_live_input_without_mains_is_not_stuck():
     f = Feed()
-    f.samples([2047, 2049] * 400)                       # changes, never crosses
+    f.samples([2047, 2049] * 400)  # changes, never crosses
     assert f.mon.sensor == 0
     f = Feed()
-    f.wave(ms=200, amp=5)                               # a trace of 50 Hz below hysteresis
+    f.wave(ms=200, amp=5)  # a trace of 50 Hz below hysteresis
     assert f.mon.sensor == 0
 
 
@@ -509,12 +567,15 @@ def test_the_count_of_odd_windows_starts_again_when_the_kind_changes():
     assert f.changes("sensor") == [(1, 0), (51, mm.SENSOR_SATURATED)]
 
 
-@pytest.mark.parametrize("wave, at", [
-    # 100 Hz, 40 samples a cycle, a sample on each crossing: six windows of 10 ms
-    (dict(hz=100.0), 61),
-    # a square wave whose mean square is exactly half the nominal voltage's (115^2)
-    (dict(hz=100.0, amp=115, square=True), 61),
-])
+@pytest.mark.parametrize(
+    "wave, at",
+    [
+        # 100 Hz, 40 samples a cycle, a sample on each crossing: six windows of 10 ms
+        (dict(hz=100.0), 61),
+        # a square wave whose mean square is exactly half the nominal voltage's (115^2)
+        (dict(hz=100.0, amp=115, square=True), 61),
+    ],
+)
 def test_crossings_far_too_close_together_are_a_noisy_sensor_after_six_windows(wave, at):
     f = Feed(4000, {"adc.mains_mv_per_count": 1000})
     f.wave(ms=200, **wave)
@@ -533,17 +594,17 @@ def test_after_a_sensor_fault_it_needs_mains_long_enough_to_learn_it_again():
     assert f.mon.sensor == mm.SENSOR_OPEN
     f.wave(ms=1000)
     assert f.mon.sensor == 0 and f.mon.ok()
-    f.wave(ms=400, pct=80)                              # and its faults qualify again
+    f.wave(ms=400, pct=80)  # and its faults qualify again
     assert f.mon.faults == UV
 
 
 def test_a_low_supply_with_crossings_is_never_absent():
     f = armed()
-    f.wave(cycles=1, notch=(18, 19, 20, 21))            # tripped
+    f.wave(cycles=1, notch=(18, 19, 20, 21))  # tripped
     # 30 %: less than half the voltage; once the bias has settled back on 2048 (the notch
     # moved it), a sample lies exactly on each crossing
     f.wave(ms=1000, pct=30)
-    assert f.mon.state == TRIPPED and f.mon._get(mm._G8P) == 0   # a sample on each crossing
+    assert f.mon.state == TRIPPED and f.mon._get(mm._G8P) == 0  # a sample on each crossing
     assert f.changes("absent") == [(1, False)]
 
 

@@ -11,7 +11,7 @@ from firmware.config import Config
 from helpers import events_named, mains, simulate
 from mains_feed import Feed
 
-SMALL = 1 << 30   # a MicroPython small int on a 32-bit board is below 2^30 in magnitude
+SMALL = 1 << 30  # a MicroPython small int on a 32-bit board is below 2^30 in magnitude
 
 
 def test_accumulator_bounds_fit_a_32_bit_small_int():
@@ -19,16 +19,18 @@ def test_accumulator_bounds_fit_a_32_bit_small_int():
     largest_x = max(mm.BIAS_MAX, 4095 - mm.BIAS_MIN)
     assert largest_x <= 3072
     assert longest_window * largest_x * largest_x < SMALL
-    assert 8 * largest_x * 2 * 255 < SMALL          # interpolation product
-    assert longest_window * 4095 * 256 < SMALL      # raw sum in q8 for the bias
+    assert 8 * largest_x * 2 * 255 < SMALL  # interpolation product
+    assert longest_window * 4095 * 256 < SMALL  # raw sum in q8 for the bias
 
 
 def _ints(mon):
     return [mon._get(k) for k in range(len(mon._v))]
 
 
-@given(st.lists(st.lists(st.integers(0, 4095), min_size=4, max_size=4), min_size=1, max_size=400),
-       st.sampled_from([0, 4095, 2048, None]))
+@given(
+    st.lists(st.lists(st.integers(0, 4095), min_size=4, max_size=4), min_size=1, max_size=400),
+    st.sampled_from([0, 4095, 2048, None]),
+)
 def test_any_adc_input_keeps_every_value_a_small_int(blocks, stuck):
     cfg = Config()
     mon = mm.MainsMonitor(cfg, 4000, lambda a, b: a - b)
@@ -58,10 +60,13 @@ def _first_loss(rep):
 SLOW_ONLY = {"mains.fast_trip_pct": 30}
 
 
-@pytest.mark.parametrize("kind, level, reason, qual_key", [
-    ("dip", 80, "undervoltage", "mains.uv_qual_ms"),
-    ("swell", 117, "overvoltage", "mains.ov_qual_ms"),
-])
+@pytest.mark.parametrize(
+    "kind, level, reason, qual_key",
+    [
+        ("dip", 80, "undervoltage", "mains.uv_qual_ms"),
+        ("swell", 117, "overvoltage", "mains.ov_qual_ms"),
+    ],
+)
 def test_voltage_faults_trip_after_their_qualification_time(kind, level, reason, qual_key):
     ev = {"at_s": 2, "kind": kind, "duration_s": 3, "phase_deg": 0}
     ev["residual_pct" if kind == "dip" else "level_pct"] = level
@@ -102,8 +107,10 @@ def test_frequency_faults_trip(target, reason):
 
 def test_restore_needs_the_restore_level_not_just_the_trip_level():
     # 80 % trips; 86.5 % is above the 85 % trip level but below the 88 % restore level
-    evs = [{"at_s": 2, "kind": "dip", "residual_pct": 80, "duration_s": 2},
-           {"at_s": 4, "kind": "dip", "residual_pct": 86.5, "duration_s": 4}]
+    evs = [
+        {"at_s": 2, "kind": "dip", "residual_pct": 80, "duration_s": 2},
+        {"at_s": 4, "kind": "dip", "residual_pct": 86.5, "duration_s": 4},
+    ]
     rep, _ = simulate(12, mains(events=evs), config=SLOW_ONLY)
     restored = events_named(rep, "mains_restored")
     assert restored and restored[0]["t_ms"] > 8000
@@ -120,24 +127,31 @@ def test_readings_follow_the_supply(freq, volts, pct, hz):
 
 
 def test_timeline_is_the_same_across_a_clock_wrap():
-    evs = [{"at_s": 1.5, "kind": "outage", "duration_s": 1, "phase_deg": 45},
-           {"at_s": 6, "kind": "dip", "residual_pct": 80, "duration_s": 1}]
+    evs = [
+        {"at_s": 1.5, "kind": "outage", "duration_s": 1, "phase_deg": 45},
+        {"at_s": 6, "kind": "dip", "residual_pct": 80, "duration_s": 1},
+    ]
     plain, _ = simulate(10, mains(events=evs), config={"transfer.return_delay_s": 2})
-    wrapped, _ = simulate(10, mains(events=evs), config={"transfer.return_delay_s": 2},
-                          start_ticks_ms=(1 << 30) - 3000)
+    wrapped, _ = simulate(
+        10,
+        mains(events=evs),
+        config={"transfer.return_delay_s": 2},
+        start_ticks_ms=(1 << 30) - 3000,
+    )
     assert plain["timeline"] == wrapped["timeline"]
     assert len(events_named(plain, "load_to_mains")) == 2
 
 
 def test_board_clock_wraps_at_2_30():
     from boards.sim import scenario
+
     sc = scenario.check({"start_ticks_ms": (1 << 30) - 2})
     board = SimBoard(sc, 360)
     buf = array("H", [0] * 4)
     seen = []
     for _ in range(4):
         seen.append(board.read_block(buf, 4))
-        assert board.ticks_ms() == seen[-1]         # a read returns the clock at its end
+        assert board.ticks_ms() == seen[-1]  # a read returns the clock at its end
     assert seen == [(1 << 30) - 1, 0, 1, 2]
     assert board.read_block(buf, 2) == 2 and board.read_block(buf, 2) == 3
     assert board.ticks_diff(0, (1 << 30) - 1) == 1
@@ -145,7 +159,9 @@ def test_board_clock_wraps_at_2_30():
 
 
 @pytest.mark.parametrize("phase_deg", range(0, 360, 15))
-def test_mains_back_is_never_taken_for_absent_whatever_the_phase_a_watch_window_opens_at(phase_deg):
+def test_mains_back_is_never_taken_for_absent_whatever_the_phase_a_watch_window_opens_at(
+    phase_deg,
+):
     # The idle watch looks at the mains for one window after a gap (resume()). A window cut
     # short by the first rising crossing holds only part of a cycle, perhaps only a few
     # small samples before it: that crossing still shows mains, so the monitor must not
@@ -153,11 +169,11 @@ def test_mains_back_is_never_taken_for_absent_whatever_the_phase_a_watch_window_
     f = Feed()
     f.wave(ms=1000)
     assert f.mon.ok()
-    f.wave(ms=200, pct=0)               # gone: tripped, then absent
+    f.wave(ms=200, pct=0)  # gone: tripped, then absent
     assert f.mon.absent()
-    f.mon.resume()                      # the controller looked away and back
+    f.mon.resume()  # the controller looked away and back
     f.phase = phase_deg / 360.0
-    for _ in range(25):                 # one 25 ms watch window of mains that is back
+    for _ in range(25):  # one 25 ms watch window of mains that is back
         f.wave(ms=1)
         assert not f.mon.absent()
 
@@ -165,6 +181,7 @@ def test_mains_back_is_never_taken_for_absent_whatever_the_phase_a_watch_window_
 def test_settings_the_monitor_cannot_use_are_refused_saying_what_is_allowed():
     def diff(a, b):
         return a - b
+
     cfg = Config()
     for fs in (1000, 4000, mm.MAX_RATE_HZ):
         assert mm.MainsMonitor(cfg, fs, diff).fs == fs
@@ -172,19 +189,22 @@ def test_settings_the_monitor_cannot_use_are_refused_saying_what_is_allowed():
         with pytest.raises(ValueError) as e:
             mm.MainsMonitor(cfg, fs, diff)
         assert str(e.value) == "sample rate %d Hz not supported; allowed 1000..%d" % (
-            fs, mm.MAX_RATE_HZ)
+            fs,
+            mm.MAX_RATE_HZ,
+        )
     # a calibration that puts 230 V above 1900 counts at its peak (no room for swells
     # in a 12-bit ADC centred at 2048): the smallest accepted, and one below it
-    ok = [mv for mv in range(50, 400)
-          if int(230000 / mv * 1.41421356 + 0.5) <= 1900]
+    ok = [mv for mv in range(50, 400) if int(230000 / mv * 1.41421356 + 0.5) <= 1900]
     cfg.update({"adc.mains_mv_per_count": ok[0]})
     assert mm.MainsMonitor(cfg, 4000, diff).nominal_peak == int(230000 / ok[0] * 1.41421356 + 0.5)
     cfg.update({"adc.mains_mv_per_count": ok[0] - 1})
     with pytest.raises(ValueError) as e:
         mm.MainsMonitor(cfg, 4000, diff)
     peak = int(230000 / (ok[0] - 1) * 1.41421356 + 0.5)
-    assert str(e.value) == ("adc.mains_mv_per_count = %d puts the nominal peak at %d counts;"
-                            " allowed at most 1900 (raise the value)" % (ok[0] - 1, peak))
+    assert str(e.value) == (
+        "adc.mains_mv_per_count = %d puts the nominal peak at %d counts;"
+        " allowed at most 1900 (raise the value)" % (ok[0] - 1, peak)
+    )
 
 
 class _EveryWindowInPython(mm.MainsMonitor):
@@ -197,8 +217,19 @@ class _EveryWindowInPython(mm.MainsMonitor):
 
 def _state(mon):
     words = [mon._get(k) for k in range(len(mon._v)) if k != mm._FASTOK]
-    return words + [mon.faults, mon.state, mon.sensor, mon.good_now, mon.need, mon._pending,
-                    mon._rejected, mon._absent_run, mon._learned, mon._good_run, list(mon._t)]
+    return words + [
+        mon.faults,
+        mon.state,
+        mon.sensor,
+        mon.good_now,
+        mon.need,
+        mon._pending,
+        mon._rejected,
+        mon._absent_run,
+        mon._learned,
+        mon._good_run,
+        list(mon._t),
+    ]
 
 
 @pytest.mark.parametrize("freq,seed", [(50, 1), (60, 2), (50, 3), (60, 4)])
@@ -211,10 +242,23 @@ def test_an_ordinary_cycle_ended_in_machine_code_leaves_what_python_would(freq, 
     from tools import mains_sweep
 
     sc = mains_sweep.supply(seed, freq, seconds=25)
-    more = scenario.check({"mains": {"events": [
-        {"at_s": 26.0, "kind": "dip", "residual_pct": 40, "duration_s": 0.2, "phase_deg": 77},
-        {"at_s": 27.0, "kind": "outage", "duration_s": 0.5},
-        {"at_s": 28.5, "kind": "swell", "level_pct": 125, "duration_s": 0.4}]}})
+    more = scenario.check(
+        {
+            "mains": {
+                "events": [
+                    {
+                        "at_s": 26.0,
+                        "kind": "dip",
+                        "residual_pct": 40,
+                        "duration_s": 0.2,
+                        "phase_deg": 77,
+                    },
+                    {"at_s": 27.0, "kind": "outage", "duration_s": 0.5},
+                    {"at_s": 28.5, "kind": "swell", "level_pct": 125, "duration_s": 0.4},
+                ]
+            }
+        }
+    )
     sc["mains"]["events"] = sc["mains"]["events"] + more["mains"]["events"]
     cfg = Config()
     cfg.update({"mains.nominal_v": 230 if freq == 50 else 120, "mains.frequency_hz": freq})
@@ -227,6 +271,7 @@ def test_an_ordinary_cycle_ended_in_machine_code_leaves_what_python_would(freq, 
     def counted(*a):
         ends[0] += 1
         window_end(*a)
+
     fast._window_end = counted
     buf = array("H", [0] * 4)
     k = 0
@@ -239,8 +284,8 @@ def test_an_ordinary_cycle_ended_in_machine_code_leaves_what_python_would(freq, 
         assert fast.process(buf, n, k // 4) == slow.process(buf, n, k // 4)
         assert _state(fast) == _state(slow), k
         faults_seen |= fast.faults
-    assert faults_seen & mm.FAST and faults_seen & mm.OV      # the events were seen
-    assert ends[0] < 30 * freq // 4                            # most cycles ended natively
+    assert faults_seen & mm.FAST and faults_seen & mm.OV  # the events were seen
+    assert ends[0] < 30 * freq // 4  # most cycles ended natively
 
 
 _NATIVE_CHECK = """
@@ -289,5 +334,6 @@ print('same', k)
 @pytest.mark.parametrize("freq,seed", [(50, 5), (60, 6)])
 def test_the_machine_code_cycle_end_matches_python_in_micropython(freq, seed):
     from conftest import run_micropython
+
     p = run_micropython(["-c", _NATIVE_CHECK % (mm._FASTOK, freq, seed)], timeout=300)
     assert p.returncode == 0 and p.stdout.split() == ["same", "80000"], p.stdout + p.stderr

@@ -9,6 +9,7 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from fakes import MASK, ticks_diff
 from boards.net import tcp_open
 from boards.sim.rng import Rng
 from conftest import ROOT, run_micropython
@@ -16,17 +17,11 @@ from firmware import mqtt
 from rigs import Subscriber, free_port
 from tools import mqtt_fuzz
 
-MASK = (1 << 30) - 1
-
-
-def _diff(a, b):
-    return ((a - b + (1 << 29)) & MASK) - (1 << 29)
-
 
 class Clock:
     # The board's clock, moved by hand: 1 ms per poll while the network is waited for.
     def __init__(self):
-        self.ms = (1 << 30) - 3000            # wraps during the test
+        self.ms = (1 << 30) - 3000  # wraps during the test
 
     def __call__(self):
         return self.ms
@@ -42,9 +37,16 @@ def _pump(client, clock, until, seconds=5.0):
 
 
 def _client(broker, clock, **kw):
-    c = mqtt.Client(tcp_open, _diff, **kw)
-    c.start(clock.ms, "127.0.0.1", broker.port, "ups-test", keepalive_s=10,
-            will_topic="ups/ups-test/availability", will_msg=b"offline")
+    c = mqtt.Client(tcp_open, ticks_diff, **kw)
+    c.start(
+        clock.ms,
+        "127.0.0.1",
+        broker.port,
+        "ups-test",
+        keepalive_s=10,
+        will_topic="ups/ups-test/availability",
+        will_msg=b"offline",
+    )
     return c
 
 
@@ -59,7 +61,8 @@ def test_messages_arrive_in_order_with_their_qos_and_the_will_when_the_board_dro
     assert c.state == mqtt.UP and c.connects == 1 and c.delivered == 7
     assert sub.got[0] == ("ups/ups-test/availability", "online", 1, False)
     assert [(t, p, q) for t, p, q, _ in sub.got[1:]] == [
-        ("ups/ups-test/event", "e%d" % i, i % 2) for i in range(6)]
+        ("ups/ups-test/event", "e%d" % i, i % 2) for i in range(6)
+    ]
     # retained: a subscriber arriving later still sees it
     late = Subscriber(broker.port, "ups/ups-test/availability")
     deadline = time.time() + 5
@@ -91,13 +94,13 @@ def test_a_broker_restart_loses_nothing_queued_and_a_full_queue_drops_the_oldest
         c.publish("ups/ups-test/alarm", "a%d" % i, qos=1)
     assert c.dropped > 0 and c.pending() + c.dropped == 30
     first_kept = 30 - c.pending()
-    for _ in range(3):                          # a few failed attempts, backing off
+    for _ in range(3):  # a few failed attempts, backing off
         clock.ms = (clock.ms + 70000) & MASK
         c.poll(clock.ms)
         _pump(c, clock, lambda: c.state == mqtt.WAIT, 2.0)
     broker.start()
     sub = Subscriber(broker.port)
-    clock.ms = (clock.ms + mqtt.BACKOFF_MAX_MS) & MASK   # the backoff is capped
+    clock.ms = (clock.ms + mqtt.BACKOFF_MAX_MS) & MASK  # the backoff is capped
     assert _pump(c, clock, lambda: c.pending() == 0, 10.0)
     assert c.connects == 2
     deadline = time.time() + 5
@@ -116,11 +119,11 @@ def test_a_broker_that_never_answers_is_dropped_and_every_poll_returns_at_once(t
     silent.listen(4)
     port = silent.getsockname()[1]
     clock = Clock()
-    c = mqtt.Client(tcp_open, _diff)
+    c = mqtt.Client(tcp_open, ticks_diff)
     c.start(clock.ms, "127.0.0.1", port, "ups-test")
     c.publish("ups/ups-test/x", "1")
     assert _pump(c, clock, lambda: c.state == mqtt.HANDSHAKE)
-    assert c._stream._s.gettimeout() == 0.0         # non-blocking: no call can wait
+    assert c._stream._s.gettimeout() == 0.0  # non-blocking: no call can wait
     entered = clock.ms
     polls = 0
     while c.state == mqtt.HANDSHAKE:
@@ -129,15 +132,15 @@ def test_a_broker_that_never_answers_is_dropped_and_every_poll_returns_at_once(t
         polls += 1
         assert polls <= mqtt.ANSWER_MS // 100 + 1
     assert c.state == mqtt.WAIT and "no CONNACK" in c.last_error
-    assert _diff(clock.ms, entered) >= mqtt.ANSWER_MS
-    assert c.pending() == 1                        # kept for a broker that answers
+    assert ticks_diff(clock.ms, entered) >= mqtt.ANSWER_MS
+    assert c.pending() == 1  # kept for a broker that answers
     silent.close()
 
 
 def test_a_refused_connection_backs_off_doubling_up_to_a_minute(tmp_path):
-    port = free_port()                            # nothing listens there
+    port = free_port()  # nothing listens there
     clock = Clock()
-    c = mqtt.Client(tcp_open, _diff)
+    c = mqtt.Client(tcp_open, ticks_diff)
     c.start(clock.ms, "127.0.0.1", port, "ups-test")
     attempts = []
     for _ in range(200000):
@@ -150,7 +153,7 @@ def test_a_refused_connection_backs_off_doubling_up_to_a_minute(tmp_path):
             _pump(c, clock, lambda: c.state == mqtt.WAIT, 2.0)
         if len(attempts) == 9:
             break
-    gaps = [_diff(b, a) for a, b in zip(attempts, attempts[1:])]
+    gaps = [ticks_diff(b, a) for a, b in zip(attempts, attempts[1:])]
     # each gap: the backoff, plus the time the refusal took to show (board ms)
     backoffs = [min(1000 << (i + 1), 60000) for i in range(len(gaps))]
     assert all(b <= g < b + 2000 for g, b in zip(gaps, backoffs)), (gaps, backoffs)
@@ -163,9 +166,9 @@ def test_the_packets_are_what_mqtt_3_1_1_says():
     assert p[9] == 0x80 | 0x40 | 0x20 | 0x08 | 0x04 | 0x02
     assert bytes(mqtt.publish_packet("t", "x", 1, True, 7)) == b"\x33\x06\x00\x01t\x00\x07x"
     long = bytes(mqtt.publish_packet("t", "x" * 200))
-    assert long[:3] == b"\x30\xcb\x01"                      # 203 in two length bytes
+    assert long[:3] == b"\x30\xcb\x01"  # 203 in two length bytes
     assert mqtt.split(bytearray(b"\x20\x02\x00\x00"), 4) == (0x20, 2, 4)
-    assert mqtt.split(bytearray(b"\x20\x02\x00"), 3) is None      # still arriving
+    assert mqtt.split(bytearray(b"\x20\x02\x00"), 3) is None  # still arriving
     with pytest.raises(ValueError):
         mqtt.split(bytearray(b"\x30\xff\xff\xff\x7f"), 5)
     # longer than the client keeps: its bounds, for the caller to skip it
@@ -187,7 +190,8 @@ def test_the_same_client_runs_in_the_micropython_vm(broker):
         "while c.pending() and time.ticks_diff(time.ticks_ms(), t0) < 5000:\n"
         "    c.poll(time.ticks_ms())\n"
         "    time.sleep_ms(1)\n"
-        "print('state', c.state, 'delivered', c.delivered)\n" % (ROOT, broker.port))
+        "print('state', c.state, 'delivered', c.delivered)\n" % (ROOT, broker.port)
+    )
     path = os.path.join(str(broker.conf.parent), "mpy_client.py")
     with open(path, "w") as f:
         f.write(script)
@@ -203,16 +207,19 @@ def test_the_same_client_runs_in_the_micropython_vm(broker):
 
 # What a hostile or broken broker sends (tools/mqtt_fuzz.py: a client on a fake stream).
 
+
 def test_eight_bytes_that_crashed_the_client_only_drop_the_connection():
     # the CONNACK, then a QoS 1 PUBLISH whose topic length (0xFFFF) runs past the packet
-    c = mqtt_fuzz.run(bytes.fromhex("20020000" "3202ffff"), in_handshake=True)
+    c = mqtt_fuzz.run(bytes.fromhex("200200003202ffff"), in_handshake=True)
     assert c.state == mqtt.WAIT and "topic longer than the packet" in c.last_error
-    for data, why in ((b"\x20\x02\x00\x00", "unexpected packet 0x20"),     # a second CONNACK
-                      (b"\x40\x03\x00\x01\x00", "unexpected packet 0x40"),  # PUBACK of 3
-                      (b"\x34\x05\x00\x01t\x00\x01", "QoS 2"),
-                      (b"\x32\x04\x00\x01t\x00", "without its packet id"),
-                      (b"\x10\x00", "unexpected packet 0x10"),
-                      (b"\x30\xff\xff\xff\x7f", "at most 16384")):
+    for data, why in (
+        (b"\x20\x02\x00\x00", "unexpected packet 0x20"),  # a second CONNACK
+        (b"\x40\x03\x00\x01\x00", "unexpected packet 0x40"),  # PUBACK of 3
+        (b"\x34\x05\x00\x01t\x00\x01", "QoS 2"),
+        (b"\x32\x04\x00\x01t\x00", "without its packet id"),
+        (b"\x10\x00", "unexpected packet 0x10"),
+        (b"\x30\xff\xff\xff\x7f", "at most 16384"),
+    ):
         c = mqtt_fuzz.run(data)
         assert c.state == mqtt.WAIT and why in c.last_error, (data, c.last_error)
     # before the CONNACK, anything else is refused too
@@ -221,13 +228,13 @@ def test_eight_bytes_that_crashed_the_client_only_drop_the_connection():
 
 
 @settings(max_examples=1500, derandomize=True, deadline=None)
-@given(st.binary(max_size=700), st.booleans(), st.integers(0, 2 ** 31))
+@given(st.binary(max_size=700), st.booleans(), st.integers(0, 2**31))
 def test_no_bytes_from_the_network_raise_out_of_poll(data, in_handshake, seed):
     mqtt_fuzz.run(bytearray(data), Rng(seed), in_handshake)
 
 
 @settings(max_examples=1500, derandomize=True, deadline=None)
-@given(st.integers(0, 2 ** 31))
+@given(st.integers(0, 2**31))
 def test_no_mutated_packet_raises_out_of_poll(seed):
     rng = Rng(seed)
     mqtt_fuzz.run(mqtt_fuzz.case_bytes(rng), rng, rng.next32() % 8 == 0)
@@ -247,7 +254,7 @@ def test_a_message_too_long_to_keep_is_skipped_and_told_not_a_reconnect():
     long_msg = bytes((0x33,)) + bytes(mqtt._length(len(body))) + body
     short = bytes((0x30, 2 + len(topic) + 6, 0, len(topic))) + topic + b"status"
     stream = mqtt_fuzz.FakeStream()
-    c = mqtt.Client(lambda host, port: stream, _diff)
+    c = mqtt.Client(lambda host, port: stream, ticks_diff)
     c.on_message = lambda t, p, r: got.append((t, p, r))
     c.start(0, "127.0.0.1", 1883, "ups-fuzz", 10)
     c.poll(1000)
@@ -256,13 +263,13 @@ def test_a_message_too_long_to_keep_is_skipped_and_told_not_a_reconnect():
         c.poll(now)
     assert c.state == mqtt.UP and c.connects == 1 and c.too_long == 1
     assert got == [(None, None, 1), (topic, b"status", 0)]
-    assert b"\x40\x02\x00\x09" in stream.written                   # its PUBACK
+    assert b"\x40\x02\x00\x09" in stream.written  # its PUBACK
 
 
 def test_a_broker_that_fails_right_after_each_connack_is_not_hammered():
     # the backoff is reset only by a connection that stayed up a minute
     stream = mqtt_fuzz.FakeStream()
-    c = mqtt.Client(lambda host, port: stream, _diff)
+    c = mqtt.Client(lambda host, port: stream, ticks_diff)
     c.start(0, "127.0.0.1", 1883, "ups-fuzz", 10)
     now, attempts = 0, []
     while len(attempts) < 6:
@@ -271,7 +278,7 @@ def test_a_broker_that_fails_right_after_each_connack_is_not_hammered():
         c.poll(now)
         if before == mqtt.WAIT and c.state != mqtt.WAIT:
             attempts.append(now)
-            stream.incoming += b"\x20\x02\x00\x00\x10\x00"      # CONNACK, then garbage
+            stream.incoming += b"\x20\x02\x00\x00\x10\x00"  # CONNACK, then garbage
             c.poll(now)
             assert c.state == mqtt.WAIT
     gaps = [b - a for a, b in zip(attempts, attempts[1:])]

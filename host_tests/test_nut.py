@@ -34,23 +34,30 @@ def test_on_line_on_battery_low_battery_shutdown_and_back(rig):
     # no generator; a battery that is nearly flat, so battery low comes 20-40 s into the
     # outage; test commands are refused (nut.allow_control off). The outage comes 30 s in,
     # long after NUT is up even on a loaded host.
-    board, nut = rig({
-        "name": "nut-low-battery", "duration_s": 130, "generator": {"present": False},
-        "battery": {"capacity_ah": 60, "initial_soc_pct": 8}, "load": {"watts": 1500},
-        "config": {"battery.shutdown_lead_s": 225, "transfer.return_delay_s": 5},
-        "mains": {"events": [{"at_s": 30, "kind": "outage", "duration_s": 50}]}}, upsmon=True)
+    board, nut = rig(
+        {
+            "name": "nut-low-battery",
+            "duration_s": 130,
+            "generator": {"present": False},
+            "battery": {"capacity_ah": 60, "initial_soc_pct": 8},
+            "load": {"watts": 1500},
+            "config": {"battery.shutdown_lead_s": 225, "transfer.return_delay_s": 5},
+            "mains": {"events": [{"at_s": 30, "kind": "outage", "duration_s": 50}]},
+        },
+        upsmon=True,
+    )
     assert nut.status() == {"OL"}
     # a measurement of the wave at whatever moment upsd polled: 230 V within a tenth
     assert abs(float(nut.var("input.voltage")) - 230.0) <= 0.15
     assert nut.var("input.frequency") == "50.0"
-    assert 46.0 <= float(nut.var("battery.voltage")) <= 48.0     # a nearly flat 48 V bank
+    assert 46.0 <= float(nut.var("battery.voltage")) <= 48.0  # a nearly flat 48 V bank
     assert nut.var("device.mfr") == "UPS-GEN-CTRL"
     # refused: no test in progress follows
     assert nut.command("test.battery.start.quick").returncode == 0
     with pytest.raises(AssertionError):
         nut.watch(lambda st: "CAL" in st or "OB" in st, timeout=4)
     seen = nut.watch(lambda st: {"OB", "LB"} <= st, timeout=70)
-    assert any(st >= {"OB"} and "LB" not in st for st in seen), seen   # OB before LB
+    assert any(st >= {"OB"} and "LB" not in st for st in seen), seen  # OB before LB
     # upsmon ran its shutdown command on low battery
     nut._wait(lambda: nut.flag.exists(), "upsmon's shutdown command", timeout=15)
     assert nut.var("input.voltage") == "0.0"
@@ -59,10 +66,15 @@ def test_on_line_on_battery_low_battery_shutdown_and_back(rig):
 
 
 def test_generator_carries_the_load_on_line_and_nut_starts_a_battery_test(rig):
-    board, nut = rig({
-        "name": "nut-generator", "duration_s": 120, "generator": {"present": True},
-        "config": {"nut.allow_control": True, "transfer.return_delay_s": 5},
-        "mains": {"events": [{"at_s": 35, "kind": "outage", "duration_s": 30}]}})
+    board, nut = rig(
+        {
+            "name": "nut-generator",
+            "duration_s": 120,
+            "generator": {"present": True},
+            "config": {"nut.allow_control": True, "transfer.return_delay_s": 5},
+            "mains": {"events": [{"at_s": 35, "kind": "outage", "duration_s": 30}]},
+        }
+    )
     assert nut.status() == {"OL"}
     # upscmd test.battery.start.quick: a 10 s battery test on the board (Megatec "T"),
     # once mains has been good for the return delay since boot (a test needs the load on
@@ -81,7 +93,7 @@ def test_generator_carries_the_load_on_line_and_nut_starts_a_battery_test(rig):
     # load, while mains is still out (it returns at 65 s)
     nut.watch(lambda st: "OB" in st, timeout=60)
     nut.watch(lambda st: st == {"OL"}, timeout=30)
-    assert nut.var("input.voltage") == "0.0"       # mains still out: the generator feeds it
+    assert nut.var("input.voltage") == "0.0"  # mains still out: the generator feeds it
     assert nut.var("output.voltage").startswith("2")
     # mains back: a planned move through the battery, then on line from mains
     nut.watch(lambda st: nut.var("input.voltage") != "0.0" and st == {"OL"}, timeout=40)

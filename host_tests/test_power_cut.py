@@ -1,9 +1,10 @@
 # Power cuts: the virtual board's MicroPython process killed with SIGKILL at random
 # moments while it saves its configuration and appends to its event log, 200 times on
-# the same flash directory, and 100 times at random moments of outages. After every restart it boots, its configuration is one of
-# the versions that were saved, and its event log reads back whole: every record intact,
-# the sequence numbers without a gap (a torn record is the one that was being written,
-# and the next boot numbers on from the last intact one).
+# the same flash directory, and 100 times at random moments of outages. After every restart
+# it boots, its configuration is one of the versions that were saved, and its event log
+# reads back whole: every record intact, the sequence numbers without a gap (a torn record
+# is the one that was being written, and the next boot numbers on from the last intact
+# one).
 #
 # The board runs SPEED times faster than the wall clock, so that its once-a-second work
 # (the log's appends, the state's saves) falls inside the short random wait before the
@@ -22,16 +23,26 @@ from firmware import clock, eventlog, events
 
 KILLS = 200
 SPEED = 20
-CUT_WITHIN_S = 0.12     # the burst's lines and more than two of the board's seconds
+CUT_WITHIN_S = 0.12  # the burst's lines and more than two of the board's seconds
 
 
 class Board:
     def __init__(self, scenario, fs, speed=SPEED, trace=None):
         extra = ["--trace", trace] if trace else []
-        self.p = subprocess.Popen([MICROPYTHON, os.path.join(ROOT, "boards", "sim", "vboard.py"),
-                                   scenario, fs, "--speed", str(speed)] + extra,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+        self.p = subprocess.Popen(
+            [
+                MICROPYTHON,
+                os.path.join(ROOT, "boards", "sim", "vboard.py"),
+                scenario,
+                fs,
+                "--speed",
+                str(speed),
+            ]
+            + extra,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.out = b""
         self.err = b""
 
@@ -45,7 +56,9 @@ class Board:
             left = deadline - time.monotonic()
             if left <= 0 or self.p.poll() is not None:
                 self.kill()
-                raise AssertionError("no reply from the board (%s): %r %r" % (what, self.out, self.err))
+                raise AssertionError(
+                    "no reply from the board (%s): %r %r" % (what, self.out, self.err)
+                )
             if select.select([self.p.stdout], [], [], left)[0]:
                 self.out += os.read(self.p.stdout.fileno(), 4096)
         line, self.out = self.out.split(b"\r\n", 1)
@@ -75,9 +88,10 @@ def test_power_cuts_during_saves_and_log_appends(tmp_path):
     fs = str(tmp_path / "fs")
     os.mkdir(fs)
     scenario = tmp_path / "s.json"
-    scenario.write_text(json.dumps({"name": "power-cuts", "duration_s": 3600,
-                                    "config": {"log.max_records": 100}}))
-    saved = {10}            # return delays that were saved, or were being saved at a cut
+    scenario.write_text(
+        json.dumps({"name": "power-cuts", "duration_s": 3600, "config": {"log.max_records": 100}})
+    )
+    saved = {10}  # return delays that were saved, or were being saved at a cut
     boots = 0
     for i in range(KILLS):
         board = Board(str(scenario), fs)
@@ -108,7 +122,7 @@ def test_power_cuts_during_saves_and_log_appends(tmp_path):
         time.sleep(rnd.uniform(0, CUT_WITHIN_S))
         board.kill()
     assert boots == KILLS
-    assert len(_log_records(fs)) > 100          # the log filled and rotated
+    assert len(_log_records(fs)) > 100  # the log filled and rotated
 
 
 OUTAGE_CUTS = 100
@@ -159,12 +173,19 @@ def test_power_cuts_in_outages_lose_no_event_older_than_a_second(tmp_path):
     fs = str(tmp_path / "fs")
     os.mkdir(fs)
     scenario = tmp_path / "s.json"
-    scenario.write_text(json.dumps({
-        "name": "outage-cuts", "duration_s": 3600, "generator": {"present": True},
-        "mains": {"events": [{"at_s": 5, "kind": "outage", "duration_s": 3000}]}}))
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": "outage-cuts",
+                "duration_s": 3600,
+                "generator": {"present": True},
+                "mains": {"events": [{"at_s": 5, "kind": "outage", "duration_s": 3000}]},
+            }
+        )
+    )
     trace = str(tmp_path / "trace")
-    before = None           # counters at the last boot
-    kept = None             # counters a minute or more before the last cut
+    before = None  # counters at the last boot
+    kept = None  # counters a minute or more before the last cut
     checked = 0
     for i in range(OUTAGE_CUTS):
         seqs = [r[0] for r in _log_records(fs)]
@@ -193,10 +214,10 @@ def test_power_cuts_in_outages_lose_no_event_older_than_a_second(tmp_path):
         assert reached > 5000, (i, reached, board.err)
         assert recs and recs[0][1] == events.EV_BOOT, (i, recs[:2])
         due = [e for e in logged if e[0] <= reached - 1000]
-        got = [(code, arg) for _, code, arg, _ in recs[1:len(due) + 1]]
+        got = [(code, arg) for _, code, arg, _ in recs[1 : len(due) + 1]]
         assert got == [(code, arg) for _, code, arg in due], (i, reached, due, recs)
         checked += len(due)
-    assert checked > OUTAGE_CUTS * 3          # the cuts came after events, not before them
+    assert checked > OUTAGE_CUTS * 3  # the cuts came after events, not before them
 
 
 def test_killing_the_virtual_board_kills_the_firmware_too(tmp_path):
@@ -205,8 +226,17 @@ def test_killing_the_virtual_board_kills_the_firmware_too(tmp_path):
     scenario = tmp_path / "s.json"
     scenario.write_text(json.dumps({"duration_s": 600}))
     link = tmp_path / "tty"
-    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "vboard.py"), "--scenario",
-                          str(scenario), "--link", str(link)], stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "vboard.py"),
+            "--scenario",
+            str(scenario),
+            "--link",
+            str(link),
+        ],
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 20
     children = []
     while not children:
@@ -214,11 +244,11 @@ def test_killing_the_virtual_board_kills_the_firmware_too(tmp_path):
         time.sleep(0.05)
         with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
             children = [int(x) for x in f.read().split()]
-    board, = children
+    (board,) = children
     while not link.exists():
         assert time.monotonic() < deadline, "no pseudo-terminal"
         time.sleep(0.05)
-    term = os.open(str(link), os.O_RDWR | os.O_NOCTTY)     # a terminal (or NUT) is connected
+    term = os.open(str(link), os.O_RDWR | os.O_NOCTTY)  # a terminal (or NUT) is connected
     p.send_signal(signal.SIGKILL)
     p.wait()
     deadline = time.monotonic() + 10
@@ -246,8 +276,14 @@ def test_the_virtual_boards_clock_carries_on_through_a_restart(tmp_path):
     os.mkdir(fs)
     scenario = tmp_path / "s.json"
     scenario.write_text(json.dumps({"name": "clock", "duration_s": 4}))
-    vb = [MICROPYTHON, os.path.join(ROOT, "boards", "sim", "vboard.py"), str(scenario), fs,
-          "--speed", "50"]
+    vb = [
+        MICROPYTHON,
+        os.path.join(ROOT, "boards", "sim", "vboard.py"),
+        str(scenario),
+        fs,
+        "--speed",
+        "50",
+    ]
     p = subprocess.run(vb, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
     board = Board(str(scenario), fs, 50)
@@ -269,9 +305,19 @@ def test_sigterm_is_an_orderly_stop_that_keeps_every_event(tmp_path):
     scenario = tmp_path / "s.json"
     scenario.write_text(json.dumps({"duration_s": 600}))
     link, fs = tmp_path / "tty", tmp_path / "fs"
-    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "vboard.py"), "--scenario",
-                          str(scenario), "--link", str(link), "--fs", str(fs)],
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "vboard.py"),
+            "--scenario",
+            str(scenario),
+            "--link",
+            str(link),
+            "--fs",
+            str(fs),
+        ],
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 20
     while not link.exists():
         assert time.monotonic() < deadline and p.poll() is None, "no pseudo-terminal"

@@ -60,8 +60,15 @@ def test_a_loss_in_or_just_after_a_gap_is_caught_within_3_ms_under_micropython()
 
 
 def _board(faults):
-    sc = scenario.check({"name": "ring", "duration_s": 5, "seed": 4,
-                         "mains": {"nominal_v": 230, "frequency_hz": 50}, "faults": faults})
+    sc = scenario.check(
+        {
+            "name": "ring",
+            "duration_s": 5,
+            "seed": 4,
+            "mains": {"nominal_v": 230, "frequency_hz": 50},
+            "faults": faults,
+        }
+    )
     board = SimBoard(sc, 360)
     told = []
     board.on_gap = told.append
@@ -79,18 +86,22 @@ def _reference(n):
     return out
 
 
-@pytest.mark.parametrize("kind, ms, lost", [
-    ("stall", 30, 0),                                # the ring holds it all
-    ("stall", RING_SAMPLES / 4, 0),
-    ("stall", 100, 400 - RING_SAMPLES),              # the oldest beyond the ring are lost
-    ("sample_gap", 30, 120),
-    ("sample_gap", 0.25, 1)])
+@pytest.mark.parametrize(
+    "kind, ms, lost",
+    [
+        ("stall", 30, 0),  # the ring holds it all
+        ("stall", RING_SAMPLES / 4, 0),
+        ("stall", 100, 400 - RING_SAMPLES),  # the oldest beyond the ring are lost
+        ("sample_gap", 30, 120),
+        ("sample_gap", 0.25, 1),
+    ],
+)
 def test_the_simulated_board_loses_what_its_ring_cannot_hold_and_says_so(kind, ms, lost):
     board, told = _board([{"at_s": 1, "kind": kind, "duration_ms": ms}])
     buf = array("H", [0] * 4)
     got = []
     while board.t_us < 1500000:
-        n = 3 if len(got) % 7 == 0 else 4          # short reads too
+        n = 3 if len(got) % 7 == 0 else 4  # short reads too
         board.read_block(buf, n)
         got += list(buf[:n])
     assert told == ([lost] if lost else []) and board.samples_lost == lost
@@ -99,7 +110,7 @@ def test_the_simulated_board_loses_what_its_ring_cannot_hold_and_says_so(kind, m
     ref = _reference(len(got) + lost)
     k = 4000
     assert got[:k] == ref[:k]
-    assert got[k:] == ref[k + lost:len(got) + lost]
+    assert got[k:] == ref[k + lost : len(got) + lost]
     ev = [e for e in board.timeline if e["event"] == kind]
     assert len(ev) == 1 and ev[0]["lost"] == lost
 
@@ -128,9 +139,14 @@ def test_the_monitor_coasts_over_a_short_gap_and_learns_anew_after_a_long_one():
 
 
 def test_the_samples_lost_are_counted_and_shown_in_the_status():
-    rep, sim = simulate(4, {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1},
-                        faults=[{"at_s": 1.5, "kind": "sample_gap", "duration_ms": 20},
-                                {"at_s": 2.5, "kind": "stall", "duration_ms": 80}])
+    rep, sim = simulate(
+        4,
+        {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1},
+        faults=[
+            {"at_s": 1.5, "kind": "sample_gap", "duration_ms": 20},
+            {"at_s": 2.5, "kind": "stall", "duration_ms": 80},
+        ],
+    )
     assert sim.board.samples_lost == 80 + 320 - RING_SAMPLES
     status = json.loads(sim.controller.commands.status_json())
     assert status["samples_lost"] == sim.board.samples_lost and status["mains_ok"]
@@ -139,16 +155,26 @@ def test_the_samples_lost_are_counted_and_shown_in_the_status():
 
 def run(data):
     from boards.sim.runner import Simulation
+
     return Simulation(scenario.check(data)).run()
 
 
 _OUTAGE_AND_RETURN = {
-    "name": "profile", "duration_s": 40, "seed": 3, "generator": {"present": True},
+    "name": "profile",
+    "duration_s": 40,
+    "seed": 3,
+    "generator": {"present": True},
     "config": {"transfer.return_delay_s": 5},
-    "mains": {"thd_pct": 5, "noise_pct": 1, "spikes_per_s": 2,
-              "events": [{"at_s": 5, "kind": "outage", "duration_s": 20, "phase_deg": 60},
-                         {"at_s": 34, "kind": "dip", "residual_pct": 40, "duration_s": 0.1,
-                          "phase_deg": 150}]}}
+    "mains": {
+        "thd_pct": 5,
+        "noise_pct": 1,
+        "spikes_per_s": 2,
+        "events": [
+            {"at_s": 5, "kind": "outage", "duration_s": 20, "phase_deg": 60},
+            {"at_s": 34, "kind": "dip", "residual_pct": 40, "duration_s": 0.1, "phase_deg": 150},
+        ],
+    },
+}
 
 
 def test_the_loop_keeps_up_on_a_chip_and_misses_nothing():
@@ -168,18 +194,30 @@ def test_the_loop_keeps_up_on_a_chip_and_misses_nothing():
     assert all(0 <= d <= m["max_loop_lag_ms"] for d in late) and max(late) > 0
     # the load's break and the detection (to the relay's command) are longer by the lag
     hm = host["metrics"]
-    assert hm["max_load_interruption_ms"] < m["max_load_interruption_ms"] <= (
-        hm["max_load_interruption_ms"] + m["max_loop_lag_ms"])
-    assert all(h <= c <= h + m["max_loop_lag_ms"] for c, h in zip(
-        m["detection_latency_ms"], hm["detection_latency_ms"]))
+    assert (
+        hm["max_load_interruption_ms"]
+        < m["max_load_interruption_ms"]
+        <= (hm["max_load_interruption_ms"] + m["max_loop_lag_ms"])
+    )
+    assert all(
+        h <= c <= h + m["max_loop_lag_ms"]
+        for c, h in zip(m["detection_latency_ms"], hm["detection_latency_ms"])
+    )
     assert m["transfers_to_battery"] == 4 and m["itic_violations"] == 0
 
 
 def test_a_chip_three_times_too_slow_loses_samples_but_never_trips_on_them():
     # Three times the RP2040's cost: the loop falls behind, the ring overruns and the
     # samples lost are counted; the monitor takes none of it for a loss of mains.
-    rep = run({"name": "slow", "duration_s": 20, "seed": 4, "board": {"profile": "rp2040x3"},
-               "mains": {"thd_pct": 8, "noise_pct": 1, "spikes_per_s": 5}})
+    rep = run(
+        {
+            "name": "slow",
+            "duration_s": 20,
+            "seed": 4,
+            "board": {"profile": "rp2040x3"},
+            "mains": {"thd_pct": 8, "noise_pct": 1, "spikes_per_s": 5},
+        }
+    )
     m = rep["metrics"]
     assert m["ring_overruns"] > 100 and m["samples_lost"] > 0
     assert 40 < m["max_loop_lag_ms"] <= 64

@@ -7,11 +7,14 @@ from helpers import events_named, mains, simulate
 
 def _run(health=100, lines=(), events=(), duration=90, **kw):
     console = [{"at_s": t, "line": line} for t, line in lines]
-    return simulate(duration, mains(events=list(events)), battery={"health_pct": health},
-                    console=console, **kw)
+    return simulate(
+        duration, mains(events=list(events)), battery={"health_pct": health}, console=console, **kw
+    )
 
 
-@pytest.mark.parametrize("health, result", [(100, "pass"), (80, "pass"), (40, "fail"), (20, "fail")])
+@pytest.mark.parametrize(
+    "health, result", [(100, "pass"), (80, "pass"), (40, "fail"), (20, "fail")]
+)
 def test_selftest_judges_the_battery_by_its_resistance(health, result):
     rep, sim = _run(health, [(5, "selftest battery"), (60, "alarms")])
     end = events_named(rep, "selftest_end")
@@ -37,8 +40,12 @@ def test_a_failed_selftest_alarm_stays_until_acknowledged():
 
 
 def test_an_outage_during_the_selftest_interrupts_it_and_the_load_stays_on_battery():
-    rep, _ = _run(100, [(5, "selftest battery")],
-                  events=[{"at_s": 15, "kind": "outage", "duration_s": 20}], duration=60)
+    rep, _ = _run(
+        100,
+        [(5, "selftest battery")],
+        events=[{"at_s": 15, "kind": "outage", "duration_s": 20}],
+        duration=60,
+    )
     end = events_named(rep, "selftest_end")
     assert len(end) == 1 and end[0]["result"] == "interrupted"
     assert 15000 < end[0]["t_ms"] < 15100
@@ -50,13 +57,22 @@ def test_an_outage_during_the_selftest_interrupts_it_and_the_load_stays_on_batte
     assert rep["metrics"]["itic_violations"] == 0
 
 
-@pytest.mark.parametrize("lines, reply", [
-    ([(5, "selftest")], "ERR selftest: allowed: selftest battery"),
-    ([(5, "selftest generator")], "ERR selftest: allowed: selftest battery"),
-    ([(5, "mode off"), (6, "selftest battery")], "ERR selftest battery: only in auto mode (mode is off)"),
-    ([(0.2, "selftest battery")], "ERR selftest battery: only with the load on good mains"),
-    ([(5, "selftest battery"), (6, "selftest battery")], "ERR selftest battery: a self-test is already running"),
-])
+@pytest.mark.parametrize(
+    "lines, reply",
+    [
+        ([(5, "selftest")], "ERR selftest: allowed: selftest battery"),
+        ([(5, "selftest generator")], "ERR selftest: allowed: selftest battery"),
+        (
+            [(5, "mode off"), (6, "selftest battery")],
+            "ERR selftest battery: only in auto mode (mode is off)",
+        ),
+        ([(0.2, "selftest battery")], "ERR selftest battery: only with the load on good mains"),
+        (
+            [(5, "selftest battery"), (6, "selftest battery")],
+            "ERR selftest battery: a self-test is already running",
+        ),
+    ],
+)
 def test_selftest_is_refused_with_a_reason(lines, reply):
     rep, _ = _run(100, lines, duration=10)
     assert events_named(rep, "console")[-1]["reply"] == reply

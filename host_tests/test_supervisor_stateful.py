@@ -17,21 +17,36 @@ def _event(**ev):
 
 
 class Site(RuleBasedStateMachine):
-    @initialize(capacity=st.sampled_from([20, 50, 100]), health=st.sampled_from([30, 60, 100]),
-                watts=st.sampled_from([500, 1500, 3000]), failed=st.integers(0, 3),
-                fails=st.booleans(), delay=st.sampled_from([0, 3, 30]), seed=st.integers(1, 1000),
-                on_load=st.booleans())
+    @initialize(
+        capacity=st.sampled_from([20, 50, 100]),
+        health=st.sampled_from([30, 60, 100]),
+        watts=st.sampled_from([500, 1500, 3000]),
+        failed=st.integers(0, 3),
+        fails=st.booleans(),
+        delay=st.sampled_from([0, 3, 30]),
+        seed=st.integers(1, 1000),
+        on_load=st.booleans(),
+    )
     def build(self, capacity, health, watts, failed, fails, delay, seed, on_load):
-        sc = scenario.check({
-            "duration_s": 600000, "seed": seed,
-            "mains": {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 3, "noise_pct": 0.5},
-            "battery": {"capacity_ah": capacity, "health_pct": health},
-            "load": {"watts": watts},
-            "generator": {"present": True, "failed_attempts": failed, "fails_to_start": fails},
-            "start_time": "2026-11-24T09:59:00",
-            "config": {"gen.start_delay_s": delay, "transfer.return_delay_s": 5,
-                       "exercise.every_d": 1, "exercise.at_min": 600, "exercise.run_s": 600,
-                       "exercise.on_load": on_load}})
+        sc = scenario.check(
+            {
+                "duration_s": 600000,
+                "seed": seed,
+                "mains": {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 3, "noise_pct": 0.5},
+                "battery": {"capacity_ah": capacity, "health_pct": health},
+                "load": {"watts": watts},
+                "generator": {"present": True, "failed_attempts": failed, "fails_to_start": fails},
+                "start_time": "2026-11-24T09:59:00",
+                "config": {
+                    "gen.start_delay_s": delay,
+                    "transfer.return_delay_s": 5,
+                    "exercise.every_d": 1,
+                    "exercise.at_min": 600,
+                    "exercise.run_s": 600,
+                    "exercise.on_load": on_load,
+                },
+            }
+        )
         self.sim = Simulation(sc)
         self.t = 0.0
         self.gen_works = not fails and failed < self.sim.cfg.get("gen.attempts")
@@ -50,8 +65,14 @@ class Site(RuleBasedStateMachine):
             runtime = ctrl.battery.runtime_s
             on_batt = ctrl.transfer.on_battery()
             automatic = sup.mode in (sup_sm.AUTO, sup_sm.TEST)
-            late = (automatic and self.gen_works and on_batt and runtime < sup.start_to_load_s
-                    and not ctrl.gen.committed() and not ctrl.gen.tripped())
+            late = (
+                automatic
+                and self.gen_works
+                and on_batt
+                and runtime < sup.start_to_load_s
+                and not ctrl.gen.committed()
+                and not ctrl.gen.tripped()
+            )
             if late:
                 if self.late_since is None:
                     self.late_since = self.t
@@ -74,8 +95,21 @@ class Site(RuleBasedStateMachine):
     def wait(self, secs):
         self._advance(secs)
 
-    @rule(line=st.sampled_from(["mode auto", "mode manual", "mode off", "drill", "gen start",
-                                "gen stop", "status", "alarms", "mode bogus"]))
+    @rule(
+        line=st.sampled_from(
+            [
+                "mode auto",
+                "mode manual",
+                "mode off",
+                "drill",
+                "gen start",
+                "gen stop",
+                "status",
+                "alarms",
+                "mode bogus",
+            ]
+        )
+    )
     def command(self, line):
         reply = self.sim.controller.command(line)
         assert reply.startswith("OK") or reply.startswith("ERR"), reply
@@ -95,7 +129,7 @@ class Site(RuleBasedStateMachine):
         # The controller resets (watchdog, power blip): outputs drop, the firmware boots.
         self.sim.restart(down)
         self.t = self.sim.board.t_us / 1e6
-        self.starts_at_shutdown = None      # a latched alarm does not survive a restart
+        self.starts_at_shutdown = None  # a latched alarm does not survive a restart
         self._advance(0.5)
 
     @precondition(lambda self: hasattr(self, "sim"))

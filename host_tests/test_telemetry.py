@@ -15,16 +15,32 @@ from firmware import alarms, mqtt
 from firmware.config import Config
 from rigs import Subscriber, VirtualBoard
 
-GEN_FAILS = {"present": True, "failed_attempts": 0, "fails_to_start": True,
-             "time_to_fire_s": 2, "ramp_s": 3}
+GEN_FAILS = {
+    "present": True,
+    "failed_attempts": 0,
+    "fails_to_start": True,
+    "time_to_fire_s": 2,
+    "ramp_s": 3,
+}
 
 
 def _sim(broker, duration_s, events, **top):
-    cfg = {"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.port": broker.port,
-           "mqtt.id": "site7", "transfer.return_delay_s": 5, "battery.capacity_ah": 20}
+    cfg = {
+        "mqtt.enabled": True,
+        "mqtt.host": "127.0.0.1",
+        "mqtt.port": broker.port,
+        "mqtt.id": "site7",
+        "transfer.return_delay_s": 5,
+        "battery.capacity_ah": 20,
+    }
     cfg.update(top.pop("config", {}))
-    data = {"name": "telemetry", "duration_s": duration_s, "seed": 1, "config": cfg,
-            "mains": {"nominal_v": 230, "frequency_hz": 50, "events": events}}
+    data = {
+        "name": "telemetry",
+        "duration_s": duration_s,
+        "seed": 1,
+        "config": cfg,
+        "mains": {"nominal_v": 230, "frequency_hz": 50, "events": events},
+    }
     data.update(top)
     return Simulation(scenario.check(data))
 
@@ -44,9 +60,10 @@ def _wait_network(sim, backlog=None, seconds=30.0):
         return
     client = tel.client
     deadline = time.monotonic() + seconds
-    while (client.awaiting() or (backlog is not None and client.state == mqtt.UP
-                                 and client.pending() > backlog)) \
-            and time.monotonic() < deadline:
+    while (
+        client.awaiting()
+        or (backlog is not None and client.state == mqtt.UP and client.pending() > backlog)
+    ) and time.monotonic() < deadline:
         time.sleep(0.001)
         client.poll(sim.board.ticks_ms())
 
@@ -78,9 +95,14 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
     sub = Subscriber(broker.port, "ups/#", "homeassistant/#")
     # the generator fails to start; 1500 W on 20 Ah lasts about half an hour, mains is back
     # after 40 minutes
-    sim = _sim(broker, 2500, [{"at_s": 20, "kind": "outage", "duration_s": 2400,
-                               "phase_deg": 90}],
-               generator=GEN_FAILS, battery={"capacity_ah": 20}, load={"watts": 1500})
+    sim = _sim(
+        broker,
+        2500,
+        [{"at_s": 20, "kind": "outage", "duration_s": 2400, "phase_deg": 90}],
+        generator=GEN_FAILS,
+        battery={"capacity_ah": 20},
+        load={"watts": 1500},
+    )
     _run_paced(sim, 2500)
     tel = sim.controller.telemetry
     assert _settle(sim, sub, lambda got: tel.client.pending() == 0 and not tel.backlog())
@@ -104,14 +126,20 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
             assert doc["availability_mode"] == "all" and "availability_topic" not in doc
             assert doc["availability"] == [
                 {"topic": "ups/site7/availability"},
-                {"topic": "ups/site7/state",
-                 "value_template": "{{ 'online' if value_json.%s is number else 'offline' }}" % key}]
+                {
+                    "topic": "ups/site7/state",
+                    "value_template": "{{ 'online' if value_json.%s is number else 'offline' }}"
+                    % key,
+                },
+            ]
         else:
             assert doc["availability_topic"] == "ups/site7/availability"
     # classes that mean what they say: on battery is not "charging"
     on_batt = disc["homeassistant/binary_sensor/site7/on_battery/config"]
     assert "device_class" not in on_batt and on_batt["icon"] == "mdi:battery-arrow-down"
-    assert disc["homeassistant/binary_sensor/site7/battery_low/config"]["device_class"] == "battery"
+    assert (
+        disc["homeassistant/binary_sensor/site7/battery_low/config"]["device_class"] == "battery"
+    )
     # retained: Home Assistant started later finds them, and the board's last state
     late = Subscriber(broker.port, "homeassistant/#", "ups/site7/state")
     assert late.wait(lambda g: len(g) == 15)
@@ -119,16 +147,27 @@ def test_an_outage_is_told_to_monitoring_with_discovery_state_events_and_alarms(
     late.close()
     # the events, in the order the controller logged them
     ev = [json.loads(p)["event"] for t, p, _, _ in got if t == "ups/site7/event"]
-    firmware_events = [e["event"] for e in sim.board.timeline if e["event"] in (
-        "mains_lost", "transfer_to_battery", "generator_start", "generator_fail_to_start",
-        "battery_low", "mains_restored", "transfer_to_utility")]
+    firmware_events = [
+        e["event"]
+        for e in sim.board.timeline
+        if e["event"]
+        in (
+            "mains_lost",
+            "transfer_to_battery",
+            "generator_start",
+            "generator_fail_to_start",
+            "battery_low",
+            "mains_restored",
+            "transfer_to_utility",
+        )
+    ]
     assert [e for e in ev if e in firmware_events] == firmware_events
     assert ev[0] == "boot"
     # the alarms: once ON when raised, once OFF when cleared, QoS 1, retained
     al = [(t.rsplit("/", 1)[1], p) for t, p, q, _ in got if t.startswith("ups/site7/alarm/")]
     standing = [(alarms.NAMES[c], "OFF") for c in sorted(alarms.NAMES)]
-    assert al[:len(standing)] == standing          # every alarm's state at the connect
-    changes = al[len(standing):]
+    assert al[: len(standing)] == standing  # every alarm's state at the connect
+    changes = al[len(standing) :]
     assert ("generator_fail_to_start", "ON") in changes
     assert changes.count(("battery_low", "ON")) == 1 and changes.count(("battery_low", "OFF")) == 1
     assert changes.index(("battery_low", "ON")) < changes.index(("battery_low", "OFF"))
@@ -145,7 +184,7 @@ def test_a_flapping_alarm_is_published_once_per_hold_and_ends_on_its_true_state(
     sub = Subscriber(broker.port, "ups/site7/alarm/low_fuel")
     sim = _sim(broker, 200, [], config={"mqtt.alert_hold_s": 60})
     _run_paced(sim, 2)
-    assert _settle(sim, sub, lambda got: len(got) == 1)        # the standing state: OFF
+    assert _settle(sim, sub, lambda got: len(got) == 1)  # the standing state: OFF
     ctrl = sim.controller
     # the low fuel switch chatters: raised and cleared 20 times in 10 s
     for k in range(20):
@@ -155,7 +194,7 @@ def test_a_flapping_alarm_is_published_once_per_hold_and_ends_on_its_true_state(
         ctrl.alarms.clear(ctrl.board.ticks_ms(), alarms.AL_LOW_FUEL)
     _run_paced(sim, 20)
     _settle(sim, sub, lambda got: len(got) >= 2, 3.0)
-    assert [p for _, p, _, _ in sub.got] == ["OFF", "ON"]         # the first change at once
+    assert [p for _, p, _, _ in sub.got] == ["OFF", "ON"]  # the first change at once
     # the hold ends 60 s after that message: the state as it stands then (cleared), once
     _run_paced(sim, 66)
     assert _settle(sim, sub, lambda got: len(got) >= 3)
@@ -167,10 +206,19 @@ def test_a_flapping_alarm_is_published_once_per_hold_and_ends_on_its_true_state(
 
 
 def _vboard(tmp_path, port, duration_s, events=()):
-    sc = {"name": "vboard-mqtt", "duration_s": duration_s, "seed": 2,
-          "mains": {"nominal_v": 230, "frequency_hz": 50, "events": list(events)},
-          "config": {"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.port": port,
-                     "mqtt.id": "vb", "transfer.return_delay_s": 2}}
+    sc = {
+        "name": "vboard-mqtt",
+        "duration_s": duration_s,
+        "seed": 2,
+        "mains": {"nominal_v": 230, "frequency_hz": 50, "events": list(events)},
+        "config": {
+            "mqtt.enabled": True,
+            "mqtt.host": "127.0.0.1",
+            "mqtt.port": port,
+            "mqtt.id": "vb",
+            "transfer.return_delay_s": 2,
+        },
+    }
     return VirtualBoard(tmp_path, sc, fs=False)
 
 
@@ -202,13 +250,15 @@ def test_a_broker_that_accepts_and_never_answers_is_given_up_on_and_tried_again(
                 continue
             conn.settimeout(1.0)
             try:
-                accepted.append(conn.recv(64))      # the CONNECT, never answered
+                accepted.append(conn.recv(64))  # the CONNECT, never answered
             except OSError:
                 accepted.append(b"")
+
     th = threading.Thread(target=accept, daemon=True)
     th.start()
-    vb = _vboard(tmp_path, silent.getsockname()[1], 9,
-                 [{"at_s": 3, "kind": "outage", "duration_s": 2}])
+    vb = _vboard(
+        tmp_path, silent.getsockname()[1], 9, [{"at_s": 3, "kind": "outage", "duration_s": 2}]
+    )
     try:
         lag = _lag_ms(vb, 60)
     finally:
@@ -217,16 +267,17 @@ def test_a_broker_that_accepts_and_never_answers_is_given_up_on_and_tried_again(
     # (how far the board fell behind the wall clock depends on the host's load: printed,
     # not asserted; test_mqtt.py proves that no poll waits, on the board's own clock)
     print("virtual board's largest lag behind the wall clock: %d ms" % lag)
-    assert len(accepted) >= 2 and accepted[0][:1] == b"\x10"     # CONNECT, then again
+    assert len(accepted) >= 2 and accepted[0][:1] == b"\x10"  # CONNECT, then again
 
 
 def test_a_broker_restart_mid_outage_loses_no_event_of_the_real_time_board(tmp_path, broker):
     # A subscriber with a persistent session on a broker that keeps its state on disk: the
     # broker goes away during an outage and comes back; the board reconnects and delivers
     # what it queued meanwhile, in order, and its loop never falls behind.
-    broker.conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                           "persistence_location %s/\nqueue_qos0_messages true\n"
-                           % (broker.port, tmp_path))
+    broker.conf.write_text(
+        "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        "persistence_location %s/\nqueue_qos0_messages true\n" % (broker.port, tmp_path)
+    )
     broker.stop()
     broker.start()
     got = []
@@ -240,10 +291,10 @@ def test_a_broker_restart_mid_outage_loses_no_event_of_the_real_time_board(tmp_p
     vb = _vboard(tmp_path, broker.port, 14, [{"at_s": 4, "kind": "outage", "duration_s": 3}])
     try:
         deadline = time.time() + 20
-        while not got and time.time() < deadline:      # connected: its boot event is in
+        while not got and time.time() < deadline:  # connected: its boot event is in
             time.sleep(0.05)
         assert got
-        broker.stop()                        # away for 5 s from here: the whole outage
+        broker.stop()  # away for 5 s from here: the whole outage
         time.sleep(5.0)
         broker.start()
         lag = _lag_ms(vb, 60)
@@ -269,16 +320,33 @@ def test_commands_over_mqtt_need_credentials_and_carry_the_pin_each_time(broker)
     with pytest.raises(ValueError) as err:
         cfg.set("mqtt.commands", "on")
     assert str(err.value) == "mqtt.commands = on needs mqtt.user and mqtt.password set first"
-    sim = _sim(broker, 120, [], config={"mqtt.user": "ops", "mqtt.password": "pw1",
-                                        "mqtt.commands": True, "console.pin": "04321"})
+    sim = _sim(
+        broker,
+        120,
+        [],
+        config={
+            "mqtt.user": "ops",
+            "mqtt.password": "pw1",
+            "mqtt.commands": True,
+            "console.pin": "04321",
+        },
+    )
     _run_paced(sim, 2)
     sub = Subscriber(broker.port, "ups/site7/reply")
     pub = paho.Client(paho.CallbackAPIVersion.VERSION2)
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
     replies = []
-    for line in ("status", "mode off", "unlock 04321", "pin 04321 mode off", "mode auto",
-                 "pin 04321 maint", "bogus", "pin 4321 mode auto"):
+    for line in (
+        "status",
+        "mode off",
+        "unlock 04321",
+        "pin 04321 mode off",
+        "mode auto",
+        "pin 04321 maint",
+        "bogus",
+        "pin 4321 mode auto",
+    ):
         pub.publish("ups/site7/command", line, qos=1)
         n = len(replies) + 1
         assert _settle(sim, sub, lambda got: len(got) >= n), line
@@ -286,11 +354,12 @@ def test_commands_over_mqtt_need_credentials_and_carry_the_pin_each_time(broker)
     assert replies[0].startswith("OK mode auto, load on_utility")
     assert replies[1] == "ERR mode: needs the PIN: pin PIN mode"
     # any publisher could send the next message: nothing stays unlocked over MQTT
-    assert replies[2] == ("ERR unlock: over MQTT a command that changes anything carries "
-                          "the PIN: pin PIN COMMAND")
-    assert replies[3].startswith("OK") and sim.controller.supervisor.mode == 2   # off
+    assert replies[2] == (
+        "ERR unlock: over MQTT a command that changes anything carries the PIN: pin PIN COMMAND"
+    )
+    assert replies[3].startswith("OK") and sim.controller.supervisor.mode == 2  # off
     assert replies[4] == "ERR mode: needs the PIN: pin PIN mode"
-    assert replies[5] == "ERR maint: only on the serial console"        # even with the PIN
+    assert replies[5] == "ERR maint: only on the serial console"  # even with the PIN
     assert replies[6].startswith("ERR unknown command 'bogus'")
     # the PIN as typed: 4321 is not 04321; the reply never repeats what was offered
     assert replies[7] == "ERR pin: wrong PIN" and sim.controller.supervisor.mode == 2
@@ -326,13 +395,13 @@ def test_retained_and_over_long_commands_run_never_and_loop_never(broker):
     pub.publish("ups/site7/command", "mode off", qos=1, retain=True).wait_for_publish()
     for _ in range(2):
         tel.client._fail(sim.board.ticks_ms(), "test: a new connection")
-        end = sim.board.t_us / 1e6 + 120            # the backoff
+        end = sim.board.t_us / 1e6 + 120  # the backoff
         while tel.client.state != mqtt.UP and sim.board.t_us / 1e6 < end:
             _run_paced(sim, sim.board.t_us / 1e6 + 1)
         _run_paced(sim, sim.board.t_us / 1e6 + 2)
         assert tel.client.state == mqtt.UP
     assert sim.controller.supervisor.mode == 0 and tel.commands_ignored >= 2
-    pub.publish("ups/site7/command", b"", qos=1, retain=True).wait_for_publish()   # cleared
+    pub.publish("ups/site7/command", b"", qos=1, retain=True).wait_for_publish()  # cleared
     # 300 bytes, retained: now an ERR reply; at each connect after, skipped as it streams
     # past and not run, and no reconnect in 30 s
     pub.publish("ups/site7/command", "x" * 300, qos=1, retain=True).wait_for_publish()
@@ -362,12 +431,15 @@ def test_a_flood_of_commands_is_run_or_counted_and_told(broker):
         if topic.endswith("/reply"):
             replies.append(payload)
         return publish(topic, payload, qos, retain, first)
+
     tel.client.publish = recorded
     for _ in range(500):
         pub.publish("ups/site7/command", "clock", qos=1)
     deadline = time.monotonic() + 30
-    while (len([r for r in replies if r.startswith("OK clock")]) + tel.commands_dropped < 500
-           and time.monotonic() < deadline):
+    while (
+        len([r for r in replies if r.startswith("OK clock")]) + tel.commands_dropped < 500
+        and time.monotonic() < deadline
+    ):
         sim.run_until(sim.board.t_us / 1e6 + 0.01)
         _wait_network(sim)
         time.sleep(0.001)
@@ -384,8 +456,12 @@ def test_events_of_a_broker_outage_are_kept_until_it_is_back(broker):
     # The broker stops; mains fails and the generator starts meanwhile; the broker comes
     # back: every event reaches it, in order. Then more events than the ring holds while
     # it is away: the newest arrive, the lost ones are counted in the state document.
-    sim = _sim(broker, 600, [{"at_s": 20, "kind": "outage", "duration_s": 300}],
-               generator={"present": True})
+    sim = _sim(
+        broker,
+        600,
+        [{"at_s": 20, "kind": "outage", "duration_s": 300}],
+        generator={"present": True},
+    )
     _run_paced(sim, 10)
     tel = sim.controller.telemetry
     assert tel.client.state == mqtt.UP
@@ -394,25 +470,41 @@ def test_events_of_a_broker_outage_are_kept_until_it_is_back(broker):
     assert tel.client.state != mqtt.UP
     broker.start()
     sub = Subscriber(broker.port, "ups/site7/event", "ups/site7/state")
-    assert _settle(sim, sub, lambda got: any(
-        json.loads(p)["event"] == "generator_crank" for t, p, _, _ in got if t.endswith("event")),
-        seconds=60)
+    assert _settle(
+        sim,
+        sub,
+        lambda got: any(
+            json.loads(p)["event"] == "generator_crank"
+            for t, p, _, _ in got
+            if t.endswith("event")
+        ),
+        seconds=60,
+    )
     names = [json.loads(p)["event"] for t, p, _, _ in sub.got if t.endswith("/event")]
     want = ["mains_lost", "transfer_to_battery", "generator_start", "generator_crank"]
     assert [n for n in names if n in want] == want, names
     assert tel.events_dropped == 0
     broker.stop()
-    for k in range(80):                     # 80 mode events: more than the ring holds (64)
+    for k in range(80):  # 80 mode events: more than the ring holds (64)
         sim.controller.command("mode manual" if k % 2 == 0 else "mode auto")
     _run_paced(sim, sim.board.t_us / 1e6 + 5)
     broker.start()
     sub.close()
     sub = Subscriber(broker.port, "ups/site7/event", "ups/site7/state")
-    assert _settle(sim, sub, lambda got: len([g for g in got if g[0].endswith("/event")]) >= 64
-                   and any(t.endswith("/state") and json.loads(p)["mqtt"]["events_dropped"]
-                           for t, p, _, _ in got), seconds=60)
+    assert _settle(
+        sim,
+        sub,
+        lambda got: (
+            len([g for g in got if g[0].endswith("/event")]) >= 64
+            and any(
+                t.endswith("/state") and json.loads(p)["mqtt"]["events_dropped"]
+                for t, p, _, _ in got
+            )
+        ),
+        seconds=60,
+    )
     names = [json.loads(p)["event"] for t, p, _, _ in sub.got if t.endswith("/event")]
-    assert names[-64:] == ["mode"] * 64, names          # the newest, in order
+    assert names[-64:] == ["mode"] * 64, names  # the newest, in order
     states = [json.loads(p) for t, p, _, _ in sub.got if t.endswith("/state")]
     assert states[-1]["mqtt"]["events_dropped"] == tel.events_dropped >= 16
     sub.close()

@@ -1,6 +1,6 @@
 # The transfer state machine, on a recording board (like gpiozero's MockPin) and end to end.
-import pytest
 
+from fakes import MASK, RecordingBoard
 from firmware import alarms, events, hal, transfer
 from firmware.alarms import Alarms
 from firmware.config import Config
@@ -9,31 +9,6 @@ from firmware.events import EventRing
 from firmware.mains_monitor import UV
 from helpers import events_named, mains, simulate
 
-MASK = (1 << 30) - 1
-
-
-class RecordingBoard:
-    # The relay's feedback contact follows the command (its operate time is the
-    # machine's to wait out) unless a test sets stuck.
-    def __init__(self):
-        self.outputs = []
-        self.state = {}
-        self.stuck = None
-
-    def ticks_diff(self, a, b):
-        return ((a - b + (1 << 29)) & MASK) - (1 << 29)
-
-    def set_output(self, out, on):
-        self.outputs.append((out, on))
-        self.state[out] = on
-
-    def output_state(self, out):
-        return self.state.get(out, False)
-
-    def read_input(self, inp):
-        assert inp == hal.IN_XFER_FB
-        return self.stuck if self.stuck is not None else self.output_state(hal.OUT_XFER)
-
 
 def _machine(**settings):
     cfg = Config()
@@ -41,7 +16,9 @@ def _machine(**settings):
     board = RecordingBoard()
     log = EventRing()
     alarm_set = Alarms(log)
-    return transfer.Transfer(cfg, board, log, alarm_set, Contacts(cfg, board, log, alarm_set)), board
+    return transfer.Transfer(
+        cfg, board, log, alarm_set, Contacts(cfg, board, log, alarm_set)
+    ), board
 
 
 def _run(sm, t0, t1, ready, faults, step=1, want=True):
@@ -68,7 +45,7 @@ def test_back_to_utility_only_when_ready_wanted_and_without_fault():
     sm, board = _machine()
     sm.step(0, False, UV, True, 1)
     t = _run(sm, 1, 100, False, UV)
-    t = _run(sm, t, t + 100, True, UV)             # ready but still a fault
+    t = _run(sm, t, t + 100, True, UV)  # ready but still a fault
     t = _run(sm, t, t + 100, True, 0, want=False)  # ready but not wanted
     assert board.outputs == [(hal.OUT_XFER, True)]
     sm.step(t, True, 0, True, 1)
@@ -137,8 +114,10 @@ def test_return_delay_is_served_before_the_load_goes_back():
 
 
 def test_flapping_mains_ends_held_with_an_alarm_then_returns_when_stable():
-    dips = [{"at_s": 2 + 3 * n, "kind": "dip", "residual_pct": 0, "duration_s": 0.02, "phase_deg": 90}
-            for n in range(6)]
+    dips = [
+        {"at_s": 2 + 3 * n, "kind": "dip", "residual_pct": 0, "duration_s": 0.02, "phase_deg": 90}
+        for n in range(6)
+    ]
     rep, sim = simulate(90, mains(events=dips), config={"transfer.return_delay_s": 1})
     m = rep["metrics"]
     assert m["alarms"] == ["transfer_chatter"]
@@ -167,20 +146,23 @@ def test_every_move_is_logged_and_counted_and_each_state_answers_what_it_is():
         return sm.on_battery(), sm.moving(), sm.settled_on_battery()
 
     assert sm.state == T.ON_UTILITY and answers() == (False, False, False)
-    sm.step(0, False, UV, True, 1)                     # a fault
+    sm.step(0, False, UV, True, 1)  # a fault
     assert sm.state == T.TO_BATTERY and answers() == (True, True, False)
     _run(sm, 1, 11, False, UV)
     assert sm.state == T.ON_BATTERY and answers() == (True, False, True)
-    sm.step(20, True, 0, True, 2)                      # back, onto the generator
+    sm.step(20, True, 0, True, 2)  # back, onto the generator
     assert sm.state == T.TO_UTILITY and answers() == (False, True, False)
     sm.step(29, True, 0, True, 2)
     assert sm.state == T.TO_UTILITY
-    sm.step(30, True, 0, True, 2)                      # exactly the operate time
+    sm.step(30, True, 0, True, 2)  # exactly the operate time
     assert sm.state == T.ON_UTILITY and answers() == (False, False, False)
-    sm.step(40, True, 0, False, 2)                     # not wanted: a planned move
+    sm.step(40, True, 0, False, 2)  # not wanted: a planned move
     assert sm.state == T.TO_BATTERY
-    assert _log(sm) == [(events.EV_XFER_TO_BATTERY, 1), (events.EV_XFER_TO_UTILITY, 2),
-                        (events.EV_XFER_TO_BATTERY, 0)]
+    assert _log(sm) == [
+        (events.EV_XFER_TO_BATTERY, 1),
+        (events.EV_XFER_TO_UTILITY, 2),
+        (events.EV_XFER_TO_BATTERY, 0),
+    ]
     assert sm.transfers == 3
     assert [t for t, _, _ in sm._log.recent(3)] == [0, 20, 40]
 
@@ -199,18 +181,20 @@ def test_during_the_return_a_fault_counts_towards_the_limit_and_a_planned_move_d
         assert sm.state == transfer.TO_BATTERY
         _run(sm, t + 2, t + 20, False, UV)
         assert sm.state == expected
-        moves = [e for e in _log(sm) if e[0] in (events.EV_XFER_TO_BATTERY,
-                                                 events.EV_XFER_TO_UTILITY)]
+        moves = [
+            e for e in _log(sm) if e[0] in (events.EV_XFER_TO_BATTERY, events.EV_XFER_TO_UTILITY)
+        ]
         assert moves[-1] == (events.EV_XFER_TO_BATTERY, 1 if counted else 0)
 
 
 def test_held_returns_exactly_when_the_lockout_is_served():
-    sm, board = _machine(**{"transfer.max_per_min": 1, "transfer.lockout_s": 10,
-                            "relay.operate_ms": 10})
+    sm, board = _machine(
+        **{"transfer.max_per_min": 1, "transfer.lockout_s": 10, "relay.operate_ms": 10}
+    )
     sm.step(0, False, UV, True, 1)
     _run(sm, 1, 20, False, UV)
     assert sm.state == transfer.HELD
-    sm.step(100, True, 0, True, 1)                     # ready from here
+    sm.step(100, True, 0, True, 1)  # ready from here
     _run(sm, 101, 10100, True, 0, step=1000)
     sm.step(10099, True, 0, True, 1)
     assert sm.state == transfer.HELD
@@ -220,7 +204,7 @@ def test_held_returns_exactly_when_the_lockout_is_served():
 
 def test_a_relay_that_never_left_the_utility_side_goes_back_only_when_it_may():
     sm, board = _machine(**{"relay.feedback": True, "relay.operate_ms": 10})
-    board.stuck = False                                # reports the utility side
+    board.stuck = False  # reports the utility side
     sm.step(0, False, UV, True, 1)
     t = _run(sm, 1, 30, False, UV)
     assert sm.state == transfer.TO_BATTERY
@@ -240,7 +224,7 @@ def test_a_welded_relay_reports_the_load_on_battery_while_on_utility():
     board.stuck = True
     assert sm.state == transfer.ON_UTILITY and sm.on_battery() is True
     sm, board = _machine(**{"relay.feedback": False})
-    board.stuck = True                                 # no feedback: not read
+    board.stuck = True  # no feedback: not read
     assert sm.on_battery() is False
 
 

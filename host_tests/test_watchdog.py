@@ -24,10 +24,11 @@ MOMENTS = [5, 11, 13.5, 17, 30, 111, 120.6, 121.2, 125, 132.5, 140]
 @pytest.mark.parametrize("at", MOMENTS)
 def test_a_watchdog_reset_in_any_state_keeps_the_load_and_the_engine_safe(at):
     # the loop hangs for good; the board's watchdog (2 s) resets it, and it boots 0.5 s later
-    rep, sim = simulate(200, OUTAGE, generator=GEN,
-                        resets=[{"at_s": at, "down_s": 600, "kind": "hang"}])
-    hang, = events_named(rep, "controller_hang")
-    reset, = events_named(rep, "controller_reset")
+    rep, sim = simulate(
+        200, OUTAGE, generator=GEN, resets=[{"at_s": at, "down_s": 600, "kind": "hang"}]
+    )
+    (hang,) = events_named(rep, "controller_hang")
+    (reset,) = events_named(rep, "controller_reset")
     assert reset["kind"] == "watchdog" and 1950 <= reset["t_ms"] - hang["t_ms"] <= 2000
     m = rep["metrics"]
     assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20
@@ -43,18 +44,20 @@ def test_a_watchdog_reset_in_any_state_keeps_the_load_and_the_engine_safe(at):
     # on battery with mains still bad, the restarted board kept it there
     if 10 < at < 110:
         tl = [e["event"] for e in rep["timeline"] if e["t_ms"] >= at * 1000]
-        assert "load_to_mains" not in tl[:tl.index("disturbance_end")]
+        assert "load_to_mains" not in tl[: tl.index("disturbance_end")]
 
 
 def test_a_latched_alarm_survives_a_restart_and_nothing_is_cranked():
-    rep, sim = simulate(150, mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 200}]),
-                        generator={"present": True, "fails_to_start": True},
-                        resets=[{"at_s": 60, "down_s": 1}, {"at_s": 100, "down_s": 0.5,
-                                                            "kind": "watchdog"}])
-    fail, = events_named(rep, "generator_fail_to_start")
+    rep, sim = simulate(
+        150,
+        mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 200}]),
+        generator={"present": True, "fails_to_start": True},
+        resets=[{"at_s": 60, "down_s": 1}, {"at_s": 100, "down_s": 0.5, "kind": "watchdog"}],
+    )
+    (fail,) = events_named(rep, "generator_fail_to_start")
     assert fail["t_ms"] < 60000
     assert all(e["t_ms"] < 60000 for e in events_named(rep, "generator_crank"))
-    assert sim.controller.alarms.is_active(2)          # generator_fail_to_start, still latched
+    assert sim.controller.alarms.is_active(2)  # generator_fail_to_start, still latched
     assert sim.controller.command("ack all").startswith("OK acknowledged generator_fail_to_start")
 
 
@@ -62,13 +65,23 @@ def test_a_watchdog_reset_with_the_load_switched_off_brings_it_back_with_power()
     # load.off (S00R0000) from NUT, then a reset: the output stays off through it, and
     # the restarted board, which no longer knows what was asked, switches it on again
     # once power is ready
-    sim = Simulation(scenario.check({"duration_s": 60, "config": {"nut.allow_control": True},
-                                     "resets": [{"at_s": 20, "down_s": 1, "kind": "watchdog"}]}))
+    sim = Simulation(
+        scenario.check(
+            {
+                "duration_s": 60,
+                "config": {"nut.allow_control": True},
+                "resets": [{"at_s": 20, "down_s": 1, "kind": "watchdog"}],
+            }
+        )
+    )
     sim.run_until(5)
     sim.board.serial_in += b"S00R0000\r"
     sim.run_until(60)
-    tl = [(e["t_ms"] / 1000, e["event"]) for e in sim.board.timeline
-          if e["event"] in ("load_off", "load_on", "boot")]
+    tl = [
+        (e["t_ms"] / 1000, e["event"])
+        for e in sim.board.timeline
+        if e["event"] in ("load_off", "load_on", "boot")
+    ]
     assert [name for _, name in tl] == ["boot", "load_off", "boot", "load_on"]
     # power is ready when mains has been good for the return delay (10 s) after the boot
     assert tl[1][0] < 6 and 31 <= tl[3][0] < 33
@@ -78,10 +91,15 @@ def test_a_hang_longer_than_the_watchdog_resets_the_controller_with_its_outputs_
     # The loop stops 30 s into an outage, with the load on the generator. The board's
     # watchdog (1.5 s) bites, the firmware boots 0.5 s later and carries on from the held
     # outputs: the load never leaves the generator.
-    rep, sim = simulate(140, OUTAGE, generator=GEN, watchdog_ms=1500,
-                        resets=[{"at_s": 30, "down_s": 60, "kind": "hang"}])
-    hang, = events_named(rep, "controller_hang")
-    reset, = events_named(rep, "controller_reset")
+    rep, sim = simulate(
+        140,
+        OUTAGE,
+        generator=GEN,
+        watchdog_ms=1500,
+        resets=[{"at_s": 30, "down_s": 60, "kind": "hang"}],
+    )
+    (hang,) = events_named(rep, "controller_hang")
+    (reset,) = events_named(rep, "controller_reset")
     assert reset["kind"] == "watchdog"
     # it bit 1.5 s after the last feed, which came within a block of the hang
     assert 1500 <= reset["t_ms"] - hang["t_ms"] <= 1502, (hang, reset)
@@ -91,15 +109,23 @@ def test_a_hang_longer_than_the_watchdog_resets_the_controller_with_its_outputs_
     assert m["controller_resets"] == 1 and m["itic_violations"] == 0
     assert m["transfers_to_generator"] == 1 and m["source_conflicts"] == 0
     assert m["starter_while_running"] == 0 and m["alarms"] == []
-    moved = [e for e in rep["timeline"] if e["event"].startswith("load_to_")
-             and 30000 < e["t_ms"] < 110000]
+    moved = [
+        e
+        for e in rep["timeline"]
+        if e["event"].startswith("load_to_") and 30000 < e["t_ms"] < 110000
+    ]
     assert moved == []
     assert sim.board.source() == "mains" and sim.board.gen.state == "stopped"
 
 
 def test_a_stall_shorter_than_the_watchdog_is_only_a_late_loop():
-    rep, sim = simulate(40, OUTAGE, generator=GEN, watchdog_ms=2000,
-                        resets=[{"at_s": 5, "down_s": 1.2, "kind": "hang"}])
+    rep, sim = simulate(
+        40,
+        OUTAGE,
+        generator=GEN,
+        watchdog_ms=2000,
+        resets=[{"at_s": 5, "down_s": 1.2, "kind": "hang"}],
+    )
     assert events_named(rep, "controller_reset") == []
     assert len(events_named(rep, "boot")) == 1
     # the hang began on steady mains, up to STEADY_MS after the last feed
@@ -132,12 +158,16 @@ def test_a_reset_during_preheat_switches_the_glow_plugs_off_at_boot():
     # Mains comes back while the board is down in the middle of the glow plug time: the
     # restarted controller switches the plugs off at boot, and with mains good there is
     # nothing to start the engine for.
-    rep, sim = simulate(60, mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 5}]),
-                        generator=GEN, config={"gen.preheat_s": 10},
-                        resets=[{"at_s": 14, "down_s": 600, "kind": "hang"}])
+    rep, sim = simulate(
+        60,
+        mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 5}]),
+        generator=GEN,
+        config={"gen.preheat_s": 10},
+        resets=[{"at_s": 14, "down_s": 600, "kind": "hang"}],
+    )
     boot = events_named(rep, "boot")[-1]["t_ms"] * 1000
     plugs = [(t, on) for t, out, on in sim.board.outputs if out == hal.OUT_GEN_PREHEAT]
-    assert [on for _, on in plugs] == [True, False]     # on for the start before the hang
+    assert [on for _, on in plugs] == [True, False]  # on for the start before the hang
     assert plugs[0][0] < 14e6 and plugs[1][0] == boot
     assert events_named(rep, "generator_crank") == [] and sim.board.gen.state == "stopped"
     assert sim.board.source() == "mains"
@@ -150,10 +180,15 @@ def test_a_cooldown_resumes_after_a_reset_for_what_it_had_left():
     # (its fuel dropped with the outputs) and leaves nothing to resume.
     cfg = {"gen.cooldown_s": 120}
     rep, sim = simulate(320, OUTAGE, generator=GEN, config=cfg)
-    stop_plain, = events_named(rep, "generator_stop")
-    rep, sim = simulate(320, OUTAGE, generator=GEN, config=cfg,
-                        resets=[{"at_s": 180, "down_s": 2, "kind": "watchdog"}])
-    stop, = events_named(rep, "generator_stop")
+    (stop_plain,) = events_named(rep, "generator_stop")
+    rep, sim = simulate(
+        320,
+        OUTAGE,
+        generator=GEN,
+        config=cfg,
+        resets=[{"at_s": 180, "down_s": 2, "kind": "watchdog"}],
+    )
+    (stop,) = events_named(rep, "generator_stop")
     assert abs(stop["t_ms"] - stop_plain["t_ms"]) <= 1500, (stop, stop_plain)
     assert rep["metrics"]["alarms"] == [] and sim.board.gen.state == "stopped"
     assert sim.controller.store.values["cool_until"] == 0
@@ -165,16 +200,21 @@ def test_a_cooldown_resumes_after_a_reset_for_what_it_had_left():
 def test_without_relay_feedback_a_reset_on_battery_keeps_the_load_there(at):
     # No auxiliary contacts to read back: the relay output the board held is all the
     # restarted controller has to know the load is on battery.
-    rep, sim = simulate(200, OUTAGE, generator=GEN, config={"relay.feedback": False},
-                        resets=[{"at_s": at, "down_s": 600, "kind": "hang"}])
+    rep, sim = simulate(
+        200,
+        OUTAGE,
+        generator=GEN,
+        config={"relay.feedback": False},
+        resets=[{"at_s": at, "down_s": 600, "kind": "hang"}],
+    )
     m = rep["metrics"]
     assert m["controller_resets"] == 1
     assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20
-    boot = events_named(rep, "boot")[-1]                # the restart
-    recovered, = events_named(rep, "recovered_outage")
+    boot = events_named(rep, "boot")[-1]  # the restart
+    (recovered,) = events_named(rep, "recovered_outage")
     assert recovered["t_ms"] == boot["t_ms"]
     # in the event log on flash, with its argument (1: an outage the outputs showed)
     logged = [json.loads(r) for r in sim.controller.command("log json 100").splitlines()]
     assert [r["arg"] for r in logged if r["event"] == "recovered_outage"] == [1]
     tl = [e["event"] for e in rep["timeline"] if e["t_ms"] >= at * 1000]
-    assert "load_to_mains" not in tl[:tl.index("disturbance_end")]
+    assert "load_to_mains" not in tl[: tl.index("disturbance_end")]

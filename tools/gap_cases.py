@@ -17,7 +17,7 @@ try:
     from boards.sim import scenario
 except ImportError:
     here = __file__ if "/" in __file__ else "./" + __file__
-    sys.path.insert(0, here[:here.rindex("/")] + "/..")
+    sys.path.insert(0, here[: here.rindex("/")] + "/..")
     from boards.sim import scenario
 
 from boards.sim.rng import Rng
@@ -25,12 +25,17 @@ from boards.sim.runner import Simulation
 
 GAPS_MS = (1, 5, 10, 12.5, 20, 33, 50)
 QUIET_GAPS_MS = (0.25, 3, 17, 50, 64, 65, 99, 101, 250, 700, 2000)
-T_GAP = 1.2          # armed by then (learning takes 25 cycles after boot)
+T_GAP = 1.2  # armed by then (learning takes 25 cycles after boot)
 
 
 def _mains(freq, events):
-    return {"nominal_v": 230 if freq == 50 else 120, "frequency_hz": freq, "thd_pct": 8,
-            "noise_pct": 1, "events": events}
+    return {
+        "nominal_v": 230 if freq == 50 else 120,
+        "frequency_hz": freq,
+        "thd_pct": 8,
+        "noise_pct": 1,
+        "events": events,
+    }
 
 
 def detect_cases(freq, seed):
@@ -42,25 +47,61 @@ def detect_cases(freq, seed):
                 for k in range(4):
                     # where the dip starts: inside the gap, or within a cycle after it
                     at = T_GAP + r.uniform() * (gap_ms / 1000.0 + cycle)
-                    ev = {"at_s": at, "kind": "dip", "residual_pct": residual,
-                          "duration_s": 0.2, "phase_deg": (k * 90 + int(r.uniform() * 90)) % 360}
-                    yield kind, gap_ms, residual, scenario.check({
-                        "name": "gap", "duration_s": T_GAP + 0.3, "seed": seed + k,
-                        "mains": _mains(freq, [ev]),
-                        "faults": [{"at_s": T_GAP, "kind": kind, "duration_ms": gap_ms}]})
+                    ev = {
+                        "at_s": at,
+                        "kind": "dip",
+                        "residual_pct": residual,
+                        "duration_s": 0.2,
+                        "phase_deg": (k * 90 + int(r.uniform() * 90)) % 360,
+                    }
+                    yield (
+                        kind,
+                        gap_ms,
+                        residual,
+                        scenario.check(
+                            {
+                                "name": "gap",
+                                "duration_s": T_GAP + 0.3,
+                                "seed": seed + k,
+                                "mains": _mains(freq, [ev]),
+                                "faults": [{"at_s": T_GAP, "kind": kind, "duration_ms": gap_ms}],
+                            }
+                        ),
+                    )
 
 
 def quiet_cases(freq, seed):
     for kind in ("sample_gap", "stall"):
         for gap_ms in QUIET_GAPS_MS:
             # three gaps in a row, a little over a cycle apart, then one more later
-            faults = [{"at_s": T_GAP + j * (gap_ms / 1000.0 + 0.027), "kind": kind,
-                       "duration_ms": gap_ms} for j in range(3)]
-            faults.append({"at_s": T_GAP + 3 * (gap_ms / 1000.0 + 0.027) + 1.0, "kind": kind,
-                           "duration_ms": gap_ms})
-            yield kind, gap_ms, scenario.check({
-                "name": "quiet", "duration_s": faults[-1]["at_s"] + gap_ms / 1000.0 + 1.0,
-                "seed": seed, "mains": _mains(freq, []), "faults": faults})
+            faults = [
+                {
+                    "at_s": T_GAP + j * (gap_ms / 1000.0 + 0.027),
+                    "kind": kind,
+                    "duration_ms": gap_ms,
+                }
+                for j in range(3)
+            ]
+            faults.append(
+                {
+                    "at_s": T_GAP + 3 * (gap_ms / 1000.0 + 0.027) + 1.0,
+                    "kind": kind,
+                    "duration_ms": gap_ms,
+                }
+            )
+            yield (
+                kind,
+                gap_ms,
+                scenario.check(
+                    {
+                        "name": "quiet",
+                        "duration_s": faults[-1]["at_s"] + gap_ms / 1000.0 + 1.0,
+                        "seed": seed,
+                        "mains": _mains(freq, []),
+                        "faults": faults,
+                    }
+                ),
+            )
 
 
 def _first(timeline, name):

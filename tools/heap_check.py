@@ -28,8 +28,14 @@ from firmware.controller import Controller  # noqa: E402
 freq = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 steady = sys.argv[2:3] == ["steady"]
 volts = 230 if freq == 50 else 120
-mains = {"nominal_v": volts, "frequency_hz": freq, "thd_pct": 8, "noise_pct": 1,
-         "spikes_per_s": 5, "events": []}
+mains = {
+    "nominal_v": volts,
+    "frequency_hz": freq,
+    "thd_pct": 8,
+    "noise_pct": 1,
+    "spikes_per_s": 5,
+    "events": [],
+}
 if steady:
     board = ReplayBoard({"seed": 3, "mains": mains}, 21.0, start_ms=(1 << 30) - 4000)
 else:
@@ -37,18 +43,19 @@ else:
         {"at_s": 2.0, "kind": "dip", "residual_pct": 0, "duration_s": 0.5, "phase_deg": 90},
         {"at_s": 6.5, "kind": "swell", "level_pct": 125, "duration_s": 0.3},
         {"at_s": 8.0, "kind": "dip", "residual_pct": 40, "duration_s": 0.2},
-        {"at_s": 10.0, "kind": "outage", "duration_s": 9.0}]
+        {"at_s": 10.0, "kind": "outage", "duration_s": 9.0},
+    ]
     board = ReplayBoard({"seed": 3, "mains": mains}, 24.0, start_ms=(1 << 30) - 4000)
     rate = board.sample_rate_hz
-    for k in range(21 * rate, 22 * rate):          # the mains sensor unplugged: 0 counts
+    for k in range(21 * rate, 22 * rate):  # the mains sensor unplugged: 0 counts
         board.samples[k] = 0
-    for k in range(int(22.5 * rate), int(23.5 * rate)):   # then frozen
+    for k in range(int(22.5 * rate), int(23.5 * rate)):  # then frozen
         board.samples[k] = 2900
-    board.battery_fault_ms = (21000, 23000)       # the battery reading 0 V
+    board.battery_fault_ms = (21000, 23000)  # the battery reading 0 V
 cfg = Config()
 cfg.update({"mains.nominal_v": volts, "mains.frequency_hz": freq, "transfer.return_delay_s": 2})
 ctrl = Controller(board, cfg)
-for _ in range(1000):          # first second unlocked: learning, first-call caches
+for _ in range(1000):  # first second unlocked: learning, first-call caches
     ctrl.step()
 
 
@@ -89,7 +96,7 @@ def timed(step, n):
     blocks = n
 
 
-blocks = elapsed = before = after = cranks = k = 0   # globals exist before the count starts
+blocks = elapsed = before = after = cranks = k = 0  # globals exist before the count starts
 step = ctrl.step
 left = board.blocks_left
 gc.collect()
@@ -101,16 +108,27 @@ else:
     locked(step, left)
 cranks = 0
 for k in range(board.out_n):
-    if board.out_v[k] == 2 * 4 + 1:    # OUT_GEN_START on
+    if board.out_v[k] == 2 * 4 + 1:  # OUT_GEN_START on
         cranks += 1
 sensor_alarms = 0
-for k in (16, 17):                  # mains_sensor_fault, battery_sensor_fault
+for k in (16, 17):  # mains_sensor_fault, battery_sensor_fault
     if ctrl.alarms.is_active(k):
         sensor_alarms += 1
-line = ("blocks %d bytes %d outputs %d cranks %d events %d state %d sensor_alarms %d "
-        "us_per_block %d ns_per_block %d" % (
-            blocks, after - before, board.out_n, cranks, ctrl.log.count, ctrl.transfer.state,
-            sensor_alarms, elapsed // blocks, elapsed * 1000 // blocks))
+line = (
+    "blocks %d bytes %d outputs %d cranks %d events %d state %d sensor_alarms %d "
+    "us_per_block %d ns_per_block %d"
+    % (
+        blocks,
+        after - before,
+        board.out_n,
+        cranks,
+        ctrl.log.count,
+        ctrl.transfer.state,
+        sensor_alarms,
+        elapsed // blocks,
+        elapsed * 1000 // blocks,
+    )
+)
 
 
 def whole_loop(ctrl, n):

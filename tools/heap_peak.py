@@ -57,17 +57,19 @@ from boards.sim.lean import LeanBoard  # noqa: E402
 board = LeanBoard(args[0])
 if mqtt_port:
     from boards import net
+
     board.tcp_open = net.tcp_open
 gc.collect()
 plant = gc.mem_alloc()
 
 from firmware.controller import Controller  # noqa: E402
+
 if mqtt_port:
     import firmware.telemetry  # noqa: E402,F401
 
 gc.collect()
 code = gc.mem_alloc()
-big = small = reserve = client = None   # names made now: with the heap full, a new global fails
+big = small = reserve = client = None  # names made now: with the heap full, a new global fails
 if budget:
     # Fill the heap to the last byte, holes between the code's objects included; give back
     # the last big pieces taken until one block of the budget can be had, take it, fill
@@ -77,7 +79,7 @@ if budget:
     small = _fill(16, None)
     while reserve is None:
         try:
-            reserve = bytearray(budget - 320)    # with what the fill leaves, at most budget
+            reserve = bytearray(budget - 320)  # with what the fill leaves, at most budget
         except MemoryError:
             if big is None:
                 raise SystemExit("heap too small to leave %d bytes in one stretch" % budget)
@@ -86,7 +88,7 @@ if budget:
     small = _fill(16, small)
     reserve = None
     gc.collect()
-    code = gc.mem_alloc()            # the ballast is not the firmware's
+    code = gc.mem_alloc()  # the ballast is not the firmware's
 free_at_start = gc.mem_free()
 ctrl = Controller(board)
 if mqtt_port:
@@ -114,10 +116,30 @@ else:
             service()
 gc.collect()
 after = gc.mem_alloc()
-print("base", base, "plant", plant - base, "code", code - plant, "data_boot", boot - code,
-      "data_end", after - code, "sim_s", board.ms // 1000, "state", ctrl.transfer.state,
-      "generator", ctrl.gen.state, "starts", ctrl.gen.fired,
-      "capacity", gc.mem_alloc() + gc.mem_free(), "free_at_start", free_at_start)
+print(
+    "base",
+    base,
+    "plant",
+    plant - base,
+    "code",
+    code - plant,
+    "data_boot",
+    boot - code,
+    "data_end",
+    after - code,
+    "sim_s",
+    board.ms // 1000,
+    "state",
+    ctrl.transfer.state,
+    "generator",
+    ctrl.gen.state,
+    "starts",
+    ctrl.gen.fired,
+    "capacity",
+    gc.mem_alloc() + gc.mem_free(),
+    "free_at_start",
+    free_at_start,
+)
 if mqtt_port:
     c = ctrl.telemetry.client
     print("connects", c.connects, "delivered", c.delivered, "dropped", c.dropped)

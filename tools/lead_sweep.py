@@ -22,7 +22,7 @@ import sys
 try:
     from boards.sim import scenario
 except ImportError:
-    sys.path.insert(0, __file__[:__file__.rindex("/")] + "/..")
+    sys.path.insert(0, __file__[: __file__.rindex("/")] + "/..")
     from boards.sim import scenario
 
 import itertools
@@ -31,8 +31,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 from boards.sim.runner import Simulation
 
-LEAD_S = 180            # battery.shutdown_lead_s's default
-GRACE_S = 2.5           # the first readings on battery, and the estimate's once-a-second
+LEAD_S = 180  # battery.shutdown_lead_s's default
+GRACE_S = 2.5  # the first readings on battery, and the estimate's once-a-second
 OUTAGE_AT_S = 5
 W_PER_WH = 2
 
@@ -42,14 +42,26 @@ def lead(case):
     if rating is None:
         rating = int(W_PER_WH * 48 * cap)
     longest = 400000
-    sc = scenario.check({
-        "name": "lead", "duration_s": longest, "generator": {"present": False},
-        "battery": {"capacity_ah": cap, "health_pct": health},
-        "load": {"watts": rating * load_pct / 100.0},
-        "config": {"ups.rating_w": rating, "env.sensor": sensor},
-        "room": {"temperature_c": temp, "sensor": sensor},
-        "mains": {"events": [{"at_s": OUTAGE_AT_S, "kind": "outage",
-                              "duration_s": longest - 2 * OUTAGE_AT_S}]}})
+    sc = scenario.check(
+        {
+            "name": "lead",
+            "duration_s": longest,
+            "generator": {"present": False},
+            "battery": {"capacity_ah": cap, "health_pct": health},
+            "load": {"watts": rating * load_pct / 100.0},
+            "config": {"ups.rating_w": rating, "env.sensor": sensor},
+            "room": {"temperature_c": temp, "sensor": sensor},
+            "mains": {
+                "events": [
+                    {
+                        "at_s": OUTAGE_AT_S,
+                        "kind": "outage",
+                        "duration_s": longest - 2 * OUTAGE_AT_S,
+                    }
+                ]
+            },
+        }
+    )
     sim = Simulation(sc)
     t = 0
     timeline = sim.board.timeline
@@ -89,13 +101,25 @@ def main(argv):
         argv = argv[2:]
     if argv and argv[0] == "random":
         rng = random.Random(int(argv[1]))
-        cases = [(rng.choice((7, 12, 20, 26, 40, 65, 100, 200, 400)),
-                  rng.randint(40, 100), rng.randint(10, 100), rng.randint(0, 40),
-                  rng.random() < 0.5, rating) for _ in range(int(argv[2]))]
+        cases = [
+            (
+                rng.choice((7, 12, 20, 26, 40, 65, 100, 200, 400)),
+                rng.randint(40, 100),
+                rng.randint(10, 100),
+                rng.randint(0, 40),
+                rng.random() < 0.5,
+                rating,
+            )
+            for _ in range(int(argv[2]))
+        ]
     elif len(argv) in (4, 5):
         sensors = [bool(int(x)) for x in argv[4].split(",")] if len(argv) == 5 else [False]
-        cases = [c + (rating,) for c in itertools.product(
-            _floats(argv[0]), _floats(argv[1]), _floats(argv[2]), _floats(argv[3]), sensors)]
+        cases = [
+            c + (rating,)
+            for c in itertools.product(
+                _floats(argv[0]), _floats(argv[1]), _floats(argv[2]), _floats(argv[3]), sensors
+            )
+        ]
     else:
         raise SystemExit(__doc__ if __doc__ else "lead_sweep: see the comment at the top")
     failed = 0
@@ -111,14 +135,34 @@ def main(argv):
                 early.append(over)
                 if worst is None or over < worst[0]:
                     worst = (over, case)
-            print("%s%s Ah %s %% load %s %% %s C sensor %d rating %d W: on battery %s s, "
-                  "lead %s s" % ("" if ok else "FAIL ", case[0], case[1], case[2], case[3],
-                                 case[4], w, _s(on_batt), _s(got)), flush=True)
+            print(
+                "%s%s Ah %s %% load %s %% %s C sensor %d rating %d W: on battery %s s, "
+                "lead %s s"
+                % (
+                    "" if ok else "FAIL ",
+                    case[0],
+                    case[1],
+                    case[2],
+                    case[3],
+                    case[4],
+                    w,
+                    _s(on_batt),
+                    _s(got),
+                ),
+                flush=True,
+            )
     early.sort()
-    print("cases %d failed %d worst_s %s at %s early_median_s %s early_max_s %s" % (
-        len(cases), failed, _s(worst and worst[0]), "/".join(str(x) for x in worst[1][:5])
-        if worst else "-", _s(early[len(early) // 2] if early else None),
-        _s(early[-1] if early else None)))
+    print(
+        "cases %d failed %d worst_s %s at %s early_median_s %s early_max_s %s"
+        % (
+            len(cases),
+            failed,
+            _s(worst and worst[0]),
+            "/".join(str(x) for x in worst[1][:5]) if worst else "-",
+            _s(early[len(early) // 2] if early else None),
+            _s(early[-1] if early else None),
+        )
+    )
     return 1 if failed else 0
 
 

@@ -23,7 +23,7 @@ try:
     from boards.sim import scenario
 except ImportError:
     here = __file__ if "/" in __file__ else "./" + __file__
-    sys.path.insert(0, here[:here.rindex("/")] + "/..")
+    sys.path.insert(0, here[: here.rindex("/")] + "/..")
     from boards.sim import scenario
 
 from array import array
@@ -55,26 +55,56 @@ def supply(seed, freq, seconds=60):
         dur = 0.5 + r.uniform() * 8
         ph = int(r.uniform() * 360)
         if level < base:
-            events.append({"at_s": t, "kind": "dip", "residual_pct": level * 100.0 / base,
-                           "duration_s": dur, "phase_deg": ph})
+            events.append(
+                {
+                    "at_s": t,
+                    "kind": "dip",
+                    "residual_pct": level * 100.0 / base,
+                    "duration_s": dur,
+                    "phase_deg": ph,
+                }
+            )
         else:
-            events.append({"at_s": t, "kind": "swell", "level_pct": level * 100.0 / base,
-                           "duration_s": dur, "phase_deg": ph})
+            events.append(
+                {
+                    "at_s": t,
+                    "kind": "swell",
+                    "level_pct": level * 100.0 / base,
+                    "duration_s": dur,
+                    "phase_deg": ph,
+                }
+            )
         t += dur + 1.0 + r.uniform() * 10
     t = 2.0 + r.uniform() * 20
     while t < seconds - 5:
         dur = 3.0 + r.uniform() * 20
-        events.append({"at_s": t, "kind": "frequency", "duration_s": dur,
-                       "frequency_hz": freq * (0.99 + r.uniform() * 0.02),
-                       "ramp_s": 1.0 + r.uniform() * 5})
+        events.append(
+            {
+                "at_s": t,
+                "kind": "frequency",
+                "duration_s": dur,
+                "frequency_hz": freq * (0.99 + r.uniform() * 0.02),
+                "ramp_s": 1.0 + r.uniform() * 5,
+            }
+        )
         t += dur + 5 + r.uniform() * 20
-    return scenario.check({
-        "name": "sweep", "duration_s": seconds, "seed": seed,
-        "mains": {"nominal_v": volts, "frequency_hz": freq * (0.995 + r.uniform() * 0.01),
-                  "voltage_pct": base, "noise_pct": r.uniform(),
-                  "harmonics": {"3": h3, "5": h5, "7": h7},
-                  "flicker_pct": r.uniform(), "flicker_hz": 0.5 + r.uniform() * 24.5,
-                  "events": events}})
+    return scenario.check(
+        {
+            "name": "sweep",
+            "duration_s": seconds,
+            "seed": seed,
+            "mains": {
+                "nominal_v": volts,
+                "frequency_hz": freq * (0.995 + r.uniform() * 0.01),
+                "voltage_pct": base,
+                "noise_pct": r.uniform(),
+                "harmonics": {"3": h3, "5": h5, "7": h7},
+                "flicker_pct": r.uniform(),
+                "flicker_hz": 0.5 + r.uniform() * 24.5,
+                "events": events,
+            },
+        }
+    )
 
 
 def _diff(a, b):
@@ -85,8 +115,12 @@ def watch(sc, seconds, settings=None):
     # (ms, fault bits) of the first fault the monitor declared, or None.
     m = sc["mains"]
     cfg = Config()
-    cfg.update({"mains.nominal_v": int(m["nominal_v"]),
-                "mains.frequency_hz": 60 if m["frequency_hz"] >= 55 else 50})
+    cfg.update(
+        {
+            "mains.nominal_v": int(m["nominal_v"]),
+            "mains.frequency_hz": 60 if m["frequency_hz"] >= 55 else 50,
+        }
+    )
     if settings:
         cfg.update(settings)
     mon = mm.MainsMonitor(cfg, FS, _diff, BLOCK)
@@ -104,7 +138,7 @@ def _run(mains, mon, blocks):
     process = mon.process
     for b in range(blocks):
         fill(buf, BLOCK, b * BLOCK / FS)
-        if process(buf, BLOCK, b) and mon.faults:      # 1 whenever the verdict changes
+        if process(buf, BLOCK, b) and mon.faults:  # 1 whenever the verdict changes
             return b, mon.faults
     return None
 
@@ -125,11 +159,28 @@ def latency(freq, residual, phase, seed, settings=None):
     # them (whole blocks, or what could complete a run: MainsMonitor.need), counted to
     # the end of the read that trips: then the transfer is commanded. None if missed.
     volts = 230 if freq == 50 else 120
-    sc = scenario.check({
-        "name": "latency", "duration_s": 1.3, "seed": seed,
-        "mains": {"nominal_v": volts, "frequency_hz": freq, "thd_pct": 8, "noise_pct": 1,
-                  "events": [{"at_s": 1.0, "kind": "dip", "residual_pct": residual,
-                              "duration_s": 0.25, "phase_deg": phase}]}})
+    sc = scenario.check(
+        {
+            "name": "latency",
+            "duration_s": 1.3,
+            "seed": seed,
+            "mains": {
+                "nominal_v": volts,
+                "frequency_hz": freq,
+                "thd_pct": 8,
+                "noise_pct": 1,
+                "events": [
+                    {
+                        "at_s": 1.0,
+                        "kind": "dip",
+                        "residual_pct": residual,
+                        "duration_s": 0.25,
+                        "phase_deg": phase,
+                    }
+                ],
+            },
+        }
+    )
     cfg = Config()
     cfg.update({"mains.nominal_v": volts, "mains.frequency_hz": freq})
     if settings:
@@ -169,9 +220,18 @@ def main(argv):
         if got is not None:
             faulted += 1
             m = sc["mains"]
-            print("seed %d at %d ms faults %d: %.1f V %.3f Hz noise %.2f %% harmonics %s" % (
-                seed, got[0], got[1], m["nominal_v"] * m["voltage_pct"] / 100,
-                m["frequency_hz"], m["noise_pct"], m["harmonics"]))
+            print(
+                "seed %d at %d ms faults %d: %.1f V %.3f Hz noise %.2f %% harmonics %s"
+                % (
+                    seed,
+                    got[0],
+                    got[1],
+                    m["nominal_v"] * m["voltage_pct"] / 100,
+                    m["frequency_hz"],
+                    m["noise_pct"],
+                    m["harmonics"],
+                )
+            )
     print("seeds %d faulted %d" % (count, faulted))
     return 0
 
@@ -196,9 +256,19 @@ def main_latency(argv):
             if n > worst[0]:
                 worst = (n, phase, seed)
     got.sort()
-    print("latency %d %d worst_samples %d at %d seed %d median %d missed %d cases %d" % (
-        freq, residual, worst[0], worst[1], worst[2], got[len(got) // 2] if got else -1,
-        missed, len(got) + missed))
+    print(
+        "latency %d %d worst_samples %d at %d seed %d median %d missed %d cases %d"
+        % (
+            freq,
+            residual,
+            worst[0],
+            worst[1],
+            worst[2],
+            got[len(got) // 2] if got else -1,
+            missed,
+            len(got) + missed,
+        )
+    )
     return 0
 
 

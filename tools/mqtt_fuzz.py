@@ -18,7 +18,7 @@ try:
     from firmware import mqtt
 except ImportError:
     here = __file__ if "/" in __file__ else "./" + __file__
-    sys.path.insert(0, here[:here.rindex("/")] + "/..")
+    sys.path.insert(0, here[: here.rindex("/")] + "/..")
     from firmware import mqtt
 
 from boards.sim.rng import Rng
@@ -82,11 +82,11 @@ def _mutate(rng, pkt):
     if k == 0 and n:
         pkt[rng.next32() % n] = rng.next32() & 0xFF
     elif k == 1 and n > 1:
-        pkt[1] = rng.next32() & 0xFF                   # the length field
+        pkt[1] = rng.next32() & 0xFF  # the length field
     elif k == 2 and n > 1:
         pkt[1:2] = bytes((0xFF, 0xFF, 0xFF, rng.next32() & 0xFF))
     elif k == 3:
-        pkt = pkt[:rng.next32() % (n + 1)]
+        pkt = pkt[: rng.next32() % (n + 1)]
     elif k == 4:
         at = rng.next32() % (n + 1)
         pkt = pkt[:at] + bytes(rng.next32() & 0xFF for _ in range(1 + rng.next32() % 8)) + pkt[at:]
@@ -123,7 +123,7 @@ def run(data, rng=None, in_handshake=False, retained_seen=None):
     k = 0
     while k < len(data):
         step = 1 + (rng.next32() % 64 if rng is not None else len(data))
-        stream.incoming += data[k:k + step]
+        stream.incoming += data[k : k + step]
         k += step
         now += 1
         c.poll(now)

@@ -38,11 +38,17 @@ MODULES = {
     "transfer": ["test_transfer.py"],
     "generator": ["test_generator_sequence.py"],
     "battery": ["test_battery.py"],
-    "supervisor": ["test_inputs.py", "test_selftest.py", "test_modes.py", "test_generator.py",
-                   "test_faults.py", "test_watchdog.py"],
+    "supervisor": [
+        "test_inputs.py",
+        "test_selftest.py",
+        "test_modes.py",
+        "test_generator.py",
+        "test_faults.py",
+        "test_watchdog.py",
+    ],
 }
 COPIED = ("firmware", "boards", "tools", "scenarios")
-TEST_SUPPORT = ("conftest.py", "helpers.py", "rigs.py", "mains_feed.py")
+TEST_SUPPORT = ("conftest.py", "helpers.py", "rigs.py", "mains_feed.py", "fakes.py")
 GOAL_PCT = 90
 SEED = 1
 # Modules whose tests are whole scenarios (seconds each): a sample of their mutants.
@@ -50,7 +56,7 @@ SAMPLED = {"supervisor": 60}
 
 KILLED = (1, 3)
 SURVIVED = 0
-NO_TESTS = (5, 33)       # no selected test runs the mutated function: a survivor too
+NO_TESTS = (5, 33)  # no selected test runs the mutated function: a survivor too
 TIMEOUT = (36, 24, -24, 152, 255)
 
 
@@ -59,9 +65,12 @@ def stage(module, tests):
     where = os.path.join(ROOT, "out", "mutants", module)
     shutil.rmtree(where, ignore_errors=True)
     for name in COPIED:
-        shutil.copytree(os.path.join(ROOT, name), os.path.join(where, name),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copy(os.path.join(ROOT, "micropython.py"), where)     # const() under CPython
+        shutil.copytree(
+            os.path.join(ROOT, name),
+            os.path.join(where, name),
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+    shutil.copy(os.path.join(ROOT, "micropython.py"), where)  # const() under CPython
     os.makedirs(os.path.join(where, "host_tests"))
     for name in TEST_SUPPORT + tuple(tests):
         shutil.copy(os.path.join(ROOT, "host_tests", name), os.path.join(where, "host_tests"))
@@ -80,7 +89,8 @@ def stage(module, tests):
             "pytest_add_cli_args = -p no:cacheprovider -p no:randomly\n"
             "also_copy =\n    host_tests\n    boards\n    tools\n    scenarios\n"
             "    micropython.py\n"
-            "use_git_change_detection = false\n" % (module, selection))
+            "use_git_change_detection = false\n" % (module, selection)
+        )
     return where
 
 
@@ -96,8 +106,9 @@ def explained():
                 continue
             parts = [p.strip() for p in line.split(" | ")]
             if len(parts) != 4 or not all(parts):
-                raise SystemExit("mutants: %s:%d: expected 'module | function | line | why'"
-                                 % (EXPLAINED, n))
+                raise SystemExit(
+                    "mutants: %s:%d: expected 'module | function | line | why'" % (EXPLAINED, n)
+                )
             reasons[tuple(parts[:3])] = parts[3]
     return reasons
 
@@ -110,8 +121,11 @@ def _key(module, name, diff):
         func = ".".join(base[2:].split("\u01c1"))
     else:
         func = base[2:] if base.startswith("x_") else base
-    removed = [ln[1:].strip() for ln in diff.splitlines()
-               if ln.startswith("-") and not ln.startswith("---")]
+    removed = [
+        ln[1:].strip()
+        for ln in diff.splitlines()
+        if ln.startswith("-") and not ln.startswith("---")
+    ]
     return (module, func, removed[0] if removed else "")
 
 
@@ -122,17 +136,21 @@ def _diffs(path):
     with open(path) as f:
         src = f.read()
     lines = src.splitlines()
-    funcs = {node.name: lines[node.lineno - 1:node.end_lineno]
-             for node in ast.walk(ast.parse(src))
-             if isinstance(node, ast.FunctionDef) and "__mutmut_" in node.name}
+    funcs = {
+        node.name: lines[node.lineno - 1 : node.end_lineno]
+        for node in ast.walk(ast.parse(src))
+        if isinstance(node, ast.FunctionDef) and "__mutmut_" in node.name
+    }
 
     def diff(name):
         fn = name.rsplit(".", 1)[-1]
         base = fn.split("__mutmut_")[0]
         orig = funcs[base + "__mutmut_orig"]
         mutant = [ln.replace(fn, base + "__mutmut_orig") for ln in funcs[fn]]
-        return "\n".join(difflib.unified_diff(orig, mutant, "original", "mutant", lineterm="",
-                                              n=1))
+        return "\n".join(
+            difflib.unified_diff(orig, mutant, "original", "mutant", lineterm="", n=1)
+        )
+
     return diff
 
 
@@ -147,16 +165,27 @@ def run(module, tests, jobs, sample=0):
     if sample:
         # mutmut generates every mutant (and times the tests) before it finds that no
         # mutant has this name; then a seeded sample of them is run.
-        subprocess.run([mutmut, "run", "no-such-mutant"], cwd=where, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [mutmut, "run", "no-such-mutant"],
+            cwd=where,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if not os.path.exists(meta):
             raise SystemExit("mutants: mutmut generated no mutants for " + module)
         with open(meta) as f:
             every = sorted(json.load(f)["exit_code_by_key"])
         total = len(every)
         names = random.Random(SEED).sample(every, min(sample, total))
-    done = subprocess.run([mutmut, "run", "--max-children", str(jobs)] + names, cwd=where,
-                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [mutmut, "run", "--max-children", str(jobs)] + names,
+        cwd=where,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seconds = time.monotonic() - t0
     if done.returncode != 0 or not os.path.exists(meta):
         raise SystemExit("mutants: mutmut failed on %s:\n%s" % (module, done.stderr[-3000:]))
@@ -168,8 +197,14 @@ def run(module, tests, jobs, sample=0):
     used = set()
     survivors = []
     diff_of = _diffs(os.path.join(where, "mutants", "firmware", module + ".py"))
-    counts = {"mutants": len(codes), "killed": 0, "timeout": 0, "survived": 0,
-              "explained": 0, "other": 0}
+    counts = {
+        "mutants": len(codes),
+        "killed": 0,
+        "timeout": 0,
+        "survived": 0,
+        "explained": 0,
+        "other": 0,
+    }
     for name, code in sorted(codes.items()):
         if code in KILLED:
             counts["killed"] += 1
@@ -181,23 +216,32 @@ def run(module, tests, jobs, sample=0):
             why = reasons.get(key)
             used.add(key)
             counts["explained" if why else "survived"] += 1
-            survivors.append({"name": name, "key": " | ".join(key), "explained": why,
-                              "no_tests": code in NO_TESTS, "diff": diff})
+            survivors.append(
+                {
+                    "name": name,
+                    "key": " | ".join(key),
+                    "explained": why,
+                    "no_tests": code in NO_TESTS,
+                    "diff": diff,
+                }
+            )
         else:
             counts["other"] += 1
     # A timeout is a mutant the tests noticed (it made the controller hang).
     caught = counts["killed"] + counts["timeout"]
     counts["killed_pct"] = round(100.0 * caught / max(1, counts["mutants"]), 1)
     counts["killed_or_explained_pct"] = round(
-        100.0 * (caught + counts["explained"]) / max(1, counts["mutants"]), 1)
+        100.0 * (caught + counts["explained"]) / max(1, counts["mutants"]), 1
+    )
     counts["seconds"] = round(seconds)
     counts["tests"] = tests
     counts["sampled_from"] = total
     counts["survivors"] = survivors
     # an explanation no survivor needs any more (the line changed, or a test kills it now);
     # a sample cannot tell
-    counts["stale_explanations"] = [] if names else [
-        " | ".join(k) for k in reasons if k[0] == module and k not in used]
+    counts["stale_explanations"] = (
+        [] if names else [" | ".join(k) for k in reasons if k[0] == module and k not in used]
+    )
     return counts
 
 
@@ -205,31 +249,52 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "mutants", "results.json"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--sample", type=int, default=0, metavar="N",
-                    help="run a seeded sample of N mutants per module (default: all; "
-                         "modules in SAMPLED are always sampled)")
+    ap.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run a seeded sample of N mutants per module (default: all; "
+        "modules in SAMPLED are always sampled)",
+    )
     ap.add_argument("module", nargs="*", help="modules (default: %s)" % " ".join(MODULES))
     args = ap.parse_args()
     unknown = [m for m in args.module if m not in MODULES]
     if unknown:
-        raise SystemExit("mutants: unknown module %s (allowed: %s)"
-                         % (", ".join(unknown), ", ".join(MODULES)))
+        raise SystemExit(
+            "mutants: unknown module %s (allowed: %s)" % (", ".join(unknown), ", ".join(MODULES))
+        )
     results = {}
     for module in args.module or MODULES:
-        results[module] = r = run(module, MODULES[module], args.jobs,
-                                  args.sample or SAMPLED.get(module, 0))
+        results[module] = r = run(
+            module, MODULES[module], args.jobs, args.sample or SAMPLED.get(module, 0)
+        )
         if r["sampled_from"]:
-            print("%s: a sample of %d of its %d mutants" % (module, r["mutants"],
-                                                           r["sampled_from"]))
-        print("%-14s %4d mutants %4d killed %3d timeout %3d explained %3d survived  "
-              "%5.1f %% killed, %5.1f %% with explained  (%d s)"
-              % (module, r["mutants"], r["killed"], r["timeout"], r["explained"],
-                 r["survived"], r["killed_pct"], r["killed_or_explained_pct"], r["seconds"]),
-              flush=True)
+            print(
+                "%s: a sample of %d of its %d mutants" % (module, r["mutants"], r["sampled_from"])
+            )
+        print(
+            "%-14s %4d mutants %4d killed %3d timeout %3d explained %3d survived  "
+            "%5.1f %% killed, %5.1f %% with explained  (%d s)"
+            % (
+                module,
+                r["mutants"],
+                r["killed"],
+                r["timeout"],
+                r["explained"],
+                r["survived"],
+                r["killed_pct"],
+                r["killed_or_explained_pct"],
+                r["seconds"],
+            ),
+            flush=True,
+        )
         for s in r["survivors"]:
             if not s["explained"]:
-                print("%s%s\n%s" % (s["key"], " (no test runs it)" if s["no_tests"] else "",
-                                     s["diff"]))
+                print(
+                    "%s%s\n%s"
+                    % (s["key"], " (no test runs it)" if s["no_tests"] else "", s["diff"])
+                )
         for k in r["stale_explanations"]:
             print("stale explanation (no survivor of that line): " + k)
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -237,11 +302,14 @@ def main():
             json.dump(results, f, indent=1)
     total = sum(r["mutants"] for r in results.values())
     caught = sum(r["killed"] + r["timeout"] for r in results.values())
-    print("all: %d mutants, %.1f %% killed (goal %d %%); wrote %s"
-          % (total, 100.0 * caught / max(1, total), GOAL_PCT, args.out))
+    print(
+        "all: %d mutants, %.1f %% killed (goal %d %%); wrote %s"
+        % (total, 100.0 * caught / max(1, total), GOAL_PCT, args.out)
+    )
 
 
 if __name__ == "__main__":
     import project_venv
+
     project_venv.enter()
     main()

@@ -23,10 +23,18 @@ from firmware import mains_monitor as mm  # noqa: E402
 from firmware.controller import Controller  # noqa: E402
 
 SECONDS = 17.0
-BOOT_BLOCKS = 1000              # boot, first learning, first-call caches: not a phase
-SCENARIO = {"seed": 3, "mains": {
-    "nominal_v": 230, "frequency_hz": 50, "thd_pct": 8, "noise_pct": 1, "spikes_per_s": 5,
-    "events": [{"at_s": 3.0, "kind": "outage", "duration_s": 12.0}]}}
+BOOT_BLOCKS = 1000  # boot, first learning, first-call caches: not a phase
+SCENARIO = {
+    "seed": 3,
+    "mains": {
+        "nominal_v": 230,
+        "frequency_hz": 50,
+        "thd_pct": 8,
+        "noise_pct": 1,
+        "spikes_per_s": 5,
+        "events": [{"at_s": 3.0, "kind": "outage", "duration_s": 12.0}],
+    },
+}
 
 
 def phase(ctrl, pos):
@@ -34,9 +42,9 @@ def phase(ctrl, pos):
     if pos < BOOT_BLOCKS * 4:
         return "boot"
     if ctrl._idle:
-        return "idle"                   # the idle watch: samples skipped, not read
+        return "idle"  # the idle watch: samples skipped, not read
     if ctrl.transfer.moving() or not sup.ats.settled():
-        return "moving"                 # a relay or contactor
+        return "moving"  # a relay or contactor
     if sup.gen.state == generator.CRANK:
         return "cranking"
     if ctrl.monitor.state == mm.LEARN:
@@ -45,7 +53,7 @@ def phase(ctrl, pos):
         return "on_generator"
     if sup.steady():
         return "steady"
-    return "other"                      # on battery, start delay, warm-up
+    return "other"  # on battery, start delay, warm-up
 
 
 def board():
@@ -80,7 +88,7 @@ def loop(b, ctrl, at_return):
 
 first = board()
 ctrl = controller(first)
-changes = []                            # (position, phase from there on)
+changes = []  # (position, phase from there on)
 
 
 def note(pos):
@@ -90,12 +98,12 @@ def note(pos):
 
 
 loop(first, ctrl, note)
-first = ctrl = None                     # the second replay takes the first one's room
+first = ctrl = None  # the second replay takes the first one's room
 gc.collect()
 second = board()
 ctrl = controller(second)
 marks = [pos for pos, _ in changes[1:]]
-k = [0, 0]                              # next mark, position of the last one
+k = [0, 0]  # next mark, position of the last one
 
 
 def mark(pos):

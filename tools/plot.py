@@ -7,8 +7,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 _SOURCES = ("none", "battery", "generator", "mains")
-_SKIP = ("disturbance_end", "alarm_cleared", "battery_ok", "transfer_to_battery",
-         "transfer_to_mains", "transfer_to_generator")
+_SKIP = (
+    "disturbance_end",
+    "alarm_cleared",
+    "battery_ok",
+    "transfer_to_battery",
+    "transfer_to_mains",
+    "transfer_to_generator",
+)
 
 
 def _steps(rows, col):
@@ -33,8 +39,11 @@ def _windows(timeline, end_s):
         t.setdefault(e["event"], []).append(e["t_ms"] / 1000.0)
     wins = []
     if "mains_lost" in t:
-        lost = t["mains_lost"][-1] if "generator_start" not in t else max(
-            x for x in t["mains_lost"] if x <= t["generator_start"][0])
+        lost = (
+            t["mains_lost"][-1]
+            if "generator_start" not in t
+            else max(x for x in t["mains_lost"] if x <= t["generator_start"][0])
+        )
         stop = t["load_to_generator"][0] + 5 if "load_to_generator" in t else lost + 30
         wins.append((lost - 3, min(end_s, stop)))
     if "mains_restored" in t and t["mains_restored"][-1] > (wins[0][1] if wins else 0):
@@ -59,7 +68,7 @@ def _close_up(ax, trace, timeline, lo, hi):
     ax.set_xlim(lo, hi)
     ax.set_ylim(-0.5, len(_SOURCES) + 3.5)
     shown = [e for e in timeline if lo <= e["t_ms"] / 1000.0 <= hi and e["event"] not in _SKIP]
-    groups = []               # events close together share one label
+    groups = []  # events close together share one label
     for e in shown:
         te = e["t_ms"] / 1000.0
         if groups and te - groups[-1][0] < (hi - lo) / 30:
@@ -68,8 +77,14 @@ def _close_up(ax, trace, timeline, lo, hi):
             groups.append((te, [e["event"]]))
     for n, (te, names) in enumerate(groups):
         ax.axvline(te, color="grey", linewidth=0.5, alpha=0.6)
-        ax.annotate("%.1f s\n%s" % (te, "\n".join(names)), (te, len(_SOURCES) - 0.5 + (n % 2) * 1.4),
-                    fontsize=6, xytext=(2, 0), textcoords="offset points", va="bottom")
+        ax.annotate(
+            "%.1f s\n%s" % (te, "\n".join(names)),
+            (te, len(_SOURCES) - 0.5 + (n % 2) * 1.4),
+            fontsize=6,
+            xytext=(2, 0),
+            textcoords="offset points",
+            va="bottom",
+        )
     ax.set_xlabel("simulated time (s)", fontsize=8)
     ax.tick_params(labelsize=7)
 
@@ -80,7 +95,7 @@ def timeline_png(rep, trace, path):
     unit = {3600.0: "h", 60.0: "min", 1.0: "s"}[scale]
     wins = _windows(rep["timeline"], end_s)
     fig = plt.figure(figsize=(11, 9.5))
-    grid = fig.add_gridspec(4 if wins else 3, 2, height_ratios=[3, 2, 2, 4][:4 if wins else 3])
+    grid = fig.add_gridspec(4 if wins else 3, 2, height_ratios=[3, 2, 2, 4][: 4 if wins else 3])
     ax_env = fig.add_subplot(grid[0, :])
     ax_src = fig.add_subplot(grid[1, :], sharex=ax_env)
     ax_soc = fig.add_subplot(grid[2, :], sharex=ax_env)
@@ -109,10 +124,18 @@ def timeline_png(rep, trace, path):
     for n, (lo, hi) in enumerate(wins):
         _close_up(fig.add_subplot(grid[3, n]), trace, rep["timeline"], lo, hi)
     m = rep["metrics"]
-    fig.suptitle("%s: longest load interruption %.1f ms, ITIC violations %d, lowest SoC %.0f %%,"
-                 " on generator %d time(s)" % (rep["scenario"], m["max_load_interruption_ms"],
-                                               m["itic_violations"], m["min_battery_soc_pct"],
-                                               m["transfers_to_generator"]), fontsize=10)
+    fig.suptitle(
+        "%s: longest load interruption %.1f ms, ITIC violations %d, lowest SoC %.0f %%,"
+        " on generator %d time(s)"
+        % (
+            rep["scenario"],
+            m["max_load_interruption_ms"],
+            m["itic_violations"],
+            m["min_battery_soc_pct"],
+            m["transfers_to_generator"],
+        ),
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -17,6 +17,8 @@ def enter(required=True):
     if os.path.exists(python):
         os.execv(python, [python] + sys.argv)
     if required:
-        sys.stderr.write("%s: the project's .venv is not built; run `make check` in %s first\n"
-                         % (os.path.basename(sys.argv[0]), ROOT))
+        sys.stderr.write(
+            "%s: the project's .venv is not built; run `make check` in %s first\n"
+            % (os.path.basename(sys.argv[0]), ROOT)
+        )
         sys.exit(2)

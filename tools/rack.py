@@ -42,9 +42,11 @@ import build  # noqa: E402
 
 TIMEOUT_S = 5.0
 BAUD = 115200
-USAGE = ("usage: rack.py deploy --board NAME [--stop [--pin PIN]] [--resume] [--build DIR] "
-         "[--arch host] PORT... | "
-         "status PORT... | log PORT [N] | console PORT")
+USAGE = (
+    "usage: rack.py deploy --board NAME [--stop [--pin PIN]] [--resume] [--build DIR] "
+    "[--arch host] PORT... | "
+    "status PORT... | log PORT [N] | console PORT"
+)
 
 
 class Progress:
@@ -74,8 +76,10 @@ class Progress:
             done, total, what = self._state[p]
             width = 24
             fill = width * done // total if total else 0
-            self._out.write("\x1b[2K%-24s [%s%s] %3d/%-3d %s\n" % (
-                p[-24:], "#" * fill, "." * (width - fill), done, total, what))
+            self._out.write(
+                "\x1b[2K%-24s [%s%s] %3d/%-3d %s\n"
+                % (p[-24:], "#" * fill, "." * (width - fill), done, total, what)
+            )
         self._out.flush()
         self._drawn = True
 
@@ -95,6 +99,7 @@ def _stop_firmware(port, pin, progress):
 def _raw_repl(port, soft_reset, wait_s):
     # The board's raw REPL, retried for wait_s while it restarts.
     from mpremote.transport_serial import SerialTransport
+
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -112,13 +117,28 @@ def _raw_repl(port, soft_reset, wait_s):
             if time.monotonic() < deadline:
                 time.sleep(0.5)
                 continue
-            raise RuntimeError("no REPL on %s (is the firmware running? --stop stops it): %s"
-                               % (port, str(e).strip() or type(e).__name__))
+            raise RuntimeError(
+                "no REPL on %s (is the firmware running? --stop stops it): %s"
+                % (port, str(e).strip() or type(e).__name__)
+            )
 
 
 # MicroPython's native architectures, by the number sys.implementation._mpy carries
-ARCHES = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
-          "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
+ARCHES = (
+    "none",
+    "x86",
+    "x64",
+    "armv6",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "armv7emdp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+    "rv64imc",
+)
 
 
 def _describe(ver, sub, arch):
@@ -142,8 +162,10 @@ def bundle_needs(bundle, files):
 
 def _check_board(t, port, need):
     # Refuses a board whose MicroPython cannot load the bundle.
-    out = t.exec("import sys\nprint(getattr(sys.implementation, '_mpy', -1), "
-                 "'.'.join(str(x) for x in sys.implementation.version[:3]))").decode()
+    out = t.exec(
+        "import sys\nprint(getattr(sys.implementation, '_mpy', -1), "
+        "'.'.join(str(x) for x in sys.implementation.version[:3]))"
+    ).decode()
     words = out.split()
     try:
         mpy = int(words[0])
@@ -152,10 +174,16 @@ def _check_board(t, port, need):
     ver, sub, arch = need
     has = (mpy & 0xFF, (mpy >> 8) & 3, mpy >> 10)
     if mpy < 0 or has[0] != ver or arch and (has[2] != arch or has[1] != sub):
-        raise RuntimeError("%s runs MicroPython %s for %s; the bundle is for %s: refused, "
-                           "nothing copied" % (port, words[1] if len(words) > 1 else "?",
-                                               _describe(*has) if mpy >= 0 else "no .mpy",
-                                               _describe(ver, sub, arch or has[2])))
+        raise RuntimeError(
+            "%s runs MicroPython %s for %s; the bundle is for %s: refused, "
+            "nothing copied"
+            % (
+                port,
+                words[1] if len(words) > 1 else "?",
+                _describe(*has) if mpy >= 0 else "no .mpy",
+                _describe(ver, sub, arch or has[2]),
+            )
+        )
 
 
 def _deploy_one(port, bundle, files, resume, stop, pin, progress):
@@ -196,8 +224,12 @@ def _deploy_one(port, bundle, files, resume, stop, pin, progress):
             t.exec_raw_no_follow("import machine; machine.reset()")
         else:
             t.exit_raw_repl()
-        progress.update(port, len(files), len(files),
-                        "done: %d copied, %d unchanged" % (len(changed), len(files) - len(changed)))
+        progress.update(
+            port,
+            len(files),
+            len(files),
+            "done: %d copied, %d unchanged" % (len(changed), len(files) - len(changed)),
+        )
         return len(changed), len(files) - len(changed)
     finally:
         try:
@@ -206,8 +238,9 @@ def _deploy_one(port, bundle, files, resume, stop, pin, progress):
             pass
 
 
-def deploy(board, ports, resume=False, build_dir=None, out=sys.stdout, stop=False, pin=None,
-           arch=None):
+def deploy(
+    board, ports, resume=False, build_dir=None, out=sys.stdout, stop=False, pin=None, arch=None
+):
     build_dir = build_dir or os.path.join(ROOT, "out", "build")
     build.build(board, build_dir, arch)
     bundle = os.path.join(build_dir, board)
@@ -222,15 +255,21 @@ def deploy(board, ports, resume=False, build_dir=None, out=sys.stdout, stop=Fals
         except Exception as e:
             progress.update(port, 0, 0, "FAILED")
             return port, False, str(e)
+
     with ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
         results = list(pool.map(one, ports))
-    _table(["board", "result"], [[p, ("ok: " if ok else "FAILED: ") + msg] for p, ok, msg in results], out)
+    _table(
+        ["board", "result"],
+        [[p, ("ok: " if ok else "FAILED: ") + msg] for p, ok, msg in results],
+        out,
+    )
     return 0 if all(ok for _, ok, _ in results) else 1
 
 
 def _ask(port, line, timeout=TIMEOUT_S, quiet_s=0.3):
     # Send one console line; the reply's lines (up to a pause of quiet_s after the first).
     import serial
+
     with serial.Serial(port, BAUD, timeout=0.05) as s:
         s.reset_input_buffer()
         s.write(line.encode() + b"\r")
@@ -259,15 +298,25 @@ def _status_row(port):
         return [port, "FAILED: %s" % e, "", "", "", "", ""], False
     runtime = "-" if st.get("runtime_s") is None else "%d s" % st["runtime_s"]
     battery = "%.0f %% %s%s" % (st["soc_pct"], runtime, " LOW" if st.get("battery_low") else "")
-    return [port, st.get("version", "-"), st["mode"], st["source"], battery, st["generator"],
-            ", ".join(st["alarms"]) or "-"], True
+    return [
+        port,
+        st.get("version", "-"),
+        st["mode"],
+        st["source"],
+        battery,
+        st["generator"],
+        ", ".join(st["alarms"]) or "-",
+    ], True
 
 
 def status(ports, out=sys.stdout):
     with ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
         rows = list(pool.map(_status_row, ports))
-    _table(["board", "version", "mode", "source", "battery", "generator", "alarms"],
-           [r for r, _ in rows], out)
+    _table(
+        ["board", "version", "mode", "source", "battery", "generator", "alarms"],
+        [r for r, _ in rows],
+        out,
+    )
     return 0 if all(ok for _, ok in rows) else 1
 
 
@@ -284,6 +333,7 @@ def log(port, n=20, out=sys.stdout):
 
 def console(port):
     import serial.tools.miniterm as miniterm
+
     sys.argv = ["rack.py console", "--eol", "CR", "--echo", "--raw", port, str(BAUD)]
     miniterm.main()
     return 0
@@ -318,19 +368,25 @@ def main(argv):
             elif a == "--resume":
                 resume = True
             elif a.startswith("--"):
-                sys.stderr.write("rack.py: %r is not an option of deploy; allowed: --board NAME, "
-                                 "--stop, --pin PIN, --resume, --build DIR, --arch host\n" % a)
+                sys.stderr.write(
+                    "rack.py: %r is not an option of deploy; allowed: --board NAME, "
+                    "--stop, --pin PIN, --resume, --build DIR, --arch host\n" % a
+                )
                 return 2
             else:
                 ports.append(a)
         if board not in build.BOARDS:
-            sys.stderr.write("rack.py: deploy needs --board, one of: %s\n" % ", ".join(build.BOARDS))
+            sys.stderr.write(
+                "rack.py: deploy needs --board, one of: %s\n" % ", ".join(build.BOARDS)
+            )
             return 2
         if not ports:
             sys.stderr.write("rack.py: deploy needs at least one PORT\n")
             return 2
         if pin is not None and not stop:
-            sys.stderr.write("rack.py: --pin goes with --stop (it unlocks the console for maint)\n")
+            sys.stderr.write(
+                "rack.py: --pin goes with --stop (it unlocks the console for maint)\n"
+            )
             return 2
         return deploy(board, ports, resume, build_dir, stop=stop, pin=pin, arch=arch)
     if cmd == "status" and args:
@@ -348,5 +404,6 @@ def main(argv):
 
 if __name__ == "__main__":
     import project_venv
+
     project_venv.enter()
     sys.exit(main(sys.argv[1:]))

@@ -13,7 +13,7 @@ _USAGE = "usage: sim.py SCENARIO.json [--report OUT.json] [--plot OUT.png] [--qu
 
 def _root():
     here = __file__ if "/" in __file__ else "./" + __file__
-    tools = here[:here.rindex("/")]
+    tools = here[: here.rindex("/")]
     return tools + "/.." if tools else ".."
 
 
@@ -60,6 +60,7 @@ def parse_args(argv):
 
 def _makedirs(path):
     import os
+
     parts = path.split("/")[:-1]
     cur = ""
     for p in parts:
@@ -83,7 +84,7 @@ def main(argv):
         fail("invalid scenario %s: %s" % (opts["scenario"], e))
     for path in (opts["report"], opts["plot"]):
         if path:
-            _writable(path)                 # before the run, not after it
+            _writable(path)  # before the run, not after it
     rep = sim.run()
     if not opts["quiet"]:
         print(timeline_text.render(rep))
@@ -95,6 +96,7 @@ def main(argv):
             fail("cannot write the report %s: %s" % (opts["report"], e))
     if opts["plot"]:
         from tools import plot
+
         try:
             plot.timeline_png(rep, sim.board.trace, opts["plot"])
         except OSError as e:
@@ -116,5 +118,6 @@ def _writable(path):
 if __name__ == "__main__":
     if sys.implementation.name == "cpython":
         import project_venv
-        project_venv.enter(required=False)      # without it, all but --plot works
+
+        project_venv.enter(required=False)  # without it, all but --plot works
     sys.exit(main(sys.argv[1:]))

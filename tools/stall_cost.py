@@ -58,33 +58,33 @@ callable(0)
 stream = FakeStream()
 board.tcp_open = lambda host, port: stream
 why = ctrl._apply({"mqtt.enabled": True, "mqtt.host": "192.168.1.2"})
-names.append("mqtt_enable")             # config set: its code loaded, the client started
+names.append("mqtt_enable")  # config set: its code loaded, the client started
 callable(0)
 if why:
     raise SystemExit("stall_cost: " + why)
 tel = ctrl.telemetry
 now = board.ticks_ms()
-tel.service(now)                        # connects: CONNECT written
+tel.service(now)  # connects: CONNECT written
 stream.incoming += b"\x20\x02\x00\x00"  # CONNACK
 now = board.ticks_add(now, 1000)
-gc.collect()                            # the work itself, not a collection it may meet
+gc.collect()  # the work itself, not a collection it may meet
 names.append("-")
 callable(0)
 tel.service(now)
 names.append("mqtt_connect")
 callable(0)
-for _ in range(80):                     # the rest of the discovery, then quiet
+for _ in range(80):  # the rest of the discovery, then quiet
     queue = tel.client._queue
-    if queue and queue[0][1]:           # its PUBACK, as a broker sends it
+    if queue and queue[0][1]:  # its PUBACK, as a broker sends it
         pid = queue[0][2]
         stream.incoming += bytes((0x40, 2, pid >> 8, pid & 255))
     now = board.ticks_add(now, 1000)
     stream.written = bytearray()
     tel.service(now)
-tel._t_state = board.ticks_add(now, -3600000)       # the state is due
+tel._t_state = board.ticks_add(now, -3600000)  # the state is due
 now = board.ticks_add(now, 1000)
 gc.collect()
-names.append("-")                       # (the rest of the discovery: not one stall)
+names.append("-")  # (the rest of the discovery: not one stall)
 callable(0)
 tel.service(now)
 names.append("mqtt_state")

@@ -38,8 +38,11 @@ def _detail(e):
     if name == "drill_end":
         ready = e.get("time_to_ready_s")
         return "%s: generator ready after %s, %d transfers, lowest charge %.1f %%" % (
-            e["result"], "never" if ready is None else "%.1f s" % ready, e["transfers"],
-            e["min_soc_pct"])
+            e["result"],
+            "never" if ready is None else "%.1f s" % ready,
+            e["transfers"],
+            e["min_soc_pct"],
+        )
     if name == "selftest_end":
         return "%s: %d mOhm, lowest %.2f V" % (e["result"], e["r_mohm"], e["v_min"])
     if name == "transfer_to_battery":
@@ -59,10 +62,14 @@ def render(rep):
         lines.append(("  %s  %-20s %s" % (clock(e["t_ms"]), e["event"], _detail(e))).rstrip())
     m = rep["metrics"]
     lat = m["detection_latency_ms"]
-    lines.append("load: longest interruption %.1f ms, ITIC violations %d, transfers to battery %d"
-                 % (m["max_load_interruption_ms"], m["itic_violations"], m["transfers_to_battery"]))
-    lines.append("battery: lowest charge %.1f %%, depleted: %s" % (
-        m["min_battery_soc_pct"], "yes" if m["battery_depleted"] else "no"))
+    lines.append(
+        "load: longest interruption %.1f ms, ITIC violations %d, transfers to battery %d"
+        % (m["max_load_interruption_ms"], m["itic_violations"], m["transfers_to_battery"])
+    )
+    lines.append(
+        "battery: lowest charge %.1f %%, depleted: %s"
+        % (m["min_battery_soc_pct"], "yes" if m["battery_depleted"] else "no")
+    )
     if lat:
         lines.append("detection latency: " + ", ".join("%.2f ms" % x for x in lat))
     if m["alarms"]:

@@ -23,7 +23,7 @@ import tempfile
 import tty
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MAINTENANCE = 3     # boards/sim/vboard.py's exit status after `maint`
+MAINTENANCE = 3  # boards/sim/vboard.py's exit status after `maint`
 
 
 def _micropython():
@@ -55,11 +55,13 @@ def _die_with_parent(parent):
     def arm():
         try:
             import ctypes
+
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             return
         if os.getppid() != parent:
             os._exit(1)
+
     return arm
 
 
@@ -68,12 +70,19 @@ def main(argv):
     ap.add_argument("--scenario", required=True, help="scenario file (JSON)")
     ap.add_argument("--link", required=True, help="path of the serial device symlink to create")
     ap.add_argument("--fs", help="directory that holds the board's filesystem")
-    ap.add_argument("--speed", type=_speed, default=1, metavar="1..100",
-                    help="simulated seconds per wall-clock second (default 1)")
+    ap.add_argument(
+        "--speed",
+        type=_speed,
+        default=1,
+        metavar="1..100",
+        help="simulated seconds per wall-clock second (default 1)",
+    )
     args = ap.parse_args(argv)
     mp = _micropython()
     if mp is None:
-        sys.stderr.write("vboard.py: the micropython command is not installed (make test installs it)\n")
+        sys.stderr.write(
+            "vboard.py: the micropython command is not installed (make test installs it)\n"
+        )
         return 2
     if args.fs:
         os.makedirs(args.fs, exist_ok=True)
@@ -94,17 +103,24 @@ def main(argv):
     cmd += ["--stop", stop_file]
     # The slave stays open here, so that the board's side reads nothing (rather than an
     # error) while no terminal is connected.
-    procs = [subprocess.Popen(cmd, stdin=master, stdout=master, start_new_session=True,
-                              preexec_fn=_die_with_parent(os.getpid()))]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            stdin=master,
+            stdout=master,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
+        )
+    ]
 
     def stop(signum, frame):
         if len(procs) > 1:
-            procs[-1].terminate()           # the REPL after maint
+            procs[-1].terminate()  # the REPL after maint
             return
         with open(stop_file, "w"):
             pass
         try:
-            procs[-1].wait(5)               # it flushes and exits 0
+            procs[-1].wait(5)  # it flushes and exits 0
         except subprocess.TimeoutExpired:
             procs[-1].terminate()
 
@@ -116,9 +132,17 @@ def main(argv):
             # `maint` on the console: the board restarts into its REPL, with its flash as
             # the working directory, for mpremote (tools/rack.py deploy), until SIGTERM
             fs = os.path.abspath(args.fs) if args.fs else os.getcwd()
-            procs.append(subprocess.Popen([mp], stdin=master, stdout=master, stderr=master,
-                                          cwd=fs, start_new_session=True,
-                                          preexec_fn=_die_with_parent(os.getpid())))
+            procs.append(
+                subprocess.Popen(
+                    [mp],
+                    stdin=master,
+                    stdout=master,
+                    stderr=master,
+                    cwd=fs,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent(os.getpid()),
+                )
+            )
             procs[-1].wait()
             rc = 0
         return rc
@@ -132,5 +156,6 @@ def main(argv):
 
 if __name__ == "__main__":
     import project_venv
+
     project_venv.enter()
     sys.exit(main(sys.argv[1:]))

@@ -39,13 +39,20 @@ class Board(mcu.McuBoard):
             # machine stubs do not list it
             p.init(Pin.OUT, value=p.value(), hold=True)  # pyright: ignore[reportCallIssue]
         self._adc = ADC(Pin(pins.MAINS_ADC), atten=ADC.ATTN_11DB)
-        self._slow = [ADC(Pin(n), atten=ADC.ATTN_11DB)
-                      for n in (pins.BATTERY_ADC, pins.CURRENT_ADC, pins.GEN_ADC,
-                                pins.OUTPUT_ADC)]
-        sampler = TimerSampler(self._adc.read_u16, [a.read_u16 for a in self._slow],
-                               machine.disable_irq, machine.enable_irq, time)
+        self._slow = [
+            ADC(Pin(n), atten=ADC.ATTN_11DB)
+            for n in (pins.BATTERY_ADC, pins.CURRENT_ADC, pins.GEN_ADC, pins.OUTPUT_ADC)
+        ]
+        sampler = TimerSampler(
+            self._adc.read_u16,
+            [a.read_u16 for a in self._slow],
+            machine.disable_irq,
+            machine.enable_irq,
+            time,
+        )
         self._parts(machine, pins, fs_root, out, _drive, sampler, serial)
         self._timer = machine.Timer(0)
-        self._timer.init(mode=machine.Timer.PERIODIC, freq=self.sample_rate_hz,
-                         callback=sampler.isr, hard=True)
-        sampler.drop()                  # its clock starts with the timer
+        self._timer.init(
+            mode=machine.Timer.PERIODIC, freq=self.sample_rate_hz, callback=sampler.isr, hard=True
+        )
+        sampler.drop()  # its clock starts with the timer

@@ -20,15 +20,15 @@ from micropython import const
 
 import sys
 
-if sys.implementation.name != "micropython":        # the driver tests, under CPython
+if sys.implementation.name != "micropython":  # the driver tests, under CPython
     from firmware.cpython import ptr16, ptr32
 
-_RING = const(256)         # samples (64 ms at 4 kHz)
+_RING = const(256)  # samples (64 ms at 4 kHz)
 SLOW_N = const(8)
 SLOW_INPUTS = const(4)
 _WRAP = const(0x3FFFFFFF)
-PERIOD_US = const(250)          # 4 kHz
-GAP_SLACK = const(1)            # periods of interrupt latency that are not a gap
+PERIOD_US = const(250)  # 4 kHz
+GAP_SLACK = const(1)  # periods of interrupt latency that are not a gap
 
 
 @micropython.viper
@@ -46,27 +46,27 @@ class TimerSampler:
 
     def __init__(self, read_mains, read_slow, disable_irq, enable_irq, clock):
         # clock: the time module (ticks_us, ticks_add, ticks_diff)
-        self._read = read_mains             # () -> 16-bit reading
-        self._read_slow = read_slow         # [k]() -> 16-bit reading of slow input k
+        self._read = read_mains  # () -> 16-bit reading
+        self._read_slow = read_slow  # [k]() -> 16-bit reading of slow input k
         self._off = disable_irq
         self._on = enable_irq
         self._ring = array("H", bytearray(2 * _RING))
-        self._w = array("i", [0])           # samples written, wrapping at 2^30
-        self._r = 0                         # samples read
-        self._k = 0                         # the slow input read next
-        self._odd = False                   # blocks alternate: a slow input every other
-        self._m = 0                         # readings of each summed
+        self._w = array("i", [0])  # samples written, wrapping at 2^30
+        self._r = 0  # samples read
+        self._k = 0  # the slow input read next
+        self._odd = False  # blocks alternate: a slow input every other
+        self._m = 0  # readings of each summed
         self._sum = array("i", [0] * SLOW_INPUTS)
         # a first reading of each now, so that nothing reads 0 V at boot
         self.slow = array("i", [f() >> 4 for f in read_slow])
         self.overruns = 0
-        self.gaps = 0                       # stretches with no interrupt, found by the clock
+        self.gaps = 0  # stretches with no interrupt, found by the clock
         self._us = clock.ticks_us
         self._add = clock.ticks_add
         self._diff = clock.ticks_diff
-        self._seen = 0                      # samples written when the loop last looked
-        self._t = self._us()                # when the last of them was due (drop() again
-                                            # once the timer runs)
+        self._seen = 0  # samples written when the loop last looked
+        self._t = self._us()  # when the last of them was due (drop() again
+        # once the timer runs)
 
     @micropython.viper
     def isr(self, _timer):

@@ -34,7 +34,13 @@ class Board(mcu.McuBoard):
         # the ADC objects put the three pads in analog mode; from here on the sampler drives
         # the ADC's registers itself
         ADC(pins.MAINS_ADC)
-        sampler = DmaSampler(rp2, machine.mem32, uctypes.addressof, self.sample_rate_hz,
-                             [Pin(n, Pin.OUT, value=0) for n in pins.SHARED_SELECT],
-                             ADC(pins.BATTERY_ADC), ADC(pins.SHARED_ADC))
+        sampler = DmaSampler(
+            rp2,
+            machine.mem32,
+            uctypes.addressof,
+            self.sample_rate_hz,
+            [Pin(n, Pin.OUT, value=0) for n in pins.SHARED_SELECT],
+            ADC(pins.BATTERY_ADC),
+            ADC(pins.SHARED_ADC),
+        )
         self._parts(machine, pins, fs_root, out, _drive, sampler, serial)

@@ -1,4 +1,5 @@
-# The firmware's loop on the Raspberry Pi Pico (boards/mcu.py: run). The board's /main.py is two lines:
+# The firmware's loop on the Raspberry Pi Pico (boards/mcu.py: run). The board's /main.py
+# is two lines:
 #
 #   from boards.rp2040.main import run
 #   run()

@@ -5,14 +5,14 @@
 # converts ADC0, 1 and 2 in that order: the three analog pins are fixed.
 from firmware import hal
 
-MAINS_ADC = 26          # ZMPT101B output, biased at mid-rail; 100k to ground (reads 0 unplugged)
-BATTERY_ADC = 27        # battery bank through a divider (adc.battery_uv_per_count)
-SHARED_ADC = 28         # 74HC4051 common
-SHARED_SELECT = (22, 20)    # its S0 and S1
-GEN_ZC = 21             # generator zero-cross optocoupler, rising edge once a cycle
-ROOM_1WIRE = 16         # DS18B20 battery-room sensor, 4.7k to 3.3 V
+MAINS_ADC = 26  # ZMPT101B output, biased at mid-rail; 100k to ground (reads 0 unplugged)
+BATTERY_ADC = 27  # battery bank through a divider (adc.battery_uv_per_count)
+SHARED_ADC = 28  # 74HC4051 common
+SHARED_SELECT = (22, 20)  # its S0 and S1
+GEN_ZC = 21  # generator zero-cross optocoupler, rising edge once a cycle
+ROOM_1WIRE = 16  # DS18B20 battery-room sensor, 4.7k to 3.3 V
 
-OUTPUTS = {             # relay driver inputs (ULN2803 or relay modules)
+OUTPUTS = {  # relay driver inputs (ULN2803 or relay modules)
     hal.OUT_XFER: 2,
     hal.OUT_MAINS_OPEN: 3,
     hal.OUT_GEN_CLOSE: 4,
@@ -23,7 +23,7 @@ OUTPUTS = {             # relay driver inputs (ULN2803 or relay modules)
     hal.OUT_LOAD_OFF: 9,
 }
 
-INPUTS = {              # contacts to ground, internal pull-ups
+INPUTS = {  # contacts to ground, internal pull-ups
     hal.IN_XFER_FB: 10,
     hal.IN_MAINS_FB: 11,
     hal.IN_GEN_FB: 12,

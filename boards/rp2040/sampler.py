@@ -28,40 +28,40 @@ from micropython import const
 
 import sys
 
-if sys.implementation.name != "micropython":        # the driver tests, under CPython
+if sys.implementation.name != "micropython":  # the driver tests, under CPython
     from firmware.cpython import ptr16, ptr32
 
-ADC_BASE = 0x4004C000          # above a small int on the chip: set-up only, never per block
+ADC_BASE = 0x4004C000  # above a small int on the chip: set-up only, never per block
 _CS = const(0x0)
 _FCS = const(0x8)
 _FIFO = const(0xC)
 _DIV = const(0x10)
-CS_RUN = const(0x1 | 0x2 | 0x8 | (0b10111 << 16))   # EN, TS_EN, START_MANY, RROBIN 0, 1, 2, 4
-FCS_RUN = const(0x1 | 0x8 | (1 << 24))              # EN, DREQ_EN, DREQ at one entry
+CS_RUN = const(0x1 | 0x2 | 0x8 | (0b10111 << 16))  # EN, TS_EN, START_MANY, RROBIN 0, 1, 2, 4
+FCS_RUN = const(0x1 | 0x8 | (1 << 24))  # EN, DREQ_EN, DREQ at one entry
 FCS_EMPTY = const(1 << 8)
-FCS_OVER = const(1 << 11)       # write 1 to clear (with UNDER, 1 << 10)
+FCS_OVER = const(1 << 11)  # write 1 to clear (with UNDER, 1 << 10)
 FCS_CLEAR = const(3 << 10)
 ADC_HZ = const(48_000_000)
 DREQ_ADC = const(36)
-FRAME = const(4)                # conversions a sample
-RING_BITS = const(11)           # the ring: 2 KB, 1024 conversions, 256 frames (64 ms)
+FRAME = const(4)  # conversions a sample
+RING_BITS = const(11)  # the ring: 2 KB, 1024 conversions, 256 frames (64 ms)
 FRAMES = const(256)
-COUNT = const(1 << 28)          # a multiple of the ring's 1024 conversions
+COUNT = const(1 << 28)  # a multiple of the ring's 1024 conversions
 _COUNT_MASK = const((1 << 28) - 1)
-_POS_MASK = const((1 << 26) - 1)    # frames, from the count
-SLOW_N = const(64)              # frames averaged per slow reading (16 ms)
-SETTLE = const(4)               # frames not summed after the multiplexer moves
+_POS_MASK = const((1 << 26) - 1)  # frames, from the count
+SLOW_N = const(64)  # frames averaged per slow reading (16 ms)
+SETTLE = const(4)  # frames not summed after the multiplexer moves
 # DMA channel registers, in words: the count left, and A's count-and-trigger alias
 _TRANS_COUNT = const(2)
 _AL1_COUNT_TRIG = const(7)
 
 # state words
-_R = const(0)       # frames read, modulo 2^26
-_CNT = const(1)     # frames in this slot: SETTLE not summed, then SLOW_N summed (never
-                    # negative: a ptr32 word reads back unsigned in a 64-bit unix port)
-_SB = const(2)      # battery sum
-_SS = const(3)      # multiplexer sum
-_LOST = const(4)    # frames the last read skipped
+_R = const(0)  # frames read, modulo 2^26
+_CNT = const(1)  # frames in this slot: SETTLE not summed, then SLOW_N summed (never
+# negative: a ptr32 word reads back unsigned in a 64-bit unix port)
+_SB = const(2)  # battery sum
+_SS = const(3)  # multiplexer sum
+_LOST = const(4)  # frames the last read skipped
 
 
 @micropython.viper
@@ -112,16 +112,16 @@ class DmaSampler:
         for k in range(3):
             self._mux(k)
             self.slow[1 + k] = shared.read_u16() >> 4
-        self._k = 2                 # the multiplexer's input (slow[1 + k]): the last read
+        self._k = 2  # the multiplexer's input (slow[1 + k]): the last read
         self._div = (ADC_HZ // (sample_rate_hz * FRAME) - 1) << 8
         # a ring aligned to its size, inside a buffer of twice that
         raw = array("H", bytearray(2 << RING_BITS))
         skip = (-addressof(raw)) & ((1 << RING_BITS) - 1)
-        self._ring = memoryview(raw)[skip >> 1:(skip >> 1) + FRAMES * FRAME]
+        self._ring = memoryview(raw)[skip >> 1 : (skip >> 1) + FRAMES * FRAME]
         self._reload = array("I", [COUNT])
         self._a = rp2.DMA()
         self._b = rp2.DMA()
-        self._regs = self._a.registers          # a view of A's registers, taken once
+        self._regs = self._a.registers  # a view of A's registers, taken once
         # A's AL1_TRANS_COUNT_TRIG, what B writes; and the FIFO's status register, kept as
         # objects (neither address is a small int on the chip)
         self._count_trig = addressof(self._regs) + 4 * _AL1_COUNT_TRIG
@@ -140,7 +140,7 @@ class DmaSampler:
         a = self._a
         b = self._b
         adc = ADC_BASE
-        m[adc + _CS] = 1                        # stop converting, ADC on
+        m[adc + _CS] = 1  # stop converting, ADC on
         # pause A before the aborts, so that it cannot chain to B (which would start it)
         a.ctrl = a.pack_ctrl(enable=False)
         a.active(0)
@@ -149,16 +149,30 @@ class DmaSampler:
             m[adc + _FIFO]
         m[adc + _FCS] = FCS_RUN | FCS_CLEAR
         m[adc + _DIV] = self._div
-        b.config(read=self._reload, write=self._count_trig, count=1,
-                 ctrl=b.pack_ctrl(size=2, inc_read=False, inc_write=False))
-        a.config(read=adc + _FIFO, write=self._ring, count=COUNT,
-                 ctrl=a.pack_ctrl(size=1, inc_read=False, inc_write=True,
-                                  ring_size=RING_BITS, ring_sel=True, treq_sel=DREQ_ADC,
-                                  chain_to=b.channel),
-                 trigger=True)
+        b.config(
+            read=self._reload,
+            write=self._count_trig,
+            count=1,
+            ctrl=b.pack_ctrl(size=2, inc_read=False, inc_write=False),
+        )
+        a.config(
+            read=adc + _FIFO,
+            write=self._ring,
+            count=COUNT,
+            ctrl=a.pack_ctrl(
+                size=1,
+                inc_read=False,
+                inc_write=True,
+                ring_size=RING_BITS,
+                ring_sel=True,
+                treq_sel=DREQ_ADC,
+                chain_to=b.channel,
+            ),
+            trigger=True,
+        )
         st = self._st
         st[_R] = st[_CNT] = st[_SB] = st[_SS] = 0
-        m[adc + _CS] = CS_RUN                   # AINSEL 0: the first of a frame is the mains
+        m[adc + _CS] = CS_RUN  # AINSEL 0: the first of a frame is the mains
 
     def read(self, buf, n):
         # Wait for n frames, then copy them. Returns how many samples were lost just before

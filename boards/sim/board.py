@@ -23,8 +23,8 @@ TICKS_MAX = TICKS_PERIOD - 1
 TICKS_HALF = TICKS_PERIOD >> 1
 
 SAMPLE_RATE_HZ = 4000
-BLOCK_LEN = 4                 # 1 ms blocks: the block period adds to every reaction time
-RING_SAMPLES = 256            # the boards' sample ring: 64 ms at 4 kHz (boards/*/sampler.py)
+BLOCK_LEN = 4  # 1 ms blocks: the block period adds to every reaction time
+RING_SAMPLES = 256  # the boards' sample ring: 64 ms at 4 kHz (boards/*/sampler.py)
 _BATTERY_TICK_US = 100000
 _TRACE_EVERY_US = 10000000
 
@@ -70,12 +70,14 @@ class SimBoard:
         self._start_ms = sc["start_ticks_ms"]
         self._start_rtc = sc["start_time_s"]
         self.fs = MemFS()
-        self._output_sensor = True        # until the firmware's configuration says
-        self.serial_in = bytearray()      # bytes typed to the console, not yet read
-        self.serial_out = bytearray()     # everything the console sent
-        self.serial_rate = None           # bytes the terminal takes per write, None: all
+        self._output_sensor = True  # until the firmware's configuration says
+        self.serial_in = bytearray()  # bytes typed to the console, not yet read
+        self.serial_out = bytearray()  # everything the console sent
+        self.serial_rate = None  # bytes the terminal takes per write, None: all
         m = sc["mains"]
-        self.mains = Mains(sc, self.sample_rate_hz, 1000.0 / mains_mv_per_count, self._mains_changed)
+        self.mains = Mains(
+            sc, self.sample_rate_hz, 1000.0 / mains_mv_per_count, self._mains_changed
+        )
         operate = sc["relays"]["operate_ms"]
         self.relay = plant.ChangeoverRelay(operate)
         self.k_mains = plant.Contactor(operate, True)
@@ -89,7 +91,7 @@ class SimBoard:
         self.load_off = False
         self.envelope = plant.Envelope()
         self.timeline = []
-        self.outputs = []             # (t_us, output, on): every change the firmware made
+        self.outputs = []  # (t_us, output, on): every change the firmware made
         self._out_state = {}
         # The board's watchdog: a loop that does not feed it within watchdog_ms is reset.
         # The firmware's loop runs in simulated time, so a late feed is counted (a real
@@ -110,8 +112,8 @@ class SimBoard:
         self.source_conflicts = 0
         self.min_soc = self.battery.soc
         self._changes = []
-        self._deferred = []             # (t_us, out, on): outputs the late loop drives later
-        self._loss_t = None           # start of the last disturbance met while on mains
+        self._deferred = []  # (t_us, out, on): outputs the late loop drives later
+        self._loss_t = None  # start of the last disturbance met while on mains
         self._last_battery = 0
         self._last_gen = 0
         self._scratch = array("H", [0] * 256)
@@ -119,17 +121,21 @@ class SimBoard:
         self._depleted_seen = self.battery.depleted
         # a heap of (t_us, started, seq, fault), ends before starts at the same time, else
         # in the scenario's order
-        changes = ([(int(f["at_s"] * 1e6), True, f) for f in sc["faults"]]
-                   + [(int((f["at_s"] + f["duration_s"]) * 1e6), False, f)
-                      for f in sc["faults"] if "duration_s" in f]
-                   + [(int(e["at_s"] * 1e6), e["on"], dict(e, kind="input"))
-                      for e in sc["inputs"]])
+        changes = (
+            [(int(f["at_s"] * 1e6), True, f) for f in sc["faults"]]
+            + [
+                (int((f["at_s"] + f["duration_s"]) * 1e6), False, f)
+                for f in sc["faults"]
+                if "duration_s" in f
+            ]
+            + [(int(e["at_s"] * 1e6), e["on"], dict(e, kind="input")) for e in sc["inputs"]]
+        )
         self._faults = [(t, on, n, f) for n, (t, on, f) in enumerate(changes)]
         heapq.heapify(self._faults)
         self.inputs = {"emergency_stop": False, "remote_start": False, "low_fuel": False}
         self._adc_fault = None
         self._adc_hold = 2048
-        self._last_n = self.block_len   # samples in the last read
+        self._last_n = self.block_len  # samples in the last read
         self._adc_rand = sc["seed"] | 1
         self._battery_reading = None
         # Gaps in the samples: the firmware's handler (hal.py on_gap), the samples lost so
@@ -187,7 +193,7 @@ class SimBoard:
         # overrun while it copies), and the monitor is told, as of any gap.
         period = 1000000 // self.sample_rate_hz
         lag = self.lag_us + self._spent_us - n * period
-        self._spent_us = self._cpu[0] * n          # this block's work, charged next time
+        self._spent_us = self._cpu[0] * n  # this block's work, charged next time
         lag = lag if lag > 0 else 0
         lost = lag // period + 2 * n - RING_SAMPLES
         if lost > 0:
@@ -204,7 +210,7 @@ class SimBoard:
 
     def skip(self, ms):
         # Let about ms of samples pass unread, in whole blocks; the plant carries on.
-        self.lag_us = self._spent_us = 0        # the loop slept, then dropped the ring
+        self.lag_us = self._spent_us = 0  # the loop slept, then dropped the ring
         if self._backlog is not None:
             self._end_backlog()
         if self._faults and self._faults[0][0] <= self.t_us:
@@ -323,10 +329,12 @@ class SimBoard:
         # The simulated board talks to real brokers (the host's network): telemetry tests
         # run against a real mosquitto.
         from boards.net import tcp_open
+
         return tcp_open(host, port)
 
     def udp_open(self, host, port):
         from boards.net import udp_open
+
         return udp_open(host, port)
 
     def set_time(self, rtc_s):
@@ -345,7 +353,7 @@ class SimBoard:
         if inp == hal.IN_GEN_FB:
             return self.k_gen.closed
         if inp == hal.IN_ESTOP:
-            return not self.inputs["emergency_stop"]      # the chain opens when pressed
+            return not self.inputs["emergency_stop"]  # the chain opens when pressed
         if inp == hal.IN_REMOTE_START:
             return self.inputs["remote_start"]
         if inp == hal.IN_LOW_FUEL:
@@ -382,8 +390,11 @@ class SimBoard:
 
     # ---- faults of the sensors and relays -------------------------------------------
     def _part(self, name):
-        return {"transfer_relay": self.relay, "mains_contactor": self.k_mains,
-                "generator_contactor": self.k_gen}[name]
+        return {
+            "transfer_relay": self.relay,
+            "mains_contactor": self.k_mains,
+            "generator_contactor": self.k_gen,
+        }[name]
 
     def _fault_changes(self, buf):
         t = self.t_us
@@ -433,7 +444,7 @@ class SimBoard:
             self._backlog = array("H", [0] * kept)
             self.mains.fill(self._backlog, kept, t / 1e6)
             self._backlog_at = 0
-            heapq.heappush(self._faults, (-1, True, -1, None))   # the ring served first
+            heapq.heappush(self._faults, (-1, True, -1, None))  # the ring served first
         self._catch_up(total)
         if lost:
             self.samples_lost += lost
@@ -620,8 +631,16 @@ class SimBoard:
     def _trace(self, t):
         if self.trace is None:
             return
-        self.trace.append((t / 1e6, self.mains.level_pct(), self.envelope.level,
-                           self.source(), self.battery.soc * 100.0, self.gen.level_pct()))
+        self.trace.append(
+            (
+                t / 1e6,
+                self.mains.level_pct(),
+                self.envelope.level,
+                self.source(),
+                self.battery.soc * 100.0,
+                self.gen.level_pct(),
+            )
+        )
         self._next_trace = t + _TRACE_EVERY_US
 
     def event(self, t_us, name, **data):

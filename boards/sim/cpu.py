@@ -10,8 +10,8 @@
 # 18.6 us a sample are charged with the block, and the rest runs that much slower.
 PROFILES = {
     # name: (us per sample, us per supervisor step, us per service() call)
-    "rp2040": (46, 3400, 560),          # 125 MHz
-    "esp32": (48, 1890, 310),           # 240 MHz, at the RP2040's cycles per instruction
+    "rp2040": (46, 3400, 560),  # 125 MHz
+    "esp32": (48, 1890, 310),  # 240 MHz, at the RP2040's cycles per instruction
 }
 NAMES = ("host",) + tuple(sorted(PROFILES))
 
@@ -24,7 +24,9 @@ def costs(profile):
     base = PROFILES.get(name)
     scale = int(times) if times.isdigit() and not times.startswith("0") else 0
     if base is None or times and not 1 <= scale <= 100:
-        raise ValueError("%r is not a board profile; allowed: %s, or one of the chips with a "
-                         "slowdown of 1-100 (rp2040x3)" % (profile, ", ".join(NAMES)))
+        raise ValueError(
+            "%r is not a board profile; allowed: %s, or one of the chips with a "
+            "slowdown of 1-100 (rp2040x3)" % (profile, ", ".join(NAMES))
+        )
     scale = scale or 1
     return (base[0] * scale, base[1] * scale, base[2] * scale)

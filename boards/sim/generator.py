@@ -29,12 +29,12 @@ class SimGenerator:
         self.preheat = False
         self.state = STOPPED
         self.speed = 0.0
-        self.attempts = 0            # starter engagements
+        self.attempts = 0  # starter engagements
         self.starter_while_running = 0
         self._crank_t = 0.0
         self.f_factor = 1.0
         self.v_factor = 1.0
-        self.has_run = False          # fired since it last stood still
+        self.has_run = False  # fired since it last stood still
 
     def set_start(self, on):
         if on and not self.start:
@@ -72,7 +72,7 @@ class SimGenerator:
                     self.speed = CRANK_SPEED
                 if self.state == STOPPED:
                     self.state = CRANKING
-                fires = (self.run and not self.fails and self.attempts > self.failed_attempts)
+                fires = self.run and not self.fails and self.attempts > self.failed_attempts
                 if fires:
                     self._crank_t += dt
                     if self._crank_t >= self.fire_s:

@@ -14,10 +14,10 @@ from firmware.files import DirFS
 TICKS_MAX = (1 << 30) - 1
 TICKS_HALF = 1 << 29
 _RATE = 4000
-_PER_CYCLE = 80               # 50 Hz at 4 kHz
+_PER_CYCLE = 80  # 50 Hz at 4 kHz
 # (from ms, to ms, level %): the demo's disturbances
 _EVENTS = ((20000, 20200, 40), (60000, 60000 + 10800 * 1000, 0))
-_PEAK = 903                   # 230 V at the default calibration
+_PEAK = 903  # 230 V at the default calibration
 
 
 class LeanBoard(BenchBoard):
@@ -31,6 +31,7 @@ class LeanBoard(BenchBoard):
         self._k = 0
         tab = array("h", [0] * _PER_CYCLE)
         import math
+
         for i in range(_PER_CYCLE):
             tab[i] = int(_PEAK * math.sin(2 * math.pi * i / _PER_CYCLE))
         self._tab = tab
@@ -65,7 +66,7 @@ class LeanBoard(BenchBoard):
         for j in range(n):
             buf[j] = 2048 + tab[(k + j) % _PER_CYCLE] * level // 100 + (k + j) % 3 - 1
         self._k = k + n
-        self._tick((k + n) // 4 - k // 4)       # the clock is the samples, 4 a ms
+        self._tick((k + n) // 4 - k // 4)  # the clock is the samples, 4 a ms
         return self.ms & TICKS_MAX
 
     def skip(self, ms):

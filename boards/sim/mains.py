@@ -18,7 +18,7 @@ _TABLE_BITS = 12
 _TABLE = 1 << _TABLE_BITS
 _PHASE_SHIFT = 32 - _TABLE_BITS
 _PHASE_ONE = 1 << 32
-_NOISE = 8191           # prime, so the noise sequence never lines up with the cycle
+_NOISE = 8191  # prime, so the noise sequence never lines up with the cycle
 _ADC_NOISE = 0.6 * 256  # counts x 256
 
 # EN 50160 individual limits, used to spread thd_pct when no harmonics are given.
@@ -43,7 +43,7 @@ class Mains:
         self.nominal_hz = float(m["frequency_hz"])
         self._peak = m["nominal_v"] * math.sqrt(2) * counts_per_volt
         self._base = m["voltage_pct"] / 100.0
-        self._on_change = on_change          # on_change(k, event, started)
+        self._on_change = on_change  # on_change(k, event, started)
         rng = Rng(sc["seed"])
         self._rng = rng
         harmonics = m["harmonics"]
@@ -71,18 +71,19 @@ class Mains:
         # of its own so the mains' random draws stay as they were: a real input never
         # reads the same count for long, even with no mains at all.
         adc = Rng(sc["seed"] ^ 0x5A5A5A5)
-        self._noise = array("i", [noise[i % len(noise)] + int(_ADC_NOISE * adc.gauss())
-                                  for i in range(_NOISE)])
+        self._noise = array(
+            "i", [noise[i % len(noise)] + int(_ADC_NOISE * adc.gauss()) for i in range(_NOISE)]
+        )
         self._ni = 0
         self._flicker = m["flicker_pct"] / 100.0
         self._flicker_w = 2 * math.pi * m["flicker_hz"]
         self._spike_rate = m["spikes_per_s"]
         self._spike = int(m["spike_pct"] / 100.0 * self._peak * 256)
         self._next_spike = self._draw_spike(0)
-        self.phase = rng.next32()         # fraction of a cycle, x 2^32
+        self.phase = rng.next32()  # fraction of a cycle, x 2^32
         self.freq = self.nominal_hz
         self._dph = self._phase_step(self.freq)
-        self._ramp = None                 # (k_end, f_end, df_per_sample) while ramping
+        self._ramp = None  # (k_end, f_end, df_per_sample) while ramping
         # Pending changes, a heap of (k, order, seq, action, event): the sample index k is
         # exact; a heap, so that 100,000 events take linear time, not quadratic.
         pending = []
@@ -94,7 +95,7 @@ class Mains:
         self._seq = len(pending)
         self._active = []
         self._freq_events = []
-        self.level = self._base           # amplitude factor from events and offset
+        self.level = self._base  # amplitude factor from events and offset
         self._lvl = int(self.level * 65536)
         self.k = 0
         self._next_k = pending[0][0] if pending else -1
@@ -104,9 +105,9 @@ class Mains:
             return -1
         u = self._rng.uniform()
         gap = -math.log(1.0 - u) * self.fs / self._spike_rate
-        if gap > 1e15:          # a rate so low that no spike ever comes
+        if gap > 1e15:  # a rate so low that no spike ever comes
             return -1
-        return k + 2 + int(gap)    # a spike is one sample: never two in a row
+        return k + 2 + int(gap)  # a spike is one sample: never two in a row
 
     def _phase_step(self, freq):
         return int(freq * _PHASE_ONE / self.fs)
@@ -207,7 +208,7 @@ class Mains:
                 self._ramp_step(k)
                 dph = self._dph
             ph = (ph + dph) & 0xFFFFFFFF
-            v = ((lvl * tab[ph >> _PHASE_SHIFT]) >> 16) + noise[ni] + 524416   # 2048.5 x 256
+            v = ((lvl * tab[ph >> _PHASE_SHIFT]) >> 16) + noise[ni] + 524416  # 2048.5 x 256
             ni += 1
             if ni == nn:
                 ni = 0

@@ -17,9 +17,9 @@ class ChangeoverRelay:
         self.pos = UTILITY
         self.energised = False
         self.operations = 0
-        self.land_at = -1             # when the moving contact lands (us); -1 at rest
+        self.land_at = -1  # when the moving contact lands (us); -1 at rest
         self._target = UTILITY
-        self.stuck = False            # a fault: the contact stays where it is
+        self.stuck = False  # a fault: the contact stays where it is
 
     def command(self, t_us, energised):
         if energised == self.energised:
@@ -53,8 +53,8 @@ class Contactor:
         self.closed = closed
         self._target = closed
         self._coil = closed
-        self.land_at = -1             # when the moving contact lands (us); -1 at rest
-        self.stuck = False            # a fault: welded shut, or a coil that does nothing
+        self.land_at = -1  # when the moving contact lands (us); -1 at rest
+        self.stuck = False  # a fault: welded shut, or a coil that does nothing
 
     def command(self, t_us, closed):
         self._coil = closed
@@ -101,7 +101,7 @@ class Battery:
         self.current = 0.0
         self.depleted = self.soc <= 0.0
         self.voltage = self._ocv()
-        self.temp_factor = 1.0        # capacity at the room's temperature (set by the board)
+        self.temp_factor = 1.0  # capacity at the room's temperature (set by the board)
 
     def _ocv(self):
         return self.cells * (1.93 + 0.22 * self.soc)
@@ -155,9 +155,9 @@ class Envelope:
     def __init__(self):
         self.level = 100.0
         self._since = [None] * len(ITIC_RULES)
-        self._t_low = None            # start of the present stretch below 50 %
+        self._t_low = None  # start of the present stretch below 50 %
         self.max_interruption_us = 0
-        self.violations = []          # (start_us, end_us) of time outside the ITIC region
+        self.violations = []  # (start_us, end_us) of time outside the ITIC region
 
     def update(self, t_us, level):
         if level == self.level:

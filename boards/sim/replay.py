@@ -8,7 +8,7 @@ from array import array
 import micropython
 from micropython import const
 
-if sys.implementation.name != "micropython":        # the viper casts, for CPython
+if sys.implementation.name != "micropython":  # the viper casts, for CPython
     from firmware.cpython import ptr16, ptr32
 
 from boards.sim import scenario
@@ -18,7 +18,7 @@ from firmware import hal
 
 TICKS_MAX = (1 << 30) - 1
 TICKS_HALF = 1 << 29
-TICKS_MAX_V = const(0x3FFFFFFF)      # the same, for viper
+TICKS_MAX_V = const(0x3FFFFFFF)  # the same, for viper
 TICKS_HALF_V = const(0x20000000)
 
 
@@ -70,7 +70,7 @@ class ReplayBoard(BenchBoard):
     def __init__(self, sc_dict, seconds, start_ms=0):
         sc = scenario.check(sc_dict)
         n = int(seconds * self.sample_rate_hz) // self.block_len * self.block_len
-        self.samples = array("H", bytearray(2 * n))     # no list of n first: a board's heap
+        self.samples = array("H", bytearray(2 * n))  # no list of n first: a board's heap
         mains = Mains(sc, self.sample_rate_hz, 1000.0 / 360, lambda k, ev, started: None)
         chunk = array("H", bytearray(800))
         for off in range(0, n, 400):
@@ -89,16 +89,16 @@ class ReplayBoard(BenchBoard):
         self.feeds = 0
         self.fs = MemFS()
         self.skipped = 0
-        self.battery_fault_ms = None    # (from, to) in ms of the run: the reading is 0 V
-        self.fires_ms = 0               # a generator firing after this long cranking (0: never)
-        self._crank_from = -1           # when the crank began (ms of the run), -1: not cranking
+        self.battery_fault_ms = None  # (from, to) in ms of the run: the reading is 0 V
+        self.fires_ms = 0  # a generator firing after this long cranking (0: never)
+        self._crank_from = -1  # when the crank began (ms of the run), -1: not cranking
         self._running = False
 
     def configure(self, cfg):
-        pass            # calibration and polarity are the plant's own here
+        pass  # calibration and polarity are the plant's own here
 
     def ticks_ms(self):
-        return (self._ms0 + (self.pos >> 2)) & TICKS_MAX     # 4 samples per ms
+        return (self._ms0 + (self.pos >> 2)) & TICKS_MAX  # 4 samples per ms
 
     ticks_add = staticmethod(ticks_add)
     ticks_diff = staticmethod(ticks_diff)
@@ -141,9 +141,13 @@ class ReplayBoard(BenchBoard):
     # A generator that never fires (by default) and a battery at rest: the sequencer still
     # runs its whole start sequence (cranks, rests, fail-to-start) under the heap lock.
     def _turning(self):
-        if (not self._running and self.fires_ms and self._crank_from >= 0
-                and (self.pos >> 2) - self._crank_from >= self.fires_ms
-                and self.out_state[hal.OUT_GEN_RUN]):
+        if (
+            not self._running
+            and self.fires_ms
+            and self._crank_from >= 0
+            and (self.pos >> 2) - self._crank_from >= self.fires_ms
+            and self.out_state[hal.OUT_GEN_RUN]
+        ):
             self._running = True
         return self._running
 

@@ -60,6 +60,8 @@ def dumps(obj, indent=0):
         keys = _key_order(obj)
         if all(not isinstance(obj[k], (dict, list, tuple)) for k in keys):
             return "{" + ", ".join(_str(str(k)) + ": " + dumps(obj[k]) for k in keys) + "}"
-        inner = ",\n".join(pad + "  " + _str(str(k)) + ": " + dumps(obj[k], indent + 1) for k in keys)
+        inner = ",\n".join(
+            pad + "  " + _str(str(k)) + ": " + dumps(obj[k], indent + 1) for k in keys
+        )
         return "{\n" + inner + "\n" + pad + "}"
     raise TypeError("cannot write %r" % (obj,))

@@ -3,13 +3,12 @@ import sys
 
 from boards.sim.board import SimBoard
 from boards.sim.scenario import ScenarioError
-from firmware import (alarms, ats, events, generator, mains_monitor, settings_file,
-                      supervisor)
+from firmware import alarms, ats, events, generator, mains_monitor, settings_file, supervisor
 from firmware.commands import redact
 from firmware.config import Config
 from firmware.controller import Controller
 
-BOOT_S = 0.5          # from a watchdog reset to the firmware's first block
+BOOT_S = 0.5  # from a watchdog reset to the firmware's first block
 
 _FAULT_NAMES = (
     (mains_monitor.FAST, "fast"),
@@ -19,7 +18,7 @@ _FAULT_NAMES = (
     (mains_monitor.OF, "overfrequency"),
 )
 # a contact fault's argument (contacts.py): the part << 4 | how it failed
-_CONTACT_PARTS = ("transfer_relay", "mains_contactor", "generator_contactor")   # XFER, MAINS, GEN
+_CONTACT_PARTS = ("transfer_relay", "mains_contactor", "generator_contactor")  # XFER, MAINS, GEN
 _CONTACT_KINDS = ("", "did_not_open", "did_not_close")
 
 
@@ -64,13 +63,14 @@ class Simulation:
             board = SimBoard(sc, self.cfg.get("adc.mains_mv_per_count"), trace)
         self.board = board
         self.alarms_seen = []
-        self._report = {}          # parts of a drill or self-test report, until its end
+        self._report = {}  # parts of a drill or self-test report, until its end
         # (at_s, order, what, data): console lines and controller restarts, the next one
         # last (popped in constant time)
-        self._due = sorted([(e["at_s"], 1, "line", e["line"]) for e in sc["console"]]
-                           + [(e["at_s"], 0, "reset", (e["down_s"], e["kind"]))
-                              for e in sc["resets"]],
-                           key=lambda d: (d[0], d[1]))
+        self._due = sorted(
+            [(e["at_s"], 1, "line", e["line"]) for e in sc["console"]]
+            + [(e["at_s"], 0, "reset", (e["down_s"], e["kind"])) for e in sc["resets"]],
+            key=lambda d: (d[0], d[1]),
+        )
         self._due.reverse()
         self.resets = 0
         fs = board.fs
@@ -95,8 +95,9 @@ class Simulation:
         # pins). Either way the plant carries on, then the same firmware boots again
         # with the board's flash as it was.
         board = self.board
-        board.event(board.t_us, "controller_reset", down_s=down_s,
-                    kind="watchdog" if watchdog else "power")
+        board.event(
+            board.t_us, "controller_reset", down_s=down_s, kind="watchdog" if watchdog else "power"
+        )
         self.resets += 1
         if not watchdog:
             board.release_outputs()
@@ -138,7 +139,9 @@ class Simulation:
         if code == events.EV_MAINS_LOST:
             board.event(board.t_us, name, reasons=fault_names(arg))
         elif code == events.EV_XFER_TO_UTILITY:
-            board.event(board.t_us, "transfer_to_generator" if arg == ats.GEN else "transfer_to_mains")
+            board.event(
+                board.t_us, "transfer_to_generator" if arg == ats.GEN else "transfer_to_mains"
+            )
         elif code == events.EV_XFER_TO_BATTERY:
             board.event(board.t_us, name, cause="fault" if arg else "planned")
         elif code == events.EV_GEN_START:
@@ -162,8 +165,9 @@ class Simulation:
         elif code == events.EV_SHUTDOWN_PENDING:
             board.event(board.t_us, name, delay_s=arg)
         elif code == events.EV_CONTACT_FAULT:
-            board.event(board.t_us, name, part=_CONTACT_PARTS[arg >> 4],
-                        how=_CONTACT_KINDS[arg & 15])
+            board.event(
+                board.t_us, name, part=_CONTACT_PARTS[arg >> 4], how=_CONTACT_KINDS[arg & 15]
+            )
         elif code == events.EV_MAINS_SENSOR:
             board.event(board.t_us, name, how=mains_monitor.SENSOR_NAMES[arg])
         elif code == events.EV_SHED:
@@ -172,21 +176,34 @@ class Simulation:
             board.event(board.t_us, name, mode=supervisor.MODE_NAMES[arg])
         elif code == events.EV_DRILL_START:
             board.event(board.t_us, name, duration_s=arg)
-        elif code in (events.EV_DRILL_READY_MS, events.EV_DRILL_TRANSFERS, events.EV_DRILL_MIN_SOC,
-                      events.EV_SELFTEST_R, events.EV_SELFTEST_VMIN):
+        elif code in (
+            events.EV_DRILL_READY_MS,
+            events.EV_DRILL_TRANSFERS,
+            events.EV_DRILL_MIN_SOC,
+            events.EV_SELFTEST_R,
+            events.EV_SELFTEST_VMIN,
+        ):
             self._report[code] = arg
         elif code == events.EV_SELFTEST_START:
             board.event(board.t_us, name, duration_s=arg)
         elif code == events.EV_SELFTEST_END:
-            board.event(board.t_us, name, result=("fail", "pass", "interrupted")[arg],
-                        r_mohm=self._report.get(events.EV_SELFTEST_R, 0),
-                        v_min=self._report.get(events.EV_SELFTEST_VMIN, 0) / 1000.0)
+            board.event(
+                board.t_us,
+                name,
+                result=("fail", "pass", "interrupted")[arg],
+                r_mohm=self._report.get(events.EV_SELFTEST_R, 0),
+                v_min=self._report.get(events.EV_SELFTEST_VMIN, 0) / 1000.0,
+            )
         elif code == events.EV_DRILL_END:
             ready = self._report.get(events.EV_DRILL_READY_MS, -1)
-            board.event(board.t_us, name, result="pass" if arg else "fail",
-                        time_to_ready_s=None if ready < 0 else ready / 1000.0,
-                        transfers=self._report.get(events.EV_DRILL_TRANSFERS, 0),
-                        min_soc_pct=self._report.get(events.EV_DRILL_MIN_SOC, 0) / 10.0)
+            board.event(
+                board.t_us,
+                name,
+                result="pass" if arg else "fail",
+                time_to_ready_s=None if ready < 0 else ready / 1000.0,
+                transfers=self._report.get(events.EV_DRILL_TRANSFERS, 0),
+                min_soc_pct=self._report.get(events.EV_DRILL_MIN_SOC, 0) / 10.0,
+            )
         elif code == events.EV_ALARM or code == events.EV_ALARM_CLEARED:
             alarm = alarms.NAMES.get(arg, "alarm_%d" % arg)
             if code == events.EV_ALARM and alarm not in self.alarms_seen:

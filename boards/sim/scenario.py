@@ -56,16 +56,25 @@ _ROOM_EVENT = {
 
 # Faults of the controller's own sensors and of the relays it drives (boards/sim/board.py).
 _FOREVER = 604800
-MAX_BYTES = 16 * 1024 * 1024   # a scenario file; 100,000 events take about 6 MB
+MAX_BYTES = 16 * 1024 * 1024  # a scenario file; 100,000 events take about 6 MB
 CONTACT_PARTS = ("transfer_relay", "mains_contactor", "generator_contactor")
 INPUT_NAMES = ("emergency_stop", "remote_start", "low_fuel")
 _FAULT = {
-    "contact_stuck": {"part": ("str", "mains_contactor"), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+    "contact_stuck": {
+        "part": ("str", "mains_contactor"),
+        "duration_s": ("num", _FOREVER, 0.001, _FOREVER),
+    },
     "adc_stuck": {"duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
     "adc_open": {"duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
     "adc_saturated": {"duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
-    "adc_noisy": {"level_pct": ("num", 50, 1, 200), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
-    "battery_sensor": {"value_mv": ("int", 0, 0, 1000000), "duration_s": ("num", _FOREVER, 0.001, _FOREVER)},
+    "adc_noisy": {
+        "level_pct": ("num", 50, 1, 200),
+        "duration_s": ("num", _FOREVER, 0.001, _FOREVER),
+    },
+    "battery_sensor": {
+        "value_mv": ("int", 0, 0, 1000000),
+        "duration_s": ("num", _FOREVER, 0.001, _FOREVER),
+    },
     # gaps in the mains samples: duration_ms of samples lost (the stream resumes where the
     # waveform is now), or the control loop stopped for duration_ms while the samples go
     # on into the board's ring, the ones beyond its capacity lost
@@ -77,55 +86,76 @@ GAP_KINDS = ("sample_gap", "stall")
 _SPEC = {
     "name": ("str", "unnamed"),
     "duration_s": ("num", 60, 0.01, 604800),
-    "seed": ("int", 1, 0, 2 ** 31 - 1),
+    "seed": ("int", 1, 0, 2**31 - 1),
     "start_ticks_ms": ("int", 0, 0, TICKS_PERIOD - 1),
-    "start_time": ("time", "2026-01-01T00:00:00"),   # the board clock when the run begins
-    "resets": ("resets", []),                       # controller restarts
-    "watchdog_ms": ("int", 2000, 100, 60000),       # the board's watchdog timeout
-    "mains": ("obj", {
-        "nominal_v": ("num", 230, 50, 480),
-        "frequency_hz": ("num", 50, 40, 70),
-        "voltage_pct": ("num", 100, 0, 200),
-        "thd_pct": ("num", 0, 0, 30),
-        "harmonics": ("harmonics", None),
-        "noise_pct": ("num", 0, 0, 20),
-        "flicker_pct": ("num", 0, 0, 20),
-        "flicker_hz": ("num", 8.8, 0.01, 25),
-        "spikes_per_s": ("num", 0, 0, 1000),
-        "spike_pct": ("num", 50, 0, 200),
-        "events": ("events", []),
-    }),
-    "battery": ("obj", {
-        "nominal_v": ("num", 48, 12, 480),
-        "capacity_ah": ("num", 100, 1, 10000),
-        "initial_soc_pct": ("num", 100, 0, 100),
-        "health_pct": ("num", 100, 1, 100),
-    }),
-    "load": ("obj", {
-        "watts": ("num", 1500, 0, 1000000),
-        "sheddable_watts": ("num", 0, 0, 1000000),
-    }),
-    "generator": ("obj", {
-        "present": ("bool", False),
-        "failed_attempts": ("int", 0, 0, 100),
-        "fails_to_start": ("bool", False),
-        "time_to_fire_s": ("num", 2, 0, 60),
-        "ramp_s": ("num", 3, 0, 60),
-        "events": ("gen_events", []),
-    }),
-    "room": ("obj", {                               # the battery room
-        "temperature_c": ("num", 25, -40, 80),
-        "sensor": ("bool", False),                  # a DS18B20 is fitted and answers
-        "events": ("room_events", []),
-    }),
-    "relays": ("obj", {
-        "operate_ms": ("num", 8, 0.1, 200),
-    }),
-    "board": ("obj", {                              # what the board's loop costs (cpu.py)
-        "profile": ("profile", "host"),
-    }),
+    "start_time": ("time", "2026-01-01T00:00:00"),  # the board clock when the run begins
+    "resets": ("resets", []),  # controller restarts
+    "watchdog_ms": ("int", 2000, 100, 60000),  # the board's watchdog timeout
+    "mains": (
+        "obj",
+        {
+            "nominal_v": ("num", 230, 50, 480),
+            "frequency_hz": ("num", 50, 40, 70),
+            "voltage_pct": ("num", 100, 0, 200),
+            "thd_pct": ("num", 0, 0, 30),
+            "harmonics": ("harmonics", None),
+            "noise_pct": ("num", 0, 0, 20),
+            "flicker_pct": ("num", 0, 0, 20),
+            "flicker_hz": ("num", 8.8, 0.01, 25),
+            "spikes_per_s": ("num", 0, 0, 1000),
+            "spike_pct": ("num", 50, 0, 200),
+            "events": ("events", []),
+        },
+    ),
+    "battery": (
+        "obj",
+        {
+            "nominal_v": ("num", 48, 12, 480),
+            "capacity_ah": ("num", 100, 1, 10000),
+            "initial_soc_pct": ("num", 100, 0, 100),
+            "health_pct": ("num", 100, 1, 100),
+        },
+    ),
+    "load": (
+        "obj",
+        {
+            "watts": ("num", 1500, 0, 1000000),
+            "sheddable_watts": ("num", 0, 0, 1000000),
+        },
+    ),
+    "generator": (
+        "obj",
+        {
+            "present": ("bool", False),
+            "failed_attempts": ("int", 0, 0, 100),
+            "fails_to_start": ("bool", False),
+            "time_to_fire_s": ("num", 2, 0, 60),
+            "ramp_s": ("num", 3, 0, 60),
+            "events": ("gen_events", []),
+        },
+    ),
+    "room": (
+        "obj",
+        {  # the battery room
+            "temperature_c": ("num", 25, -40, 80),
+            "sensor": ("bool", False),  # a DS18B20 is fitted and answers
+            "events": ("room_events", []),
+        },
+    ),
+    "relays": (
+        "obj",
+        {
+            "operate_ms": ("num", 8, 0.1, 200),
+        },
+    ),
+    "board": (
+        "obj",
+        {  # what the board's loop costs (cpu.py)
+            "profile": ("profile", "host"),
+        },
+    ),
     "faults": ("faults", []),
-    "inputs": ("inputs", []),                       # the contacts on the digital inputs
+    "inputs": ("inputs", []),  # the contacts on the digital inputs
     "config": ("config", {}),
     "console": ("console", []),
 }
@@ -144,15 +174,19 @@ def _check_value(path, rule, value):
     if kind == "num" or kind == "int":
         if not _is_num(value) or (kind == "int" and not isinstance(value, int)):
             what = "a whole number" if kind == "int" else "a number"
-            raise ScenarioError("%s = %s is not %s; allowed %s..%s" % (
-                path, _fmt(value), what, rule[2], rule[3]))
-        if not rule[2] <= value <= rule[3]:           # NaN too: it compares false
-            raise ScenarioError("%s = %s is out of range; allowed %s..%s" % (
-                path, _fmt(value), rule[2], rule[3]))
+            raise ScenarioError(
+                "%s = %s is not %s; allowed %s..%s" % (path, _fmt(value), what, rule[2], rule[3])
+            )
+        if not rule[2] <= value <= rule[3]:  # NaN too: it compares false
+            raise ScenarioError(
+                "%s = %s is out of range; allowed %s..%s" % (path, _fmt(value), rule[2], rule[3])
+            )
         return value
     if kind == "bool":
         if not isinstance(value, bool):
-            raise ScenarioError("%s = %s is not allowed; allowed true or false" % (path, _fmt(value)))
+            raise ScenarioError(
+                "%s = %s is not allowed; allowed true or false" % (path, _fmt(value))
+            )
         return value
     if kind == "str":
         if not isinstance(value, str):
@@ -170,7 +204,9 @@ def _check_value(path, rule, value):
         return value
     if kind == "time":
         if not isinstance(value, str):
-            raise ScenarioError("%s = %s is not a date and time like \"2026-11-24T10:00:00\"" % (path, _fmt(value)))
+            raise ScenarioError(
+                '%s = %s is not a date and time like "2026-11-24T10:00:00"' % (path, _fmt(value))
+            )
         try:
             clock.parse(value)
         except ValueError as e:
@@ -178,14 +214,19 @@ def _check_value(path, rule, value):
         return value
     if kind == "resets":
         if not isinstance(value, list):
-            raise ScenarioError("%s must be a list of {\"at_s\": ..., \"down_s\": ...}" % path)
-        spec = {"at_s": ("num", 0, 0, 604800), "down_s": ("num", 1, 0, 3600),
-                "kind": ("str", "power")}
+            raise ScenarioError('%s must be a list of {"at_s": ..., "down_s": ...}' % path)
+        spec = {
+            "at_s": ("num", 0, 0, 604800),
+            "down_s": ("num", 1, 0, 3600),
+            "kind": ("str", "power"),
+        }
         out = [_check_obj("%s[%d]" % (path, i), spec, e) for i, e in enumerate(value)]
         for i, e in enumerate(out):
             if e["kind"] not in RESET_KINDS:
-                raise ScenarioError("%s[%d].kind = %s is not allowed; allowed: %s" % (
-                    path, i, _fmt(e["kind"]), ", ".join(RESET_KINDS)))
+                raise ScenarioError(
+                    "%s[%d].kind = %s is not allowed; allowed: %s"
+                    % (path, i, _fmt(e["kind"]), ", ".join(RESET_KINDS))
+                )
         out.sort(key=lambda e: e["at_s"])
         return out
     if kind == "harmonics":
@@ -198,28 +239,36 @@ def _check_value(path, rule, value):
         return _check_list(path, value, _ROOM_EVENT)
     if kind == "inputs":
         if not isinstance(value, list):
-            raise ScenarioError("%s must be a list of {\"at_s\": ..., \"name\": ..., \"on\": true}" % path)
+            raise ScenarioError(
+                '%s must be a list of {"at_s": ..., "name": ..., "on": true}' % path
+            )
         spec = {"at_s": ("num", 0, 0, 604800), "name": ("str", ""), "on": ("bool", True)}
         out = [_check_obj("%s[%d]" % (path, i), spec, e) for i, e in enumerate(value)]
         for i, e in enumerate(out):
             if e["name"] not in INPUT_NAMES:
-                raise ScenarioError("%s[%d].name = %s is not allowed; allowed: %s" % (
-                    path, i, _fmt(e["name"]), ", ".join(INPUT_NAMES)))
+                raise ScenarioError(
+                    "%s[%d].name = %s is not allowed; allowed: %s"
+                    % (path, i, _fmt(e["name"]), ", ".join(INPUT_NAMES))
+                )
         return out
     if kind == "faults":
         out = _check_list(path, value, _FAULT)
         for i, ev in enumerate(out):
             if ev["kind"] == "contact_stuck" and ev["part"] not in CONTACT_PARTS:
-                raise ScenarioError("%s[%d].part = %s is not allowed; allowed: %s" % (
-                    path, i, _fmt(ev["part"]), ", ".join(CONTACT_PARTS)))
+                raise ScenarioError(
+                    "%s[%d].part = %s is not allowed; allowed: %s"
+                    % (path, i, _fmt(ev["part"]), ", ".join(CONTACT_PARTS))
+                )
         return out
     if kind == "config":
         if not isinstance(value, dict):
-            raise ScenarioError("%s must be an object of settings, e.g. {\"transfer.return_delay_s\": 5}" % path)
+            raise ScenarioError(
+                '%s must be an object of settings, e.g. {"transfer.return_delay_s": 5}' % path
+            )
         return value
     if kind == "console":
         if not isinstance(value, list):
-            raise ScenarioError("%s must be a list of {\"at_s\": ..., \"line\": ...}" % path)
+            raise ScenarioError('%s must be a list of {"at_s": ..., "line": ...}' % path)
         spec = {"at_s": ("num", 0, 0, 604800), "line": ("str", "")}
         out = [_check_obj("%s[%d]" % (path, i), spec, e) for i, e in enumerate(value)]
         out.sort(key=lambda e: e["at_s"])
@@ -229,11 +278,15 @@ def _check_value(path, rule, value):
 
 def _check_obj(path, spec, value):
     if not isinstance(value, dict):
-        raise ScenarioError("%s must be an object with keys: %s" % (path or "scenario", ", ".join(sorted(spec))))
+        raise ScenarioError(
+            "%s must be an object with keys: %s" % (path or "scenario", ", ".join(sorted(spec)))
+        )
     for key in value:
         if key not in spec:
-            raise ScenarioError("%s is not a known key; allowed: %s" % (
-                (path + "." if path else "") + str(key), ", ".join(sorted(spec))))
+            raise ScenarioError(
+                "%s is not a known key; allowed: %s"
+                % ((path + "." if path else "") + str(key), ", ".join(sorted(spec)))
+            )
     out = {}
     for key in spec:
         rule = spec[key]
@@ -254,7 +307,7 @@ def _check_harmonics(path, value):
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ScenarioError("%s must map harmonic orders to percent, e.g. {\"3\": 5, \"5\": 6}" % path)
+        raise ScenarioError('%s must map harmonic orders to percent, e.g. {"3": 5, "5": 6}' % path)
     out = {}
     for key in value:
         try:
@@ -271,7 +324,9 @@ def _check_events(path, value):
     out = _check_list(path, value, _MAINS_EVENT)
     for i, ev in enumerate(out):
         if ev["kind"] == "frequency" and "frequency_hz" not in value[i]:
-            raise ScenarioError("%s[%d].frequency_hz is missing; a frequency event needs it" % (path, i))
+            raise ScenarioError(
+                "%s[%d].frequency_hz is missing; a frequency event needs it" % (path, i)
+            )
     return out
 
 
@@ -285,8 +340,10 @@ def _check_list(path, value, kinds):
             raise ScenarioError("%s must be an object with at_s and kind" % sub)
         kind = ev.get("kind")
         if kind not in kinds:
-            raise ScenarioError("%s.kind = %s is not allowed; allowed: %s" % (
-                sub, _fmt(kind), ", ".join(sorted(kinds))))
+            raise ScenarioError(
+                "%s.kind = %s is not allowed; allowed: %s"
+                % (sub, _fmt(kind), ", ".join(sorted(kinds)))
+            )
         spec = {"at_s": ("num", 0, 0, 604800), "kind": ("str", kind)}
         spec.update(kinds[kind])
         out.append(_check_obj(sub, spec, ev))

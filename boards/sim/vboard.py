@@ -33,7 +33,7 @@ import micropython
 
 def _root():
     here = __file__ if "/" in __file__ else "./" + __file__
-    return here[:here.rindex("/")] + "/../.."
+    return here[: here.rindex("/")] + "/../.."
 
 
 sys.path.insert(0, _root())
@@ -44,7 +44,7 @@ from boards.sim.board import SimBoard  # noqa: E402
 from boards.sim.runner import Simulation, make_config  # noqa: E402
 from firmware.files import DirFS  # noqa: E402
 
-RTC_FILE = ".rtc"       # the board's clock, kept beside its flash (not in it)
+RTC_FILE = ".rtc"  # the board's clock, kept beside its flash (not in it)
 
 
 class VirtualBoard(SimBoard):
@@ -64,8 +64,9 @@ class VirtualBoard(SimBoard):
                     self.set_time(kept + 1)
             except (OSError, ValueError):
                 pass
-        self.serial = StreamSerial(sys.stdin.buffer, sys.stdout.buffer, select.poll,
-                                   select.POLLIN, select.POLLOUT)
+        self.serial = StreamSerial(
+            sys.stdin.buffer, sys.stdout.buffer, select.poll, select.POLLIN, select.POLLOUT
+        )
 
     def keep_clock(self):
         # Once a simulated second: what the next start carries on from.
@@ -86,8 +87,10 @@ class VirtualBoard(SimBoard):
         return self.serial.write(data)
 
 
-_USAGE = ("vboard: usage: vboard.py SCENARIO.json [FS_DIR] [--speed 1..100] [--trace FILE] "
-          "[--stop FILE]\n")
+_USAGE = (
+    "vboard: usage: vboard.py SCENARIO.json [FS_DIR] [--speed 1..100] [--trace FILE] "
+    "[--stop FILE]\n"
+)
 
 
 def _options(argv):
@@ -152,6 +155,7 @@ def _traced(sim, path):
     def listener(code, arg):
         inner(code, arg)
         f.write("e %d %d %d\n" % (board.t_us // 1000, code, arg))
+
     log.listener = listener
     return f
 
@@ -174,10 +178,10 @@ def main(argv):
     buf = bytearray(64)
     end_us = int(sc["duration_s"] * 1000000)
     t0 = time.ticks_ms()
-    lag_us = 0          # the furthest the board fell behind the wall clock
+    lag_us = 0  # the furthest the board fell behind the wall clock
     while board.t_us < end_us:
         if sim.controller.maintenance:
-            return 3        # tools/vboard.py restarts the board into its REPL
+            return 3  # tools/vboard.py restarts the board into its REPL
         wall_us = time.ticks_diff(time.ticks_ms(), t0) * 1000 * speed
         if wall_us - board.t_us > lag_us:
             lag_us = wall_us - board.t_us
