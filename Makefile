@@ -59,16 +59,13 @@ test: $(STAMP) $(NUT) $(MOSQUITTO) $(STUBS)
 	$(VENV)/bin/pyright
 	$(PY) -m pytest -n 2 --durations=15 host_tests
 
-# The fast tier for the edit loop: no root, no Debian package, under a minute on two
-# cores. The decision modules cycle by cycle and step by step, the board drivers, the
-# files and formats, and the gaps on the simulated board; everything else is make test.
-CHECK := test_mains_cycles.py test_mains_monitor.py test_generator_sequence.py \
-	test_battery.py test_board_drivers.py test_config.py test_scenario_file.py \
-	test_sample_gaps.py test_transfer.py test_board_loop.py test_docs.py
+# The fast tier for the edit loop: lint, then the unit tier (host_tests/unit: the
+# decision modules cycle by cycle and step by step, the board drivers, the files and
+# formats, the build); no root, no Debian package. The scenario and system tiers are
+# make test's.
 check: $(STAMP)
 	$(LINT)
-	$(PY) -m pytest -n 2 -q $(addprefix host_tests/,$(CHECK)) \
-		-k "not micropython and not a_loss_in_or_just_after_a_gap"
+	$(PY) -m pytest -n 2 -q -m unit host_tests
 
 build: $(STAMP)
 	$(PY) tools/build.py --out out/build

@@ -2,7 +2,7 @@
 # polarity, calibrated analog readings, the generator's frequency from a zero-cross input,
 # the console on a serial stream, the real-time clock. Nothing here imports machine: the
 # boards pass their Pin and ADC objects in, so the host tests drive these with fakes
-# (host_tests/test_board_drivers.py), as gpiozero's MockPin does.
+# (host_tests/unit/test_board_drivers.py), as gpiozero's MockPin does.
 #
 # Everything a block calls (outputs, inputs, readings) works on preallocated state and
 # small ints, so the control loop still allocates nothing on a board.

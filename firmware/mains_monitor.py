@@ -28,7 +28,8 @@
 # 1024..3072, so a centred sample is |x| <= 3072; reference values (q3) are blends of past
 # samples, |r| <= 8 * 3072; the phase is 16 bits; squares accumulate over at most fs/40
 # samples (the longest valid period, 40 Hz), and fs <= 4500 Hz keeps that window at 112
-# samples: 112 * 3072^2 = 1.057e9 < 2^30. host_tests/test_mains_monitor.py checks these bounds.
+# samples: 112 * 3072^2 = 1.057e9 < 2^30. host_tests/unit/test_mains_monitor.py checks
+# these bounds.
 import sys
 from array import array
 
@@ -232,7 +233,7 @@ class MainsMonitor:
         self.need = self.block_len
         self._rejected = 0  # odd periods in a row
         self._absent_run = 0  # windows in a row with no mains to speak of
-        self.good_now = False  # the last window was within the restore limits
+        self.good_now = False  # the last window was mains (usable, _window_end)
         self.sensor = 0  # SENSOR_*: the reading is not mains at all
         self._odd_kind = 0  # the sensor fault the last windows showed
         self._odd_run = 0
@@ -248,8 +249,14 @@ class MainsMonitor:
         self._put(_ALERT, 1)
 
     def resume(self):
-        # The board skipped samples: start a fresh window; the reference stays frozen.
+        # The board skipped samples: start a fresh window; the reference stays frozen. As
+        # after a gap, the first window began anywhere in the cycle: it only marks where
+        # the next one starts (a mean square over part of a cycle means nothing, and it
+        # could qualify a limit whose pending time began before the skip).
         self._fresh_window()
+        for k in (_X1, _X2, _MPREV):  # the median's samples are from before the skip
+            self._put(k, 0)
+        self._partial = True
         # It was absent before the gap: one more empty window (25 ms) confirms it, while
         # any mains in that window (half the nominal voltage) clears it.
         self._absent_run = 1
@@ -289,7 +296,7 @@ class MainsMonitor:
         # cannot shake the reference. Moved only by the quarter from the first cycle on,
         # a phase that started half a cycle off was still settling while the reference
         # was learned, and the reference kept the trail: a false trip at arming now and
-        # then (host_tests/test_en50160.py).
+        # then (host_tests/scenario/test_en50160.py).
         self._lock = on
         self._put(_PULL, 0 if on else 2)
 
@@ -322,8 +329,9 @@ class MainsMonitor:
         self._put(_WAKE, samples)
 
     def present(self):
-        # The last cycle was within the restore limits: mains is there, even if the fast
-        # detector has not re-learned it yet. Never from a sensor that is not working.
+        # The last cycle was mains (within the restore limits, or the trip limits with no
+        # fault standing), even if the fast detector has not re-learned it yet. Never from
+        # a sensor that is not working.
         return self.good_now and not self.sensor
 
     def ok(self):
@@ -591,7 +599,17 @@ class MainsMonitor:
             and period != 0
             and self._p_of_ok <= period <= self._p_uf_ok
         )
-        self.good_now = good
+        # The restore levels are for clearing a fault that stands (hysteresis). With none
+        # standing, a cycle inside the trip levels is mains too: a steady supply between
+        # a restore and a trip level (110-113 %: EN 50160's +-10 % and a hair) is learned,
+        # armed, and armed again after a trip.
+        usable = good or (
+            not self.faults & _LIMITS
+            and self._uv_ms <= ms <= self._ov_ms
+            and period != 0
+            and self._p_of <= period <= self._p_uf
+        )
+        self.good_now = usable
         if self.sensor:
             pass
         elif good:
@@ -604,12 +622,12 @@ class MainsMonitor:
             self._qualify(ms, period)
         state = self.state
         if state == TRIPPED:
-            self._good_run = self._good_run + 1 if good else 0
+            self._good_run = self._good_run + 1 if usable else 0
             if self._good_run >= _RESTORE_CYCLES:
                 self._start_learning()
         elif state == ARMED:
             pass
-        elif good:
+        elif usable:
             self._learned += 1
             if self._learned >= _LEARN_CYCLES:
                 self._set_state(ARMED)

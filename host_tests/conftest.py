@@ -9,6 +9,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+# The tiers, each a folder and a marker (make check runs -m unit):
+#   unit      a module or a driver on its own, fast, nothing outside the process but the
+#             unix port now and then
+#   scenario  the whole controller on the simulated board, in simulated time
+#   system    real NUT and mosquitto, virtual boards in processes of their own, the rack
+TIERS = ("unit", "scenario", "system")
+
+
+def pytest_configure(config):
+    for tier in TIERS:
+        config.addinivalue_line("markers", "%s: the %s tier (host_tests/%s/)" % (tier, tier, tier))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = os.path.basename(os.path.dirname(str(item.fspath)))
+        assert tier in TIERS, "a test outside the tiers' folders: %s" % item.nodeid
+        item.add_marker(tier)
+
+
 # Deterministic property tests: a fixed seed, no wall-clock deadline (simulated time only).
 settings.register_profile("project", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("project")

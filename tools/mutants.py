@@ -34,17 +34,21 @@ EXPLAINED = os.path.join(ROOT, "tools", "mutants_explained.txt")
 
 # module -> the CPython tests that decide it
 MODULES = {
-    "mains_monitor": ["test_mains_cycles.py", "test_mains_monitor.py", "test_iec61000_4_11.py"],
-    "transfer": ["test_transfer.py"],
-    "generator": ["test_generator_sequence.py"],
-    "battery": ["test_battery.py"],
+    "mains_monitor": [
+        "unit/test_mains_cycles.py",
+        "unit/test_mains_monitor.py",
+        "scenario/test_iec61000_4_11.py",
+    ],
+    "transfer": ["unit/test_transfer.py"],
+    "generator": ["unit/test_generator_sequence.py"],
+    "battery": ["unit/test_battery.py"],
     "supervisor": [
-        "test_inputs.py",
-        "test_selftest.py",
-        "test_modes.py",
-        "test_generator.py",
-        "test_faults.py",
-        "test_watchdog.py",
+        "scenario/test_inputs.py",
+        "scenario/test_selftest.py",
+        "scenario/test_modes.py",
+        "scenario/test_generator.py",
+        "scenario/test_faults.py",
+        "scenario/test_watchdog.py",
     ],
 }
 COPIED = ("firmware", "boards", "tools", "scenarios")
@@ -71,9 +75,10 @@ def stage(module, tests):
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
     shutil.copy(os.path.join(ROOT, "micropython.py"), where)  # const() under CPython
-    os.makedirs(os.path.join(where, "host_tests"))
     for name in TEST_SUPPORT + tuple(tests):
-        shutil.copy(os.path.join(ROOT, "host_tests", name), os.path.join(where, "host_tests"))
+        dest = os.path.join(where, "host_tests", name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(os.path.join(ROOT, "host_tests", name), dest)
     target = os.path.join(where, "firmware", module + ".py")
     with open(target) as f:
         text = f.read()

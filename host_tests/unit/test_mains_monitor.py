@@ -117,6 +117,33 @@ def test_restore_needs_the_restore_level_not_just_the_trip_level():
     assert len(events_named(rep, "mains_lost")) == 1
 
 
+@pytest.mark.parametrize("pct", [86.5, 111.0])
+def test_a_steady_supply_between_restore_and_trip_level_is_mains(pct):
+    # 86.5 % and 111 % lie between a trip level (85, 113) and its restore level (88, 110).
+    # With no fault standing that is mains: learned and armed at boot, and armed again
+    # after a collapse; only a fault that stands needs the restore level to clear.
+    evs = [{"at_s": 5, "kind": "dip", "residual_pct": 0, "duration_s": 0.1, "phase_deg": 90}]
+    rep, sim = simulate(12, mains(voltage_pct=pct, events=evs))
+    lost = events_named(rep, "mains_lost")
+    assert [e["reasons"] for e in lost] == [["fast"]], rep["timeline"]
+    assert 5000 <= lost[0]["t_ms"] <= 5004
+    assert len(events_named(rep, "mains_restored")) == 1
+    assert sim.controller.monitor.ok() and rep["metrics"]["transfers_to_battery"] == 1
+
+
+def test_a_standing_fault_still_needs_the_restore_level():
+    # 117 % for 1 s trips overvoltage; back at 111 % (inside the trip level, outside the
+    # restore level) it stands; at 108 % it clears
+    evs = [
+        {"at_s": 3, "kind": "swell", "level_pct": 117 / 1.11, "duration_s": 1},
+        {"at_s": 7, "kind": "dip", "residual_pct": 108 / 1.11, "duration_s": 5},
+    ]
+    rep, sim = simulate(12, mains(voltage_pct=111, events=evs), config=SLOW_ONLY)
+    assert [e["reasons"] for e in events_named(rep, "mains_lost")] == [["overvoltage"]]
+    restored = events_named(rep, "mains_restored")
+    assert len(restored) == 1 and restored[0]["t_ms"] > 7000
+
+
 @pytest.mark.parametrize("freq, volts, pct, hz", [(50, 230, 95, 50.3), (60, 120, 104, 59.6)])
 def test_readings_follow_the_supply(freq, volts, pct, hz):
     rep, sim = simulate(2, mains(volts, hz, voltage_pct=pct, thd_pct=4, noise_pct=1))
