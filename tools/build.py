@@ -22,7 +22,6 @@
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,23 +109,23 @@ def build(board, out_root, arch=None):
     out = os.path.join(out_root, board)
     files = {}
     stamp = stamp_version()
-    stamp_dir = tempfile.mkdtemp()
-    for src, rel in sources(folder):
-        if rel == "firmware/__init__.mpy":
-            src = _stamped(src, stamp_dir, stamp)
-        dest = os.path.join(out, "lib", rel)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        # the name tracebacks give is the module's path under lib/, wherever the checkout
-        # (or the stamped copy) lies: the same bytes from every clone
-        p = subprocess.run(
-            [mpy_cross(), "-march=" + arch, "-s", rel[:-4] + ".py", "-o", dest, src],
-            capture_output=True,
-            text=True,
-        )
-        if p.returncode != 0:
-            raise SystemExit("build: %s: %s" % (os.path.relpath(src, ROOT), p.stderr.strip()))
-        files["lib/" + rel] = dest
-    shutil.rmtree(stamp_dir)
+    with tempfile.TemporaryDirectory() as stamp_dir:
+        for src, rel in sources(folder):
+            compiled = src
+            if rel == "firmware/__init__.mpy":
+                compiled = _stamped(src, stamp_dir, stamp)
+            dest = os.path.join(out, "lib", rel)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            # the name tracebacks give is the module's path under lib/, wherever the
+            # checkout (or the stamped copy) lies: the same bytes from every clone
+            p = subprocess.run(
+                [mpy_cross(), "-march=" + arch, "-s", rel[:-4] + ".py", "-o", dest, compiled],
+                capture_output=True,
+                text=True,
+            )
+            if p.returncode != 0:
+                raise SystemExit("build: %s: %s" % (os.path.relpath(src, ROOT), p.stderr.strip()))
+            files["lib/" + rel] = dest
     main = os.path.join(out, "main.py")
     with open(main, "w") as f:
         f.write(MAIN % folder)

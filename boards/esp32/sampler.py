@@ -64,9 +64,10 @@ class TimerSampler:
         self._us = clock.ticks_us
         self._add = clock.ticks_add
         self._diff = clock.ticks_diff
-        self._seen = 0  # samples written when the loop last looked
-        self._t = self._us()  # when the last of them was due (drop() again
-        # once the timer runs)
+        # samples written when the loop last looked, and when the last of them was due
+        # (the board calls drop() once the timer runs, to start this clock with it)
+        self._seen = 0
+        self._t = self._us()
 
     @micropython.viper
     def isr(self, _timer):
