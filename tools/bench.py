@@ -644,6 +644,14 @@ def lead_sweep():
     }
 
 
+def _counted(label, part):
+    # A part counted under callgrind: True, or False once it has said why it could not be.
+    if "error" in part:
+        print("  %s: not counted (%s)" % (label, part["error"]))
+        return False
+    return True
+
+
 def main(argv):
     out_path = "out/bench/results.json"
     if argv[:1] == ["--out"] and len(argv) > 1:
@@ -724,17 +732,13 @@ def main(argv):
                 % (key, v["loop_vm_us_per_block"], v["loop_share_of_real_time_pct"])
             )
     ins = results["instructions_per_block"]
-    if "error" in ins:
-        print("  instructions per block: not counted (%s)" % ins["error"])
-    else:
+    if _counted("instructions per block", ins):
         print(
             "  instructions per block on steady 50 Hz mains (callgrind): the block path %d,"
             " the board's loop %d" % (ins["step"], ins["loop"])
         )
     ph = results["instructions_per_phase"]
-    if "error" in ph:
-        print("  instructions per phase: not counted (%s)" % ph["error"])
-    else:
+    if _counted("instructions per phase", ph):
         print(
             "  the board's loop per block in each phase (callgrind), the chips' estimated share"
             " at %.1f cycles an instruction:" % CYCLES_PER_INSTRUCTION
@@ -754,18 +758,14 @@ def main(argv):
                 )
             )
     si = results["sample_isr"]
-    if "error" in si:
-        print("  sample interrupt: not counted (%s)" % si["error"])
-    else:
+    if _counted("sample interrupt", si):
         print(
             "  per sample: ESP32 timer handler %d instructions beyond an empty handler, %.1f %%"
             " of the chip at 4 kHz; RP2040 none (DMA)"
             % (si["instructions_beyond_empty_handler"], si["esp32_share_pct"])
         )
     st = results["stalls"]
-    if "error" in st:
-        print("  stalls: not counted (%s)" % st["error"])
-    else:
+    if _counted("stalls", st):
         print("  what holds the loop between two blocks (the ring holds %d ms):" % st["ring_ms"])
         for name, v in st.items():
             if isinstance(v, dict):
