@@ -116,10 +116,19 @@ def build(board, out_root, arch=None):
                 compiled = _stamped(src, stamp_dir, stamp)
             dest = os.path.join(out, "lib", rel)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            # the name tracebacks give is the module's path under lib/, wherever the
-            # checkout (or the stamped copy) lies: the same bytes from every clone
+            # the name tracebacks give is the module's file name, wherever the checkout
+            # (or the stamped copy) lies: the same bytes from every clone, and the
+            # shortest (one board's bundle has one module of each name but __init__)
             p = subprocess.run(
-                [mpy_cross(), "-march=" + arch, "-s", rel[:-4] + ".py", "-o", dest, compiled],
+                [
+                    mpy_cross(),
+                    "-march=" + arch,
+                    "-s",
+                    os.path.basename(rel[:-4]) + ".py",
+                    "-o",
+                    dest,
+                    compiled,
+                ],
                 capture_output=True,
                 text=True,
             )
