@@ -713,8 +713,7 @@ class Config:
             self._values[row[0]] = row[2]
 
     def get(self, key):
-        if key not in _INDEX:
-            raise ValueError("unknown setting %s; see 'config show' for the list" % key)
+        row(key)  # an unknown key: the one error for it
         return self._values[key]
 
     def set(self, key, value):
@@ -733,10 +732,7 @@ class Config:
             raise
 
     def _set_unchecked(self, key, value):
-        if key not in _INDEX:
-            raise ValueError("unknown setting %s; see 'config show' for the list" % key)
-        row = SCHEMA[_INDEX[key]]
-        num = _parse(row, value)
+        num = _parse(row(key), value)
         if key == "mains.frequency_hz" and num not in (50, 60):
             raise ValueError("%s = %s is not allowed; allowed 50 or 60 Hz" % (key, value))
         self._values[key] = num
