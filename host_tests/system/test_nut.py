@@ -31,15 +31,16 @@ def rig(tmp_path):
 
 
 def test_on_line_on_battery_low_battery_shutdown_and_back(rig):
-    # no generator; a battery that is nearly flat, so battery low comes 20-40 s into the
-    # outage; test commands are refused (nut.allow_control off). The outage comes 30 s in,
-    # long after NUT is up even on a loaded host.
+    # no generator; a battery at 23.5 %, so battery low comes 22 s into the outage (the
+    # runtime it is sure of stays above the lead until then); test commands are refused
+    # (nut.allow_control off). The outage comes 30 s in, long after NUT is up even on a
+    # loaded host.
     board, nut = rig(
         {
             "name": "nut-low-battery",
             "duration_s": 130,
             "generator": {"present": False},
-            "battery": {"capacity_ah": 60, "initial_soc_pct": 8},
+            "battery": {"capacity_ah": 60, "initial_soc_pct": 23.5},
             "load": {"watts": 1500},
             "config": {"battery.shutdown_lead_s": 225, "transfer.return_delay_s": 5},
             "mains": {"events": [{"at_s": 30, "kind": "outage", "duration_s": 50}]},
