@@ -9,13 +9,13 @@
 # saving the persistent record).
 #
 # Stride: the monitor sees every sample, but the supervisor is stepped (and the watchdog
-# fed) only as often as it asks (Supervisor.stride_ms): every block while a relay or
-# contactor is moving or the mains reading is in doubt, every STEADY_MS with the load on
-# steady mains, every COARSE_MS otherwise. A change in the monitor's verdict, a sensor
-# problem or an operator's command steps it in that very block. The monitor counts the
-# samples down to whatever is due next (MainsMonitor.wake_after), so on steady mains,
-# where a board spends nearly all its life, a block is one read and one call into the
-# monitor's machine code (blocks()).
+# fed) only as often as it asks (Supervisor.stride_ms): when the next of its timers ends,
+# and at least every STRIDE_MS to look at the readings; every block while the mains
+# reading is in doubt or a step has just changed something. A change in the monitor's
+# verdict, a sensor problem or an operator's command steps it in that very block. The
+# monitor counts the samples down to whatever is due next (MainsMonitor.wake_after), so
+# on steady mains, where a board spends nearly all its life, a block is one read and one
+# call into the monitor's machine code (blocks()).
 #
 # Idle watch: while there is no mains at all and nothing is timed to the millisecond (load
 # settled on battery or on a running generator, no start sequence under way), the
@@ -39,7 +39,7 @@ from firmware.eventlog import EventLog
 from firmware.mains_monitor import MainsMonitor
 from firmware.pin import PinGuard
 from firmware.store import Store
-from firmware.supervisor import Supervisor
+from firmware.supervisor import STRIDE_MS, Supervisor
 
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
@@ -102,6 +102,7 @@ class Controller:
         self._idle = False
         self._away_ms = 0
         self._faults = 0  # the monitor's verdict when the supervisor last saw it
+        self._good = False  # and whether it found mains there
         self._due = True  # the supervisor steps in the next block
         self._t_sup = now  # when it is due by its stride, and the slow work
         self._t_svc = now
@@ -380,9 +381,17 @@ class Controller:
         board = self.board
         diff = board.ticks_diff
         faults = mon.faults
-        if self._due or faults != self._faults or mon.sensor or diff(now, self._t_sup) >= 0:
+        good = mon.good_now  # mains there or not: what a start delay waits on
+        if (
+            self._due
+            or faults != self._faults
+            or good != self._good
+            or mon.sensor
+            or diff(now, self._t_sup) >= 0
+        ):
             self._due = False
             self._faults = faults
+            self._good = good
             if faults:
                 if not self._mains_lost:
                     self._mains_lost = True
@@ -392,7 +401,12 @@ class Controller:
                 self.log.add(now, events.EV_MAINS_RESTORED, 0)
             sup = self.supervisor
             sup.step(now)
-            self._t_sup = board.ticks_add(now, sup.stride_ms(now))
+            stride = sup.stride_ms(now)
+            if stride >= STRIDE_MS:
+                # the readings' pace, not a timer: on the slow work's 10 ms grid, so that
+                # one wake serves both
+                stride -= (stride - diff(self._t_svc, now)) % SERIAL_MS
+            self._t_sup = board.ticks_add(now, stride)
             board.feed_watchdog()
             if mon.absent() and sup.quiet():
                 self._idle = True

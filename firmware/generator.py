@@ -128,6 +128,35 @@ class Generator:
         left = left if left > settle else settle
         return left if left > 0 else 0
 
+    def wait_ms(self, now, most):
+        # How long the supervisor may leave this machine (at most `most`): to the end of
+        # the timer its state runs (start delay, preheat, crank, rest, warm-up, cooldown,
+        # fail to stop). The readings (an engine firing, going out of limits or over speed,
+        # coming to a stop) are looked at every step.
+        state = self.state
+        diff = self._diff
+        t = 0
+        if state == START_DELAY:
+            t = self._delay
+        elif state == PREHEAT:
+            t = self._preheat
+        elif state == CRANK:
+            t = self._crank
+        elif state == REST:
+            t = self._rest
+        elif state == STOPPING and not self._stop_alarmed:
+            t = self._fts
+        elif state == COOLDOWN:
+            t = self._cooldown if self._cool_left < 0 else self._cool_left
+        t -= diff(now, self._t)
+        if 0 < t < most:
+            most = t
+        if state == RUNNING:
+            t = self._warmup - diff(now, self._t_fire)
+            if 0 < t < most:
+                most = t
+        return most
+
     def committed(self):
         # Past the start delay: the start sequence is under way or the engine runs.
         return self.state != IDLE and self.state != START_DELAY

@@ -537,9 +537,10 @@ class MainsMonitor:
             self._put(_STEER, 0)
             self._put(_G8P, g8)
             return
-        was_faults = self.faults  # (three words: a tuple would allocate)
+        was_faults = self.faults  # (four words: a tuple would allocate)
         was_sensor = self.sensor
         was_state = self.state
+        was_good = self.good_now
         ms = sq // nw
         self._put(_MS, ms)
         # The reading looks like mains (a crossing, a mean off the rails, not too short) and
@@ -655,7 +656,12 @@ class MainsMonitor:
             and self._get(_STEER)
         )
         self._put(_FASTOK, 1 if fast else 0)
-        if self.faults != was_faults or self.sensor != was_sensor or self.state != was_state:
+        if (
+            self.faults != was_faults
+            or self.sensor != was_sensor
+            or self.state != was_state
+            or self.good_now != was_good
+        ):
             self._put(_ALERT, 1)
 
     def _sensor_check(self, sq, nw, raw_sum, g8, ms):

@@ -68,8 +68,7 @@ DRILL = const(32)
 # the board's output power sensor sees it, counts as a mains failure.
 WITNESS = const(64)
 FUEL_DEBOUNCE_MS = const(5000)
-STEADY_MS = const(50)  # step strides (stride_ms): the load on steady mains,
-COARSE_MS = const(10)  # or nothing moving
+STRIDE_MS = const(50)  # the longest step stride (stride_ms)
 INPUT_MS = const(5)  # the digital inputs are read this often
 
 
@@ -115,6 +114,7 @@ class Supervisor:
         self._fuel_low = False
         self._t_fuel = 0
         self._t_inputs = 0
+        self._changed = False  # the last step changed a state or logged an event
 
     def configure(self, cfg):
         self._return_ms = cfg.get("transfer.return_delay_s") * 1000
@@ -271,6 +271,11 @@ class Supervisor:
         board = self._board
         mon = self.monitor
         faults = mon.faults
+        # what the step changes: then the next one comes at once (stride_ms)
+        logged = self._log.count
+        was_xfer = self.transfer.state
+        was_ats = self.ats.state
+        was_gen = self.gen.state
         ok = mon.ok()
         present = mon.present()
         if self.mode == TEST:
@@ -433,6 +438,12 @@ class Supervisor:
         if self.shutdown.state != 0:
             self.shutdown.step(now, ready and bus == target)
         self.contacts.step(now)
+        self._changed = (
+            self._log.count != logged
+            or xfer.state != was_xfer
+            or switch.state != was_ats
+            or gen.state != was_gen
+        )
 
     def _inputs(self, now):
         # Every INPUT_MS: the emergency stop chain (it stops the engine at once, and again
@@ -553,43 +564,38 @@ class Supervisor:
 
     def stride_ms(self, now):
         # How long the controller may leave this machine alone while the monitor's verdict
-        # stays as it is: one block while the mains reading is in doubt (the output power
-        # witness); STEADY_MS on steady mains; COARSE_MS otherwise (start sequences,
-        # warm-up, cooldown, the load settled on battery or generator, where the timers run
-        # in seconds and the generator's readings are averages over tens of ms), and less
-        # while a relay or contactor moves: up to the end of its operate time (and of the
-        # source contactors' dead time), then every block until it reports where it landed.
-        if self.monitor.sensor:
+        # stays as it is (a change steps it at once): one block while the mains reading is
+        # in doubt (the output power witness) or after a step that changed something (what
+        # one machine did can decide another's move: settle at once); else to the next
+        # timer that ends (each machine's wait_ms: a relay's operate time, a start delay, a
+        # contact's grace...; here the return delay, the shed delay, a drill's end, the low
+        # fuel switch's debounce), at most STRIDE_MS, the pace at which the readings (the
+        # generator's, the battery's, the inputs, the contacts) are looked at.
+        if self.monitor.sensor or self._changed:
             return 1
-        if self.steady():
-            return STEADY_MS
-        wait = COARSE_MS
-        if self.transfer.moving():
-            wait = self.transfer.wait_ms(now, wait)
+        w = self.transfer.wait_ms(now, STRIDE_MS)
         if not self.ats.settled():
-            wait = self.ats.wait_ms(now, wait)
-        return wait
-
-    def steady(self):
-        # The load on good mains, the engine at rest and nothing under way: until the monitor
-        # reports a fault or a sensor problem (which the controller passes on at once), only
-        # timers of seconds (battery, debounces) and the contact checks (50 ms grace) run
-        # here, so the controller may step this machine every few dozen blocks.
-        return (
-            self.mode != TEST
-            and not self.outage
-            and not self.remote
-            and not self._ex_load
-            and self.monitor.ok()
-            and not self.monitor.sensor
-            and self.transfer.state == ON_UTILITY
-            and self.ats.settled()
-            and self.ats.closed() == ats.MAINS
-            and self.gen.state == GEN_IDLE
-            and not self.exercise.running()
-            and self.selftest.state == 0
-            and self.shutdown.state == 0
-        )
+            w = self.ats.wait_ms(now, w)
+        w = self.gen.wait_ms(now, w)
+        diff = self._diff
+        t = 0
+        if self._good and not self.low:
+            t = (self._flap_clear if self.flapping else self._return_ms) - diff(now, self._t_good)
+        if 0 < t < w:
+            w = t
+        if self._shed_enabled and self._was_on_batt and not self.shed:
+            t = self._shed_delay - diff(now, self._t_on_batt)
+            if 0 < t < w:
+                w = t
+        if self.mode == TEST:
+            t = self._drill_ms - diff(now, self._t_drill)
+            if 0 < t < w:
+                w = t
+        if self._fuel_raw != self._fuel_low:
+            t = FUEL_DEBOUNCE_MS - diff(now, self._t_fuel)
+            if 0 < t < w:
+                w = t
+        return w
 
     def quiet(self):
         # Nothing here is timed to the millisecond: the controller may skip mains samples.

@@ -145,10 +145,13 @@ class Transfer:
         return self.state == TO_BATTERY or self.state == TO_UTILITY
 
     def wait_ms(self, now, most):
-        # While the relay is in flight nothing is decided until its operate time is over
+        # How long the supervisor may leave this machine (at most `most`). While the relay
+        # is in flight nothing is decided until its operate time is over
         # (a fault that comes meanwhile steps the supervisor at once): one ms after the
         # command, so that the supervisor sees the load leave its side, then up to the end
         # of the operate time (at most `most`), then every ms until the contacts report.
+        if not self.moving():
+            return most
         gone = self._diff(now, self._t_state)
         left = self._operate_ms - gone
         return min(left, most) if gone > 0 and left > 1 else 1

@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, ".")
 
 from boards.sim.replay import ReplayBoard  # noqa: E402
-from firmware import ats, generator  # noqa: E402
+from firmware import ats, generator, supervisor, transfer  # noqa: E402
 from firmware import mains_monitor as mm  # noqa: E402
 from firmware.controller import Controller  # noqa: E402
 
@@ -37,6 +37,23 @@ SCENARIO = {
 }
 
 
+def _steady(sup):
+    # The load on good mains, the engine at rest and nothing under way.
+    return (
+        sup.mode == supervisor.AUTO
+        and not sup.outage
+        and not sup.remote
+        and sup.monitor.ok()
+        and sup.transfer.state == transfer.ON_UTILITY
+        and sup.ats.settled()
+        and sup.ats.closed() == ats.MAINS
+        and sup.gen.state == generator.IDLE
+        and not sup.exercise.running()
+        and sup.selftest.state == 0
+        and sup.shutdown.state == 0
+    )
+
+
 def phase(ctrl, pos):
     sup = ctrl.supervisor
     if pos < BOOT_BLOCKS * 4:
@@ -51,7 +68,7 @@ def phase(ctrl, pos):
         return "learning"
     if sup.ats.closed() == ats.GEN:
         return "on_generator"
-    if sup.steady():
+    if _steady(sup):
         return "steady"
     return "other"  # on battery, start delay, warm-up
 

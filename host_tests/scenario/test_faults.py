@@ -6,6 +6,8 @@ from boards.sim import scenario
 from boards.sim.runner import Simulation
 from helpers import events_named, mains, simulate
 
+from firmware.supervisor import STRIDE_MS
+
 GEN = {"present": True}
 OUTAGE = mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 60}])
 
@@ -31,10 +33,11 @@ def test_a_welded_mains_contactor_keeps_the_generator_off_the_grid():
     assert events_named(rep, "generator_ready")
     assert m["itic_violations"] == 0 and not m["battery_depleted"]
     assert sim.board.source() == "mains" and sim.board.gen.state == "stopped"
-    # raised within the operate time and the grace after the command to open
+    # raised at the first step after the operate time and the grace from the command to
+    # open: with the ATS's dead time under way, up to a stride later
     opened = min(t for t, out, on in sim.board.outputs if out == 1 and on) / 1000.0
     (fault,) = events_named(rep, "contact_fault")
-    assert 0 < fault["t_ms"] - opened <= 10 + 50 + 2
+    assert 10 + 50 <= fault["t_ms"] - opened <= 10 + 50 + STRIDE_MS + 2
     # the alarm latches; acknowledged, it stays away while the contactor agrees
     assert sim.controller.alarms.is_active(14)
     assert sim.controller.command("ack all").startswith("OK acknowledged mains_contactor_fault")
@@ -228,7 +231,9 @@ def test_the_output_power_witness_watches_mains_only_not_the_generator():
     rep = sim.run()
     (back,) = events_named(rep, "transfer_to_mains")
     (stop,) = events_named(rep, "generator_stop")
-    assert stop["t_ms"] - back["t_ms"] == 10000  # gen.cooldown_s
+    # gen.cooldown_s from the moment the generator's contactor let the load go, the ATS
+    # landing on mains; the relay follows it there within a few ms
+    assert 10000 - 20 <= stop["t_ms"] - back["t_ms"] <= 10000
     assert rep["metrics"]["alarms"] == ["mains_sensor_fault"]
 
 

@@ -10,7 +10,7 @@ import pytest
 from boards.sim import scenario
 from boards.sim.runner import Simulation
 from firmware import hal
-from firmware.supervisor import STEADY_MS
+from firmware.supervisor import STRIDE_MS
 from helpers import events_named, mains, simulate
 
 GEN = {"present": True}
@@ -128,8 +128,8 @@ def test_a_stall_shorter_than_the_watchdog_is_only_a_late_loop():
     )
     assert events_named(rep, "controller_reset") == []
     assert len(events_named(rep, "boot")) == 1
-    # the hang began on steady mains, up to STEADY_MS after the last feed
-    assert 1200 <= rep["metrics"]["max_feed_gap_ms"] <= 1202 + STEADY_MS
+    # the hang began on steady mains, up to STRIDE_MS after the last feed
+    assert 1200 <= rep["metrics"]["max_feed_gap_ms"] <= 1202 + STRIDE_MS
     assert rep["metrics"]["controller_resets"] == 0
 
 
@@ -144,14 +144,14 @@ def test_the_loop_feeds_the_watchdog_well_inside_its_timeout_through_an_outage()
 
 def test_on_steady_mains_the_supervisor_is_stepped_every_steady_ms():
     # The load on good mains, the engine at rest: a block is the monitor and a countdown,
-    # and the supervisor is stepped (the watchdog fed with it) once every STEADY_MS.
+    # and the supervisor is stepped (the watchdog fed with it) once every STRIDE_MS.
     sim = Simulation(scenario.check({"duration_s": 30, "generator": GEN}))
     sim.run_until(10)
     b = sim.board
     feeds, blocks = b.watchdog_feeds, b.blocks_read
     sim.run_until(20)
     assert b.blocks_read - blocks == 10000
-    assert b.watchdog_feeds - feeds == 10000 // STEADY_MS
+    assert b.watchdog_feeds - feeds == 10000 // STRIDE_MS
 
 
 def test_a_reset_during_preheat_switches_the_glow_plugs_off_at_boot():

@@ -4,7 +4,7 @@
 from boards.sim.replay import ReplayBoard
 from firmware.config import Config
 from firmware.controller import SERIAL_MS, Controller
-from firmware.supervisor import STEADY_MS
+from firmware.supervisor import STRIDE_MS
 
 OUTAGE = {
     "seed": 7,
@@ -22,14 +22,13 @@ OUTAGE = {
 }
 
 
-def _run(by_blocks):
+def _run(by_blocks, end):
     board = ReplayBoard(OUTAGE, 16.0, start_ms=(1 << 30) - 5000)
     board.fires_ms = 1500
     cfg = Config()
     cfg.update({"transfer.return_delay_s": 1, "gen.warmup_s": 2})
     ctrl = Controller(board, cfg)
     go = ctrl.blocks if by_blocks else ctrl.step
-    end = board.n - 16
     while board.pos < end:
         if go():
             ctrl.service()
@@ -37,8 +36,11 @@ def _run(by_blocks):
 
 
 def test_blocks_makes_every_decision_step_makes_at_the_same_moment():
-    a, ca = _run(False)
-    b, cb = _run(True)
+    # blocks() first: it may run past where it was asked to stop (up to a second, the idle
+    # watch's skip), and step() then goes exactly as far
+    b, cb = _run(True, ReplayBoard.sample_rate_hz * 12)
+    a, ca = _run(False, b.pos)
+    assert a.pos == b.pos
     assert a.out_n >= 8  # to battery, the generator, back: it moved
     assert list(a.out_t[: a.out_n]) == list(b.out_t[: b.out_n])
     assert list(a.out_v[: a.out_n]) == list(b.out_v[: b.out_n])
@@ -71,7 +73,7 @@ def test_on_steady_mains_the_controller_wakes_only_when_something_is_due():
     # (one more of each where the two seconds end in the middle of a stretch)
     assert 2000 // SERIAL_MS <= calls["service"] <= 2000 // SERIAL_MS + 1
     assert calls["blocks"] == calls["service"]  # back only when the slow work is due
-    assert 2000 // STEADY_MS <= calls["supervisor"] <= 2000 // STEADY_MS + 1
+    assert 2000 // STRIDE_MS <= calls["supervisor"] <= 2000 // STRIDE_MS + 1
 
 
 def test_the_phase_bench_goes_through_every_phase_in_micropython():
@@ -193,26 +195,43 @@ def test_the_heap_is_collected_when_nothing_is_being_decided():
 _COLLECT = """
 import gc, sys
 sys.path.insert(0, '.')
-from boards.sim import scenario
-from boards.sim.runner import Simulation
-sim = Simulation(scenario.check({'name': 'gc', 'duration_s': 60, 'seed': 5,
-    'generator': {'present': True},
-    'mains': {'thd_pct': 5, 'noise_pct': 1,
-              'events': [{'at_s': 3, 'kind': 'outage', 'duration_s': 10}]}}))
-rep = sim.run()
-names = [e['event'] for e in rep['timeline']]
-print(sim.controller.collections, names.count('load_to_battery'), names.count('load_to_mains'))
+from boards.sim.replay import ReplayBoard
+from firmware.config import Config
+from firmware.controller import Controller
+board = ReplayBoard({'seed': 5, 'mains': {'thd_pct': 5, 'noise_pct': 1,
+    'events': [{'at_s': 3, 'kind': 'outage', 'duration_s': 4}]}}, 16.0)
+cfg = Config()
+cfg.update({'transfer.return_delay_s': 2})
+ctrl = Controller(board, cfg)
+gc.collect()
+ballast = []  # live data up to 40 KB free, as on a board
+try:
+    while gc.mem_free() > 40 * 1024:
+        ballast.append(bytearray(500))
+except MemoryError:
+    pass
+second = 0
+junk = None
+while board.pos < board.n - 4000:
+    if ctrl.blocks():
+        ctrl.service()
+    if board.pos // 4000 != second:
+        second = board.pos // 4000
+        junk = [bytearray(100) for _ in range(40)]  # about 5 KB of garbage a second
+print(ctrl.collections, board.out_n)
 """
 
 
 def test_the_controller_collects_a_real_heap_in_micropython():
-    # The unix port's own mem_free and collect, on a heap the simulation keeps short.
+    # The unix port's own mem_free and collect: live data up to 40 KB free and about 5 KB
+    # of garbage a second, through an outage and the return. The controller's look once a
+    # second finds less than 24 KB free before the heap runs out, and collects.
     from conftest import run_micropython
 
-    p = run_micropython(["-X", "heapsize=700k", "-c", _COLLECT], timeout=300)
+    p = run_micropython(["-X", "heapsize=1500k", "-c", _COLLECT], timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    collections, to_battery, to_mains = (int(w) for w in p.stdout.split())
-    assert collections >= 3 and to_battery >= 1 and to_mains == 1
+    collections, outputs = (int(w) for w in p.stdout.split())
+    assert collections >= 5 and outputs >= 4  # the load moved off mains and back
 
 
 def test_the_stall_bench_runs_each_stretch_in_micropython(tmp_path):
