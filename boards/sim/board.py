@@ -224,9 +224,12 @@ class SimBoard:
         if self._out_state.get(out) == on:
             return
         self._out_state[out] = on
-        if self.lag_us or self._deferred:
-            # the loop runs lag_us behind the samples it has read: the pin moves then
-            self._deferred.append((self.t_us + self.lag_us, out, on))
+        late = self.lag_us + self._spent_us
+        if late or self._deferred:
+            # the loop runs lag_us behind the samples it has read, and has spent _spent_us
+            # on this block's samples (the step that drives the pin is charged after it):
+            # the pin moves then
+            self._deferred.append((self.t_us + late, out, on))
         else:
             self._drive(self.t_us, out, on)
 
