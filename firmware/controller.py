@@ -43,7 +43,9 @@ from firmware.supervisor import STRIDE_MS, Supervisor
 
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
-SERIAL_MS = 10  # the console line and the network
+# the console line and the network: text pasted at 115200 baud fills the ESP32 port's
+# 260-byte stdin ring and the UART's 128-byte FIFO in 34 ms; USB holds the host back
+SERIAL_MS = 25
 POLL_MS = 50  # the clock's second, the console's timers, the event log
 GC_FREE = 24 * 1024  # collect the heap's garbage below this much free,
 GC_STEP = 2048  # once this much more is taken since the last collection
@@ -403,8 +405,8 @@ class Controller:
             sup.step(now)
             stride = sup.stride_ms(now)
             if stride >= STRIDE_MS:
-                # the readings' pace, not a timer: on the slow work's 10 ms grid, so that
-                # one wake serves both
+                # the readings' pace, not a timer: on the slow work's grid (SERIAL_MS), so
+                # that one wake serves both
                 stride -= (stride - diff(self._t_svc, now)) % SERIAL_MS
             self._t_sup = board.ticks_add(now, stride)
             board.feed_watchdog()

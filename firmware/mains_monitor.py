@@ -325,8 +325,9 @@ class MainsMonitor:
         self._v[k] = x + (_W0 if k < _RAW or k >= _REF else 0)
 
     def wake_after(self, samples):
-        # process() returns 1 once this many more samples have gone through it.
-        self._put(_WAKE, samples)
+        # process() returns 1 once this many more samples have gone through it. (A raw
+        # word, stored in place: the controller calls this every time it is woken.)
+        self._v[_WAKE] = samples
 
     def present(self):
         # The last cycle was mains (within the restore limits, or the trip limits with no

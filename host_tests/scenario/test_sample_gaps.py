@@ -224,3 +224,20 @@ def test_a_chip_five_times_too_slow_loses_samples_but_never_trips_on_them():
     assert 40 < m["max_loop_lag_ms"] <= 64
     names = [e["event"] for e in rep["timeline"]]
     assert "mains_lost" not in names and m["transfers_to_battery"] == 0
+
+
+def test_a_chip_three_times_too_slow_overruns_while_relays_move_and_decides_the_same():
+    # Three times the RP2040's cost through the outage and return: the loop falls behind
+    # the ring while relays and contactors move (a step every block), the samples lost are
+    # counted, and every decision is the host's, without a false trip or a break in
+    # the load longer than ITIC allows.
+    host = run(dict(_OUTAGE_AND_RETURN, board={"profile": "host"}))
+    slow = run(dict(_OUTAGE_AND_RETURN, board={"profile": "rp2040x3"}))
+    m = slow["metrics"]
+    assert m["ring_overruns"] > 0 and m["samples_lost"] > 0
+    firmware = ("mains_lost", "mains_restored", "transfer_to_battery", "generator_start")
+    assert [e["event"] for e in slow["timeline"] if e["event"] in firmware] == [
+        e["event"] for e in host["timeline"] if e["event"] in firmware
+    ]
+    assert m["transfers_to_battery"] == 4 and m["itic_violations"] == 0
+
