@@ -68,7 +68,8 @@ DRILL = const(32)
 # the board's output power sensor sees it, counts as a mains failure.
 WITNESS = const(64)
 FUEL_DEBOUNCE_MS = const(5000)
-STRIDE_MS = const(50)  # the longest step stride (stride_ms)
+STRIDE_MS = const(50)  # the longest step stride (stride_ms) with anything under way,
+REST_MS = const(100)  # and with the load on mains and the engine at rest
 INPUT_MS = const(5)  # the digital inputs are read this often
 
 
@@ -570,10 +571,18 @@ class Supervisor:
         # timer that ends (each machine's wait_ms: a relay's operate time, a start delay, a
         # contact's grace...; here the return delay, the shed delay, a drill's end, the low
         # fuel switch's debounce), at most STRIDE_MS, the pace at which the readings (the
-        # generator's, the battery's, the inputs, the contacts) are looked at.
+        # generator's, the battery's, the inputs, the contacts) are looked at; REST_MS with
+        # the load on mains and the engine at rest, where none of them moves the load.
         if self.monitor.sensor or self._changed:
             return 1
-        w = self.transfer.wait_ms(now, STRIDE_MS)
+        xfer = self.transfer
+        rest = (
+            self.gen.state == GEN_IDLE
+            and not self.outage
+            and xfer.state == ON_UTILITY
+            and self.ats.settled()
+        )
+        w = xfer.wait_ms(now, REST_MS if rest else STRIDE_MS)
         if not self.ats.settled():
             w = self.ats.wait_ms(now, w)
         w = self.gen.wait_ms(now, w)

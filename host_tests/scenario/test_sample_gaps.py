@@ -240,4 +240,3 @@ def test_a_chip_three_times_too_slow_overruns_while_relays_move_and_decides_the_
         e["event"] for e in host["timeline"] if e["event"] in firmware
     ]
     assert m["transfers_to_battery"] == 4 and m["itic_violations"] == 0
-

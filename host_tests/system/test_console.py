@@ -13,7 +13,7 @@ from boards.sim.runner import Simulation
 from firmware import megatec, settings_file
 from firmware.commands import redact
 from firmware.config import SCHEMA
-from firmware.supervisor import STRIDE_MS
+from firmware.supervisor import REST_MS
 from conftest import ROOT
 from rigs import VirtualBoard
 
@@ -286,9 +286,9 @@ def test_any_input_gets_answers_and_never_stalls_the_loop(chunks):
         t += 0.1
         sim.run_until(t)
         # the control loop read every block of those 100 ms (the console is served between
-        # blocks, never instead of them) and fed the watchdog at least every STRIDE_MS
+        # blocks, never instead of them) and fed the watchdog at least every REST_MS
         assert b.blocks_read - blocks >= 99
-        assert b.watchdog_feeds - feeds >= 100 // STRIDE_MS
+        assert b.watchdog_feeds - feeds >= 100 // REST_MS
         assert not b.serial_in
     out = bytes(b.serial_out)
     # every reply is whole: ERR/OK lines, log lines, JSON, Megatec answers

@@ -650,10 +650,10 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
         FakePin.levels[pins.OUTPUTS[hal.OUT_XFER]] == 1
         and FakePin.held[pins.OUTPUTS[hal.OUT_XFER]]
     )
-    # fed every block, or every STRIDE_MS on steady mains (8040 samples = 2010 ms)
-    from firmware.supervisor import STRIDE_MS
+    # fed every block, or every REST_MS on steady mains (8040 samples = 2010 ms)
+    from firmware.supervisor import REST_MS
 
-    assert board._wdt.feeds >= 2010 // STRIDE_MS
+    assert board._wdt.feeds >= 2010 // REST_MS
     # a watchdog reset now: the new board reads the relay back from the held pad
     board2 = make()
     ctrl2 = Controller(board2)
@@ -747,9 +747,9 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
     assert FakeTimer.kbd == [-1, 3]  # Ctrl-C is the REPL's again
     assert resets and 12000 <= resets[0] < 12100
     # the watchdog ran and was fed all along (12000 samples: 3 s)
-    from firmware.supervisor import STRIDE_MS
+    from firmware.supervisor import REST_MS
 
-    assert board.fs.read(mcu.MAINT_FLAG) == b"1" and board._wdt.feeds >= 3000 // STRIDE_MS
+    assert board.fs.read(mcu.MAINT_FLAG) == b"1" and board._wdt.feeds >= 3000 // REST_MS
     board2 = make()
     mcu.run(board2, lambda: resets.append("again"))
     assert board2._wdt is None and board2.fs.read(mcu.MAINT_FLAG) is None

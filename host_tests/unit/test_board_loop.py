@@ -4,7 +4,7 @@
 from boards.sim.replay import ReplayBoard
 from firmware.config import Config
 from firmware.controller import SERIAL_MS, Controller
-from firmware.supervisor import STRIDE_MS
+from firmware.supervisor import REST_MS
 
 OUTAGE = {
     "seed": 7,
@@ -73,7 +73,7 @@ def test_on_steady_mains_the_controller_wakes_only_when_something_is_due():
     # (one more of each where the two seconds end in the middle of a stretch)
     assert 2000 // SERIAL_MS <= calls["service"] <= 2000 // SERIAL_MS + 1
     assert calls["blocks"] == calls["service"]  # back only when the slow work is due
-    assert 2000 // STRIDE_MS <= calls["supervisor"] <= 2000 // STRIDE_MS + 1
+    assert 2000 // REST_MS <= calls["supervisor"] <= 2000 // REST_MS + 1
 
 
 def test_the_phase_bench_goes_through_every_phase_in_micropython():
