@@ -292,40 +292,16 @@ COUNT_BLOCKS = 2000
 
 def block_instructions():
     # Machine instructions per block in the unix port, counted by valgrind's callgrind
-    # (tools/block_cost.py): steady, where timings on a shared host vary by half.
-    import re
-    import shutil
-
-    if not shutil.which("valgrind"):
-        return {"error": "valgrind is not installed"}
-
-    def count(n, what):
-        p = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--callgrind-out-file=/dev/null",
-                MICROPYTHON,
-                "tools/block_cost.py",
-                str(n),
-                what,
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        m = re.search(r"refs:\s*([\d,]+)", p.stderr)
-        if p.returncode != 0 or not m:
-            raise RuntimeError((p.stderr or p.stdout).strip().splitlines()[-1])
-        return int(m.group(1).replace(",", ""))
-
-    try:
-        base = count(0, "loop")
-        return {
-            what: (count(COUNT_BLOCKS, what) - base) // COUNT_BLOCKS for what in ("step", "loop")
-        }
-    except RuntimeError as e:
-        return {"error": str(e)}
+    # between two marks (tools/block_cost.py): steady, where timings on a shared host vary
+    # by half.
+    out = {}
+    for what in ("step", "loop"):
+        stretches = _stretches(["tools/block_cost.py", str(COUNT_BLOCKS), what])
+        if isinstance(stretches, str):
+            return {"error": stretches}
+        ((count, (_, blocks)),) = stretches
+        out[what] = count // int(blocks)
+    return out
 
 
 # The chip's share of a block, from host instructions: an RP2040 at 125 MHz ran about 2.8

@@ -1,13 +1,14 @@
 # The control loop on steady mains for a given number of blocks, to be counted from
 # outside (make bench runs it under valgrind's callgrind, in the MicroPython unix port):
 #
-#   micropython tools/block_cost.py N step|loop
+#   valgrind --tool=callgrind --dump-before=mp_builtin_callable \
+#       micropython tools/block_cost.py N step|loop
 #
 # After boot and a warm-up second (learning, first-call caches), N blocks of step() alone
 # (the block path) or of step() and service() when it is due (the board's whole loop, as
-# boards/mcu.py runs it). The instructions of a run with N = 0 are the fixed part; the
-# difference over N is the cost of a block, which unlike a time does not move with the
-# host's load.
+# boards/mcu.py runs it), between two callable() marks, so that callgrind writes their
+# instructions to a file of their own; prints "stretch MODE BLOCKS". (The difference of
+# two whole runs, N and 0 blocks, moved by millions with the script's fixed part.)
 import gc
 import sys
 
@@ -54,4 +55,8 @@ def blocks(step, service, n):
 
 
 gc.collect()
+start = board.pos
+callable(0)
 blocks(ctrl.blocks if loop else ctrl.step, ctrl.service if loop else None, n)
+callable(0)
+print("stretch %s %d" % (sys.argv[2], (board.pos - start) // board.block_len))
