@@ -134,8 +134,9 @@ class Generator:
         # fail to stop). The readings (an engine firing, going out of limits or over speed,
         # coming to a stop) are looked at every step.
         state = self.state
-        diff = self._diff
-        t = 0
+        if state == RUNNING:
+            t = self._warmup - self._diff(now, self._t_fire)
+            return t if 0 < t < most else most
         if state == START_DELAY:
             t = self._delay
         elif state == PREHEAT:
@@ -148,14 +149,10 @@ class Generator:
             t = self._fts
         elif state == COOLDOWN:
             t = self._cooldown if self._cool_left < 0 else self._cool_left
-        t -= diff(now, self._t)
-        if 0 < t < most:
-            most = t
-        if state == RUNNING:
-            t = self._warmup - diff(now, self._t_fire)
-            if 0 < t < most:
-                most = t
-        return most
+        else:
+            return most  # idle, ready, failed: no timer runs
+        t -= self._diff(now, self._t)
+        return t if 0 < t < most else most
 
     def committed(self):
         # Past the start delay: the start sequence is under way or the engine runs.

@@ -576,22 +576,19 @@ class Supervisor:
         if self.monitor.sensor or self._changed:
             return 1
         xfer = self.transfer
+        settled = self.ats.settled()
         rest = (
-            self.gen.state == GEN_IDLE
-            and not self.outage
-            and xfer.state == ON_UTILITY
-            and self.ats.settled()
+            settled and self.gen.state == GEN_IDLE and not self.outage and xfer.state == ON_UTILITY
         )
         w = xfer.wait_ms(now, REST_MS if rest else STRIDE_MS)
-        if not self.ats.settled():
+        if not settled:
             w = self.ats.wait_ms(now, w)
         w = self.gen.wait_ms(now, w)
         diff = self._diff
-        t = 0
         if self._good and not self.low:
             t = (self._flap_clear if self.flapping else self._return_ms) - diff(now, self._t_good)
-        if 0 < t < w:
-            w = t
+            if 0 < t < w:
+                w = t
         if self._shed_enabled and self._was_on_batt and not self.shed:
             t = self._shed_delay - diff(now, self._t_on_batt)
             if 0 < t < w:
