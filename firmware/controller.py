@@ -43,9 +43,9 @@ from firmware.supervisor import STRIDE_MS, Supervisor
 
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
-# the console line and the network: text pasted at 115200 baud fills the ESP32 port's
-# 260-byte stdin ring and the UART's 128-byte FIFO in 34 ms; USB holds the host back
-SERIAL_MS = 25
+# the console line and the network (every 25 ms, MQTT's bursts took 4 KB more heap at
+# their peak: over the 32 KB budget now and then)
+SERIAL_MS = 10
 POLL_MS = 50  # the clock's second, the console's timers, the event log
 GC_FREE = 24 * 1024  # collect the heap's garbage below this much free,
 GC_STEP = 2048  # once this much more is taken since the last collection
