@@ -51,7 +51,8 @@ def mpy_cross():
 
 
 def sources(folder):
-    # (source path, path under lib/) of everything a board runs
+    # (source path, path under lib/) of everything a board runs. An empty package file is
+    # left out: MicroPython imports a folder without one (26 bytes of bundle each).
     out = []
     for sub in ("firmware", "boards/" + folder):
         d = os.path.join(ROOT, sub)
@@ -60,7 +61,7 @@ def sources(folder):
                 out.append((os.path.join(d, name), sub + "/" + name[:-3] + ".mpy"))
     for name in ("boards/__init__.py", "boards/mcu.py", "boards/net.py"):
         out.append((os.path.join(ROOT, name), name[:-3] + ".mpy"))
-    return out
+    return [(src, rel) for src, rel in out if os.path.getsize(src)]
 
 
 def stamp_version():
