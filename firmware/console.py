@@ -37,7 +37,6 @@ class Console:
         self._garbage = False
         self._after_cr = False
         self.megatec = megatec.Megatec(ctrl)
-        self.lines = 0
         self._out = bytearray()  # bytes the line has not taken yet
         self._source = None  # the rest of a long reply, a line at a time
         self.dropped = 0  # replies dropped, not yet told
@@ -84,7 +83,6 @@ class Console:
         if n == 0:
             return
         line = bytes(self._buf[:n]).decode().strip()
-        self.lines += 1
         if megatec.is_megatec(line):
             answer = self.megatec.reply(line, now)
             if answer is not None:

@@ -64,7 +64,6 @@ class EventLog:
         self.seen = 0  # EventRing.count already collected
         self.dropped = 0
         self.writes = 0
-        self.failed = False
         last = self.records(1)
         self._seq = (last[0][0] + 1) & 0xFFFF if last else 0
 
@@ -110,9 +109,7 @@ class EventLog:
                 fs.rename(NAME, OLD)
             fs.append(NAME, data)
         except OSError:
-            self.failed = True
             return False
-        self.failed = False
         self._pending = []
         self.writes += 1
         return True

@@ -32,7 +32,6 @@ class BatteryTest:
         self._t = 0
         self._v_min = 0
         self._r_before = 0
-        self.result = -1
         self._run_ms = 0
 
     def configure(self, cfg):
@@ -87,7 +86,6 @@ class BatteryTest:
 
     def _finish(self, now, result):
         self.state = IDLE
-        self.result = result
         log = self._log
         log.add(now, events.EV_SELFTEST_R, self._battery.r_measured)
         log.add(now, events.EV_SELFTEST_VMIN, self._v_min if self._v_min < (1 << 29) else 0)
