@@ -26,7 +26,7 @@ import json
 from firmware import VERSION, alarms, events
 from firmware import console, mqtt
 
-SERVICE_MS = 10
+SERVICE_MS = 10  # how often the controller serves MQTT (its SERIAL_MS while MQTT is on)
 _LINES_MAX = 4  # command messages kept between two services
 # Home Assistant sensors read from the state document: (key, name, unit, device class,
 # whether the value may be null: the runtime on mains, the room or the output with no
@@ -66,7 +66,6 @@ class Telemetry:
         self.enabled = False
         self._base = ""
         self._seen = 0  # events of the ring already published
-        self._t = 0
         self._t_state = 0
         self._source = ""
         self._alarm_bits = -1  # the active alarms the last state showed
@@ -131,9 +130,8 @@ class Telemetry:
         self.enabled = on
 
     def service(self, now):
-        if not self.enabled or self._ctrl.board.ticks_diff(now, self._t) < SERVICE_MS:
+        if not self.enabled:
             return
-        self._t = now
         c = self.client
         c.poll(now)
         self._run_commands()
