@@ -165,21 +165,24 @@ class Controller:
         self.eventlog.collect(self.log, self._rtc_ticks, self._rtc_s, self.board.ticks_diff)
 
     def _follow_clock(self, now):
-        # Between blocks, every POLL_MS: note where the clock's second began. Seen
-        # within two polls of it, that is now; after a longer wait (the idle watch polls
-        # up to a second apart) it is reckoned on from the last close sighting, as ticks
-        # and the clock keep the same pace over minutes.
+        # Between blocks, every POLL_MS: where the clock's second began. The second it
+        # reads began after the last poll (or within the last second) and not after now;
+        # where it began is reckoned on from the last edge, as ticks and the clock keep the
+        # same pace over minutes, and moved only as far as that window says. So it is
+        # found to the ms once a poll falls just after an edge, whatever the polls' grid,
+        # and then kept.
         board = self.board
         s = board.time_s()
         if s != self._rtc_s:
-            diff = board.ticks_diff
-            if diff(now, self._t_poll) <= 2 * POLL_MS or not 0 < s - self._rtc_s < 100000:
-                at = now
-            else:
+            at = now
+            if 0 < s - self._rtc_s < 100000:
                 at = board.ticks_add(self._rtc_ticks, (s - self._rtc_s) * 1000)
-                ahead = diff(at, now)
-                if ahead > 0 or ahead <= -1000:
-                    at = now if ahead > 0 else board.ticks_add(now, -999)
+                ahead = board.ticks_diff(at, now)
+                back = min(board.ticks_diff(now, self._t_poll), 1000)
+                if ahead > 0:
+                    at = now
+                elif ahead <= -back:
+                    at = board.ticks_add(now, 1 - back)
             self._rtc_s = s
             self._rtc_ticks = at
         self._t_poll = now

@@ -223,3 +223,37 @@ def test_local_time_and_the_round_trip():
     c.service(0, 0)
     sock.replies.append(_reply(sock.sent[0], 800000000))
     assert c.service(2400, 0) == 800000000 - 300 * 60 + 1  # half of a 2.4 s round trip
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    edge=st.integers(0, 999),
+    grids=st.lists(st.tuples(st.integers(1, 400), st.integers(1, 60)), min_size=1, max_size=8),
+)
+def test_where_the_clock_s_second_begins_is_found_to_the_ms_whatever_the_polls(edge, grids):
+    # The board clock's second begins `edge` ms into each tick-second; the controller polls
+    # it on grids of any pace and phase (the slow work's, the idle watch's). Where it
+    # reckons a second began is never after the true edge's sighting nor before the edge,
+    # and once a poll falls in the ms after an edge it is exact from then on.
+    from boards.sim.replay import ReplayBoard
+    from firmware.controller import Controller
+
+    board = ReplayBoard({"seed": 1, "mains": {"events": []}}, 0.01)
+    t = [0]
+    board.ticks_ms = lambda: t[0] & ((1 << 30) - 1)
+    board.time_s = lambda: 820540800 + (t[0] - edge) // 1000
+    ctrl = Controller(board, Config())
+    exact = False
+    for polls, pace in grids + [(2000, 1)]:
+        t[0] += pace // 2  # a new phase
+        for _ in range(polls):
+            t[0] += pace
+            ctrl._follow_clock(board.ticks_ms())
+            s = ctrl._rtc_s
+            began = 1000 * (s - 820540800) + edge  # the true edge of that second, in ticks
+            off = board.ticks_diff(ctrl._rtc_ticks, began & ((1 << 30) - 1))
+            assert 0 <= off < 1000
+            if exact:
+                assert off == 0
+            exact = exact or off == 0 and s == board.time_s()
+    assert exact  # a ms grid finds it
