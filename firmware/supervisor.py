@@ -69,7 +69,7 @@ DRILL = const(32)
 WITNESS = const(64)
 FUEL_DEBOUNCE_MS = const(5000)
 STRIDE_MS = const(50)  # the longest step stride (stride_ms) with anything under way,
-REST_MS = const(100)  # and with the load on mains and the engine at rest
+REST_MS = const(250)  # and with the load on mains and the engine at rest
 INPUT_MS = const(5)  # the digital inputs are read this often
 
 
@@ -572,20 +572,25 @@ class Supervisor:
         # contact's grace...; here the return delay, the shed delay, a drill's end, the low
         # fuel switch's debounce), at most STRIDE_MS, the pace at which the readings (the
         # generator's, the battery's, the inputs, the contacts) are looked at; REST_MS with
-        # the load on mains and the engine at rest, where none of them moves the load.
+        # the load on mains, the engine at rest and no shutdown under way, where none of
+        # them moves the load.
         if self.monitor.sensor or self._changed:
             return 1
         xfer = self.transfer
         settled = self.ats.settled()
         rest = (
-            settled and self.gen.state == GEN_IDLE and not self.outage and xfer.state == ON_UTILITY
+            settled
+            and self.gen.state == GEN_IDLE
+            and not self.outage
+            and xfer.state == ON_UTILITY
+            and not self.shutdown.state
         )
         w = xfer.wait_ms(now, REST_MS if rest else STRIDE_MS)
         if not settled:
             w = self.ats.wait_ms(now, w)
         w = self.gen.wait_ms(now, w)
         diff = self._diff
-        if self._good and not self.low:
+        if self._good and not self.low and not rest:
             t = (self._flap_clear if self.flapping else self._return_ms) - diff(now, self._t_good)
             if 0 < t < w:
                 w = t

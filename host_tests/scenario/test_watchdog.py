@@ -29,7 +29,9 @@ def test_a_watchdog_reset_in_any_state_keeps_the_load_and_the_engine_safe(at):
     )
     (hang,) = events_named(rep, "controller_hang")
     (reset,) = events_named(rep, "controller_reset")
-    assert reset["kind"] == "watchdog" and 1950 <= reset["t_ms"] - hang["t_ms"] <= 2000
+    # the watchdog (2 s) counts from the last feed: a stride before the hang at most, or
+    # REST_MS on mains with the engine at rest
+    assert reset["kind"] == "watchdog" and 2000 - REST_MS <= reset["t_ms"] - hang["t_ms"] <= 2000
     m = rep["metrics"]
     assert m["itic_violations"] == 0 and m["max_load_interruption_ms"] < 20
     assert m["source_conflicts"] == 0 and m["starter_while_running"] == 0
