@@ -123,13 +123,14 @@ class Console:
             self._out += line.encode() + b"\r\n"
 
     def pump(self):
-        # Between blocks: what the line takes now, never more than it takes.
-        if not (self._out or self._source):
-            return
-        self._refill()
-        while self._out:
-            n = self._write(self._out[:_CHUNK])
-            if not n:
-                break
-            self._out = self._out[n:]
+        # Between blocks: what the line takes now, never more than it takes. True while
+        # a reply was going out.
+        if self._out or self._source:
             self._refill()
+            while self._out:
+                n = self._write(self._out[:_CHUNK])
+                if not n:
+                    break
+                self._out = self._out[n:]
+                self._refill()
+            return True

@@ -4,9 +4,9 @@
 #
 # Everything on this path is preallocated; slow work (console, telemetry, persistence)
 # runs between blocks: the board's loop calls service() when blocks() says it is due. It
-# reads the console and serves the network every SERIAL_MS, writes new events to the log
-# every POLL_MS and does the rest at most once a second (counters, the exercise schedule,
-# saving the persistent record).
+# reads the console and serves the network every SERIAL_MS while they are in use (every
+# POLL_MS otherwise), writes new events to the log every POLL_MS and does the rest at most
+# once a second (counters, the exercise schedule, saving the persistent record).
 #
 # Stride: the monitor sees every sample, but the supervisor is stepped (and the watchdog
 # fed) only as often as it asks (Supervisor.stride_ms): when the next of its timers ends,
@@ -43,9 +43,11 @@ from firmware.supervisor import STRIDE_MS, Supervisor
 
 WATCH_GAP_MS = 950
 SERVICE_MS = 1000
-# the console line and the network (every 25 ms, MQTT's bursts took 4 KB more heap at
-# their peak: over the 32 KB budget now and then)
+# The console line and the network, every SERIAL_MS while in use: MQTT on (at 25 ms its
+# bursts took 4 KB more heap at their peak, over the 32 KB budget now and then), a byte in
+# or a reply going out within TALK_MS; else every POLL_MS (a line's reply within 50 ms).
 SERIAL_MS = 10
+TALK_MS = 1000
 POLL_MS = 50  # the clock's second, the console's timers, the event log
 GC_FREE = 24 * 1024  # collect the heap's garbage below this much free,
 GC_STEP = 2048  # once this much more is taken since the last collection
@@ -108,6 +110,8 @@ class Controller:
         self._due = True  # the supervisor steps in the next block
         self._t_sup = now  # when it is due by its stride, and the slow work
         self._t_svc = now
+        self._svc_ms = SERIAL_MS  # the slow work's pace, and when it last had to be quick
+        self._t_talk = now
         self._n = board.block_len  # samples the next read takes (MainsMonitor.need)
         self._per_ms = board.sample_rate_hz // 1000
         # Where the board clock's second began, in ticks: the log stamps its events from
@@ -287,7 +291,14 @@ class Controller:
         n = board.serial_read(self._serial)
         if n:
             self.console.feed(memoryview(self._serial)[:n], now)
-        self.console.pump()
+        if self.console.pump() or n or self.telemetry:
+            self._t_talk = now
+            if self._svc_ms > SERIAL_MS:  # quick from the next block on
+                self._svc_ms = SERIAL_MS
+                self._t_svc = now
+                self.monitor.wake_after(0)
+        elif board.ticks_diff(now, self._t_talk) >= TALK_MS:
+            self._svc_ms = POLL_MS
         if self.telemetry is not None:
             self.telemetry.service(now)
         if self.sntp is not None:
@@ -408,9 +419,9 @@ class Controller:
             sup.step(now)
             stride = sup.stride_ms(now)
             if stride >= STRIDE_MS:
-                # the readings' pace, not a timer: on the slow work's grid (SERIAL_MS), so
-                # that one wake serves both
-                stride -= (stride - diff(self._t_svc, now)) % SERIAL_MS
+                # the readings' pace, not a timer: on the slow work's grid, so that one
+                # wake serves both
+                stride -= (stride - diff(self._t_svc, now)) % self._svc_ms
             self._t_sup = board.ticks_add(now, stride)
             board.feed_watchdog()
             if mon.absent() and sup.quiet():
@@ -418,7 +429,7 @@ class Controller:
                 self._away_ms = 0
         slow = diff(now, self._t_svc) >= 0
         if slow:
-            self._t_svc = board.ticks_add(now, SERIAL_MS)
+            self._t_svc = board.ticks_add(now, self._svc_ms)
         if self._due:
             mon.wake_after(0)
         else:

@@ -229,8 +229,10 @@ def test_a_chip_five_times_too_slow_loses_samples_but_never_trips_on_them():
 def test_a_chip_three_times_too_slow_overruns_while_relays_move_and_decides_the_same():
     # Three times the RP2040's cost through the outage and return: the loop falls behind
     # the ring while relays and contactors move (a step every block), the samples lost are
-    # counted, and every decision is the host's, without a false trip or a break in
-    # the load longer than ITIC allows.
+    # counted, and every decision is the host's, without a false trip. A failure is seen
+    # that much later: here the outage begins during a supervisor step, which holds this
+    # chip for 10 ms, and the break (21 ms) leaves ITIC: what the RP2040 itself does in
+    # 3.4 ms.
     host = run(dict(_OUTAGE_AND_RETURN, board={"profile": "host"}))
     slow = run(dict(_OUTAGE_AND_RETURN, board={"profile": "rp2040x3"}))
     m = slow["metrics"]
@@ -239,4 +241,10 @@ def test_a_chip_three_times_too_slow_overruns_while_relays_move_and_decides_the_
     assert [e["event"] for e in slow["timeline"] if e["event"] in firmware] == [
         e["event"] for e in host["timeline"] if e["event"] in firmware
     ]
-    assert m["transfers_to_battery"] == 4 and m["itic_violations"] == 0
+    assert m["transfers_to_battery"] == 4
+    hm = host["metrics"]
+    lag = m["max_loop_lag_ms"]
+    assert all(
+        h <= c <= h + lag for c, h in zip(m["detection_latency_ms"], hm["detection_latency_ms"])
+    )
+    assert m["max_load_interruption_ms"] <= hm["max_load_interruption_ms"] + lag

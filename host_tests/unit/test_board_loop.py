@@ -3,7 +3,7 @@
 # mains the controller looked at only when something is due.
 from boards.sim.replay import ReplayBoard
 from firmware.config import Config
-from firmware.controller import SERIAL_MS, Controller
+from firmware.controller import POLL_MS, SERIAL_MS, TALK_MS, Controller
 from firmware.supervisor import REST_MS
 
 OUTAGE = {
@@ -50,10 +50,10 @@ def test_blocks_makes_every_decision_step_makes_at_the_same_moment():
 
 def test_on_steady_mains_the_controller_wakes_only_when_something_is_due():
     board = ReplayBoard(
-        {"seed": 3, "mains": {"thd_pct": 8, "noise_pct": 1, "spikes_per_s": 0, "events": []}}, 4.0
+        {"seed": 3, "mains": {"thd_pct": 8, "noise_pct": 1, "spikes_per_s": 0, "events": []}}, 5.0
     )
     ctrl = Controller(board, Config())
-    while board.pos < 4000:  # a second: learnt, settled
+    while board.pos < 8000:  # two seconds: learnt, settled, the console quiet since boot
         if ctrl.blocks():
             ctrl.service()
     calls = {"blocks": 0, "service": 0, "supervisor": 0}
@@ -70,10 +70,63 @@ def test_on_steady_mains_the_controller_wakes_only_when_something_is_due():
         if ctrl.blocks():
             calls["service"] += 1
             ctrl.service()
-    # (one more of each where the two seconds end in the middle of a stretch)
-    assert 2000 // SERIAL_MS <= calls["service"] <= 2000 // SERIAL_MS + 1
+    # (one more of each where the two seconds end in the middle of a stretch); the console
+    # quiet, the slow work every POLL_MS
+    assert 2000 // POLL_MS <= calls["service"] <= 2000 // POLL_MS + 1
     assert calls["blocks"] == calls["service"]  # back only when the slow work is due
     assert 2000 // REST_MS <= calls["supervisor"] <= 2000 // REST_MS + 1
+
+
+class _TalkBoard(ReplayBoard):
+    # a console line: what the test types, and what the controller wrote back
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.typed = b""
+        self.written = b""
+
+    def serial_read(self, buf):
+        n = min(len(buf), len(self.typed))
+        buf[:n] = self.typed[:n]
+        self.typed = self.typed[n:]
+        return n
+
+    def serial_write(self, data):
+        self.written += bytes(data)
+        return len(data)
+
+
+def test_the_console_is_served_every_poll_and_quickly_while_it_is_in_use():
+    board = _TalkBoard({"seed": 3, "mains": {"thd_pct": 8, "noise_pct": 1, "events": []}}, 6.0)
+    ctrl = Controller(board, Config())
+    at = []
+    service = ctrl.service
+
+    def timed():
+        at.append(board.ticks_ms())
+        return service()
+
+    def run(ms):
+        end = board.pos + ms * 4
+        while board.pos < end:
+            if ctrl.blocks():
+                timed()
+
+    run(2000)
+    at.clear()
+    run(1000)
+    assert {board.ticks_diff(b, a) for a, b in zip(at, at[1:])} == {POLL_MS}
+    board.typed = b"status\r"
+    at.clear()
+    run(2000)
+    typed = at[0]  # the line is read at the first service, within POLL_MS
+    assert board.written.startswith(b"OK mode auto")
+    gaps = [(board.ticks_diff(a, typed), board.ticks_diff(b, a)) for a, b in zip(at, at[1:])]
+    # then the console is served in the next block, every SERIAL_MS for TALK_MS, and every
+    # POLL_MS again
+    assert gaps[0] == (0, 1)
+    assert {g for t, g in gaps[1:] if t < TALK_MS} == {SERIAL_MS}
+    assert {g for t, g in gaps if t >= TALK_MS + SERIAL_MS} == {POLL_MS}
+    assert len(gaps) >= TALK_MS // SERIAL_MS + 10
 
 
 def test_the_phase_bench_goes_through_every_phase_in_micropython():
