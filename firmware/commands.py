@@ -448,7 +448,7 @@ class Commands:
             value = self._line.split(None, 3)[3].strip()
             if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
                 value = value[1:-1]
-            why = c.apply_setting(key, value, now)
+            why = c.apply({key: value})
             if why:
                 return "ERR config set: %s" % why
             if key == "console.pin" and cfg.get(key) and not self.per_line:
@@ -461,7 +461,7 @@ class Commands:
                 return "ERR config save: the filesystem refused (%s)" % e
             return "OK configuration saved"
         if sub == "reset" and len(args) == 1:
-            why = c.apply_defaults(now)
+            why = c.apply({r[0]: r[2] for r in SCHEMA})
             if why:
                 return "ERR config reset: %s" % why
             return "OK defaults in force (config save keeps them)"

@@ -31,7 +31,6 @@ from firmware import store as record
 from firmware.alarms import Alarms
 from firmware.battery import BatteryMonitor
 from firmware.commands import Commands
-from firmware.config import Config
 from firmware.console import Console
 from firmware.counters import Counters
 from firmware.environment import Environment
@@ -157,13 +156,6 @@ class Controller:
             v["cool_until"] = 0
             self.store.changed(record.NOW)
 
-    def apply_setting(self, key, value, now):
-        # config set: checked, applied to every machine at once. Returns None, or why not.
-        return self._apply({key: value})
-
-    def apply_defaults(self, now):
-        return self._apply(dict(Config().items()))
-
     def collect_events(self, now):
         # The RAM ring's new events into the event log on flash (written when due).
         self.eventlog.collect(self.log, self._rtc_ticks, self._rtc_s, self.board.ticks_diff)
@@ -202,7 +194,9 @@ class Controller:
         self._rtc_ticks = now
         self.log.add(now, events.EV_CLOCK_SET, max(-0x7FFFFFFF, min(0x7FFFFFFF, step)))
 
-    def _apply(self, values):
+    def apply(self, values):
+        # config set, config reset: {key: value} checked, applied to every machine at
+        # once. Returns None, or why not.
         cfg = self.cfg
         before = dict(cfg.items())
         try:

@@ -92,7 +92,7 @@ if budget:
 free_at_start = gc.mem_free()
 ctrl = Controller(board)
 if mqtt_port:
-    err = ctrl._apply({"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.port": mqtt_port})
+    err = ctrl.apply({"mqtt.enabled": True, "mqtt.host": "127.0.0.1", "mqtt.port": mqtt_port})
     assert err is None, err
 gc.collect()
 boot = gc.mem_alloc()

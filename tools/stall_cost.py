@@ -57,7 +57,7 @@ names.append("heap_look")
 callable(0)
 stream = FakeStream()
 board.tcp_open = lambda host, port: stream
-why = ctrl._apply({"mqtt.enabled": True, "mqtt.host": "192.168.1.2"})
+why = ctrl.apply({"mqtt.enabled": True, "mqtt.host": "192.168.1.2"})
 names.append("mqtt_enable")  # config set: its code loaded, the client started
 callable(0)
 if why:

@@ -641,7 +641,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     assert ctrl.alarms.active == 0  # the contacts agree with the outputs
     assert 51000 < board.battery_mv() < 53000
     assert board.output_w() == hal.NO_READING  # io.output_sensor off
-    assert ctrl._apply({"io.output_sensor": True}) is None
+    assert ctrl.apply({"io.output_sensor": True}) is None
     assert board.output_w() == 400 * 25 // 100 * 230 // 10  # 10 A at 230 V
     while k[0] < 8040:  # 10 ms into the dip
         ctrl.step()
@@ -697,7 +697,7 @@ def test_rp2040_board_samples_by_dma_and_shares_one_input_through_the_switch(rp2
     # no output sensor configured: no reading, not 0 W; with one, 1200 counts of 25 mA at
     # the nominal 230 V
     assert board.output_w() == hal.NO_READING
-    assert ctrl._apply({"io.output_sensor": True}) is None
+    assert ctrl.apply({"io.output_sensor": True}) is None
     assert board.output_w() == 1200 * 25 // 100 * 230 // 10
     # the RP2040 drops its pads on a watchdog reset: the firmware boots as after a power cut
     board.set_output(hal.OUT_XFER, True)
