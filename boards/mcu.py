@@ -283,7 +283,11 @@ class McuBoard:
         self.fs = DirFS(fs_root)
         self._outputs = Outputs(out, drive)
         self._inputs = Inputs([Pin(pins.INPUTS[k], Pin.IN, Pin.PULL_UP) for k in range(N_INPUTS)])
+        # the HAL's read_block is the sampler's own (boards/*/sampler.py: it waits for the
+        # block, tells _lost what it could not keep, returns the clock then): one call a
+        # block, machine code on the RP2040
         self._sampler = sampler
+        self.read_block = sampler.read_block
         self._freq = EdgeFrequency(time.ticks_us, time.ticks_diff)
         Pin(pins.GEN_ZC, Pin.IN).irq(handler=self._freq.edge, trigger=Pin.IRQ_RISING)
         self._rtc = machine.RTC()
@@ -322,13 +326,10 @@ class McuBoard:
         self.output_ma_per = cfg.get("adc.output_ma_per_count")
         self.nominal_v = cfg.get("mains.nominal_v")
 
-    def read_block(self, buf, n):
-        # the sampler (boards/*/sampler.py) waits for the block and says what was lost
-        lost = self._sampler.read(buf, n)
-        if lost:
-            self.samples_lost += lost
-            self.on_gap(lost)
-        return time.ticks_ms()
+    def _lost(self, lost):
+        # samples the sampler could not keep, told before the block that follows them
+        self.samples_lost += lost
+        self.on_gap(lost)
 
     def on_gap(self, lost):
         pass  # until the firmware sets its own (hal.py)

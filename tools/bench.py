@@ -23,7 +23,9 @@
 #    generator, learning, the idle watch: tools/phase_cost.py), with the estimated share
 #    of an RP2040 at 125 MHz and an ESP32 at 240 MHz; and what holds the loop between two
 #    blocks (tools/stall_cost.py): a collection of the heap, a supervisor step, the slow
-#    work, a status reply, each in instructions and in ms of either chip.
+#    work, a status reply, each in instructions and in ms of either chip; and the boards'
+#    own read of a block (tools/read_cost.py: the samplers on stand-ins for the DMA and
+#    the timer), which the phases count as the replay board's.
 # 3. The firmware's heap in the MicroPython VM (tools/heap_peak.py, the compiled firmware
 #    through the three-hour demo on a lean plant): its code once loaded from .mpy, its
 #    objects after boot and after the three hours, and the smallest contiguous stretch of
@@ -445,6 +447,21 @@ def sample_isr():
     }
 
 
+def board_read():
+    # The boards' own read of a block (tools/read_cost.py): host instructions a block beyond
+    # the stand-ins' work, and the share of each chip (a block is 1 ms).
+    stretches = _stretches(["tools/read_cost.py"])
+    if isinstance(stretches, str):
+        return {"error": stretches}
+    per = {name: ins // int(n) for ins, (name, n) in stretches}
+    out = {}
+    for chip, mhz in CHIPS_MHZ:
+        ins = per[chip + "_read"] - per[chip + ("_dma" if chip == "rp2040" else "_isr")]
+        ms = _chip_ms(ins)[chip + "_ms"]
+        out[chip] = {"instructions_per_block": ins, "share_pct": round(100.0 * ms, 1)}
+    return out
+
+
 def bundles():
     out = {}
     for board in build.BOARDS:
@@ -651,6 +668,7 @@ def main(argv):
         "instructions_per_block": block_instructions(),
         "instructions_per_phase": phase_instructions(),
         "sample_isr": sample_isr(),
+        "board_read": board_read(),
         "stalls": stalls(),
         "firmware_heap": firmware_heap(),
         "bundle_bytes": bundles(),
@@ -739,6 +757,17 @@ def main(argv):
             "  per sample: ESP32 timer handler %d instructions beyond an empty handler, %.1f %%"
             " of the chip at 4 kHz; RP2040 none (DMA)"
             % (si["instructions_beyond_empty_handler"], si["esp32_share_pct"])
+        )
+    br = results["board_read"]
+    if _counted("board read", br):
+        print(
+            "  the boards' read of a block: RP2040 %d instructions (%.1f %%), ESP32 %d (%.1f %%)"
+            % (
+                br["rp2040"]["instructions_per_block"],
+                br["rp2040"]["share_pct"],
+                br["esp32"]["instructions_per_block"],
+                br["esp32"]["share_pct"],
+            )
         )
     st = results["stalls"]
     if _counted("stalls", st):

@@ -16,7 +16,9 @@ sys.path.insert(0, ".")
 from boards.esp32.sampler import TimerSampler  # noqa: E402
 
 N = 4000
-sampler = TimerSampler(lambda: 0x8000, [lambda: 0x8000] * 4, lambda: 0, lambda s: None, time)
+sampler = TimerSampler(
+    lambda: 0x8000, [lambda: 0x8000] * 4, lambda: 0, lambda s: None, time, lambda n: None
+)
 
 
 def empty(_timer):

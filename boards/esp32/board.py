@@ -49,6 +49,7 @@ class Board(mcu.McuBoard):
             machine.disable_irq,
             machine.enable_irq,
             time,
+            self._lost,
         )
         self._parts(machine, pins, fs_root, out, _drive, sampler, serial)
         self._timer = machine.Timer(0)

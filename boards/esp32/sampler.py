@@ -44,8 +44,9 @@ def _copy_ring(ring, r: int, buf, n: int) -> int:
 class TimerSampler:
     RING = _RING
 
-    def __init__(self, read_mains, read_slow, disable_irq, enable_irq, clock):
-        # clock: the time module (ticks_us, ticks_add, ticks_diff)
+    def __init__(self, read_mains, read_slow, disable_irq, enable_irq, clock, on_lost):
+        # clock: the time module (ticks_ms, ticks_us, ticks_add, ticks_diff); on_lost(n):
+        # the board, told of samples lost
         self._read = read_mains  # () -> 16-bit reading
         self._read_slow = read_slow  # [k]() -> 16-bit reading of slow input k
         self._off = disable_irq
@@ -60,6 +61,8 @@ class TimerSampler:
         # a first reading of each now, so that nothing reads 0 V at boot
         self.slow = array("i", [f() >> 4 for f in read_slow])
         self.overruns = 0
+        self.ticks_ms = clock.ticks_ms
+        self.on_lost = on_lost
         self.gaps = 0  # stretches with no interrupt, found by the clock
         self._us = clock.ticks_us
         self._add = clock.ticks_add
@@ -76,6 +79,14 @@ class TimerSampler:
         ring = ptr16(self._ring)
         ring[n & (_RING - 1)] = int(self._read()) >> 4
         w[0] = (n + 1) & _WRAP
+
+    def read_block(self, buf, n):
+        # The board's read (hal.py): the samples, what was lost before them told to the
+        # board (on_lost), the clock then.
+        lost = self.read(buf, n)
+        if lost:
+            self.on_lost(lost)
+        return self.ticks_ms()
 
     def available(self):
         return (self._w[0] - self._r) & _WRAP

@@ -11,6 +11,8 @@
 # drops, as after a power cut, and the firmware boots as after one (the load falls back to
 # the utility side, the engine's fuel is off; Supervisor.recover and the generator's
 # restart rules take it from there).
+import time
+
 import machine
 import rp2
 import uctypes
@@ -42,5 +44,7 @@ class Board(mcu.McuBoard):
             [Pin(n, Pin.OUT, value=0) for n in pins.SHARED_SELECT],
             ADC(pins.BATTERY_ADC),
             ADC(pins.SHARED_ADC),
+            time,
+            self._lost,
         )
         self._parts(machine, pins, fs_root, out, _drive, sampler, serial)

@@ -61,51 +61,18 @@ _CNT = const(1)  # frames in this slot: SETTLE not summed, then SLOW_N summed (n
 # negative: a ptr32 word reads back unsigned in a 64-bit unix port)
 _SB = const(2)  # battery sum
 _SS = const(3)  # multiplexer sum
-_LOST = const(4)  # frames the last read skipped
-
-
-@micropython.viper
-def _take(dma, state, frames, out, n: int) -> int:
-    # Where the DMA is (from its count left), and if n frames are there, those frames from
-    # the ring at st[_R] on: the mains samples into buf, the slow inputs into their sums.
-    # A loop that fell more than the ring behind resumes at the oldest frame the DMA cannot
-    # overwrite while this copies; st[_LOST] says how many it skipped. Returns the frames
-    # taken in this slot, or -1 when n frames are not there yet.
-    st = ptr32(state)
-    r = st[_R]
-    ahead = ((((0 - int(ptr32(dma)[_TRANS_COUNT])) & _COUNT_MASK) >> 2) - r) & _POS_MASK
-    if ahead < n:
-        return -1
-    lost = ahead - (FRAMES - n)
-    if lost > 0:
-        r = (r + lost) & _POS_MASK
-    else:
-        lost = 0
-    st[_LOST] = lost
-    ring = ptr16(frames)
-    buf = ptr16(out)
-    cnt = st[_CNT]
-    sb = st[_SB]
-    ss = st[_SS]
-    for i in range(n):
-        j = ((r + i) & (FRAMES - 1)) << 2
-        buf[i] = ring[j] & 0xFFF
-        if SETTLE <= cnt < SETTLE + SLOW_N:
-            sb += ring[j + 1] & 0xFFF
-            ss += ring[j + 2] & 0xFFF
-        cnt += 1
-    st[_R] = (r + n) & _POS_MASK
-    st[_CNT] = cnt
-    st[_SB] = sb
-    st[_SS] = ss
-    return cnt
 
 
 class DmaSampler:
-    def __init__(self, rp2, mem32, addressof, sample_rate_hz, select, battery, shared):
+    def __init__(
+        self, rp2, mem32, addressof, sample_rate_hz, select, battery, shared, clock, on_lost
+    ):
         # rp2: the module (its DMA class); mem32: machine.mem32; addressof: uctypes'; select:
         # the multiplexer's S0 and S1 pins; battery, shared: the ADC objects of ADC1 and
-        # ADC2, read once here before the capture starts, so that nothing reads 0 V at boot.
+        # ADC2, read once here before the capture starts, so that nothing reads 0 V at boot;
+        # clock: the time module (ticks_ms); on_lost(n): the board, told of samples lost.
+        self.ticks_ms = clock.ticks_ms
+        self.on_lost = on_lost
         self._mem32 = mem32
         self._select = select
         self.slow = array("i", [battery.read_u16() >> 4, 0, 0, 0])
@@ -126,7 +93,7 @@ class DmaSampler:
         # objects (neither address is a small int on the chip)
         self._count_trig = addressof(self._regs) + 4 * _AL1_COUNT_TRIG
         self._fcs = ADC_BASE + _FCS
-        self._st = array("i", [0, 0, 0, 0, 0])
+        self._st = array("i", [0, 0, 0, 0])
         self.overruns = 0
         self._start()
 
@@ -174,37 +141,68 @@ class DmaSampler:
         st[_R] = st[_CNT] = st[_SB] = st[_SS] = 0
         m[adc + _CS] = CS_RUN  # AINSEL 0: the first of a frame is the mains
 
-    def read(self, buf, n):
-        # Wait for n frames, then copy them. Returns how many samples were lost just before
-        # these (MainsMonitor.gap); overruns counted.
-        st = self._st
-        cnt = _take(self._regs, st, self._ring, buf, n)
-        while cnt < 0:
-            cnt = _take(self._regs, st, self._ring, buf, n)
-        lost = st[_LOST]
+    @micropython.viper
+    def read_block(self, buf, n: int) -> int:
+        # The board's read (hal.py), in one call of machine code: wait until the DMA (its
+        # count left) has written n frames past st[_R], then copy them from the ring, the
+        # mains samples into buf, the slow inputs into their sums. A loop that fell more
+        # than the ring behind resumes at the oldest frame the DMA cannot overwrite while
+        # this copies, and says how many it skipped. Python only for that, and once a slot
+        # of slow readings is summed (_slow). Returns time.ticks_ms() then.
+        st = ptr32(self._st)
+        dma = ptr32(self._regs)
+        r = st[_R]
+        lost = -1
+        while lost < 0:
+            lost = ((((0 - int(dma[_TRANS_COUNT])) & _COUNT_MASK) >> 2) - r) & _POS_MASK
+            lost -= n  # frames there beyond these
+        lost -= FRAMES - 2 * n
+        if lost > 0:
+            r = (r + lost) & _POS_MASK
+        else:
+            lost = 0
+        ring = ptr16(self._ring)
+        out = ptr16(buf)
+        cnt = st[_CNT]
+        sb = st[_SB]
+        ss = st[_SS]
+        for i in range(n):
+            j = ((r + i) & (FRAMES - 1)) << 2
+            out[i] = ring[j] & 0xFFF
+            if SETTLE <= cnt < SETTLE + SLOW_N:
+                sb += ring[j + 1] & 0xFFF
+                ss += ring[j + 2] & 0xFFF
+            cnt += 1
+        st[_R] = (r + n) & _POS_MASK
+        st[_CNT] = cnt
+        st[_SB] = sb
+        st[_SS] = ss
+        if lost != 0 or cnt >= SETTLE + SLOW_N:
+            self._slow(lost, cnt)
+        return int(self.ticks_ms())
+
+    def _slow(self, lost, cnt):
+        # Samples skipped (an overrun, counted); once SLOW_N frames are summed, their
+        # averages kept and the multiplexer moved on. A FIFO that overflowed lost a
+        # conversion and with it the frame's order: start again (counted as an overrun).
+        # The board is told what was lost (on_lost), before these samples go to the monitor.
         if lost:
             self.overruns += 1
         if cnt >= SETTLE + SLOW_N:
-            lost += self._slot()
-        return lost
-
-    def _slot(self):
-        # SLOW_N frames summed: keep the averages, move the multiplexer on. A FIFO that
-        # overflowed lost a conversion and with it the frame's order: start again (counted
-        # as an overrun).
-        st = self._st
-        k = self._k
-        self.slow[0] = st[_SB] // SLOW_N
-        self.slow[1 + k] = st[_SS] // SLOW_N
-        k = k + 1 if k < 2 else 0
-        self._k = k
-        self._mux(k)
-        st[_CNT] = st[_SB] = st[_SS] = 0
-        if self._mem32[self._fcs] & FCS_OVER:
-            self.overruns += 1
-            self._start()
-            return FRAMES
-        return 0
+            st = self._st
+            k = self._k
+            self.slow[0] = st[_SB] // SLOW_N
+            self.slow[1 + k] = st[_SS] // SLOW_N
+            k = k + 1 if k < 2 else 0
+            self._k = k
+            self._mux(k)
+            st[_CNT] = st[_SB] = st[_SS] = 0
+            if self._mem32[self._fcs] & FCS_OVER:
+                self.overruns += 1
+                self._start()
+                lost += FRAMES
+        if lost:
+            self.on_lost(lost)
 
     def drop(self):
         # Forget what is waiting (the loop looked away on purpose: hal skip()).

@@ -1,0 +1,166 @@
+# What the board's read of a block costs on each chip's sampler, to be counted from outside
+# in the MicroPython unix port (make bench, `board_read`):
+#
+#   valgrind --tool=callgrind --dump-before=mp_builtin_callable micropython tools/read_cost.py
+#
+# The boards' own read path (boards/mcu.py's read_block and the samplers under it) on
+# stand-ins for the hardware: the RP2040's DMA registers and ring written as the DMA would,
+# the ESP32's interrupt handler called as the timer would. Each is run N blocks with the
+# stand-in's work alone, then N blocks of that work and the read, between callable() marks:
+# the difference is the read. Prints "stretch NAME BLOCKS" per stretch, in order.
+import sys
+from array import array
+
+sys.path.insert(0, ".")
+
+from boards import mcu  # noqa: E402
+from boards.esp32.sampler import TimerSampler  # noqa: E402
+from boards.rp2040 import sampler as rp  # noqa: E402
+
+N = 1000
+names = []
+
+
+def mark(name):
+    callable(0)
+    names.append(name)
+
+
+class Mem:
+    # machine.mem32: the ADC's FIFO is empty, the rest reads as written
+    def __init__(self):
+        self.d = {}
+
+    def __getitem__(self, a):
+        return 1 << 8 if a == rp.ADC_BASE + 8 else self.d.get(a, 0)
+
+    def __setitem__(self, a, v):
+        self.d[a] = v
+
+
+class DMA:
+    n = 0
+
+    def __init__(self):
+        self.channel = DMA.n
+        DMA.n += 1
+        self.registers = array("I", [0] * 16)
+
+    def pack_ctrl(self, **kw):
+        return 0
+
+    def config(self, read=None, write=None, count=None, ctrl=None, trigger=False):
+        if count is not None:
+            self.registers[2] = count
+
+    def active(self, v=None):
+        return True
+
+
+class Rp2:
+    DMA = DMA
+
+
+class Pin:
+    def value(self, v):
+        pass
+
+
+class Adc:
+    def read_u16(self):
+        return 0
+
+
+def board():
+    # the boards' HAL, without the rest of a board (boards/mcu.py), told of no gap
+    b = mcu.McuBoard()
+    b.on_gap = lambda lost: None
+    return b
+
+
+def rp2040():
+    import time
+
+    b = board()
+    s = rp.DmaSampler(
+        Rp2, Mem(), lambda o: 0x20001000, 4000, [Pin(), Pin()], Adc(), Adc(), time, b._lost
+    )
+    b.read_block = s.read_block  # as the boards' _parts sets it
+    regs = s._regs
+    read = b.read_block
+    buf = array("H", [0] * 4)
+
+    def dma(k):
+        # four frames, as the DMA writes them: the count left falls by a frame's 4
+        for _ in range(k):
+            regs[2] -= 16
+
+    def run(n, with_read):
+        for _ in range(n):
+            dma(1)
+            if with_read:
+                read(buf, 4)
+
+    run(N, True)  # past the first slow readings and the first-call caches
+    mark("-")
+    run(N, False)
+    mark("rp2040_dma")
+    run(N, True)
+    mark("rp2040_read")
+
+
+class Clock:
+    # the time module, but for ticks_us on the samples' clock: each conversion the handler
+    # makes is a sample period on (the unix port's own clock, slowed by callgrind, would
+    # find a gap at every read). A Python method where the board's is C: about 0.6k of the
+    # count is that.
+    def __init__(self):
+        import time
+
+        self.us = 0
+        self.ticks_ms = time.ticks_ms
+        self.ticks_add = time.ticks_add
+        self.ticks_diff = time.ticks_diff
+
+    def ticks_us(self):
+        return self.us
+
+
+def esp32():
+    clock = Clock()
+
+    def mains():
+        clock.us += 250
+        return 0x8000
+
+    b = board()
+    s = TimerSampler(mains, [lambda: 0x8000] * 4, lambda: 0, lambda st: None, clock, b._lost)
+    b.read_block = s.read_block
+    isr = s.isr
+    read = b.read_block
+    buf = array("H", [0] * 4)
+
+    def run(n, with_read):
+        for _ in range(n):
+            isr(None)
+            isr(None)
+            isr(None)
+            isr(None)
+            if with_read:
+                read(buf, 4)
+            else:
+                s._r = s._seen = s._w[0]  # as read, with the clock as it is
+
+    run(N, True)
+    mark("-")
+    run(N, False)
+    mark("esp32_isr")
+    run(N, True)
+    mark("esp32_read")
+
+
+callable(0)
+rp2040()
+esp32()
+for name in names:
+    print("stretch %s %d" % (name, N))
