@@ -31,46 +31,39 @@ PERIOD_US = const(250)  # 4 kHz
 GAP_SLACK = const(1)  # periods of interrupt latency that are not a gap
 
 
-@micropython.viper
-def _copy_ring(ring, r: int, buf, n: int) -> int:
-    # n samples from the ring at r on into buf; returns r + n
-    src = ptr16(ring)
-    dst = ptr16(buf)
-    for i in range(n):
-        dst[i] = src[(r + i) & (_RING - 1)]
-    return r + n
+# state words (st): samples read and written when the loop last looked, when the last of
+# those was due (ticks_us), and whether this block reads a slow input
+_R = const(0)
+_SEEN = const(1)
+_T = const(2)
+_ODD = const(3)
+_US_MASK = const((1 << 30) - 1)  # ticks_us wraps at 2^30 on the board (2^62 on the host:
+_US_HALF = const(1 << 29)  # the same arithmetic modulo 2^30 holds there too)
 
 
 class TimerSampler:
     RING = _RING
 
     def __init__(self, read_mains, read_slow, disable_irq, enable_irq, clock, on_lost):
-        # clock: the time module (ticks_ms, ticks_us, ticks_add, ticks_diff); on_lost(n):
-        # the board, told of samples lost
+        # clock: the time module (ticks_ms, ticks_us); on_lost(n): the board, told of
+        # samples lost
         self._read = read_mains  # () -> 16-bit reading
         self._read_slow = read_slow  # [k]() -> 16-bit reading of slow input k
         self._off = disable_irq
         self._on = enable_irq
         self._ring = array("H", bytearray(2 * _RING))
         self._w = array("i", [0])  # samples written, wrapping at 2^30
-        self._r = 0  # samples read
-        self._k = 0  # the slow input read next
-        self._odd = False  # blocks alternate: a slow input every other
-        self._m = 0  # readings of each summed
+        self._st = array("i", [0, 0, 0, 0])
+        self._c = 0  # slow readings taken: the input next is its low bits
         self._sum = array("i", [0] * SLOW_INPUTS)
         # a first reading of each now, so that nothing reads 0 V at boot
         self.slow = array("i", [f() >> 4 for f in read_slow])
         self.overruns = 0
+        self.gaps = 0  # stretches with no interrupt, found by the clock
         self.ticks_ms = clock.ticks_ms
         self.on_lost = on_lost
-        self.gaps = 0  # stretches with no interrupt, found by the clock
         self._us = clock.ticks_us
-        self._add = clock.ticks_add
-        self._diff = clock.ticks_diff
-        # samples written when the loop last looked, and when the last of them was due
-        # (the board calls drop() once the timer runs, to start this clock with it)
-        self._seen = 0
-        self._t = self._us()
+        self.drop()  # (and the board again once the timer runs, to start the clock with it)
 
     @micropython.viper
     def isr(self, _timer):
@@ -80,67 +73,74 @@ class TimerSampler:
         ring[n & (_RING - 1)] = int(self._read()) >> 4
         w[0] = (n + 1) & _WRAP
 
-    def read_block(self, buf, n):
-        # The board's read (hal.py): the samples, what was lost before them told to the
-        # board (on_lost), the clock then.
-        lost = self.read(buf, n)
-        if lost:
-            self.on_lost(lost)
-        return self.ticks_ms()
-
-    def available(self):
-        return (self._w[0] - self._r) & _WRAP
-
-    def read(self, buf, n):
-        # Wait for n samples, then copy them. Returns how many samples were lost just before
-        # these: a loop that fell more than the ring behind resumes at the oldest sample the
-        # interrupt cannot overwrite while this copies (MainsMonitor.gap); overruns counted.
-        # Then, every other block, one slow input, with the interrupt held off for its
-        # conversion.
-        r = self._r
-        ahead = (self._w[0] - r) & _WRAP
-        if ahead < n:
-            while self.available() < n:
-                pass
-            ahead = self.available()
-        lost = ahead - (_RING - n)
+    @micropython.viper
+    def read_block(self, buf, n: int) -> int:
+        # The board's read (hal.py), in machine code: wait for n samples, then copy them.
+        # A loop that fell more than the ring behind resumes at the oldest sample the
+        # interrupt cannot overwrite while this copies (an overrun). The samples written
+        # since the last look account for that much time on the clock (ticks_us, the same
+        # crystal): more than GAP_SLACK periods beyond it brought no sample, and count as
+        # lost before these. Python (_slow) only then, and every other block for a slow
+        # input; the board is told what was lost. Returns ticks_ms() then.
+        st = ptr32(self._st)
+        w = ptr32(self._w)
+        r = st[_R]
+        lost = -1
+        while lost < 0:
+            lost = ((w[0] - r) & _WRAP) - n  # samples there beyond these
+        lost -= _RING - 2 * n
+        flags = 0
         if lost > 0:
             r = (r + lost) & _WRAP
-            self.overruns += 1
+            flags = 1
         else:
             lost = 0
-        # the clock: the samples written since the last look account for that much time
-        w = self._w[0]
-        t = self._add(self._t, ((w - self._seen) & _WRAP) * PERIOD_US)
-        self._seen = w
-        late = self._diff(self._us(), t) // PERIOD_US
+        seen = int(w[0])
+        t = (int(st[_T]) + ((seen - int(st[_SEEN])) & _WRAP) * PERIOD_US) & _US_MASK
+        st[_SEEN] = seen
+        late = (((int(self._us()) - t + _US_HALF) & _US_MASK) - _US_HALF) // PERIOD_US
         if late > GAP_SLACK:
-            t = self._add(t, late * PERIOD_US)  # never taken: before these, in the loop's stall
+            t = (t + late * PERIOD_US) & _US_MASK  # never taken: in the loop's stall
             lost += late
+            flags |= 2
+        st[_T] = t
+        ring = ptr16(self._ring)
+        out = ptr16(buf)
+        for i in range(n):
+            out[i] = ring[(r + i) & (_RING - 1)]
+        st[_R] = (r + n) & _WRAP
+        odd = int(st[_ODD]) ^ 1
+        st[_ODD] = odd
+        flags |= (odd ^ 1) << 2
+        if flags != 0:
+            self._slow(lost, flags)
+        return int(self.ticks_ms())
+
+    def _slow(self, lost, flags):
+        # An overrun or a gap counted; every other block one slow input, with the
+        # interrupt held off for its conversion, each averaged over SLOW_N readings.
+        if flags & 1:
+            self.overruns += 1
+        if flags & 2:
             self.gaps += 1
-        self._t = t
-        self._r = _copy_ring(self._ring, r, buf, n) & _WRAP
-        self._odd = not self._odd
-        if self._odd:
-            return lost
-        k = self._k
-        state = self._off()
-        v = self._read_slow[k]()
-        self._on(state)
-        self._sum[k] += v >> 4
-        if k < SLOW_INPUTS - 1:
-            self._k = k + 1
-            return lost
-        self._k = 0
-        self._m += 1
-        if self._m == SLOW_N:
-            self._m = 0
-            for j in range(SLOW_INPUTS):
-                self.slow[j] = self._sum[j] // SLOW_N
-                self._sum[j] = 0
-        return lost
+        if flags & 4:
+            c = self._c
+            k = c & (SLOW_INPUTS - 1)
+            state = self._off()
+            v = self._read_slow[k]()
+            self._on(state)
+            self._sum[k] += v >> 4
+            c = (c + 1) & (SLOW_INPUTS * SLOW_N - 1)
+            self._c = c
+            if c == 0:
+                for j in range(SLOW_INPUTS):
+                    self.slow[j] = self._sum[j] // SLOW_N
+                    self._sum[j] = 0
+        if lost:
+            self.on_lost(lost)
 
     def drop(self):
         # Forget what is waiting (the loop looked away on purpose: hal skip()).
-        self._r = self._seen = self._w[0]
-        self._t = self._us()
+        st = self._st
+        st[_R] = st[_SEEN] = self._w[0]
+        st[_T] = self._us() & _US_MASK
