@@ -298,25 +298,27 @@ class MainsMonitor:
         # was learned, and the reference kept the trail: a false trip at arming now and
         # then (host_tests/scenario/test_en50160.py).
         self._lock = on
-        self._put(_PULL, 0 if on else 2)
+        self._v[_PULL] = 0 if on else 2
 
     def _set_period(self, p_q8):
-        self._put(_PQ8, p_q8)
-        self._put(_INC, (1 << 24) // p_q8)  # phase step per sample, 2^16 per cycle
+        v = self._v
+        v[_PQ8] = p_q8
+        v[_INC] = (1 << 24) // p_q8  # phase step per sample, 2^16 per cycle
 
     def _set_state(self, state):
         # The deviation that counts: armed, the configured one; learning, none (everything
         # is learned); tripped, any (so the reference stays frozen).
+        v = self._v
         self.state = state
         if state == ARMED:
             thr = self._thr
             lo = self._lo
         else:
             thr = lo = _DISARMED if state == LEARN else -1
-        self._put(_THR, thr)
-        self._put(_LO, lo)
-        self._put(_FASTOK, 0)  # until a window's end has seen the new state
-        self._put(_ALERT, 1)
+        v[_THR] = thr + _W0
+        v[_LO] = lo + _W0
+        v[_FASTOK] = 0  # until a window's end has seen the new state
+        v[_ALERT] = 1
 
     def _get(self, k):
         return self._v[k] - (_W0 if k < _RAW or k >= _REF else 0)
@@ -530,20 +532,21 @@ class MainsMonitor:
         # gap, limits pending or a sensor in doubt, an odd period or level. Then it tells
         # process() whether the next ordinary cycle may end there (_FASTOK) and the caller
         # whether anything it acts on changed (_ALERT).
+        v = self._v
         if self._partial:
             # the first window after a gap: it began anywhere in the cycle, so its sums
             # mean nothing (its mean would pull the bias); it only marks the crossing
             # where the next window starts
             self._partial = False
-            self._put(_STEER, 0)
-            self._put(_G8P, g8)
+            v[_STEER] = 0
+            v[_G8P] = g8 + _W0
             return
         was_faults = self.faults  # (four words: a tuple would allocate)
         was_sensor = self.sensor
         was_state = self.state
         was_good = self.good_now
         ms = sq // nw
-        self._put(_MS, ms)
+        v[_MS] = ms
         # The reading looks like mains (a crossing, a mean off the rails, not too short) and
         # the last window did too: no sensor check can find anything (_sensor_check).
         mean = raw_sum // nw
@@ -556,46 +559,46 @@ class MainsMonitor:
         ):
             self._sensor_check(sq, nw, raw_sum, g8, ms)
         # The ADC bias is the mean of whole cycles; follow it slowly (drift, temperature).
-        bias_q8 = self._get(_BQ8)
+        bias_q8 = v[_BQ8]
         bias_q8 += ((raw_sum << 8) // nw - bias_q8) >> 4
-        self._put(_BQ8, bias_q8)
+        v[_BQ8] = bias_q8
         bias = (bias_q8 + 128) >> 8
-        self._put(_BIAS, BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias))
+        v[_BIAS] = BIAS_MIN if bias < BIAS_MIN else (BIAS_MAX if bias > BIAS_MAX else bias)
         period = 0
-        g8_prev = self._get(_G8P)
+        g8_prev = v[_G8P] - _W0
         if g8 >= 0 and g8_prev >= 0:
             period = (nw << 8) - g8 + g8_prev
             if period < self._p_min or period > self._p_max:
                 period = 0
-        self._put(_G8P, g8)
-        self._put(_PER, period)
+        v[_G8P] = g8 + _W0
+        v[_PER] = period
         if g8 < 0 and ms < self._absent_ms:  # no crossing at all, little energy
             self._absent_run += 1
         else:
             self._absent_run = 0
-        self._put(_STEER, 0)
+        v[_STEER] = 0
         if period:
-            p_q8 = self._get(_PQ8)
+            p_q8 = v[_PQ8]
             dev = period - p_q8
             if -_GATE_Q8 <= dev <= _GATE_Q8:
                 # Smooth the phase step (by 1/8) so that zero-crossing jitter does not
                 # move the reference; by 1/2 while the phase is being locked.
                 self._set_period(p_q8 + (dev >> (1 if self._lock else 3)))
                 self._rejected = 0
-                self._put(_STEER, 1)
+                v[_STEER] = 1
             elif self._rejected >= 2:
                 # Three odd periods in a row: the frequency really moved. Re-lock.
                 self._set_period(period)
                 self._rejected = 0
-                self._put(_STEER, 1)
+                v[_STEER] = 1
             else:
                 # A crossing moved by a transient (spikes a sample apart get past the
                 # median): it steers nothing and counts as an ordinary cycle.
                 self._rejected += 1
                 period = p_q8
             # The reading people see averages about 16 cycles (period in 1/4096 sample).
-            p_avg = self._get(_PAVG)
-            self._put(_PAVG, p_avg + (((period << 4) - p_avg) >> 4))
+            p_avg = v[_PAVG]
+            v[_PAVG] = p_avg + (((period << 4) - p_avg) >> 4)
         good = (
             self._uv_ok_ms <= ms <= self._ov_ok_ms
             and period != 0
@@ -635,13 +638,13 @@ class MainsMonitor:
                 self._set_state(ARMED)
                 self.faults &= ~FAST
                 self.sensor = 0
-                self._put(_SHIFT, 3)
+                v[_SHIFT] = 3
             elif self._learned >= _COPY_CYCLES + _FAST_CYCLES:
-                self._put(_SHIFT, 3)
+                v[_SHIFT] = 3
                 if self._learned >= _LOCK_CYCLES:
                     self._locking(False)
             elif self._learned >= _COPY_CYCLES:
-                self._put(_SHIFT, 1)
+                v[_SHIFT] = 1
         else:
             self._start_learning()
         # (and the window just ended was ordinary too, good and steering, so with nothing
@@ -654,16 +657,16 @@ class MainsMonitor:
             and not self._pending
             and not self.faults & _LIMITS
             and good
-            and self._get(_STEER)
+            and v[_STEER]
         )
-        self._put(_FASTOK, 1 if fast else 0)
+        v[_FASTOK] = 1 if fast else 0
         if (
             self.faults != was_faults
             or self.sensor != was_sensor
             or self.state != was_state
             or self.good_now != was_good
         ):
-            self._put(_ALERT, 1)
+            v[_ALERT] = 1
 
     def _sensor_check(self, sq, nw, raw_sum, g8, ms):
         # Per window: does the reading look like no mains could, good or bad? Then, after
@@ -679,7 +682,7 @@ class MainsMonitor:
         elif g8 < 0:
             # every sample the same: the mean of the centred samples is a whole count and
             # their mean square is its square (products stay below 2^30 on a board)
-            x = raw_sum - nw * self._get(_BIAS)
+            x = raw_sum - nw * self._v[_BIAS]
             m = x // nw
             if m * nw == x and sq == nw * m * m:
                 kind = SENSOR_STUCK
@@ -701,11 +704,11 @@ class MainsMonitor:
     def _start_learning(self):
         self._set_state(LEARN)
         self._learned = 0
-        self._put(_SHIFT, 0)
+        self._v[_SHIFT] = 0
         self._locking(True)
 
     def _qualify(self, ms, period):
-        now = self._get(_NOW)
+        now = self._v[_NOW]
         diff = self._ticks_diff
         self._check(UV, ms < self._uv_ms, ms >= self._uv_ok_ms, self._uv_qual, now, diff)
         self._check(OV, ms > self._ov_ms, ms <= self._ov_ok_ms, self._ov_qual, now, diff)
