@@ -207,9 +207,9 @@ def test_the_loop_keeps_up_on_a_chip_and_misses_nothing():
 
 
 def test_a_chip_five_times_too_slow_loses_samples_but_never_trips_on_them():
-    # Five times the RP2040's cost (three times keeps up): the loop falls behind, the ring
-    # overruns and the samples lost are counted; the monitor takes none of it for a loss
-    # of mains.
+    # Five times the RP2040's cost (four times keeps up on steady mains): the loop falls
+    # behind, the ring overruns again and again and the samples lost are counted; the
+    # monitor takes none of it for a loss of mains.
     rep = run(
         {
             "name": "slow",
@@ -220,7 +220,7 @@ def test_a_chip_five_times_too_slow_loses_samples_but_never_trips_on_them():
         }
     )
     m = rep["metrics"]
-    assert m["ring_overruns"] > 100 and m["samples_lost"] > 0
+    assert m["ring_overruns"] > 50 and m["samples_lost"] > 0
     assert 40 < m["max_loop_lag_ms"] <= 64
     names = [e["event"] for e in rep["timeline"]]
     assert "mains_lost" not in names and m["transfers_to_battery"] == 0
