@@ -708,39 +708,44 @@ class MainsMonitor:
         self._locking(True)
 
     def _qualify(self, ms, period):
-        now = self._v[_NOW]
-        diff = self._ticks_diff
-        self._check(UV, ms < self._uv_ms, ms >= self._uv_ok_ms, self._uv_qual, now, diff)
-        self._check(OV, ms > self._ov_ms, ms <= self._ov_ok_ms, self._ov_qual, now, diff)
-        self._check(
-            UF,
-            period == 0 or period > self._p_uf,
-            period != 0 and period <= self._p_uf_ok,
-            self._f_qual,
-            now,
-            diff,
-        )
-        self._check(
-            OF,
-            period != 0 and period < self._p_of,
-            period == 0 or period >= self._p_of_ok,
-            self._f_qual,
-            now,
-            diff,
-        )
-
-    def _check(self, bit, bad, restored, qual_ms, now, diff):
-        if bad:
-            k = 0 if bit == UV else (1 if bit == OV else 2)
-            if not self._pending & bit:
-                self._pending |= bit
-                self._t[k] = now
-            elif diff(now, self._t[k]) >= qual_ms:
-                self.faults |= bit
-        else:
-            self._pending &= ~bit
-            if restored:
-                self.faults &= ~bit
+        # The slow limits, as bit masks: what is bad in this window (pending from the first
+        # such window on, its time noted), what is within its restore level; a fault
+        # qualifies once its condition has held for its time since it began, and clears
+        # when it no longer holds and the reading is restored. (UF and OF share a timer:
+        # only one of them can hold.) While nothing moves, as through an outage, no clock.
+        bad = UV if ms < self._uv_ms else (OV if ms > self._ov_ms else 0)
+        if period == 0 or period > self._p_uf:
+            bad |= UF
+        elif period < self._p_of:
+            bad |= OF
+        ok = UV if ms >= self._uv_ok_ms else 0
+        if ms <= self._ov_ok_ms:
+            ok |= OV
+        if period != 0 and period <= self._p_uf_ok:
+            ok |= UF
+        if period == 0 or period >= self._p_of_ok:
+            ok |= OF
+        was = self._pending
+        self._pending = bad
+        self.faults &= ~(ok & ~bad)
+        fresh = bad & ~was
+        wait = bad & was & ~self.faults
+        if fresh | wait:
+            now = self._v[_NOW]
+            t = self._t
+            if fresh & UV:
+                t[0] = now
+            if fresh & OV:
+                t[1] = now
+            if fresh & (UF | OF):
+                t[2] = now
+            diff = self._ticks_diff
+            if wait & UV and diff(now, t[0]) >= self._uv_qual:
+                self.faults |= UV
+            if wait & OV and diff(now, t[1]) >= self._ov_qual:
+                self.faults |= OV
+            if wait & (UF | OF) and diff(now, t[2]) >= self._f_qual:
+                self.faults |= wait & (UF | OF)
 
     # Readings for people (allocate floats: never called from the control path).
     def voltage(self, cfg):

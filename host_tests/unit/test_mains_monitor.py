@@ -364,3 +364,82 @@ def test_the_machine_code_cycle_end_matches_python_in_micropython(freq, seed):
 
     p = run_micropython(["-c", _NATIVE_CHECK % (mm._FASTOK, freq, seed)], timeout=300)
     assert p.returncode == 0 and p.stdout.split() == ["same", "80000"], p.stdout + p.stderr
+
+
+def _qualify_by_bit(mon, pending, faults, t, ms, period, now):
+    # The slow limits one fault at a time, as a reference: bad from the first window, its
+    # time noted; qualified once it has held that long; cleared when it no longer holds
+    # and the reading is restored (UF and OF share a timer).
+    checks = (
+        (mm.UV, 0, ms < mon._uv_ms, ms >= mon._uv_ok_ms, mon._uv_qual),
+        (mm.OV, 1, ms > mon._ov_ms, ms <= mon._ov_ok_ms, mon._ov_qual),
+        (
+            mm.UF,
+            2,
+            period == 0 or period > mon._p_uf,
+            period != 0 and period <= mon._p_uf_ok,
+            mon._f_qual,
+        ),
+        (
+            mm.OF,
+            2,
+            period != 0 and period < mon._p_of,
+            period == 0 or period >= mon._p_of_ok,
+            mon._f_qual,
+        ),
+    )
+    for bit, k, bad, restored, qual in checks:
+        if bad:
+            if not pending & bit:
+                pending |= bit
+                t[k] = now
+            elif now - t[k] >= qual:
+                faults |= bit
+        else:
+            pending &= ~bit
+            if restored:
+                faults &= ~bit
+    return pending, faults
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["low", "uv", "ok", "ov", "high"]),
+            st.sampled_from(["none", "uf", "ok", "of", "low_f", "high_f"]),
+            st.integers(1, 50),  # windows in a row like this
+            st.integers(1, 400),  # ms apart
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_slow_limits_qualify_and_clear_as_each_fault_s_own_rule_says(runs):
+    cfg = Config()
+    mon = mm.MainsMonitor(cfg, 4000, lambda a, b: a - b)
+    levels = {
+        "low": mon._uv_ms - 1,
+        "uv": (mon._uv_ms + mon._uv_ok_ms) // 2,
+        "ok": (mon._uv_ok_ms + mon._ov_ok_ms) // 2,
+        "ov": (mon._ov_ok_ms + mon._ov_ms) // 2,
+        "high": mon._ov_ms + 1,
+    }
+    periods = {
+        "none": 0,
+        "uf": mon._p_uf + 1,
+        "low_f": (mon._p_uf_ok + mon._p_uf) // 2,
+        "ok": (mon._p_of_ok + mon._p_uf_ok) // 2,
+        "high_f": (mon._p_of + mon._p_of_ok) // 2,
+        "of": mon._p_of - 1,
+    }
+    pending = faults = 0
+    t = [0, 0, 0]
+    now = 0
+    for level, freq, count, dt in runs:
+        ms, period = levels[level], periods[freq]
+        for _ in range(count):
+            now += dt
+            mon._v[mm._NOW] = now
+            mon._qualify(ms, period)
+            pending, faults = _qualify_by_bit(mon, pending, faults, t, ms, period, now)
+            assert (mon._pending, mon.faults & mm._LIMITS) == (pending, faults)
