@@ -288,13 +288,14 @@ class Supervisor:
         bat = self.battery
         xfer = self.transfer
         on_batt = xfer.on_battery()
+        settled = xfer.settled_on_battery()  # (nothing here moves the relay before xfer.step)
         v_mv = board.battery_mv()
         i_ma = board.battery_ma()
         bat.update(now, v_mv, i_ma, on_batt)
         if bat.sensor_fault:
             # raise_ does nothing while it stands; after an ack it comes back at once
             self._alarms.raise_(now, alarms.AL_BATTERY_SENSOR)
-        if bat.watch(now, v_mv, i_ma, xfer.settled_on_battery() and self.shutdown.state == 0):
+        if bat.watch(now, v_mv, i_ma, settled and self.shutdown.state == 0):
             # the load is dead on a battery that gave out: battery low at once (runtime 0)
             # and the generator at once, without its start delay or warm-up (hurry)
             self._alarms.raise_(now, alarms.AL_BATTERY_DEAD)
@@ -418,7 +419,7 @@ class Supervisor:
             target = switch.target  # mains back but not yet stable: stay as we are
         else:
             target = ats.MAINS  # the normally-closed side
-        if switch.state == ats.AT and not (xfer.settled_on_battery() or self._dead_and_stuck(bus)):
+        if switch.state == ats.AT and not (settled or self._dead_and_stuck(bus)):
             switch.step(now, switch.position)  # never switch under load
         else:
             switch.step(now, target)
@@ -433,7 +434,7 @@ class Supervisor:
             ready = False
             util_faults = 0
         test = self.selftest
-        test.step(now, xfer.settled_on_battery(), faults != 0 or self.low)
+        test.step(now, settled, faults != 0 or self.low)
         want = bus != ats.NONE and bus == target and not test.wants_battery()
         xfer.step(now, ready, util_faults, want, bus)
         if self.shutdown.state != 0:
