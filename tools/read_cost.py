@@ -16,6 +16,7 @@ sys.path.insert(0, ".")
 from boards import mcu  # noqa: E402
 from boards.esp32.sampler import TimerSampler  # noqa: E402
 from boards.rp2040 import sampler as rp  # noqa: E402
+from tools.stand_ins import Adc, Mem, Pin, Rp2  # noqa: E402
 
 N = 1000
 names = []
@@ -24,51 +25,6 @@ names = []
 def mark(name):
     callable(0)
     names.append(name)
-
-
-class Mem:
-    # machine.mem32: the ADC's FIFO is empty, the rest reads as written
-    def __init__(self):
-        self.d = {}
-
-    def __getitem__(self, a):
-        return 1 << 8 if a == rp.ADC_BASE + 8 else self.d.get(a, 0)
-
-    def __setitem__(self, a, v):
-        self.d[a] = v
-
-
-class DMA:
-    n = 0
-
-    def __init__(self):
-        self.channel = DMA.n
-        DMA.n += 1
-        self.registers = array("I", [0] * 16)
-
-    def pack_ctrl(self, **kw):
-        return 0
-
-    def config(self, read=None, write=None, count=None, ctrl=None, trigger=False):
-        if count is not None:
-            self.registers[2] = count
-
-    def active(self, v=None):
-        return True
-
-
-class Rp2:
-    DMA = DMA
-
-
-class Pin:
-    def value(self, v):
-        pass
-
-
-class Adc:
-    def read_u16(self):
-        return 0
 
 
 def board():

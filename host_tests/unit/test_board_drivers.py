@@ -925,34 +925,7 @@ micropython.heap_unlock()
 print("esp32", got, t.overruns)
 
 # the RP2040's: the DMA's count and ring written as the hardware would
-class Mem:
-    def __init__(self):
-        self.d = {}
-    def __getitem__(self, a):
-        return 1 << 8 if a == rp.ADC_BASE + 8 else self.d.get(a, 0)
-    def __setitem__(self, a, v):
-        self.d[a] = v
-class DMA:
-    n = 0
-    def __init__(self):
-        self.channel = DMA.n
-        DMA.n += 1
-        self.registers = array("I", [0] * 16)
-    def pack_ctrl(self, **kw):
-        return 0
-    def config(self, read=None, write=None, count=None, ctrl=None, trigger=False):
-        if count is not None:
-            self.registers[2] = count
-    def active(self, v=None):
-        return True
-class Rp2:
-    DMA = DMA
-class Pin:
-    def value(self, v):
-        pass
-class Adc:
-    def read_u16(self):
-        return 0
+from tools.stand_ins import DMA, Adc, Mem, Pin, Rp2
 lost = []
 s = rp.DmaSampler(
     Rp2, Mem(), lambda o: 0x20001000, 4000, [Pin(), Pin()], Adc(), Adc(), time, lost.append
