@@ -449,16 +449,38 @@ def sample_isr():
 
 def board_read():
     # The boards' own read of a block (tools/read_cost.py): host instructions a block beyond
-    # the stand-ins' work, and the share of each chip (a block is 1 ms).
+    # the stand-ins' work, the share of each chip (a block is 1 ms), and how much more than
+    # the replay board's read, which the phases count.
     stretches = _stretches(["tools/read_cost.py"])
     if isinstance(stretches, str):
         return {"error": stretches}
     per = {name: ins // int(n) for ins, (name, n) in stretches}
-    out = {}
+    replay = per["replay_read"] - per["replay_loop"]
+    out = {"replay": {"instructions_per_block": replay}}
     for chip, mhz in CHIPS_MHZ:
         ins = per[chip + "_read"] - per[chip + ("_dma" if chip == "rp2040" else "_isr")]
         ms = _chip_ms(ins)[chip + "_ms"]
-        out[chip] = {"instructions_per_block": ins, "share_pct": round(100.0 * ms, 1)}
+        out[chip] = {
+            "instructions_per_block": ins,
+            "share_pct": round(100.0 * ms, 1),
+            "more_than_replay": ins - replay,
+        }
+    return out
+
+
+def phases_on_chip(phases, reads):
+    # Each phase on each chip with the board's own read in place of the replay's: what
+    # counts (the idle watch reads no block).
+    out = {}
+    for name, row in phases.items():
+        if not isinstance(row, dict) or "instructions_per_block" not in row:
+            continue
+        out[name] = {}
+        for chip, _ in CHIPS_MHZ:
+            extra = 0 if name == "idle" else reads[chip]["more_than_replay"]
+            ins = row["instructions_per_block"] + extra
+            ms = _chip_ms(ins)[chip + "_ms"]
+            out[name][chip] = {"instructions_per_block": ins, "share_pct": round(100.0 * ms, 1)}
     return out
 
 
@@ -677,6 +699,9 @@ def main(argv):
         "latency_every_degree": latency_sweep(),
         "battery_low_lead": lead_sweep(),
     }
+    ph, br = results["instructions_per_phase"], results["board_read"]
+    if "error" not in ph and "error" not in br:
+        results["instructions_per_phase_on_chip"] = phases_on_chip(ph, br)
     results["bench_seconds"] = round(time.time() - t0, 1)
     path = os.path.join(ROOT, out_path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -761,14 +786,30 @@ def main(argv):
     br = results["board_read"]
     if _counted("board read", br):
         print(
-            "  the boards' read of a block: RP2040 %d instructions (%.1f %%), ESP32 %d (%.1f %%)"
+            "  the boards' read of a block: RP2040 %d instructions (%.1f %%), ESP32 %d (%.1f %%);"
+            " the replay board's, which the phases count, %d"
             % (
                 br["rp2040"]["instructions_per_block"],
                 br["rp2040"]["share_pct"],
                 br["esp32"]["instructions_per_block"],
                 br["esp32"]["share_pct"],
+                br["replay"]["instructions_per_block"],
             )
         )
+    oc = results.get("instructions_per_phase_on_chip")
+    if oc:
+        print("  each phase with the board's own read (what the chip runs):")
+        for name, v in oc.items():
+            print(
+                "    %-13s RP2040 %6d instructions, %5.1f %%; ESP32 %6d, %5.1f %%"
+                % (
+                    name,
+                    v["rp2040"]["instructions_per_block"],
+                    v["rp2040"]["share_pct"],
+                    v["esp32"]["instructions_per_block"],
+                    v["esp32"]["share_pct"],
+                )
+            )
     st = results["stalls"]
     if _counted("stalls", st):
         print("  what holds the loop between two blocks (the ring holds %d ms):" % st["ring_ms"])

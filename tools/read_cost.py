@@ -5,9 +5,10 @@
 #
 # The boards' own read path (boards/mcu.py's read_block and the samplers under it) on
 # stand-ins for the hardware: the RP2040's DMA registers and ring written as the DMA would,
-# the ESP32's interrupt handler called as the timer would. Each is run N blocks with the
-# stand-in's work alone, then N blocks of that work and the read, between callable() marks:
-# the difference is the read. Prints "stretch NAME BLOCKS" per stretch, in order.
+# the ESP32's interrupt handler called as the timer would; and the replay board's read,
+# which the phase bench counts in their place. Each is run N blocks with the stand-in's
+# work alone, then N blocks of that work and the read, between callable() marks: the
+# difference is the read. Prints "stretch NAME BLOCKS" per stretch, in order.
 import sys
 from array import array
 
@@ -61,6 +62,7 @@ def rp2040():
     mark("-")
     run(N, False)
     mark("rp2040_dma")
+    s.drop()  # (once: the reads start where the DMA is)
     run(N, True)
     mark("rp2040_read")
 
@@ -104,19 +106,40 @@ def esp32():
             isr(None)
             if with_read:
                 read(buf, 4)
-            else:
-                s._r = s._seen = s._w[0]  # as read, with the clock as it is
 
     run(N, True)
     mark("-")
     run(N, False)
     mark("esp32_isr")
+    s.drop()
     run(N, True)
     mark("esp32_read")
+
+
+def replay():
+    # the replay board's read, which the phase bench counts (tools/phase_cost.py)
+    from boards.sim.replay import ReplayBoard
+
+    b = ReplayBoard({"seed": 1, "mains": {"events": []}}, 3 * N / 1000 + 0.1)
+    read = b.read_block
+    buf = array("H", [0] * 4)
+
+    def run(n, with_read):
+        for _ in range(n):
+            if with_read:
+                read(buf, 4)
+
+    run(N, True)
+    mark("-")
+    run(N, False)
+    mark("replay_loop")
+    run(N, True)
+    mark("replay_read")
 
 
 callable(0)
 rp2040()
 esp32()
+replay()
 for name in names:
     print("stretch %s %d" % (name, N))

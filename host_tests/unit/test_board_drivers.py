@@ -960,3 +960,23 @@ def test_the_samplers_read_every_sample_and_allocate_nothing_in_the_micropython_
     p = run_micropython([str(script)], timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.split() == ["esp32", "1000", "0", "rp2040", "2000", "0", "0", "3000", "1000"]
+
+
+def test_the_boards_read_bench_runs_every_board_s_read_in_the_micropython_vm():
+    # make bench counts each board's read of a block on this run (tools/read_cost.py)
+    p = run_micropython(["tools/read_cost.py"], timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert [line.split()[1:] for line in p.stdout.splitlines()] == [
+        [name, "1000"]
+        for name in (
+            "-",
+            "rp2040_dma",
+            "rp2040_read",
+            "-",
+            "esp32_isr",
+            "esp32_read",
+            "-",
+            "replay_loop",
+            "replay_read",
+        )
+    ]
