@@ -17,7 +17,7 @@ import json
 
 from firmware import VERSION, alarms, ats, clock, counters, events, generator, settings_file
 from firmware import hal, mains_monitor, supervisor, transfer
-from firmware.config import SCHEMA, SECRET, row as config_row
+from firmware.config import SCHEMA, SECRET, Config, row as config_row
 
 HELP = (
     "commands: help, status [json], mode [auto|manual|off|test], drill, gen start|stop "
@@ -461,7 +461,7 @@ class Commands:
                 return "ERR config save: the filesystem refused (%s)" % e
             return "OK configuration saved"
         if sub == "reset" and len(args) == 1:
-            why = c.apply({r[0]: r[2] for r in SCHEMA})
+            why = c.apply(dict(Config().items()))
             if why:
                 return "ERR config reset: %s" % why
             return "OK defaults in force (config save keeps them)"

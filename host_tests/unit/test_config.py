@@ -169,3 +169,17 @@ def test_no_number_setting_takes_a_value_that_is_not_finite(value):
         msg = str(err.value)
         assert msg.startswith(row[0] + " = ") and "allowed" in msg and "\n" not in msg
         assert cfg.items() == before
+
+
+def test_config_reset_puts_every_setting_back_to_its_default_at_once():
+    from boards.sim.replay import ReplayBoard
+    from firmware.controller import Controller
+
+    board = ReplayBoard({"seed": 1, "mains": {"events": []}}, 0.01)
+    ctrl = Controller(board, Config())
+    for line in ("config set transfer.return_delay_s 30", "config set gen.warmup_s 17"):
+        assert ctrl.command(line).startswith("OK ")
+    assert ctrl.cfg.changed() == {"transfer.return_delay_s": 30, "gen.warmup_s": 17}
+    assert ctrl.command("config reset") == "OK defaults in force (config save keeps them)"
+    assert ctrl.cfg.changed() == {}
+    assert ctrl.supervisor._return_ms == Config().get("transfer.return_delay_s") * 1000
