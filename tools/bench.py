@@ -430,14 +430,22 @@ def stalls():
 EMPTY_IRQ_CYCLES = 1700
 
 
+def _per_count(script):
+    # A tool whose stretches are "NAME COUNT" (calls or blocks): {NAME: host instructions
+    # per one}, or the one-line error.
+    stretches = _stretches([script])
+    if isinstance(stretches, str):
+        return stretches
+    return {name: ins // int(n) for ins, (name, n) in stretches}
+
+
 def sample_isr():
     # The ESP32's timer handler per sample (tools/isr_cost.py): host instructions beyond an
     # empty Python handler, and its estimated share of each chip at the sample rate, the
     # empty handler's cycles added. The RP2040 takes none: DMA fills its ring.
-    stretches = _stretches(["tools/isr_cost.py"])
-    if isinstance(stretches, str):
-        return {"error": stretches}
-    per = {name: ins // int(n) for ins, (name, n) in stretches}
+    per = _per_count("tools/isr_cost.py")
+    if isinstance(per, str):
+        return {"error": per}
     extra = per["esp32_sample_isr"] - per["empty_handler"]
     cycles = EMPTY_IRQ_CYCLES + extra * CYCLES_PER_INSTRUCTION
     return {
@@ -451,13 +459,12 @@ def board_read():
     # The boards' own read of a block (tools/read_cost.py): host instructions a block beyond
     # the stand-ins' work, the share of each chip (a block is 1 ms), and how much more than
     # the replay board's read, which the phases count.
-    stretches = _stretches(["tools/read_cost.py"])
-    if isinstance(stretches, str):
-        return {"error": stretches}
-    per = {name: ins // int(n) for ins, (name, n) in stretches}
+    per = _per_count("tools/read_cost.py")
+    if isinstance(per, str):
+        return {"error": per}
     replay = per["replay_read"] - per["replay_loop"]
     out = {"replay": {"instructions_per_block": replay}}
-    for chip, mhz in CHIPS_MHZ:
+    for chip, _ in CHIPS_MHZ:
         ins = per[chip + "_read"] - per[chip + ("_dma" if chip == "rp2040" else "_isr")]
         ms = _chip_ms(ins)[chip + "_ms"]
         out[chip] = {
@@ -473,8 +480,6 @@ def phases_on_chip(phases, reads):
     # counts (the idle watch reads no block).
     out = {}
     for name, row in phases.items():
-        if not isinstance(row, dict) or "instructions_per_block" not in row:
-            continue
         out[name] = {}
         for chip, _ in CHIPS_MHZ:
             extra = 0 if name == "idle" else reads[chip]["more_than_replay"]
