@@ -25,6 +25,7 @@ FEEDBACK_GRACE_MS = const(50)
 CHECK_MS = const(5)
 
 _INPUTS = (hal.IN_XFER_FB, hal.IN_MAINS_FB, hal.IN_GEN_FB)
+_OUTPUTS = (hal.OUT_XFER, hal.OUT_MAINS_OPEN, hal.OUT_GEN_CLOSE)  # (mains: energise to open)
 _ALARMS = (
     alarms.AL_XFER_RELAY_FAULT,
     alarms.AL_MAINS_CONTACTOR_FAULT,
@@ -48,31 +49,25 @@ class Contacts:
         self.enabled = cfg.get("relay.feedback")
         self._limit = cfg.get("relay.operate_ms") + FEEDBACK_GRACE_MS
 
-    def commanded(self, part):
-        # What the outputs ask of the part: True for closed (on the inverter side).
-        # (a bound method kept in a variable would be an allocation: call it in place)
-        b = self._board
-        if part == XFER:
-            return b.output_state(hal.OUT_XFER)
-        if part == MAINS:
-            return not b.output_state(hal.OUT_MAINS_OPEN)
-        return b.output_state(hal.OUT_GEN_CLOSE)
-
     def closed(self, part):
-        # Where the part is: its feedback, or without feedback what it was told.
+        # Where the part is: its feedback, or without feedback what it was told (True for
+        # closed, on the inverter side).
+        b = self._board
         if self.enabled:
-            return self._board.read_input(_INPUTS[part])
-        return self.commanded(part)
+            return b.read_input(_INPUTS[part])
+        return b.output_state(_OUTPUTS[part]) != (part == MAINS)
 
     def step(self, now):
         # Every CHECK_MS: a disagreement is alarmed within the operate time, the grace and
-        # CHECK_MS (the machines read the contacts themselves before they act).
+        # CHECK_MS (the machines read the contacts themselves before they act). What each
+        # part is told, read in place: a call a part is most of this step's time.
         if not self.enabled or self._diff(now, self._t_check) < CHECK_MS:
             return
         self._t_check = now
+        b = self._board
         for part in range(3):
-            want = self.commanded(part)
-            if self._board.read_input(_INPUTS[part]) == want:
+            want = b.output_state(_OUTPUTS[part]) != (part == MAINS)
+            if b.read_input(_INPUTS[part]) == want:
                 self._odd[part] = False
                 self.faults[part] = 0
             elif not self._odd[part]:
