@@ -336,7 +336,8 @@ class Supervisor:
             or self._alarms.is_active(alarms.AL_BATTERY_DEAD)
         )
         automatic = self.mode == AUTO or self.mode == TEST
-        self._inputs(now)
+        if self._diff(now, self._t_inputs) >= INPUT_MS:
+            self._read_inputs(now)
         tripped = gen.tripped()
         ex = self.exercise
         if ex.running():
@@ -447,14 +448,10 @@ class Supervisor:
             or gen.state != was_gen
         )
 
-    def _inputs(self, now):
+    def _read_inputs(self, now):
         # Every INPUT_MS: the emergency stop chain (it stops the engine at once, and again
         # after an acknowledgement while it is still open), the remote start contact, the
         # low fuel switch (FUEL_DEBOUNCE_MS steady: fuel sloshes).
-        if self._diff(now, self._t_inputs) >= INPUT_MS:
-            self._read_inputs(now)
-
-    def _read_inputs(self, now):
         self._t_inputs = now
         b = self._board
         if self._estop and not b.read_input(hal.IN_ESTOP):
