@@ -14,8 +14,8 @@
 # reading is in doubt or a step has just changed something. A change in the monitor's
 # verdict, a sensor problem or an operator's command steps it in that very block. The
 # monitor counts the samples down to whatever is due next (MainsMonitor.wake_after), so
-# on steady mains, where a board spends nearly all its life, a block is one read and one
-# call into the monitor's machine code (blocks()).
+# on steady mains, where a board spends nearly all its life, a block is the board's read
+# and one call from it into the monitor's machine code (blocks(), hal.py's read_block).
 #
 # Idle watch: while there is no mains at all and nothing is timed to the millisecond (load
 # settled on battery or on a running generator, no start sequence under way), the
@@ -50,6 +50,11 @@ TALK_MS = 1000
 POLL_MS = 50  # the clock's second, the console's timers, the event log
 GC_FREE = 24 * 1024  # collect the heap's garbage below this much free,
 GC_STEP = 2048  # once this much more is taken since the last collection
+
+
+def _one(buf, n, now):
+    # read_block's process for a single block (step())
+    return 1
 
 
 class Controller:
@@ -361,7 +366,7 @@ class Controller:
             return True  # each of these steps stands for 50-950 ms
         buf = self._buf
         n = self._n
-        now = self._read(buf, n)
+        now = self._read(buf, n, _one)
         if self._process(buf, n, now):
             return self._act(now)
         return False
@@ -369,19 +374,13 @@ class Controller:
     def blocks(self):
         # Blocks until one needs more than the monitor (the board's loop, boards/mcu.py):
         # step() as often as it takes, without the calls and lookups of a step per block.
-        # The monitor counts the samples down to whatever is due, so on steady mains a
-        # block is a read and one call into its machine code.
+        # The monitor counts the samples down to whatever is due, and the board's read
+        # hands it each block until it says so, so on steady mains a block is the board's
+        # machine code and one call from there into the monitor's.
         if self._idle:
             self._idle_step()
             return True
-        read = self._read
-        process = self._process
-        buf = self._buf
-        n = self._n
-        now = read(buf, n)
-        while not process(buf, n, now):
-            now = read(buf, n)
-        return self._act(now)
+        return self._act(self._read(self._buf, self._n, self._process))
 
     def _act(self, now):
         # The monitor's verdict, its sensor or its `need` changed, or something is due: the

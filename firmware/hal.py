@@ -5,12 +5,16 @@
 #   configure(cfg)                   the calibration (adc.*) and polarity (io.*) from the
 #                                    configuration; called once it is loaded, before an
 #                                    output is read or driven, and after every change
-#   read_block(buf, n) -> ms         fill buf[:n] (array 'H' of block_len raw 12-bit counts;
-#                                    1 <= n <= block_len) with the next n mains samples;
-#                                    returns when they are all in, with ticks_ms() then (one
-#                                    call a block fewer than asking the clock after). n is
-#                                    block_len but while the monitor waits on a possible
-#                                    trip (MainsMonitor.need)
+#   read_block(buf, n, process) -> ms
+#                                    fill buf[:n] (array 'H' of block_len raw 12-bit counts;
+#                                    1 <= n <= block_len) with the next n mains samples once
+#                                    they are all in, and call process(buf, n, ms) with
+#                                    ticks_ms() then; again with the next n, until process
+#                                    returns nonzero (MainsMonitor.process: something to act
+#                                    on); returns that block's ms. One call for the blocks
+#                                    in between, the boards' in machine code. n is block_len
+#                                    but while the monitor waits on a possible trip
+#                                    (MainsMonitor.need)
 #   on_gap                           set by the firmware: read_block calls on_gap(lost)
 #                                    before it hands over samples that follow `lost`
 #                                    samples the board could not keep (a ring overrun, a

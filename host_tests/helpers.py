@@ -3,6 +3,11 @@ from boards.sim import scenario
 from boards.sim.runner import Simulation
 
 
+def one_block(buf, n, now):
+    # the process a board's read_block calls (hal.py) that takes one block and stops
+    return 1
+
+
 def mains(nominal_v=230, frequency_hz=50, events=(), **kw):
     m = {"nominal_v": nominal_v, "frequency_hz": frequency_hz, "events": list(events)}
     m.update(kw)

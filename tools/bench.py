@@ -465,7 +465,7 @@ def board_read():
     replay = per["replay_read"] - per["replay_loop"]
     out = {"replay": {"instructions_per_block": replay}}
     for chip, _ in CHIPS_MHZ:
-        ins = per[chip + "_read"] - per[chip + ("_dma" if chip == "rp2040" else "_isr")]
+        ins = per[chip + "_read"] - per[chip + "_loop"]
         ms = _chip_ms(ins)[chip + "_ms"]
         out[chip] = {
             "instructions_per_block": ins,

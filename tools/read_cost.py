@@ -7,8 +7,9 @@
 # stand-ins for the hardware: the RP2040's DMA registers and ring written as the DMA would,
 # the ESP32's interrupt handler called as the timer would; and the replay board's read,
 # which the phase bench counts in their place. Each is run N blocks with the stand-in's
-# work alone, then N blocks of that work and the read, between callable() marks: the
-# difference is the read. Prints "stretch NAME BLOCKS" per stretch, in order.
+# work alone, then N blocks of that work read in one call, as the board's loop reads them,
+# between callable() marks: the difference is the read. Prints "stretch NAME BLOCKS" per
+# stretch, in order.
 import sys
 from array import array
 
@@ -35,6 +36,38 @@ def board():
     return b
 
 
+def run(name, read, work, drop=None):
+    # N blocks in one read (hal.py): the stand-in's work for the next block is done in the
+    # process the read calls after each; then the same process called N times without it.
+    left = [0]
+    buf = array("H", [0] * 4)
+
+    def process(buf, n, now):
+        left[0] -= 1
+        if left[0] <= 0:
+            return 1
+        work()
+        return 0
+
+    def blocks(with_read):
+        left[0] = N
+        work()
+        if with_read:
+            read(buf, 4, process)
+        else:
+            while not process(buf, 4, 0):
+                pass
+
+    blocks(True)  # past the first slow readings and the first-call caches
+    mark("-")
+    blocks(False)
+    mark(name + "_loop")
+    if drop is not None:
+        drop()  # the reads start where the stand-in is: nothing lost
+    blocks(True)
+    mark(name + "_read")
+
+
 def rp2040():
     import time
 
@@ -44,27 +77,12 @@ def rp2040():
     )
     b.read_block = s.read_block  # as the boards' _parts sets it
     regs = s._regs
-    read = b.read_block
-    buf = array("H", [0] * 4)
 
-    def dma(k):
+    def dma():
         # four frames, as the DMA writes them: the count left falls by a frame's 4
-        for _ in range(k):
-            regs[2] -= 16
+        regs[2] -= 16
 
-    def run(n, with_read):
-        for _ in range(n):
-            dma(1)
-            if with_read:
-                read(buf, 4)
-
-    run(N, True)  # past the first slow readings and the first-call caches
-    mark("-")
-    run(N, False)
-    mark("rp2040_dma")
-    s.drop()  # (once: the reads start where the DMA is)
-    run(N, True)
-    mark("rp2040_read")
+    run("rp2040", b.read_block, dma, s.drop)
 
 
 class Clock:
@@ -95,25 +113,14 @@ def esp32():
     s = TimerSampler(mains, [lambda: 0x8000] * 4, lambda: 0, lambda st: None, clock, b._lost)
     b.read_block = s.read_block
     isr = s.isr
-    read = b.read_block
-    buf = array("H", [0] * 4)
 
-    def run(n, with_read):
-        for _ in range(n):
-            isr(None)
-            isr(None)
-            isr(None)
-            isr(None)
-            if with_read:
-                read(buf, 4)
+    def interrupts():
+        isr(None)
+        isr(None)
+        isr(None)
+        isr(None)
 
-    run(N, True)
-    mark("-")
-    run(N, False)
-    mark("esp32_isr")
-    s.drop()
-    run(N, True)
-    mark("esp32_read")
+    run("esp32", b.read_block, interrupts, s.drop)
 
 
 def replay():
@@ -121,20 +128,7 @@ def replay():
     from boards.sim.replay import ReplayBoard
 
     b = ReplayBoard({"seed": 1, "mains": {"events": []}}, 3 * N / 1000 + 0.1)
-    read = b.read_block
-    buf = array("H", [0] * 4)
-
-    def run(n, with_read):
-        for _ in range(n):
-            if with_read:
-                read(buf, 4)
-
-    run(N, True)
-    mark("-")
-    run(N, False)
-    mark("replay_loop")
-    run(N, True)
-    mark("replay_read")
+    run("replay", b.read_block, lambda: None)
 
 
 callable(0)

@@ -74,47 +74,51 @@ class TimerSampler:
         w[0] = (n + 1) & _WRAP
 
     @micropython.viper
-    def read_block(self, buf, n: int) -> int:
-        # The board's read (hal.py), in machine code: wait for n samples, then copy them.
-        # A loop that fell more than the ring behind resumes at the oldest sample the
-        # interrupt cannot overwrite while this copies (an overrun). The samples written
-        # since the last look account for that much time on the clock (ticks_us, the same
-        # crystal): more than GAP_SLACK periods beyond it brought no sample, and count as
-        # lost before these. Python (_slow) only then, and every other block for a slow
-        # input; the board is told what was lost. Returns ticks_ms() then.
+    def read_block(self, buf, n: int, process) -> int:
+        # The board's read (hal.py), in machine code: wait for n samples, copy them and hand
+        # them to process; again until it returns 1. A loop that fell more than the ring
+        # behind resumes at the oldest sample the interrupt cannot overwrite while this
+        # copies (an overrun). The samples written since the last look account for that
+        # much time on the clock (ticks_us, the same crystal): more than GAP_SLACK periods
+        # beyond it brought no sample, and count as lost before these. Python (_slow) only
+        # then, and every other block for a slow input; the board is told what was lost.
+        # Returns ticks_ms() at the last block.
         st = ptr32(self._st)
         w = ptr32(self._w)
-        r = st[_R]
-        lost = -1
-        while lost < 0:
-            lost = ((w[0] - r) & _WRAP) - n  # samples there beyond these
-        lost -= _RING - 2 * n
-        flags = 0
-        if lost > 0:
-            r = (r + lost) & _WRAP
-            flags = 1
-        else:
-            lost = 0
-        seen = int(w[0])
-        t = (int(st[_T]) + ((seen - int(st[_SEEN])) & _WRAP) * PERIOD_US) & _US_MASK
-        st[_SEEN] = seen
-        late = (((int(self._us()) - t + _US_HALF) & _US_MASK) - _US_HALF) // PERIOD_US
-        if late > GAP_SLACK:
-            t = (t + late * PERIOD_US) & _US_MASK  # never taken: in the loop's stall
-            lost += late
-            flags |= 2
-        st[_T] = t
         ring = ptr16(self._ring)
         out = ptr16(buf)
-        for i in range(n):
-            out[i] = ring[(r + i) & (_RING - 1)]
-        st[_R] = (r + n) & _WRAP
-        odd = int(st[_ODD]) ^ 1
-        st[_ODD] = odd
-        flags |= (odd ^ 1) << 2
-        if flags != 0:
-            self._slow(lost, flags)
-        return int(self.ticks_ms())
+        while True:
+            r = int(st[_R])
+            lost = -1
+            while lost < 0:
+                lost = ((w[0] - r) & _WRAP) - n  # samples there beyond these
+            lost -= _RING - 2 * n
+            flags = 0
+            if lost > 0:
+                r = (r + lost) & _WRAP
+                flags = 1
+            else:
+                lost = 0
+            seen = int(w[0])
+            t = (int(st[_T]) + ((seen - int(st[_SEEN])) & _WRAP) * PERIOD_US) & _US_MASK
+            st[_SEEN] = seen
+            late = (((int(self._us()) - t + _US_HALF) & _US_MASK) - _US_HALF) // PERIOD_US
+            if late > GAP_SLACK:
+                t = (t + late * PERIOD_US) & _US_MASK  # never taken: in the loop's stall
+                lost += late
+                flags |= 2
+            st[_T] = t
+            for i in range(n):
+                out[i] = ring[(r + i) & (_RING - 1)]
+            st[_R] = (r + n) & _WRAP
+            odd = int(st[_ODD]) ^ 1
+            st[_ODD] = odd
+            flags |= (odd ^ 1) << 2
+            if flags != 0:
+                self._slow(lost, flags)
+            now = int(self.ticks_ms())
+            if int(process(buf, n, now)):
+                return now
 
     def _slow(self, lost, flags):
         # An overrun or a gap counted; every other block one slow input, with the

@@ -142,44 +142,48 @@ class DmaSampler:
         m[adc + _CS] = CS_RUN  # AINSEL 0: the first of a frame is the mains
 
     @micropython.viper
-    def read_block(self, buf, n: int) -> int:
-        # The board's read (hal.py), in one call of machine code: wait until the DMA (its
-        # count left) has written n frames past st[_R], then copy them from the ring, the
-        # mains samples into buf, the slow inputs into their sums. A loop that fell more
-        # than the ring behind resumes at the oldest frame the DMA cannot overwrite while
-        # this copies, and says how many it skipped. Python only for that, and once a slot
-        # of slow readings is summed (_slow). Returns time.ticks_ms() then.
+    def read_block(self, buf, n: int, process) -> int:
+        # The board's read (hal.py), in machine code: wait until the DMA (its count left)
+        # has written n frames past st[_R], then copy them from the ring, the mains samples
+        # into buf, the slow inputs into their sums, and hand them to process; again until
+        # it returns 1. A loop that fell more than the ring behind resumes at the oldest
+        # frame the DMA cannot overwrite while this copies, and says how many it skipped.
+        # Python only for that, and once a slot of slow readings is summed (_slow). Returns
+        # time.ticks_ms() at the last block.
         st = ptr32(self._st)
         dma = ptr32(self._regs)
-        r = st[_R]
-        lost = -1
-        while lost < 0:
-            lost = ((((0 - int(dma[_TRANS_COUNT])) & _COUNT_MASK) >> 2) - r) & _POS_MASK
-            lost -= n  # frames there beyond these
-        lost -= FRAMES - 2 * n
-        if lost > 0:
-            r = (r + lost) & _POS_MASK
-        else:
-            lost = 0
         ring = ptr16(self._ring)
         out = ptr16(buf)
-        cnt = st[_CNT]
-        sb = st[_SB]
-        ss = st[_SS]
-        for i in range(n):
-            j = ((r + i) & (FRAMES - 1)) << 2
-            out[i] = ring[j] & 0xFFF
-            if SETTLE <= cnt < SETTLE + SLOW_N:
-                sb += ring[j + 1] & 0xFFF
-                ss += ring[j + 2] & 0xFFF
-            cnt += 1
-        st[_R] = (r + n) & _POS_MASK
-        st[_CNT] = cnt
-        st[_SB] = sb
-        st[_SS] = ss
-        if lost != 0 or cnt >= SETTLE + SLOW_N:
-            self._slow(lost, cnt)
-        return int(self.ticks_ms())
+        while True:
+            r = int(st[_R])
+            lost = -1
+            while lost < 0:
+                lost = ((((0 - int(dma[_TRANS_COUNT])) & _COUNT_MASK) >> 2) - r) & _POS_MASK
+                lost -= n  # frames there beyond these
+            lost -= FRAMES - 2 * n
+            if lost > 0:
+                r = (r + lost) & _POS_MASK
+            else:
+                lost = 0
+            cnt = int(st[_CNT])
+            sb = int(st[_SB])
+            ss = int(st[_SS])
+            for i in range(n):
+                j = ((r + i) & (FRAMES - 1)) << 2
+                out[i] = ring[j] & 0xFFF
+                if SETTLE <= cnt < SETTLE + SLOW_N:
+                    sb += ring[j + 1] & 0xFFF
+                    ss += ring[j + 2] & 0xFFF
+                cnt += 1
+            st[_R] = (r + n) & _POS_MASK
+            st[_CNT] = cnt
+            st[_SB] = sb
+            st[_SS] = ss
+            if lost != 0 or cnt >= SETTLE + SLOW_N:
+                self._slow(lost, cnt)
+            now = int(self.ticks_ms())
+            if int(process(buf, n, now)):
+                return now
 
     def _slow(self, lost, cnt):
         # Samples skipped (an overrun, counted); once SLOW_N frames are summed, their

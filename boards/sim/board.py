@@ -59,7 +59,17 @@ class MemFS:
         self.files.pop(name, None)
 
 
-class SimBoard:
+class BlockReads:
+    # hal.py's read_block for a board whose _read(buf, n) reads one block: a block at a
+    # time until process() has something to act on.
+    def read_block(self, buf, n, process):
+        now = self._read(buf, n)
+        while not process(buf, n, now):
+            now = self._read(buf, n)
+        return now
+
+
+class SimBoard(BlockReads):
     sample_rate_hz = SAMPLE_RATE_HZ
     block_len = BLOCK_LEN
 
@@ -170,7 +180,7 @@ class SimBoard:
     def ticks_diff(self, a, b):
         return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF
 
-    def read_block(self, buf, n):
+    def _read(self, buf, n):
         if self._cpu is not None and self._backlog is None:
             self._charge(n)
         if self._faults and self._faults[0][0] <= self.t_us:

@@ -7,6 +7,7 @@
 # firmware's.
 from array import array
 
+from boards.sim.board import BlockReads
 from boards.sim.replay import BenchBoard, contact_at_rest
 from firmware import hal
 from firmware.files import DirFS
@@ -20,7 +21,7 @@ _EVENTS = ((20000, 20200, 40), (60000, 60000 + 10800 * 1000, 0))
 _PEAK = 903  # 230 V at the default calibration
 
 
-class LeanBoard(BenchBoard):
+class LeanBoard(BenchBoard, BlockReads):
     sample_rate_hz = _RATE
     block_len = 4
 
@@ -59,7 +60,7 @@ class LeanBoard(BenchBoard):
                 return level
         return 100
 
-    def read_block(self, buf, n):
+    def _read(self, buf, n):
         level = self._level()
         k = self._k
         tab = self._tab

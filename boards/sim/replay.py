@@ -79,8 +79,9 @@ class ReplayBoard(BenchBoard):
             for j in range(m):
                 self.samples[off + j] = chunk[j]
         self.n = n
-        # samples read or skipped (the clock runs on them), and the clock at the start
-        self._at = array("i", [0, start_ms])
+        # samples read or skipped (the clock runs on them), the clock at the start, the
+        # samples there are
+        self._at = array("i", [0, start_ms, n])
         self._ms0 = start_ms
         self.out_t = array("i", [0] * 256)
         self.out_v = array("b", [0] * 256)
@@ -108,18 +109,24 @@ class ReplayBoard(BenchBoard):
         return self._at[0]
 
     @micropython.viper
-    def read_block(self, buf, n: int) -> int:
+    def read_block(self, buf, n: int, process) -> int:
         # as cheap as a board's copy out of its sampling ring (machine code), so that the
         # bench counts the firmware rather than this board
         at = ptr32(self._at)
         s = ptr16(self.samples)
         d = ptr16(buf)
-        pos = at[0]
-        for j in range(n):
-            d[j] = s[pos + j]
-        pos += n
-        at[0] = pos
-        return (at[1] + (pos >> 2)) & TICKS_MAX_V
+        pos = int(at[0])
+        end = int(at[2])
+        while True:
+            if pos + n > end:  # the recording is over: nothing more to hand over
+                return (int(at[1]) + (pos >> 2)) & TICKS_MAX_V
+            for j in range(n):
+                d[j] = s[pos + j]
+            pos += n
+            at[0] = pos
+            now = (int(at[1]) + (pos >> 2)) & TICKS_MAX_V
+            if int(process(buf, n, now)):
+                return now
 
     def skip(self, ms):
         self._at[0] += ms * 4

@@ -15,7 +15,7 @@ from boards.sim import scenario
 from boards.sim.board import RING_SAMPLES, SimBoard
 from conftest import ROOT, run_micropython
 from firmware import mains_monitor as mm
-from helpers import simulate
+from helpers import one_block, simulate
 from mains_feed import Feed
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -81,7 +81,7 @@ def _reference(n):
     buf = array("H", [0] * 4)
     out = []
     while len(out) < n:
-        board.read_block(buf, 4)
+        board.read_block(buf, 4, one_block)
         out += list(buf)
     return out
 
@@ -102,7 +102,7 @@ def test_the_simulated_board_loses_what_its_ring_cannot_hold_and_says_so(kind, m
     got = []
     while board.t_us < 1500000:
         n = 3 if len(got) % 7 == 0 else 4  # short reads too
-        board.read_block(buf, n)
+        board.read_block(buf, n, one_block)
         got += list(buf[:n])
     assert told == ([lost] if lost else []) and board.samples_lost == lost
     # every sample handed over is the one the waveform had at that moment: the lost ones

@@ -13,6 +13,7 @@ import pytest
 from boards import mcu
 from conftest import run_micropython
 from firmware import clock, hal
+from helpers import one_block
 
 
 class FakePin:
@@ -466,8 +467,91 @@ def _read(s, buf):
     # the board's read of a block: the samples lost before it, as the board is told
     lost = []
     s.on_lost = lost.append
-    assert s.read_block(buf, len(buf)) == s.ticks_ms()
+    assert s.read_block(buf, len(buf), one_block) == s.ticks_ms()
     return sum(lost)
+
+
+def _hand_over(s, buf, arrive, late):
+    # hal.py's read_block with a process that takes three blocks: while the first is
+    # processed `late` samples arrive (more than the ring holds), while the second the next
+    # block. Returns what process and on_lost saw, in order, and the read's ms.
+    seen = []
+    s.on_lost = lambda n: seen.append(("lost", n))
+
+    def process(b, n, now):
+        seen.append((list(b[:n]), now))
+        if len(seen) > 3:
+            return 1
+        arrive(late if len(seen) == 1 else 4)
+        return 0
+
+    arrive(4)
+    return seen, s.read_block(buf, 4, process)
+
+
+def _arriving(read_block, fire):
+    # a board's read_block (hal.py) whose samples arrive as it waits: fire(n) makes n more
+    # come, before the first block and while each is processed
+    def read(buf, n, process):
+        def then_fire(b, n, now):
+            if process(b, n, now):
+                return 1
+            fire(n)
+            return 0
+
+        fire(n)
+        return read_block(buf, n, then_fire)
+
+    return read
+
+
+def test_the_samplers_hand_each_block_to_the_monitor_until_it_has_something():
+    from boards.esp32.sampler import TimerSampler
+
+    seq = iter(range(100000))
+    now = [0]
+    clock = types.SimpleNamespace(ticks_ms=lambda: now[0] // 1000, ticks_us=lambda: now[0])
+    s = TimerSampler(
+        lambda: next(seq) << 4, [lambda: 0] * 4, lambda: 0, lambda st: None, clock, print
+    )
+
+    def fire(k):
+        for _ in range(k):
+            now[0] += 250
+            s.isr(None)
+
+    buf = [0] * 4
+    seen, ms = _hand_over(s, buf, fire, 300)
+    lost = 300 - (s.RING - 4)
+    # one call: each block in turn, the loss told before the block after it
+    assert seen == [
+        ([0, 1, 2, 3], 1),
+        ("lost", lost),
+        ([4 + lost + k for k in range(4)], 76),
+        ([8 + lost + k for k in range(4)], 77),
+    ]
+    assert ms == 77 and s.overruns == 1
+
+
+def test_the_rp2040_sampler_hands_each_block_to_the_monitor_until_it_has_something(
+    monkeypatch,
+):
+    s, engine, _ = _dma_sampler(monkeypatch)
+
+    def run(frames):
+        for _ in range(4 * frames):
+            engine.convert()
+
+    buf = array("H", [0] * 4)
+    seen, ms = _hand_over(s, buf, run, 300)
+    lost = 300 - (256 - 4)
+    assert seen == [
+        ([1, 2, 3, 4], 1234),
+        ("lost", lost),
+        ([5 + lost + k for k in range(4)], 1234),
+        ([9 + lost + k for k in range(4)], 1234),
+    ]
+    assert ms == 1234 and s.overruns == 1
 
 
 def _pending(s):
@@ -643,13 +727,12 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     timer = FakeTimer.last
     read_block = board.read_block
 
-    def read(buf, n):  # the timer fires while the loop waits
+    def fire(n):  # the timer fires while the loop waits
         while _waiting(board._sampler) < n:
             FakeTimer.clock[0] += 250
             timer.callback(timer)
-        return read_block(buf, n)
 
-    board.read_block = read
+    board.read_block = _arriving(read_block, fire)
     ctrl = Controller(board)
     board.start_watchdog()
     assert all(FakePin.held[n] for n in pins.OUTPUTS.values())
@@ -741,7 +824,7 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
     timer = FakeTimer.last
     read_block = board.read_block
 
-    def read(buf, n):  # the timer fires while the loop waits
+    def fire(n):  # the timer fires while the loop waits
         while _waiting(board._sampler) < n:
             FakeTimer.clock[0] += 250
             timer.callback(timer)
@@ -754,9 +837,8 @@ def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
             if typed:
                 board._serial.inp += typed
             assert k[0] < 20000, bytes(board._serial.out)  # the loop must have ended
-        return read_block(buf, n)
 
-    board.read_block = read
+    board.read_block = _arriving(read_block, fire)
     resets = []
     mcu.run(board, lambda: resets.append(k[0]))
     out = bytes(board._serial.out).decode()
@@ -914,15 +996,26 @@ import time
 t = TimerSampler(mains, [lambda: 1 << 4] * 4, lambda: 0, lambda s: None, time, print)
 isr = t.isr
 buf = array("H", [0] * 4)
-got = 0
-micropython.heap_lock()
-for block in range(1000):
+got = [0, 0]  # blocks, and those in order
+
+def fire():
     for i in range(4):
         isr(None)
-    t.read_block(buf, 4)
-    got += buf[3] == 4 * block + 4
+
+def check(b, n, now):  # the monitor's place: the next block arrives meanwhile
+    k = got[0]
+    got[1] += b[3] == 4 * k + 4
+    got[0] = k + 1
+    if k == 999:
+        return 1
+    fire()
+    return 0
+
+fire()
+micropython.heap_lock()
+t.read_block(buf, 4, check)  # the thousand blocks in one read, as the board's loop
 micropython.heap_unlock()
-print("esp32", got, t.overruns)
+print("esp32", got[1], t.overruns)
 
 # the RP2040's: the DMA's count and ring written as the hardware would
 from tools.stand_ins import DMA, Adc, Mem, Pin, Rp2
@@ -942,15 +1035,23 @@ def convert(frames):
         ring[(4 * p + 3) & 1023] = 876
         regs[2] -= 4
         pos[0] = p + 1
-got = 0
-for block in range(2000):
+got = [0, 0]
+
+def check(b, n, now):
+    k = got[0]
+    got[1] += b[3] == (4 * k + 3) & 0xFFF
+    got[0] = k + 1
+    if k == 999:
+        micropython.heap_lock()  # past the first slot's slow readings
+    if k == 1999:
+        return 1
     convert(4)
-    if block == 1000:
-        micropython.heap_lock()
-    s.read_block(buf, 4)
-    got += buf[3] == (4 * block + 3) & 0xFFF
+    return 0
+
+convert(4)
+s.read_block(buf, 4, check)
 micropython.heap_unlock()
-print("rp2040", got, s.overruns, len(lost), s.slow[0], s.slow[1])
+print("rp2040", got[1], s.overruns, len(lost), s.slow[0], s.slow[1])
 """
 
 
@@ -970,10 +1071,10 @@ def test_the_boards_read_bench_runs_every_board_s_read_in_the_micropython_vm():
         [name, "1000"]
         for name in (
             "-",
-            "rp2040_dma",
+            "rp2040_loop",
             "rp2040_read",
             "-",
-            "esp32_isr",
+            "esp32_loop",
             "esp32_read",
             "-",
             "replay_loop",

@@ -104,13 +104,13 @@ def test_a_controller_reads_what_the_monitor_needs_and_acts_on_the_last_sample(m
     from helpers import mains, simulate
 
     reads = []
-    real = SimBoard.read_block
+    real = SimBoard._read
 
-    def read_block(board, buf, n):
+    def read(board, buf, n):
         reads.append(n)
         return real(board, buf, n)
 
-    monkeypatch.setattr(SimBoard, "read_block", read_block)
+    monkeypatch.setattr(SimBoard, "_read", read)
     rep, _ = simulate(
         1.2,
         mains(

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 from boards.sim.board import SimBoard
 from firmware import mains_monitor as mm
 from firmware.config import Config
-from helpers import events_named, mains, simulate
+from helpers import events_named, mains, one_block, simulate
 from mains_feed import Feed
 
 SMALL = 1 << 30  # a MicroPython small int on a 32-bit board is below 2^30 in magnitude
@@ -177,10 +177,10 @@ def test_board_clock_wraps_at_2_30():
     buf = array("H", [0] * 4)
     seen = []
     for _ in range(4):
-        seen.append(board.read_block(buf, 4))
+        seen.append(board.read_block(buf, 4, one_block))
         assert board.ticks_ms() == seen[-1]  # a read returns the clock at its end
     assert seen == [(1 << 30) - 1, 0, 1, 2]
-    assert board.read_block(buf, 2) == 2 and board.read_block(buf, 2) == 3
+    assert board.read_block(buf, 2, one_block) == 2 and board.read_block(buf, 2, one_block) == 3
     assert board.ticks_diff(0, (1 << 30) - 1) == 1
     assert board.ticks_add((1 << 30) - 1, 2) == 1
 
