@@ -312,7 +312,7 @@ class Controller:
         self.pin.tick(now)
         self.commands.tick(now)
         log = self.eventlog
-        if self.log.count != log.seen or log.waiting():
+        if self.log.count != log.seen or log.pending:
             # every event on flash within a second (eventlog.HOLD_MS); while the idle watch
             # skips ahead, each call here is up to a second apart: no hold then
             self.collect_events(now)

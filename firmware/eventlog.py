@@ -59,7 +59,7 @@ class EventLog:
     def __init__(self, fs, max_records):
         self._fs = fs
         self.max_records = max_records
-        self._pending = []  # packed records not yet written
+        self.pending = []  # packed records not yet written
         self._t_first = 0  # ticks_ms of the oldest of them
         self.seen = 0  # EventRing.count already collected
         self.dropped = 0
@@ -78,20 +78,17 @@ class EventLog:
             new = ring.size
         self.seen = ring.count
         for t, code, arg in ring.recent(new):
-            if len(self._pending) >= _PENDING_MAX:
-                self._pending.pop(0)
+            if len(self.pending) >= _PENDING_MAX:
+                self.pending.pop(0)
                 self.dropped += 1
-            if not self._pending:
+            if not self.pending:
                 self._t_first = t
-            self._pending.append(pack(self._seq, code, arg, rtc + diff(t, rtc_ms) // 1000))
+            self.pending.append(pack(self._seq, code, arg, rtc + diff(t, rtc_ms) // 1000))
             self._seq = (self._seq + 1) & 0xFFFF
-
-    def waiting(self):
-        return len(self._pending)
 
     def service(self, now_ms, diff, hold_ms=HOLD_MS):
         # Append what is waiting once it is due. Returns True when it wrote.
-        p = self._pending
+        p = self.pending
         if not p:
             return False
         if len(p) < BATCH and diff(now_ms, self._t_first) < hold_ms:
@@ -103,14 +100,14 @@ class EventLog:
 
     def flush(self):
         fs = self._fs
-        data = b"".join(self._pending)
+        data = b"".join(self.pending)
         try:
             if fs.size(NAME) + len(data) > self.max_records * SIZE:
                 fs.rename(NAME, OLD)
             fs.append(NAME, data)
         except OSError:
             return False
-        self._pending = []
+        self.pending = []
         self.writes += 1
         return True
 
@@ -119,7 +116,7 @@ class EventLog:
         # Reads only the tails it needs (two torn records' worth of slack), and further
         # back, doubling up to _SCAN_MAX, when junk at the end (damage) hides them.
         found = []
-        for rec in self._pending:
+        for rec in self.pending:
             found.extend(scan(rec))
         for name in (NAME, OLD):
             if len(found) >= n:
