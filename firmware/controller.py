@@ -47,7 +47,7 @@ SERVICE_MS = 1000
 # or a reply going out within TALK_MS; else every POLL_MS (a line's reply within 50 ms).
 SERIAL_MS = 10
 TALK_MS = 1000
-POLL_MS = 50  # the clock's second, the console's timers, the event log
+POLL_MS = 50  # the clock's second, the event log
 GC_FREE = 24 * 1024  # collect the heap's garbage below this much free,
 GC_STEP = 2048  # once this much more is taken since the last collection
 
@@ -309,8 +309,6 @@ class Controller:
         if board.ticks_diff(now, self._t_poll) < POLL_MS or self.transfer.moving():
             return not self.maintenance
         self._follow_clock(now)
-        self.pin.tick(now)
-        self.commands.tick(now)
         log = self.eventlog
         if self.log.count != log.seen or log.pending:
             # every event on flash within a second (eventlog.HOLD_MS); while the idle watch
@@ -320,6 +318,8 @@ class Controller:
         if board.ticks_diff(now, self._t_service) < SERVICE_MS:
             return not self.maintenance
         self._t_service = now
+        self.pin.tick(now)  # timers of seconds: a PIN's lockout, the console's idle time
+        self.commands.tick(now)
         # A collection holds the CPU for ms: only with no contactor moving and no run of
         # deviating samples under way (the samples wait in the board's ring meanwhile),
         # and on a heap that is nearly all live data, not again until there is garbage.
