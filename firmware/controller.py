@@ -391,13 +391,9 @@ class Controller:
         diff = board.ticks_diff
         faults = mon.faults
         good = mon.good_now  # mains there or not: what a start delay waits on
-        if (
-            self._due
-            or faults != self._faults
-            or good != self._good
-            or mon.sensor
-            or diff(now, self._t_sup) >= 0
-        ):
+        t = diff(self._t_sup, now)  # ms until the supervisor is due, and the slow work
+        t2 = diff(self._t_svc, now)
+        if self._due or faults != self._faults or good != self._good or mon.sensor or t <= 0:
             self._due = False
             self._faults = faults
             self._good = good
@@ -414,21 +410,18 @@ class Controller:
             if stride >= STRIDE_MS:
                 # the readings' pace, not a timer: on the slow work's grid, so that one
                 # wake serves both
-                stride -= (stride - diff(self._t_svc, now)) % self._svc_ms
+                stride -= (stride - t2) % self._svc_ms
+            t = stride
             self._t_sup = board.ticks_add(now, stride)
             board.feed_watchdog()
             if mon.absent() and sup.quiet():
                 self._idle = True
                 self._away_ms = 0
-        slow = diff(now, self._t_svc) >= 0
+        slow = t2 <= 0
         if slow:
-            self._t_svc = board.ticks_add(now, self._svc_ms)
-        if self._due:
-            mon.wake_after(0)
-        else:
-            t = diff(self._t_sup, now)
-            t2 = diff(self._t_svc, now)
-            mon.wake_after((t if t < t2 else t2) * self._per_ms)
+            t2 = self._svc_ms
+            self._t_svc = board.ticks_add(now, t2)
+        mon.wake_after(0 if self._due else (t if t < t2 else t2) * self._per_ms)
         return slow
 
     def _idle_step(self):
