@@ -44,10 +44,10 @@ WATCH_GAP_MS = 950
 SERVICE_MS = 1000
 # The console line and the network, every SERIAL_MS while in use: MQTT on (at 25 ms its
 # bursts took 4 KB more heap at their peak, over the 32 KB budget now and then), a byte in
-# or a reply going out within TALK_MS; else every POLL_MS (a line's reply within 50 ms).
+# or a reply going out within TALK_MS; else every POLL_MS (a line's reply within 100 ms).
 SERIAL_MS = 10
 TALK_MS = 1000
-POLL_MS = 50  # the clock's second, the event log
+POLL_MS = 100  # the clock's second, the event log
 GC_FREE = 24 * 1024  # collect the heap's garbage below this much free,
 GC_STEP = 2048  # once this much more is taken since the last collection
 
@@ -408,9 +408,10 @@ class Controller:
             sup.step(now)
             stride = sup.stride_ms(now)
             if stride >= STRIDE_MS:
-                # the readings' pace, not a timer: on the slow work's grid, so that one
-                # wake serves both
-                stride -= (stride - t2) % self._svc_ms
+                # the readings' pace, not a timer: on the slow work's grid (or one that
+                # holds it: every other step with it), so that one wake serves both
+                g = self._svc_ms
+                stride -= (stride - t2) % (g if g < STRIDE_MS else STRIDE_MS)
             t = stride
             self._t_sup = board.ticks_add(now, stride)
             board.feed_watchdog()

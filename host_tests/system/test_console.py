@@ -12,6 +12,7 @@ from boards.sim import scenario
 from boards.sim.runner import Simulation
 from firmware import megatec, settings_file
 from firmware.commands import redact
+from firmware.controller import POLL_MS
 from firmware.config import SCHEMA
 from firmware.supervisor import REST_MS
 from conftest import ROOT
@@ -90,9 +91,10 @@ def _sim(**top):
     return Simulation(scenario.check(data))
 
 
-def _type(sim, t, data, wait=0.05):
-    # On battery with no mains the loop looks away for up to a second at a time (idle
-    # watch), and reads the console between those looks: wait=1.1 then.
+def _type(sim, t, data, wait=POLL_MS / 1000):
+    # A line typed into a quiet console is answered within POLL_MS. On battery with no
+    # mains the loop looks away for up to a second at a time (idle watch), and reads the
+    # console between those looks: wait=1.1 then.
     b = sim.board
     sim.run_until(t)
     b.serial_in += data
