@@ -19,47 +19,49 @@ N_INPUTS = 6  # hal.IN_*
 
 
 class Outputs:
-    # The relay and engine outputs. The latch holds what the firmware asked for (True:
-    # energised); the pin gets it through the polarity. The first configure() reads the
-    # latch back from the pins, which the board has kept as they were through a watchdog
-    # reset where it can, so Supervisor.recover sees what was driven before; a later
-    # polarity change drives every pin anew, keeping each output where it logically is.
-    # drive(pin, level) is the board's way of setting a pin (the ESP32 releases and
+    # The relay and engine outputs. The latch holds what the firmware asked for (bit k set:
+    # OUT_k energised); the pin gets it through the polarity. The first configure() reads
+    # the latch back from the pins, which the board has kept as they were through a
+    # watchdog reset where it can, so Supervisor.recover sees what was driven before; a
+    # later polarity change drives every pin anew, keeping each output where it logically
+    # is. drive(pin, level) is the board's way of setting a pin (the ESP32 releases and
     # re-applies its pad hold around it).
     def __init__(self, pins, drive):
         self._pins = pins
         self._drive = drive
         self._low = None  # polarity not known until configure()
-        self._latch = bytearray(N_OUTPUTS)
+        self.bits = 0
 
     def configure(self, active_low):
         flip = 1 if active_low else 0
         if self._low is None:
             for out in range(N_OUTPUTS):
-                self._latch[out] = (1 if self._pins[out].value() else 0) ^ flip
+                self.bits |= ((1 if self._pins[out].value() else 0) ^ flip) << out
         elif active_low != self._low:
             for out in range(N_OUTPUTS):
-                self._drive(self._pins[out], self._latch[out] ^ flip)
+                self._drive(self._pins[out], (self.bits >> out & 1) ^ flip)
         self._low = active_low
 
     def set(self, out, on):
         v = 1 if on else 0
-        if self._latch[out] != v:
-            self._latch[out] = v
+        if self.bits >> out & 1 != v:
+            self.bits ^= 1 << out
             self._drive(self._pins[out], v ^ (1 if self._low else 0))
-
-    def state(self, out):
-        return self._latch[out] == 1
 
 
 class Inputs:
-    # The contacts on the digital inputs (hal.IN_*); True when the contact is closed.
+    # The contacts on the digital inputs (hal.IN_*), bit k set when IN_k's is closed.
     def __init__(self, pins, active_low=True):
         self._pins = pins
         self.active_low = active_low
 
-    def read(self, inp):
-        return (self._pins[inp].value() == 0) == self.active_low
+    def bits(self):
+        closed = 0 if self.active_low else 1
+        b = 0
+        for k in range(N_INPUTS):
+            if self._pins[k].value() == closed:
+                b |= 1 << k
+        return b
 
 
 class Wifi:
@@ -283,6 +285,7 @@ class McuBoard:
         self.fs = DirFS(fs_root)
         self._outputs = Outputs(out, drive)
         self._inputs = Inputs([Pin(pins.INPUTS[k], Pin.IN, Pin.PULL_UP) for k in range(N_INPUTS)])
+        self.input_bits = self._inputs.bits  # the HAL's, the driver's own: one call
         # the HAL's read_block is the sampler's own (boards/*/sampler.py: it waits for the
         # block, tells _lost what it could not keep, returns the clock then): one call a
         # block, machine code on the RP2040
@@ -341,11 +344,8 @@ class McuBoard:
     def set_output(self, out, on):
         self._outputs.set(out, on)
 
-    def output_state(self, out):
-        return self._outputs.state(out)
-
-    def read_input(self, inp):
-        return self._inputs.read(inp)
+    def output_bits(self):
+        return self._outputs.bits
 
     def start_watchdog(self):
         # Once the firmware is up: from here on only the control loop keeps the board alive.

@@ -52,22 +52,22 @@ class Contacts:
     def closed(self, part):
         # Where the part is: its feedback, or without feedback what it was told (True for
         # closed, on the inverter side).
-        b = self._board
         if self.enabled:
-            return b.read_input(_INPUTS[part])
-        return b.output_state(_OUTPUTS[part]) != (part == MAINS)
+            return self._board.input_bits() >> _INPUTS[part] & 1 == 1
+        return (self._board.output_bits() >> _OUTPUTS[part] & 1) != (part == MAINS)
 
     def step(self, now):
         # Every CHECK_MS: a disagreement is alarmed within the operate time, the grace and
-        # CHECK_MS (the machines read the contacts themselves before they act). What each
-        # part is told, read in place: a call a part is most of this step's time.
+        # CHECK_MS (the machines read the contacts themselves before they act). The
+        # outputs and the inputs read once for the three: a call is most of this time.
         if not self.enabled or self._diff(now, self._t_check) < CHECK_MS:
             return
         self._t_check = now
-        b = self._board
+        o = self._board.output_bits()
+        i = self._board.input_bits()
         for part in range(3):
-            want = b.output_state(_OUTPUTS[part]) != (part == MAINS)
-            if b.read_input(_INPUTS[part]) == want:
+            want = (o >> _OUTPUTS[part] & 1) != (part == MAINS)
+            if (i >> _INPUTS[part] & 1) == want:
                 self._odd[part] = False
                 self.faults[part] = 0
             elif not self._odd[part]:

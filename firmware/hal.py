@@ -28,12 +28,12 @@
 #   skip(ms)                         let about ms of samples pass unread (whole blocks): the
 #                                    control loop's idle time while there is no mains at all
 #   set_output(out, on)              drive an output (OUT_* below); polarity is the board's job
-#   output_state(out)                what the board drives now: after a watchdog reset the
-#                                    boards hold their outputs, and the firmware picks up
-#                                    from them (Supervisor.recover)
+#   output_bits() -> int             what the board drives now, bit k for OUT_k energised:
+#                                    after a watchdog reset the boards hold their outputs,
+#                                    and the firmware picks up from them (Supervisor.recover)
 #   feed_watchdog()
-#   read_input(inp) -> bool          a digital input (IN_* below), True when its contact is
-#                                    closed; polarity is the board's job
+#   input_bits() -> int              the digital inputs (IN_* below) at once, bit k set when
+#                                    IN_k's contact is closed; polarity is the board's job
 #   gen_volts_x10(), gen_hz_x100()   generator terminal voltage (RMS, 0.1 V) and frequency
 #                                    (0.01 Hz), measured by the board; 0 when still
 #   battery_mv(), battery_ma()       battery bank voltage and current (discharge positive)

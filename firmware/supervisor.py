@@ -153,18 +153,18 @@ class Supervisor:
         # has been good for the return delay; a running set is adopted, never cranked (with
         # the load on mains it cools down and stops).
         b = self._board
-        out = b.output_state
-        self.transfer.recover(now, out(hal.OUT_XFER))
-        self.ats.recover(now, out(hal.OUT_MAINS_OPEN), out(hal.OUT_GEN_CLOSE))
+        o = b.output_bits()
+        self.transfer.recover(now, o >> hal.OUT_XFER & 1)
+        self.ats.recover(now, o >> hal.OUT_MAINS_OPEN & 1, o >> hal.OUT_GEN_CLOSE & 1)
         self.gen.recover(
             now,
-            out(hal.OUT_GEN_RUN),
-            out(hal.OUT_GEN_START) or out(hal.OUT_GEN_PREHEAT),
+            o >> hal.OUT_GEN_RUN & 1,
+            o >> hal.OUT_GEN_START & 1 or o >> hal.OUT_GEN_PREHEAT & 1,
             b.gen_volts_x10() * 100 // self._nom_v,
             b.gen_hz_x100() * 10 // self._nom_f,
         )
-        self.shutdown.recover(now, out(hal.OUT_LOAD_OFF))
-        self.shed = out(hal.OUT_SHED)
+        self.shutdown.recover(now, o >> hal.OUT_LOAD_OFF & 1)
+        self.shed = o >> hal.OUT_SHED & 1 == 1
         # The inputs are read before the first step: an emergency stop pressed while the
         # board was down stops an adopted engine at boot, not a few blocks later.
         self._read_inputs(now)
@@ -453,11 +453,11 @@ class Supervisor:
         # after an acknowledgement while it is still open), the remote start contact, the
         # low fuel switch (FUEL_DEBOUNCE_MS steady: fuel sloshes).
         self._t_inputs = now
-        b = self._board
-        if self._estop and not b.read_input(hal.IN_ESTOP):
+        i = self._board.input_bits()
+        if self._estop and not i >> hal.IN_ESTOP & 1:
             self.gen.emergency_stop(now)
-        self.remote = b.read_input(hal.IN_REMOTE_START)
-        low = b.read_input(hal.IN_LOW_FUEL)
+        self.remote = i >> hal.IN_REMOTE_START & 1 == 1
+        low = i >> hal.IN_LOW_FUEL & 1 == 1
         if low != self._fuel_raw:
             self._fuel_raw = low
             self._t_fuel = now

@@ -26,9 +26,10 @@ class RecordingBoard:
         self.outputs.append((out, on))
         self.state[out] = on
 
-    def output_state(self, out):
-        return self.state.get(out, False)
+    def output_bits(self):
+        return sum(1 << out for out, on in self.state.items() if on)
 
-    def read_input(self, inp):
-        assert inp == hal.IN_XFER_FB
-        return self.stuck if self.stuck is not None else self.output_state(hal.OUT_XFER)
+    def input_bits(self):
+        # only the relay's feedback contact is wired
+        on = self.stuck if self.stuck is not None else self.state.get(hal.OUT_XFER, False)
+        return 1 << hal.IN_XFER_FB if on else 0

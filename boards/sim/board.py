@@ -354,24 +354,21 @@ class SimBoard(BlockReads):
         # Someone sets the board clock (a console command, NTP): time_s() jumps.
         self._start_rtc = rtc_s - self.t_us // 1000000
 
-    def output_state(self, out):
-        return self._out_state.get(out, False)
+    def output_bits(self):
+        return sum(1 << out for out, on in self._out_state.items() if on)
 
-    def read_input(self, inp):
-        # The auxiliary contacts: where the relay and contactors really are.
-        if inp == hal.IN_XFER_FB:
-            return self.relay.pos == plant.INVERTER
-        if inp == hal.IN_MAINS_FB:
-            return self.k_mains.closed
-        if inp == hal.IN_GEN_FB:
-            return self.k_gen.closed
-        if inp == hal.IN_ESTOP:
-            return not self.inputs["emergency_stop"]  # the chain opens when pressed
-        if inp == hal.IN_REMOTE_START:
-            return self.inputs["remote_start"]
-        if inp == hal.IN_LOW_FUEL:
-            return self.inputs["low_fuel"]
-        return False
+    def input_bits(self):
+        # The auxiliary contacts: where the relay and contactors really are; the emergency
+        # stop chain opens when pressed.
+        closed = (
+            (hal.IN_XFER_FB, self.relay.pos == plant.INVERTER),
+            (hal.IN_MAINS_FB, self.k_mains.closed),
+            (hal.IN_GEN_FB, self.k_gen.closed),
+            (hal.IN_ESTOP, not self.inputs["emergency_stop"]),
+            (hal.IN_REMOTE_START, self.inputs["remote_start"]),
+            (hal.IN_LOW_FUEL, self.inputs["low_fuel"]),
+        )
+        return sum(1 << inp for inp, on in closed if on)
 
     def advance(self, us):
         # The plant carries on for us while no firmware runs (a hang, a reset, a boot).

@@ -8,7 +8,7 @@
 from array import array
 
 from boards.sim.board import BlockReads
-from boards.sim.replay import BenchBoard, contact_at_rest
+from boards.sim.replay import BenchBoard
 from firmware import hal
 from firmware.files import DirFS
 
@@ -36,7 +36,6 @@ class LeanBoard(BenchBoard, BlockReads):
         for i in range(_PER_CYCLE):
             tab[i] = int(_PEAK * math.sin(2 * math.pi * i / _PER_CYCLE))
         self._tab = tab
-        self._out = bytearray(8)
         self._crank_ms = 0
         self._running = False
         self.feeds = 0
@@ -76,23 +75,17 @@ class LeanBoard(BenchBoard, BlockReads):
 
     def _tick(self, ms):
         self.ms += ms
-        out = self._out
-        if out[hal.OUT_GEN_RUN] and out[hal.OUT_GEN_START]:
+        out = self.out_bits
+        if out >> hal.OUT_GEN_RUN & 1 and out >> hal.OUT_GEN_START & 1:
             self._crank_ms += ms
             if self._crank_ms >= 2000:
                 self._running = True
-        elif not out[hal.OUT_GEN_RUN]:
+        elif not out >> hal.OUT_GEN_RUN & 1:
             self._running = False
             self._crank_ms = 0
 
     def set_output(self, out, on):
-        self._out[out] = 1 if on else 0
-
-    def output_state(self, out):
-        return self._out[out] == 1
-
-    def read_input(self, inp):
-        return contact_at_rest(self._out, inp)
+        self._drive(out, on)
 
     def feed_watchdog(self):
         self.feeds += 1
@@ -104,10 +97,10 @@ class LeanBoard(BenchBoard, BlockReads):
         return 5000 if self._running else 0
 
     def battery_mv(self):
-        return 50000 if self._out[hal.OUT_XFER] else 54000
+        return 50000 if self.out_bits >> hal.OUT_XFER & 1 else 54000
 
     def battery_ma(self):
-        return 31000 if self._out[hal.OUT_XFER] else -500
+        return 31000 if self.out_bits >> hal.OUT_XFER & 1 else -500
 
     def output_w(self):
         return 1500

@@ -22,17 +22,18 @@ TICKS_MAX_V = const(0x3FFFFFFF)  # the same, for viper
 TICKS_HALF_V = const(0x20000000)
 
 
-def contact_at_rest(outputs, inp):
-    # A digital input on a bench board: the auxiliary contacts follow their coils at once
-    # (outputs: a bytearray of output states), the emergency stop chain is closed, nothing
-    # else is.
-    if inp == hal.IN_XFER_FB:
-        return outputs[hal.OUT_XFER] == 1
-    if inp == hal.IN_MAINS_FB:
-        return outputs[hal.OUT_MAINS_OPEN] == 0
-    if inp == hal.IN_GEN_FB:
-        return outputs[hal.OUT_GEN_CLOSE] == 1
-    return inp == hal.IN_ESTOP
+def contacts_at_rest(outputs):
+    # A bench board's digital inputs (hal.py's input_bits) from its outputs (output_bits):
+    # the auxiliary contacts follow their coils at once, the emergency stop chain is
+    # closed, nothing else is.
+    i = 1 << hal.IN_ESTOP
+    if outputs >> hal.OUT_XFER & 1:
+        i |= 1 << hal.IN_XFER_FB
+    if not outputs >> hal.OUT_MAINS_OPEN & 1:
+        i |= 1 << hal.IN_MAINS_FB
+    if outputs >> hal.OUT_GEN_CLOSE & 1:
+        i |= 1 << hal.IN_GEN_FB
+    return i
 
 
 # The clock's arithmetic as the boards have it, one call into machine code (MicroPython's
@@ -49,7 +50,21 @@ def ticks_diff(a: int, b: int) -> int:
 
 class BenchBoard:
     # What neither bench board (this one, lean.py) has: a console line, a network, a
-    # battery-room sensor.
+    # battery-room sensor; and their outputs, with contacts that follow them.
+    out_bits = 0  # bit k: OUT_k energised
+
+    def output_bits(self):
+        return self.out_bits
+
+    def input_bits(self):
+        return contacts_at_rest(self.out_bits)
+
+    def _drive(self, out, on):
+        if on:
+            self.out_bits |= 1 << out
+        else:
+            self.out_bits &= ~(1 << out)
+
     def serial_read(self, buf):
         return 0
 
@@ -86,7 +101,6 @@ class ReplayBoard(BenchBoard):
         self.out_t = array("i", [0] * 256)
         self.out_v = array("b", [0] * 256)
         self.out_n = 0
-        self.out_state = bytearray(8)
         self.feeds = 0
         self.fs = MemFS()
         self.skipped = 0
@@ -133,7 +147,7 @@ class ReplayBoard(BenchBoard):
         self.skipped += 1
 
     def set_output(self, out, on):
-        self.out_state[out] = 1 if on else 0
+        self._drive(out, on)
         if out == hal.OUT_GEN_START and on and self._crank_from < 0:
             self._crank_from = self.pos >> 2
         elif out == hal.OUT_GEN_START and not on:
@@ -153,7 +167,7 @@ class ReplayBoard(BenchBoard):
             and self.fires_ms
             and self._crank_from >= 0
             and (self.pos >> 2) - self._crank_from >= self.fires_ms
-            and self.out_state[hal.OUT_GEN_RUN]
+            and self.out_bits >> hal.OUT_GEN_RUN & 1
         ):
             self._running = True
         return self._running
@@ -181,12 +195,6 @@ class ReplayBoard(BenchBoard):
 
     def output_w(self):
         return 0
-
-    def output_state(self, out):
-        return self.out_state[out] == 1
-
-    def read_input(self, inp):
-        return contact_at_rest(self.out_state, inp)
 
     def blocks_left(self):
         return (self.n - self.pos) // self.block_len

@@ -647,25 +647,29 @@ def test_outputs_read_back_held_levels_and_keep_their_logical_state_across_polar
     levels[hal.OUT_GEN_RUN] = 1
     out = mcu.Outputs(pins, drive)
     out.configure(True)
-    assert out.state(hal.OUT_XFER) and not out.state(hal.OUT_GEN_RUN)
+    assert out.bits == 1 << hal.OUT_XFER  # high = off when active low
     assert driven == []  # reading back drives nothing
-    assert not out.state(hal.OUT_SHED)  # high = off when active low
     out.configure(False)  # the polarity changes: outputs keep their meaning
-    assert levels[hal.OUT_XFER] == 1 and levels[hal.OUT_SHED] == 0 and out.state(hal.OUT_XFER)
+    assert levels[hal.OUT_XFER] == 1 and levels[hal.OUT_SHED] == 0
+    assert out.bits == 1 << hal.OUT_XFER
     driven.clear()
     out.set(hal.OUT_XFER, True)  # unchanged: no drive
     out.set(hal.OUT_SHED, True)
+    out.set(hal.OUT_GEN_RUN, False)
     assert driven == [(hal.OUT_SHED, 1)]
+    assert out.bits == 1 << hal.OUT_XFER | 1 << hal.OUT_SHED
+    out.set(hal.OUT_XFER, False)
+    assert driven[-1] == (hal.OUT_XFER, 0) and out.bits == 1 << hal.OUT_SHED
 
 
 def test_inputs_calibration_frequency_and_clock():
-    levels = [0, 1, 0]
+    levels = [0, 1, 0, 1, 1, 0]  # one a hal.IN_*
     inp = mcu.Inputs(
-        [types.SimpleNamespace(value=(lambda i: lambda: levels[i])(i)) for i in range(3)]
+        [types.SimpleNamespace(value=(lambda i: lambda: levels[i])(i)) for i in range(6)]
     )
-    assert [inp.read(i) for i in range(3)] == [True, False, True]  # pulled low = closed
+    assert inp.bits() == 0b100101  # pulled low = closed
     inp.active_low = False
-    assert [inp.read(i) for i in range(3)] == [False, True, False]
+    assert inp.bits() == 0b011010
 
     from firmware.config import Config
 
@@ -738,7 +742,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     assert all(FakePin.held[n] for n in pins.OUTPUTS.values())
     while k[0] < 8000:
         ctrl.step()
-    assert ctrl.monitor.ok() and not board.output_state(hal.OUT_XFER)
+    assert ctrl.monitor.ok() and not board.output_bits() >> hal.OUT_XFER & 1
     assert ctrl.alarms.active == 0  # the contacts agree with the outputs
     assert 51000 < board.battery_mv() < 53000
     assert board.output_w() == hal.NO_READING  # io.output_sensor off
@@ -746,7 +750,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     assert board.output_w() == 400 * 25 // 100 * 230 // 10  # 10 A at 230 V
     while k[0] < 8040:  # 10 ms into the dip
         ctrl.step()
-    assert board.output_state(hal.OUT_XFER)
+    assert board.output_bits() >> hal.OUT_XFER & 1
     assert (
         FakePin.levels[pins.OUTPUTS[hal.OUT_XFER]] == 1
         and FakePin.held[pins.OUTPUTS[hal.OUT_XFER]]
@@ -758,7 +762,7 @@ def test_esp32_board_holds_its_outputs_and_runs_the_controller_through_a_failure
     # a watchdog reset now: the new board reads the relay back from the held pad
     board2 = make()
     ctrl2 = Controller(board2)
-    assert board2.output_state(hal.OUT_XFER) and ctrl2.transfer.on_battery()
+    assert board2.output_bits() >> hal.OUT_XFER & 1 and ctrl2.transfer.on_battery()
     assert ctrl2.supervisor.outage
 
 
@@ -807,7 +811,7 @@ def test_rp2040_board_samples_by_dma_and_shares_one_input_through_the_switch(rp2
         FakePin.levels[n] = 0
     board2 = make()
     Controller(board2)
-    assert not board2.output_state(hal.OUT_XFER)
+    assert not board2.output_bits() >> hal.OUT_XFER & 1
 
 
 def test_maint_restarts_the_board_into_its_repl_without_the_controller(esp32):
