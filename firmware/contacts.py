@@ -39,13 +39,13 @@ class Contacts:
         self._log = log
         self._alarms = alarm_set
         self._diff = board.ticks_diff
-        self._since = [0, 0, 0]  # when each part began to disagree
-        self._odd = [False, False, False]
+        self._since = [-1, -1, -1]  # when each part began to disagree, -1 while it agrees
         self.faults = [0, 0, 0]  # DID_NOT_* per part, 0 when it agrees
         self._t_check = 0
         self.configure(cfg)
 
     def configure(self, cfg):
+        self._seen = -1  # outputs and inputs at the last look that left nothing to wait for
         self.enabled = cfg.get("relay.feedback")
         self._limit = cfg.get("relay.operate_ms") + FEEDBACK_GRACE_MS
 
@@ -59,22 +59,29 @@ class Contacts:
     def step(self, now):
         # Every CHECK_MS: a disagreement is alarmed within the operate time, the grace and
         # CHECK_MS (the machines read the contacts themselves before they act). The
-        # outputs and the inputs read once for the three: a call is most of this time.
+        # outputs and the inputs read once for the three, and looked at part by part only
+        # when they moved or a part is waiting out its grace: nearly always, nothing moved.
         if not self.enabled or self._diff(now, self._t_check) < CHECK_MS:
             return
         self._t_check = now
         o = self._board.output_bits()
-        i = self._board.input_bits()
+        seen = o << 8 | self._board.input_bits()
+        if seen == self._seen:
+            return
+        self._seen = seen
+        i = seen & 255
         for part in range(3):
             want = (o >> _OUTPUTS[part] & 1) != (part == MAINS)
             if (i >> _INPUTS[part] & 1) == want:
-                self._odd[part] = False
+                self._since[part] = -1
                 self.faults[part] = 0
-            elif not self._odd[part]:
-                self._odd[part] = True
+            elif self._since[part] < 0:
                 self._since[part] = now
-            elif not self.faults[part] and self._diff(now, self._since[part]) >= self._limit:
-                kind = DID_NOT_CLOSE if want else DID_NOT_OPEN
-                self.faults[part] = kind
-                self._log.add(now, events.EV_CONTACT_FAULT, part * 16 + kind)
-                self._alarms.raise_(now, _ALARMS[part])
+                self._seen = -1
+            elif not self.faults[part]:
+                self._seen = -1
+                if self._diff(now, self._since[part]) >= self._limit:
+                    kind = DID_NOT_CLOSE if want else DID_NOT_OPEN
+                    self.faults[part] = kind
+                    self._log.add(now, events.EV_CONTACT_FAULT, part * 16 + kind)
+                    self._alarms.raise_(now, _ALARMS[part])

@@ -1,7 +1,7 @@
 # The transfer state machine, on a recording board (like gpiozero's MockPin) and end to end.
 
 from fakes import MASK, RecordingBoard
-from firmware import alarms, events, hal, transfer
+from firmware import alarms, contacts, events, hal, transfer
 from firmware.alarms import Alarms
 from firmware.config import Config
 from firmware.contacts import Contacts
@@ -236,3 +236,61 @@ def test_recover_after_a_reset_from_the_relay_the_board_held():
     assert sm.state == transfer.ON_BATTERY and sm.settled_on_battery()
     sm.step(5001, True, 0, True, 1)
     assert sm.state == transfer.TO_UTILITY
+
+
+class _FollowingBoard(RecordingBoard):
+    # Every auxiliary contact follows its coil at once, unless a test holds it (held).
+    def __init__(self):
+        super().__init__()
+        self.held = {}
+
+    def input_bits(self):
+        o = self.output_bits()
+        closed = {
+            hal.IN_XFER_FB: o >> hal.OUT_XFER & 1,
+            hal.IN_MAINS_FB: not o >> hal.OUT_MAINS_OPEN & 1,
+            hal.IN_GEN_FB: o >> hal.OUT_GEN_CLOSE & 1,
+        }
+        closed.update(self.held)
+        return sum(1 << k for k, on in closed.items() if on)
+
+
+def test_the_contacts_are_looked_at_again_whenever_an_output_or_an_input_moves():
+    cfg = Config()
+    cfg.update({"relay.feedback": True, "relay.operate_ms": 10})  # a fault after 60 ms
+    board = _FollowingBoard()
+    log = EventRing()
+    alarm_set = Alarms(log)
+    c = Contacts(cfg, board, log, alarm_set)
+    t = [0]
+
+    def run(ms):  # a step every 5 ms
+        for _ in range(ms // 5):
+            t[0] += 5
+            c.step(t[0])
+
+    def faults_logged():
+        return [a for _, code, a in log.recent(log.count) if code == events.EV_CONTACT_FAULT]
+
+    run(1000)
+    assert c.faults == [0, 0, 0] and alarm_set.active == 0
+    # the generator contactor's contact closes on its own, its coil off: welded
+    board.held[hal.IN_GEN_FB] = True
+    run(55)
+    assert c.faults == [0, 0, 0]
+    run(10)
+    assert c.faults == [0, 0, contacts.DID_NOT_OPEN]
+    assert alarm_set.is_active(alarms.AL_GEN_CONTACTOR_FAULT)
+    run(1000)  # nothing moves: told once
+    assert faults_logged() == [contacts.GEN * 16 + contacts.DID_NOT_OPEN]
+    del board.held[hal.IN_GEN_FB]
+    run(5)
+    assert c.faults == [0, 0, 0]
+    # an output that moves with its contact: nothing; the relay's coil dropping out with
+    # no change of output: its contact opens, found as soon as the grace is over
+    board.set_output(hal.OUT_XFER, True)
+    run(500)
+    board.held[hal.IN_XFER_FB] = False
+    run(65)
+    assert c.faults == [contacts.DID_NOT_CLOSE, 0, 0]
+    assert faults_logged()[-1] == contacts.XFER * 16 + contacts.DID_NOT_CLOSE
