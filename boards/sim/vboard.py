@@ -140,7 +140,7 @@ def _flush(sim):
     ctrl = sim.controller
     now = sim.board.ticks_ms()
     ctrl.collect_events(now)
-    if ctrl.eventlog.waiting():
+    if ctrl.eventlog.pending:
         ctrl.eventlog.flush()
     ctrl.store.flush(now)
 
