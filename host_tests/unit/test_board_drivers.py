@@ -505,7 +505,7 @@ def _arriving(read_block, fire):
     return read
 
 
-def test_the_samplers_hand_each_block_to_the_monitor_until_it_has_something():
+def test_the_esp32_sampler_hands_each_block_to_the_monitor_until_it_has_something():
     from boards.esp32.sampler import TimerSampler
 
     seq = iter(range(100000))
