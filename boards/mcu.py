@@ -286,9 +286,9 @@ class McuBoard:
         self._outputs = Outputs(out, drive)
         self._inputs = Inputs([Pin(pins.INPUTS[k], Pin.IN, Pin.PULL_UP) for k in range(N_INPUTS)])
         self.input_bits = self._inputs.bits  # the HAL's, the driver's own: one call
-        # the HAL's read_block is the sampler's own (boards/*/sampler.py: it waits for the
-        # block, tells _lost what it could not keep, returns the clock then): one call a
-        # block, machine code on the RP2040
+        # the HAL's read_block is the sampler's own (boards/*/sampler.py: machine code that
+        # waits for each block, tells _lost what it could not keep and hands the block to
+        # the monitor, until the monitor has something to act on)
         self._sampler = sampler
         self.read_block = sampler.read_block
         self._freq = EdgeFrequency(time.ticks_us, time.ticks_diff)
