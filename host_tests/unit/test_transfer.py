@@ -1,5 +1,6 @@
 # The transfer state machine, on a recording board (like gpiozero's MockPin) and end to end.
 
+from boards.sim.replay import contacts_at_rest
 from fakes import MASK, RecordingBoard
 from firmware import alarms, contacts, events, hal, transfer
 from firmware.alarms import Alarms
@@ -239,20 +240,17 @@ def test_recover_after_a_reset_from_the_relay_the_board_held():
 
 
 class _FollowingBoard(RecordingBoard):
-    # Every auxiliary contact follows its coil at once, unless a test holds it (held).
+    # Every auxiliary contact follows its coil at once, as on the bench boards, unless a
+    # test holds it (held: {IN_k: closed}).
     def __init__(self):
         super().__init__()
         self.held = {}
 
     def input_bits(self):
-        o = self.output_bits()
-        closed = {
-            hal.IN_XFER_FB: o >> hal.OUT_XFER & 1,
-            hal.IN_MAINS_FB: not o >> hal.OUT_MAINS_OPEN & 1,
-            hal.IN_GEN_FB: o >> hal.OUT_GEN_CLOSE & 1,
-        }
-        closed.update(self.held)
-        return sum(1 << k for k, on in closed.items() if on)
+        i = contacts_at_rest(self.output_bits())
+        for k, closed in self.held.items():
+            i = i | 1 << k if closed else i & ~(1 << k)
+        return i
 
 
 def test_the_contacts_are_looked_at_again_whenever_an_output_or_an_input_moves():
