@@ -16,15 +16,16 @@
 # between its lines. A reply that arrives while the queue is full (a terminal that does
 # not read at all) is dropped, and the next thing sent says how many were.
 from firmware import megatec
+from micropython import const
 
 MAX_LINE = 120
 OUT_MAX = 2048
-_CHUNK = 64  # bytes per write: a write that blocks, blocks briefly
-_CR = 13
-_LF = 10
-_CTRL_C = 3
-_BS = 8
-_DEL = 127
+_CHUNK = const(64)  # bytes per write: a write that blocks, blocks briefly
+_CR = const(13)
+_LF = const(10)
+_CTRL_C = const(3)
+_BS = const(8)
+_DEL = const(127)
 
 
 class Console:

@@ -22,6 +22,7 @@
 # record being written.
 import struct
 from binascii import crc32
+from micropython import const
 
 NAME = "events.log"
 OLD = "events.old"
@@ -29,8 +30,8 @@ MARK = 0xA5
 SIZE = 16
 BATCH = 16
 HOLD_MS = 200
-_PENDING_MAX = 256
-_SCAN_MAX = 16384  # junk longer than this at the end hides what is before it
+_PENDING_MAX = const(256)
+_SCAN_MAX = const(16384)  # junk longer than this at the end hides what is before it
 
 
 def pack(seq, code, arg, rtc):

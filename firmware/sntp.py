@@ -25,7 +25,7 @@ RETRY_S = 300  # after no answer or a refused reply
 DAY_S = 86400
 # NTP counts from 1900-01-01; the board clock from 2000-01-01
 _NTP_2000 = 3155673600
-_SIZE = 48
+_SIZE = const(48)
 
 
 class Sntp:
