@@ -362,8 +362,7 @@ class Controller:
         # One block (the simulations and tests drive the loop a block at a time). True when
         # service() is due after it (the board's loop calls it then, between blocks).
         if self._idle:
-            self._idle_step()
-            return True  # each of these steps stands for 50-950 ms
+            return self._idle_step()  # each of these steps stands for 1-950 ms
         buf = self._buf
         n = self._n
         now = self._read(buf, n, _one)
@@ -378,8 +377,7 @@ class Controller:
         # hands it each block until it says so, so on steady mains a block is the board's
         # machine code and one call from there into the monitor's.
         if self._idle:
-            self._idle_step()
-            return True
+            return self._idle_step()
         return self._act(self._read(self._buf, self._n, self._process))
 
     def _act(self, now):
@@ -428,10 +426,11 @@ class Controller:
     def _idle_step(self):
         board = self.board
         sup = self.supervisor
-        gap = sup.idle_gap_ms()
+        gap = sup.idle_gap_ms(board.ticks_ms())
         board.skip(gap)
         self._away_ms += gap
         sup.step(board.ticks_ms())
         board.feed_watchdog()
         if self._away_ms >= WATCH_GAP_MS or not sup.quiet():
             self._wake()
+        return True

@@ -162,8 +162,9 @@ class Generator:
         return self.state in (RUNNING, READY, COOLDOWN)
 
     def quiet(self):
-        # Nothing timed to the millisecond: idle, ready for (or carrying) the load, or failed.
-        return self.state in (IDLE, READY, FAILED)
+        # Nothing timed to the millisecond: idle, warming up or ready for (or carrying) the
+        # load, or failed.
+        return self.state in (IDLE, RUNNING, READY, FAILED)
 
     def within_limits(self):
         return (self._v_lo <= self.v_pm <= self._v_hi) and (self._f_lo <= self.f_pm <= self._f_hi)

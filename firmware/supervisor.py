@@ -607,14 +607,24 @@ class Supervisor:
         return w
 
     def quiet(self):
-        # Nothing here is timed to the millisecond: the controller may skip mains samples.
+        # Nothing here needs the mains samples' millisecond: the load settled on battery
+        # (also while both source contactors stand open through the dead time) or on the
+        # generator, and the engine at rest, warming up or ready; what is timed ends when
+        # idle_gap_ms says. Not after a step that changed something: the next comes at once.
         xfer = self.transfer
-        settled = xfer.settled_on_battery() or (
-            xfer.state == ON_UTILITY and self.ats.closed() == ats.GEN
+        a = self.ats
+        return (
+            not self._changed
+            and (xfer.settled_on_battery() or xfer.state == ON_UTILITY and a.closed() == ats.GEN)
+            and (a.state == ats.OPENING or a.settled())
+            and self.gen.quiet()
         )
-        return settled and self.ats.settled() and self.gen.quiet()
 
-    def idle_gap_ms(self):
+    def idle_gap_ms(self, now):
         # How long the controller may look away from the mains: a running generator is
-        # checked every 50 ms (its limit qualification is 500 ms), otherwise once a second.
-        return 50 if self.gen.running() else 950
+        # checked every 50 ms (its limit qualification is 500 ms), otherwise once a second;
+        # and until the dead time or the warm-up ends.
+        gap = 50 if self.gen.running() else 950
+        if not self.ats.settled():
+            gap = self.ats.wait_ms(now, gap)
+        return self.gen.wait_ms(now, gap)

@@ -4,7 +4,7 @@ import pytest
 
 from boards.sim import scenario
 from boards.sim.runner import Simulation
-from firmware import alarms, ats
+from firmware import alarms, ats, generator, hal, transfer
 from helpers import events_named, mains, simulate
 
 GEN = {
@@ -336,6 +336,44 @@ def test_the_loop_looks_away_only_once_the_load_has_settled_off_mains():
         assert sup.quiet()
         if gen:
             assert sup.ats.closed() == ats.GEN
+
+
+def test_the_loop_looks_away_through_the_dead_time_and_the_warm_up_and_keeps_their_times():
+    # With the load on battery, the source contactors' dead time and the engine's warm-up
+    # are timers: the controller looks away from the absent mains through them too, and
+    # still closes the generator's contactor and moves the load the very ms they end.
+    data = {
+        "name": "idle",
+        "duration_s": 30,
+        "seed": 1,
+        "mains": mains(events=[{"at_s": 5, "kind": "outage", "duration_s": 25}]),
+        "generator": _gen(),
+        # ends that fall between the idle watch's looks at the mains (every 950 ms)
+        "config": {"ats.dead_time_ms": 730, "gen.warmup_s": 7},
+    }
+    sim = Simulation(scenario.check(data))
+    ctrl = sim.controller
+    sup = ctrl.supervisor
+    away = set()
+    t = 4.0
+    while t < 20:
+        sim.run_until(t)
+        t += 0.01
+        if ctrl._idle:
+            away.add((sup.ats.state, sup.gen.state, sup.transfer.state))
+    on_batt = transfer.ON_BATTERY
+    assert (ats.OPENING, generator.RUNNING, on_batt) in away  # the dead time
+    assert (ats.AT, generator.RUNNING, on_batt) in away  # the rest of the warm-up
+    outs = sim.board.outputs
+
+    def first(out, on):
+        return min(t for t, o, v in outs if o == out and v == on)
+
+    cfg = ctrl.cfg
+    dead_us = (cfg.get("relay.operate_ms") + cfg.get("ats.dead_time_ms")) * 1000
+    assert first(hal.OUT_GEN_CLOSE, True) - first(hal.OUT_MAINS_OPEN, True) == dead_us
+    warm_us = cfg.get("gen.warmup_s") * 1000000  # from the crank's end (the engine fired)
+    assert first(hal.OUT_XFER, False) - first(hal.OUT_GEN_START, False) == warm_us
 
 
 def test_battery_low_clears_when_mains_takes_the_load_back():

@@ -549,7 +549,7 @@ def test_each_state_answers_what_it_is():
         PREHEAT: (True, False, False),
         CRANK: (True, False, False),
         REST: (True, False, False),
-        RUNNING: (True, True, False),
+        RUNNING: (True, True, True),
         READY: (True, True, True),
         COOLDOWN: (True, True, False),
         STOPPING: (True, False, False),
