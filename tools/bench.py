@@ -361,29 +361,43 @@ def _chip_ms(instructions):
     }
 
 
+WORST_BLOCKS = 10
+
+
 def phase_instructions():
     # Host instructions per block in each phase of the board's loop (tools/phase_cost.py,
     # which prints which phase each stretch was and its blocks).
+    # Each phase also names its costliest stretch of WORST_BLOCKS blocks or more (a relay's
+    # flight, say, within a transfer that is mostly its dead time): what the board's ring
+    # has to cover.
     stretches = _stretches(["tools/phase_cost.py"])
     if isinstance(stretches, str):
         return {"error": stretches}
     totals = {}
-    for ins, (name, blocks) in stretches:
-        t = totals.setdefault(name, [0, 0])
+    for ins, (name, blocks, read) in stretches:
+        blocks = int(blocks)
+        t = totals.setdefault(name, [0, 0, 0, 0, 0])
         t[0] += ins
-        t[1] += int(blocks)
+        t[1] += blocks
+        t[2] += int(read)
+        if blocks >= WORST_BLOCKS and ins // blocks > t[3]:
+            t[3] = ins // blocks
+            t[4] = blocks
     out = {}
-    for name, (ins, blocks) in totals.items():
+    for name, (ins, blocks, read, worst, worst_blocks) in totals.items():
         if name == "boot" or not blocks:
             continue
         per = ins // blocks
         row = {
             "blocks": blocks,
+            "blocks_read": read,  # the rest the idle watch skipped
             "instructions_per_block": per,
             "budget": PHASE_BUDGET.get(name, OTHER_BUDGET),
         }
         for key, ms in _chip_ms(per).items():  # a block is 1 ms: ms is the share
             row[key.replace("_ms", "_share_pct")] = round(100.0 * ms, 1)
+        if worst_blocks:
+            row["worst_stretch"] = {"blocks": worst_blocks, "instructions_per_block": worst}
         out[name] = row
     return out
 
@@ -477,12 +491,12 @@ def board_read():
 
 def phases_on_chip(phases, reads):
     # Each phase on each chip with the board's own read in place of the replay's: what
-    # counts (the idle watch reads no block).
+    # counts (for the blocks the loop read: the idle watch reads none).
     out = {}
     for name, row in phases.items():
         out[name] = {}
         for chip, _ in CHIPS_MHZ:
-            extra = 0 if name == "idle" else reads[chip]["more_than_replay"]
+            extra = reads[chip]["more_than_replay"] * row["blocks_read"] // row["blocks"]
             ins = row["instructions_per_block"] + extra
             ms = _chip_ms(ins)[chip + "_ms"]
             out[name][chip] = {"instructions_per_block": ins, "share_pct": round(100.0 * ms, 1)}
@@ -768,9 +782,10 @@ def main(argv):
             " at %.1f cycles an instruction:" % CYCLES_PER_INSTRUCTION
         )
         for name, v in ph.items():
+            w = v.get("worst_stretch")
             print(
                 "    %-13s %7d instructions (budget %d%s), RP2040 %5.1f %%, ESP32 %5.1f %%"
-                " over %d blocks"
+                " over %d blocks (%d read)%s"
                 % (
                     name,
                     v["instructions_per_block"],
@@ -779,6 +794,10 @@ def main(argv):
                     v["rp2040_share_pct"],
                     v["esp32_share_pct"],
                     v["blocks"],
+                    v["blocks_read"],
+                    "; worst %d a block over %d" % (w["instructions_per_block"], w["blocks"])
+                    if w
+                    else "",
                 )
             )
     si = results["sample_isr"]

@@ -10,8 +10,9 @@
 # service() when due) and notes the phase at each return; the second, on a fresh board and
 # controller with the same input, runs the same loop and calls callable() where the phase
 # changes, so that callgrind writes the instructions of each stretch to a file of its own
-# (the nth call ends file n + 1). Prints one line per stretch, in order:
-#   stretch PHASE BLOCKS
+# (the nth call ends file n + 1). Prints one line per stretch, in order, with the blocks it
+# took and how many of them the loop read (the rest the idle watch skipped):
+#   stretch PHASE BLOCKS READ
 import gc
 import sys
 
@@ -58,15 +59,15 @@ def phase(ctrl, pos):
     sup = ctrl.supervisor
     if pos < BOOT_BLOCKS * 4:
         return "boot"
+    if ctrl.transfer.moving() or not sup.ats.settled():
+        return "moving"  # a relay or contactor, and the dead time, looked away or not
     if ctrl._idle:
         return "idle"  # the idle watch: samples skipped, not read
-    if ctrl.transfer.moving() or not sup.ats.settled():
-        return "moving"  # a relay or contactor
     if sup.gen.state == generator.CRANK:
         return "cranking"
     if ctrl.monitor.state == mm.LEARN:
         return "learning"
-    if sup.ats.closed() == ats.GEN:
+    if sup.ats.closed() == ats.GEN and sup.transfer.state == transfer.ON_UTILITY:
         return "on_generator"
     if _steady(sup):
         return "steady"
@@ -76,6 +77,7 @@ def phase(ctrl, pos):
 def board():
     b = ReplayBoard(SCENARIO, SECONDS, start_ms=(1 << 30) - 4000)
     b.fires_ms = 2000
+    b.load_ma = 20000  # about 1 kW from a 48 V bank: hours of it, no hurry
     return b
 
 
@@ -120,7 +122,15 @@ gc.collect()
 second = board()
 ctrl = controller(second)
 marks = [pos for pos, _ in changes[1:]]
-k = [0, 0]  # next mark, position of the last one
+k = [0, 0, 0]  # next mark, position of the last one, ms skipped until then
+
+
+def stretch(i, pos):
+    blocks = (pos - k[1]) // second.block_len
+    skipped = (second.skipped_ms - k[2]) * 4 // second.block_len
+    print("stretch %s %d %d" % (changes[i][1], blocks, blocks - skipped))
+    k[1] = pos
+    k[2] = second.skipped_ms
 
 
 def mark(pos):
@@ -128,12 +138,14 @@ def mark(pos):
     if i < len(marks) and pos == marks[i]:
         callable(0)
         if i:
-            print("stretch %s %d" % (changes[i][1], (pos - k[1]) // second.block_len))
+            stretch(i, pos)
+        else:
+            k[1] = pos
+            k[2] = second.skipped_ms
         k[0] = i + 1
-        k[1] = pos
 
 
 loop(second, ctrl, mark)
 callable(0)
 if k[0]:
-    print("stretch %s %d" % (changes[k[0]][1], (second.pos - k[1]) // second.block_len))
+    stretch(k[0], second.pos)

@@ -103,9 +103,11 @@ class ReplayBoard(BenchBoard):
         self.out_n = 0
         self.feeds = 0
         self.fs = MemFS()
-        self.skipped = 0
+        self.skipped = 0  # the idle watch's skips, and the ms they skipped
+        self.skipped_ms = 0
         self.battery_fault_ms = None  # (from, to) in ms of the run: the reading is 0 V
         self.fires_ms = 0  # a generator firing after this long cranking (0: never)
+        self.load_ma = 0  # the battery's current while it carries the load (0: none, dead)
         self._crank_from = -1  # when the crank began (ms of the run), -1: not cranking
         self._running = False
 
@@ -145,6 +147,7 @@ class ReplayBoard(BenchBoard):
     def skip(self, ms):
         self._at[0] += ms * 4
         self.skipped += 1
+        self.skipped_ms += ms
 
     def set_output(self, out, on):
         self._drive(out, on)
@@ -159,8 +162,9 @@ class ReplayBoard(BenchBoard):
             self.out_v[self.out_n] = out * 2 + (1 if on else 0)
             self.out_n += 1
 
-    # A generator that never fires (by default) and a battery at rest: the sequencer still
-    # runs its whole start sequence (cranks, rests, fail-to-start) under the heap lock.
+    # A generator that never fires (by default) and a battery at rest even with the load on
+    # it, found dead: the sequencer still runs its whole start sequence (cranks, rests,
+    # fail-to-start) under the heap lock, in a hurry.
     def _turning(self):
         if (
             not self._running
@@ -185,7 +189,7 @@ class ReplayBoard(BenchBoard):
         return 51600
 
     def battery_ma(self):
-        return 0
+        return self.load_ma if self.out_bits >> hal.OUT_XFER & 1 else 0
 
     def feed_watchdog(self):
         self.feeds += 1
