@@ -17,12 +17,14 @@
 # on steady mains, where a board spends nearly all its life, a block is the board's read
 # and one call from it into the monitor's machine code (blocks(), hal.py's read_block).
 #
-# Idle watch: while there is no mains at all and nothing is timed to the millisecond (load
-# settled on battery or on a running generator, no start sequence under way), the
-# controller stops reading mains samples: it lets the board skip ahead (50 ms with the
-# generator running, so its limits are still checked, 950 ms otherwise), and every
-# WATCH_GAP_MS it looks at the mains again for one window (25 ms). Mains coming back
-# is noticed within a second, long before any return delay ends, and the CPU is free.
+# Idle watch: while there is no mains at all and nothing needs the samples' millisecond
+# (Supervisor.quiet: the load settled on battery, the dead time too, or on the generator,
+# the engine at rest, warming up or ready), the controller stops reading mains samples:
+# it lets the board skip ahead (Supervisor.idle_gap_ms: 50 ms with the generator running,
+# so its limits are still checked, 950 ms otherwise, and to the end of the dead time or
+# the warm-up), and every WATCH_GAP_MS it looks at the mains again for one window
+# (25 ms). Mains coming back is noticed within a second, long before any return delay
+# ends, and the CPU is free.
 import gc
 from array import array
 
