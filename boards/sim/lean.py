@@ -26,6 +26,7 @@ class LeanBoard(BenchBoard, BlockReads):
     block_len = 4
 
     def __init__(self, fs_dir, start_s=820540800):
+        BenchBoard.__init__(self)
         self.fs = DirFS(fs_dir)
         self._start_s = start_s
         self.ms = 0

@@ -51,7 +51,10 @@ def ticks_diff(a: int, b: int) -> int:
 class BenchBoard:
     # What neither bench board (this one, lean.py) has: a console line, a network, a
     # battery-room sensor; and their outputs, with contacts that follow them.
-    out_bits = 0  # bit k: OUT_k energised
+    def __init__(self):
+        # The instance's own from the start: an attribute first stored in the loop, under
+        # the heap lock, could need its dict to grow.
+        self.out_bits = 0  # bit k: OUT_k energised
 
     def output_bits(self):
         return self.out_bits
@@ -83,6 +86,7 @@ class ReplayBoard(BenchBoard):
     block_len = 4
 
     def __init__(self, sc_dict, seconds, start_ms=0):
+        BenchBoard.__init__(self)
         sc = scenario.check(sc_dict)
         n = int(seconds * self.sample_rate_hz) // self.block_len * self.block_len
         self.samples = array("H", bytearray(2 * n))  # no list of n first: a board's heap
