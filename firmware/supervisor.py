@@ -616,7 +616,7 @@ class Supervisor:
         return (
             not self._changed
             and (xfer.settled_on_battery() or xfer.state == ON_UTILITY and a.closed() == ats.GEN)
-            and (a.state == ats.OPENING or a.settled())
+            and a.state != ats.CLOSING  # (after a step it is settled or opening)
             and self.gen.quiet()
         )
 
