@@ -13,7 +13,7 @@
 # contacts.py part numbers of the two contactors.)
 from micropython import const
 
-from firmware import hal
+from firmware import contacts, hal
 
 MAINS = const(1)
 GEN = const(2)
@@ -61,11 +61,15 @@ class Ats:
     def wait_ms(self, now, most):
         # How long the supervisor may leave this machine (at most `most`): to the end of the
         # operate time, and of the dead time while both sources stand open (the load on the
-        # battery: nothing else there needs the ms); one ms once it is over.
+        # battery: nothing else there needs the ms); one ms once it is over, through the
+        # contacts' grace; after that a contact that has not reported is a fault standing
+        # (contacts.py), looked at again at `most`, not every ms for as long as it stands.
         left = self._operate - self._diff(now, self._t)
         if self.state == OPENING:
             left += self._dead
-        return min(left, most) if self.state != AT and left > 1 else 1
+        if left > 1:
+            return min(left, most)
+        return 1 if left > -contacts.FEEDBACK_GRACE_MS else most
 
     def step(self, now, target):
         self.target = target

@@ -149,12 +149,16 @@ class Transfer:
         # is in flight nothing is decided until its operate time is over
         # (a fault that comes meanwhile steps the supervisor at once): one ms after the
         # command, so that the supervisor sees the load leave its side, then up to the end
-        # of the operate time (at most `most`), then every ms until the contacts report.
+        # of the operate time (at most `most`), then every ms until the contacts report,
+        # through their grace; a relay that has not reported by then is a fault standing
+        # (contacts.py), looked at again at `most`.
         if not self.moving():
             return most
         gone = self._diff(now, self._t_state)
         left = self._operate_ms - gone
-        return min(left, most) if gone > 0 and left > 1 else 1
+        if gone > 0 and left > 1:
+            return min(left, most)
+        return 1 if left > -contacts.FEEDBACK_GRACE_MS else most
 
     def settled_on_battery(self):
         # On battery with the relay at rest: the utility side may be switched.

@@ -2,6 +2,8 @@
 # board (scenario "faults"): each raises its own alarm and takes the safe path.
 import json
 
+import pytest
+
 from boards.sim import scenario
 from boards.sim.runner import Simulation
 from helpers import events_named, mains, simulate
@@ -54,6 +56,45 @@ def test_a_generator_contactor_that_does_not_close_leaves_the_load_on_battery():
     # back on mains when it returned: the generator contactor let go, mains closed again
     assert sim.board.source() == "mains" and sim.board.k_mains.closed
     assert sim.board.gen.state == "stopped"
+
+
+@pytest.mark.parametrize(
+    "part, window",
+    [
+        ("transfer_relay", (12, 18)),  # until the generator is ready
+        ("mains_contactor", (25, 35)),  # for as long as the fault stands
+        ("generator_contactor", (25, 35)),
+    ],
+)
+def test_a_part_that_never_reports_is_not_looked_at_every_ms(part, window):
+    # Past the operate time the machine waiting on a part looks every ms through the
+    # contacts' grace; then the fault stands and the part is looked at again at the
+    # stride's pace. A step every ms for as long as a welded or dead contact lasts is three
+    # times what an RP2040 can give.
+    data = {
+        "name": "stuck",
+        "duration_s": 40,
+        "seed": 1,
+        "mains": OUTAGE,
+        "generator": GEN,
+        "faults": _stuck(part),
+    }
+    sim = Simulation(scenario.check(data))
+    sup = sim.controller.supervisor
+    steps = [0]
+    step = sup.step
+
+    def counted(now):
+        steps[0] += 1
+        step(now)
+
+    sup.step = counted
+    start, end = window
+    sim.run_until(start)
+    before = steps[0]
+    sim.run_until(end)
+    assert any(sup.contacts.faults)  # the part did fail to report
+    assert steps[0] - before <= (end - start) * (1000 // STRIDE_MS + 5)
 
 
 def test_a_transfer_relay_stuck_on_utility_lets_the_generator_restore_the_load():
