@@ -22,7 +22,7 @@ DID_NOT_OPEN = const(1)  # welded, or stuck on the inverter side
 DID_NOT_CLOSE = const(2)
 
 FEEDBACK_GRACE_MS = const(50)
-CHECK_MS = const(5)
+_CHECK_MS = const(5)
 
 _INPUTS = (hal.IN_XFER_FB, hal.IN_MAINS_FB, hal.IN_GEN_FB)
 _OUTPUTS = (hal.OUT_XFER, hal.OUT_MAINS_OPEN, hal.OUT_GEN_CLOSE)  # (mains: energise to open)
@@ -57,11 +57,11 @@ class Contacts:
         return (self._board.output_bits() >> _OUTPUTS[part] & 1) != (part == MAINS)
 
     def step(self, now):
-        # Every CHECK_MS: a disagreement is alarmed within the operate time, the grace and
-        # CHECK_MS (the machines read the contacts themselves before they act). The
+        # Every _CHECK_MS: a disagreement is alarmed within the operate time, the grace and
+        # _CHECK_MS (the machines read the contacts themselves before they act). The
         # outputs and the inputs read once for the three, and looked at part by part only
         # when they moved or a part is waiting out its grace: nearly always, nothing moved.
-        if not self.enabled or self._diff(now, self._t_check) < CHECK_MS:
+        if not self.enabled or self._diff(now, self._t_check) < _CHECK_MS:
             return
         self._t_check = now
         o = self._board.output_bits()

@@ -22,7 +22,7 @@
 # the engine at rest, warming up or ready), the controller stops reading mains samples:
 # it lets the board skip ahead (Supervisor.idle_gap_ms: 50 ms with the generator running,
 # so its limits are still checked, 950 ms otherwise, and to the end of the dead time or
-# the warm-up), and every WATCH_GAP_MS it looks at the mains again for one window
+# the warm-up), and every _WATCH_GAP_MS it looks at the mains again for one window
 # (25 ms). Mains coming back is noticed within a second, long before any return delay
 # ends, and the CPU is free.
 import gc
@@ -41,8 +41,9 @@ from firmware.mains_monitor import MainsMonitor
 from firmware.pin import PinGuard
 from firmware.store import Store
 from firmware.supervisor import STRIDE_MS, Supervisor
+from micropython import const
 
-WATCH_GAP_MS = 950
+_WATCH_GAP_MS = const(950)
 SERVICE_MS = 1000
 # The console line and the network, every SERIAL_MS while in use: MQTT on (at 25 ms its
 # bursts took 4 KB more heap at their peak, over the 32 KB budget now and then), a byte in
@@ -50,8 +51,8 @@ SERVICE_MS = 1000
 SERIAL_MS = 10
 TALK_MS = 1000
 POLL_MS = 100  # the clock's second, the event log
-GC_FREE = 24 * 1024  # collect the heap's garbage below this much free,
-GC_STEP = 2048  # once this much more is taken since the last collection
+_GC_FREE = const(24 * 1024)  # collect the heap's garbage below this much free,
+_GC_STEP = const(2048)  # once this much more is taken since the last collection
 
 
 def _one(buf, n, now):
@@ -333,8 +334,8 @@ class Controller:
             if left > self._freed:
                 self._freed = left
             if (
-                left < GC_FREE
-                and self._freed - left >= GC_STEP
+                left < _GC_FREE
+                and self._freed - left >= _GC_STEP
                 and self.supervisor.ats.settled()
                 and self._n == board.block_len
             ):
@@ -433,6 +434,6 @@ class Controller:
         self._away_ms += gap
         sup.step(board.ticks_ms())
         board.feed_watchdog()
-        if self._away_ms >= WATCH_GAP_MS or not sup.quiet():
+        if self._away_ms >= _WATCH_GAP_MS or not sup.quiet():
             self._wake()
         return True

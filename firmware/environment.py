@@ -1,9 +1,9 @@
 # The battery room: its temperature from the board (a DS18B20, env.sensor), alarms when it
 # is too hot or too cold, and the capacity factor the battery monitor reckons with.
 #
-# Once a second (Controller.service). A level must hold for QUAL_S before its alarm is
-# raised, and the alarm clears HYST_C10 inside the limit, so a reading hovering at the limit
-# does not flap. With env.sensor on and no reading for QUAL_S, room_sensor_fault (the runtime
+# Once a second (Controller.service). A level must hold for _QUAL_S before its alarm is
+# raised, and the alarm clears _HYST_C10 inside the limit, so a reading hovering at the limit
+# does not flap. With env.sensor on and no reading for _QUAL_S, room_sensor_fault (the runtime
 # then reckons at 25 C, and the room alarms stand as they were).
 #
 # Lead-acid capacity falls with temperature, about 0.8 % per degree below 25 C (80 % at
@@ -14,8 +14,8 @@ from micropython import const
 
 from firmware import alarms, hal
 
-QUAL_S = const(60)
-HYST_C10 = const(20)
+_QUAL_S = const(60)
+_HYST_C10 = const(20)
 
 
 def capacity_pm(temp_c10):
@@ -52,7 +52,7 @@ class Environment:
             return
         if reading == hal.NO_READING:
             self._missing_s += 1
-            if self._missing_s >= QUAL_S:
+            if self._missing_s >= _QUAL_S:
                 self.temp_c10 = hal.NO_READING
                 a.raise_(now, alarms.AL_ROOM_SENSOR)
             return
@@ -62,14 +62,14 @@ class Environment:
         self._hot_s = self._level(
             now,
             reading > self._high,
-            reading <= self._high - HYST_C10,
+            reading <= self._high - _HYST_C10,
             self._hot_s,
             alarms.AL_ROOM_HOT,
         )
         self._cold_s = self._level(
             now,
             reading < self._low,
-            reading >= self._low + HYST_C10,
+            reading >= self._low + _HYST_C10,
             self._cold_s,
             alarms.AL_ROOM_COLD,
         )
@@ -77,7 +77,7 @@ class Environment:
     def _level(self, now, beyond, back, held_s, code):
         if beyond:
             held_s += 1
-            if held_s >= QUAL_S:
+            if held_s >= _QUAL_S:
                 self._alarms.raise_(now, code)
             return held_s
         if back:

@@ -26,7 +26,7 @@ from micropython import const
 
 NAME = "events.log"
 OLD = "events.old"
-MARK = 0xA5
+_MARK = const(0xA5)
 SIZE = 16
 BATCH = 16
 HOLD_MS = 200
@@ -35,7 +35,7 @@ _SCAN_MAX = const(16384)  # junk longer than this at the end hides what is befor
 
 
 def pack(seq, code, arg, rtc):
-    body = struct.pack("<BBHiI", MARK, code & 0xFF, seq & 0xFFFF, arg, rtc & 0xFFFFFFFF)
+    body = struct.pack("<BBHiI", _MARK, code & 0xFF, seq & 0xFFFF, arg, rtc & 0xFFFFFFFF)
     return body + struct.pack("<I", crc32(body) & 0xFFFFFFFF)
 
 
@@ -45,7 +45,7 @@ def scan(data):
     i = 0
     n = len(data)
     while i + SIZE <= n:
-        if data[i] == MARK:
+        if data[i] == _MARK:
             body = data[i : i + 12]
             if struct.unpack("<I", data[i + 12 : i + 16])[0] == crc32(body) & 0xFFFFFFFF:
                 _, code, seq, arg, rtc = struct.unpack("<BBHiI", body)

@@ -4,7 +4,7 @@
 #   OFF --start()--> WAIT --(backoff over)--> CONNECTING --(stream up)--> HANDSHAKE
 #   (CONNECT sent) --(CONNACK accepted)--> UP
 #   any error, a refusal, or no answer in time --> WAIT, the backoff doubling from
-#   BACKOFF_MIN_MS to BACKOFF_MAX_MS (reset by a CONNACK)
+#   _BACKOFF_MIN_MS to BACKOFF_MAX_MS (reset by a CONNACK)
 #
 # poll() does what the stream allows at that moment and returns: it never waits for the
 # network, so the control loop that calls it between blocks is never held up, whatever the
@@ -39,10 +39,10 @@ HANDSHAKE = const(3)
 UP = const(4)
 STATE_NAMES = ("off", "waiting", "connecting", "handshake", "up")
 
-BACKOFF_MIN_MS = const(1000)
+_BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(60000)
 ANSWER_MS = const(5000)  # for the TCP connection, then for the CONNACK
-WRITE_MAX = const(512)  # bytes handed to the stream per poll
+_WRITE_MAX = const(512)  # bytes handed to the stream per poll
 _RX_MAX = const(256)  # the largest packet we keep from the broker
 _SKIP_MAX = const(16384)  # longer than this: no broker of ours, the connection goes
 _ACKS_MAX = const(32)  # PUBACKs waiting to be written
@@ -171,7 +171,7 @@ class Client:
         self._pid = 0
         self._stream = None
         self._t = 0  # when the current state (or backoff) began
-        self._backoff = BACKOFF_MIN_MS
+        self._backoff = _BACKOFF_MIN_MS
         self._t_out = self._t_in = 0  # last bytes written / read while up
         self._out_sent = 0  # bytes of the CONNECT written in HANDSHAKE
         self._ping_out = False  # a PINGREQ waits for its PINGRESP since _t_ping
@@ -211,9 +211,9 @@ class Client:
         self._connect = connect_packet(
             client_id, keepalive_s, will_topic, will_msg, user, password
         )
-        self._backoff = BACKOFF_MIN_MS
+        self._backoff = _BACKOFF_MIN_MS
         self._enter(WAIT, now)
-        self._t = now - BACKOFF_MIN_MS  # the first attempt at once
+        self._t = now - _BACKOFF_MIN_MS  # the first attempt at once
 
     def stop(self):
         self._drop("")
@@ -291,7 +291,7 @@ class Client:
 
     def _fail(self, now, why):
         if self.state == UP and self._diff(now, self._t_up) >= BACKOFF_MAX_MS:
-            self._backoff = BACKOFF_MIN_MS  # it was a good connection for a while
+            self._backoff = _BACKOFF_MIN_MS  # it was a good connection for a while
         self._drop(why)
         self._enter(WAIT, now)
 
@@ -430,7 +430,7 @@ class Client:
             raise ValueError("unexpected packet 0x%02x of %d bytes" % (first, size))
 
     def _write(self, now):
-        budget = WRITE_MAX
+        budget = _WRITE_MAX
         while budget > 0:
             # between two packets on the wire: none begun, or the head written whole
             if self._acks and (not self._sent or self._sent >= len(self._queue[0][0])):

@@ -1,6 +1,6 @@
 # The PIN check that every channel shares (the serial console, MQTT): wrong guesses are
-# counted together, and after FREE_TRIES of them in a row a guess is refused for
-# LOCKOUT_S, doubling with each further wrong one up to MAX_LOCKOUT_S. The count and the
+# counted together, and after _FREE_TRIES of them in a row a guess is refused for
+# _LOCKOUT_S, doubling with each further wrong one up to MAX_LOCKOUT_S. The count and the
 # wait are written to the persistent record at once (store.NOW), so that cutting the
 # power neither forgets them nor shortens the wait (a restart begins the whole wait
 # again). The wait is counted down by tick(), called every few ms between blocks: no
@@ -8,9 +8,10 @@
 #
 # The PIN is a string of digits as typed: "0042" is not "42".
 from firmware import store as record
+from micropython import const
 
-FREE_TRIES = 3
-LOCKOUT_S = 30
+_FREE_TRIES = const(3)
+_LOCKOUT_S = const(30)
 MAX_LOCKOUT_S = 3600
 
 
@@ -42,9 +43,9 @@ class PinGuard:
             return None
         wrong = self.wrong + 1
         wait = 0
-        if wrong >= FREE_TRIES:
-            shift = wrong - FREE_TRIES
-            wait = MAX_LOCKOUT_S if shift > 7 else min(MAX_LOCKOUT_S, LOCKOUT_S << shift)
+        if wrong >= _FREE_TRIES:
+            shift = wrong - _FREE_TRIES
+            wait = MAX_LOCKOUT_S if shift > 7 else min(MAX_LOCKOUT_S, _LOCKOUT_S << shift)
         self._keep(wrong, wait)
         return "wrong PIN"
 

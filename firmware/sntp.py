@@ -2,7 +2,7 @@
 # and then once a day, without ever waiting for it.
 #
 #   IDLE --(due, network up)--> ASKED --(a good reply)--> IDLE (synced; next in a day)
-#                                 |--(TIMEOUT_MS without one)--> IDLE (next in RETRY_S)
+#                                 |--(_TIMEOUT_MS without one)--> IDLE (next in _RETRY_S)
 #
 # One 48-byte request over UDP; the reply is read when it is there, between blocks, never
 # waited for (MicroPython's ntptime blocks up to a second on its socket: a second of no
@@ -17,11 +17,11 @@
 from micropython import const
 
 IDLE = const(0)
-ASKED = const(1)
+_ASKED = const(1)
 
 PORT = const(123)
-TIMEOUT_MS = const(3000)
-RETRY_S = 300  # after no answer or a refused reply
+_TIMEOUT_MS = const(3000)
+_RETRY_S = const(300)  # after no answer or a refused reply
 DAY_S = 86400
 # NTP counts from 1900-01-01; the board clock from 2000-01-01
 _NTP_2000 = 3155673600
@@ -57,9 +57,9 @@ class Sntp:
             self._wait_ms = 0  # a new server is asked at once
 
     def awaiting(self):
-        # A reply is due and will be given up on after TIMEOUT_MS of the board's clock (a
+        # A reply is due and will be given up on after _TIMEOUT_MS of the board's clock (a
         # harness that runs the clock faster than the network paces one to the other).
-        return self.state == ASKED
+        return self.state == _ASKED
 
     def service(self, now, rtc_s):
         # Between blocks. Returns the clock time (s since 2000, local) to set, or -1.
@@ -77,9 +77,9 @@ class Sntp:
                 self._done(now, DAY_S)
                 return secs
             self.refused += 1
-        elif got < 0 or self._diff(now, self._t_sent) >= TIMEOUT_MS:
+        elif got < 0 or self._diff(now, self._t_sent) >= _TIMEOUT_MS:
             self.errors += 1
-            self._done(now, RETRY_S)
+            self._done(now, _RETRY_S)
         return -1
 
     def _ask(self, now, rtc_s):
@@ -100,10 +100,10 @@ class Sntp:
         except OSError:
             self.errors += 1
             self._close()
-            self._done(now, RETRY_S)
+            self._done(now, _RETRY_S)
             return
         self._t_sent = now
-        self.state = ASKED
+        self.state = _ASKED
 
     def _read(self):
         try:

@@ -63,14 +63,14 @@ MODE_NAMES = ("auto", "manual", "off", "test")
 
 # A drill makes the supervisor see a mains failure that is not there (the monitor's own
 # fault bits are 1..16).
-DRILL = const(32)
+_DRILL = const(32)
 # With the mains reading unusable (a sensor fault), the load on mains losing its power, as
 # the board's output power sensor sees it, counts as a mains failure.
-WITNESS = const(64)
-FUEL_DEBOUNCE_MS = const(5000)
+_WITNESS = const(64)
+_FUEL_DEBOUNCE_MS = const(5000)
 STRIDE_MS = const(50)  # the longest step stride (stride_ms) with anything under way,
 REST_MS = const(250)  # and with the load on mains and the engine at rest
-INPUT_MS = const(5)  # the digital inputs are read this often
+_INPUT_MS = const(5)  # the digital inputs are read this often
 
 
 class Supervisor:
@@ -282,7 +282,7 @@ class Supervisor:
         if self.mode == TEST:
             self._drill_watch(now)  # may end the drill and return to AUTO
         if self.mode == TEST:
-            faults |= DRILL
+            faults |= _DRILL
             ok = False
             present = False
         bat = self.battery
@@ -336,7 +336,7 @@ class Supervisor:
             or self._alarms.is_active(alarms.AL_BATTERY_DEAD)
         )
         automatic = self.mode == AUTO or self.mode == TEST
-        if self._diff(now, self._t_inputs) >= INPUT_MS:
+        if self._diff(now, self._t_inputs) >= _INPUT_MS:
             self._read_inputs(now)
         tripped = gen.tripped()
         ex = self.exercise
@@ -449,9 +449,9 @@ class Supervisor:
         )
 
     def _read_inputs(self, now):
-        # Every INPUT_MS: the emergency stop chain (it stops the engine at once, and again
+        # Every _INPUT_MS: the emergency stop chain (it stops the engine at once, and again
         # after an acknowledgement while it is still open), the remote start contact, the
-        # low fuel switch (FUEL_DEBOUNCE_MS steady: fuel sloshes).
+        # low fuel switch (_FUEL_DEBOUNCE_MS steady: fuel sloshes).
         self._t_inputs = now
         i = self._board.input_bits()
         if self._estop and not i >> hal.IN_ESTOP & 1:
@@ -461,7 +461,7 @@ class Supervisor:
         if low != self._fuel_raw:
             self._fuel_raw = low
             self._t_fuel = now
-        elif low != self._fuel_low and self._diff(now, self._t_fuel) >= FUEL_DEBOUNCE_MS:
+        elif low != self._fuel_low and self._diff(now, self._t_fuel) >= _FUEL_DEBOUNCE_MS:
             self._fuel_low = low
             if low:
                 self._alarms.raise_(now, alarms.AL_LOW_FUEL)
@@ -484,7 +484,7 @@ class Supervisor:
         if self._board.output_w() > 0:
             self._witness = True
             return 0
-        return WITNESS if self._witness else 0
+        return _WITNESS if self._witness else 0
 
     def _dead_and_stuck(self, bus):
         # The transfer relay would not leave the utility side, and that side is dead: the
@@ -601,7 +601,7 @@ class Supervisor:
             if 0 < t < w:
                 w = t
         if self._fuel_raw != self._fuel_low:
-            t = FUEL_DEBOUNCE_MS - diff(now, self._t_fuel)
+            t = _FUEL_DEBOUNCE_MS - diff(now, self._t_fuel)
             if 0 < t < w:
                 w = t
         return w
