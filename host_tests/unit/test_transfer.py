@@ -220,6 +220,21 @@ def test_a_relay_that_never_left_the_utility_side_goes_back_only_when_it_may():
     assert sm.state == transfer.ON_UTILITY
 
 
+def test_a_relay_in_flight_is_looked_at_every_ms_only_through_the_contacts_grace():
+    # One ms after the command, then at the end of the operate time, then every ms while
+    # the report may still come (the contacts' grace); past it the relay that never
+    # reported is a fault standing, looked at again at the most the caller allows.
+    sm, board = _machine(**{"relay.feedback": True, "relay.operate_ms": 10})
+    board.stuck = False  # never leaves the utility side
+    assert sm.wait_ms(0, 50) == 50  # at rest
+    sm.step(1000, False, UV, True, 1)
+    grace = contacts.FEEDBACK_GRACE_MS
+    assert [sm.wait_ms(1000 + d, 50) for d in (0, 1, 5, 9)] == [1, 9, 5, 1]
+    assert all(sm.wait_ms(1000 + d, 50) == 1 for d in range(10, 10 + grace))
+    assert [sm.wait_ms(1000 + 10 + grace + d, 50) for d in (0, 1, 1000)] == [50, 50, 50]
+    assert sm.state == transfer.TO_BATTERY  # still in flight, as far as it knows
+
+
 def test_a_welded_relay_reports_the_load_on_battery_while_on_utility():
     sm, board = _machine(**{"relay.feedback": True})
     board.stuck = True
