@@ -569,3 +569,51 @@ def test_the_clock_wrapping_changes_nothing():
         _run(g, t0 + 3800, t0 + 20000, True, ON, step=10)
         results.append((g.state, _log(g)))
     assert results[0] == results[1] and results[0][0] == READY
+
+
+BIG = 1 << 24  # a `most` no timer here reaches
+
+
+def test_each_timer_is_what_the_supervisor_may_wait_for():
+    # wait_ms: what is left of the timer the state runs (at most `most`; `most` once it
+    # has run out, the reading being due anyway), `most` where no timer runs.
+    g, _ = _gen(**{"gen.preheat_s": 2, "gen.crank_s": 4, "gen.crank_rest_s": 6, "gen.warmup_s": 8})
+    assert g.wait_ms(0, 50) == 50 and g.state == IDLE and not g.tripped()
+    g.step(1000, True, False, *STILL)
+    assert g.state == START_DELAY
+    assert [g.wait_ms(1000 + d, BIG) for d in (0, 1, 2999, 3000)] == [3000, 2999, 1, BIG]
+    assert g.wait_ms(1000, 50) == 50
+    g.step(4000, True, False, *STILL)
+    assert g.state == PREHEAT and g.wait_ms(4500, BIG) == 1500
+    g.step(6000, True, False, *STILL)
+    assert g.state == CRANK and g.wait_ms(6001, BIG) == 3999
+    g.step(10000, True, False, *STILL)
+    assert g.state == REST and g.wait_ms(10000, BIG) == 6000
+    g.step(16000, True, False, *STILL)
+    g.step(18000, True, False, *STILL)  # preheated again: cranking
+    assert g.state == CRANK
+    g.step(18500, True, False, *ON)  # fired: the warm-up runs from here
+    assert g.state == RUNNING
+    assert [g.wait_ms(t, BIG) for t in (19500, 26499, 26500)] == [7000, 1, BIG]
+    assert g.to_ready_ms(19500, False) == 7000 and g.to_ready_ms(26499, False) == 1
+    # in a hurry only the voltage's settling (SETTLE_S from firing) is waited for
+    settled = 18500 + generator.SETTLE_S * 1000
+    assert g.to_ready_ms(19500, True) == settled - 19500
+    assert g.to_ready_ms(settled - 1, True) == 1 and g.to_ready_ms(settled + 1, True) == 0
+    g.step(26500, True, False, *ON)
+    assert g.state == READY and g.wait_ms(26500, 50) == 50 and g.to_ready_ms(26500, False) == 0
+    g.step(27000, False, False, *ON)
+    assert g.state == COOLDOWN and g.wait_ms(28000, BIG) == 9000
+    assert g.to_ready_ms(28000, False) == -1
+    g.step(37000, False, False, *ON)
+    assert g.state == STOPPING and g.wait_ms(37000, BIG) == 30000
+    g.step(67000, False, False, *ON)  # still turning: fail to stop, raised once
+    assert g.state == STOPPING and g.wait_ms(67001, BIG) == BIG
+    # a cooldown resumed after a restart runs for what it had left, none at all too
+    for left_s, wait in ((20, 19500), (0, BIG)):
+        g, _ = _started(**{"gen.cooldown_s": 60})
+        g.resume_cooldown(2000, left_s)
+        assert g.state == COOLDOWN and g.wait_ms(2500, BIG) == wait
+    g.emergency_stop(3000)
+    assert g.state == FAILED and g.wait_ms(3000, 50) == 50 and g.to_ready_ms(3000, False) == -1
+    assert g.tripped()

@@ -30,6 +30,23 @@ def _run(sm, t0, t1, ready, faults, step=1, want=True):
     return t
 
 
+def test_recent_counts_the_latest_times_within_a_window_and_forgets_the_oldest():
+    # The chatter limit's and flapping's count: the times added last, newest first, that
+    # lie less than the window before now; the ring keeps its last `size`.
+    r = transfer.Recent(3, RecordingBoard().ticks_diff)
+    assert r.within(1000, 5000) == 0
+    for t in (900, 950, 990):
+        r.add(t)
+    assert r.within(1000, 11) == 1  # 990; the count stops at the first older one
+    assert r.within(1000, 100) == 2  # 900 lies exactly 100 ms back: not within
+    assert r.within(1000, 101) == 3
+    r.add(999)  # the ring holds three: 900 is gone
+    assert r.within(1000, 5000) == 3
+    for t in (MASK - 5, MASK, 3):  # across the clock's wrap
+        r.add(t)
+    assert r.within(10, 20) == 3 and r.within(10, 15) == 2
+
+
 def test_fault_moves_to_battery_at_once_and_waits_out_the_relay():
     sm, board = _machine(**{"relay.operate_ms": 10})
     sm.step(100, True, 0, True, 1)
@@ -229,7 +246,7 @@ def test_a_relay_in_flight_is_looked_at_every_ms_only_through_the_contacts_grace
     assert sm.wait_ms(0, 50) == 50  # at rest
     sm.step(1000, False, UV, True, 1)
     grace = contacts.FEEDBACK_GRACE_MS
-    assert [sm.wait_ms(1000 + d, 50) for d in (0, 1, 5, 9)] == [1, 9, 5, 1]
+    assert [sm.wait_ms(1000 + d, 50) for d in (0, 1, 5, 8, 9)] == [1, 9, 5, 2, 1]
     assert all(sm.wait_ms(1000 + d, 50) == 1 for d in range(10, 10 + grace))
     assert [sm.wait_ms(1000 + 10 + grace + d, 50) for d in (0, 1, 1000)] == [50, 50, 50]
     assert sm.state == transfer.TO_BATTERY  # still in flight, as far as it knows
