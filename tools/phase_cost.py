@@ -3,9 +3,10 @@
 #
 #   valgrind --tool=callgrind --dump-before=mp_builtin_callable micropython tools/phase_cost.py
 #
-# The input: ordinary mains (harmonics, noise, spikes), a 12 s outage from 3 s on and a
-# generator that fires after 2 s of cranking: learning at boot, steady mains, the relays
-# moving, the start delay, cranking, warm-up, the load on the generator, mains back and
+# The input: ordinary mains (harmonics, noise, spikes), a 12 s outage from 3 s on that the
+# battery carries (hours of it: no hurry) and a generator that fires after 2 s of
+# cranking: learning at boot, steady mains, the relays moving, the start delay, cranking,
+# the contactors' dead time and the warm-up, the load on the generator, mains back and
 # learned again under the generator. A first pass runs the board's loop (blocks(), and
 # service() when due) and notes the phase at each return; the second, on a fresh board and
 # controller with the same input, runs the same loop and calls callable() where the phase
