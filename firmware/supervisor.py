@@ -510,11 +510,15 @@ class Supervisor:
         if on_batt and not self._was_on_batt:
             self._t_on_batt = now
         self._was_on_batt = on_batt
+        # Once dropped they stay dropped until the load is off the battery: shedding
+        # lengthens the runtime past shed_runtime_s (the loads would come back and go
+        # again every second), and a restart finds them dropped with no time on battery.
         want = (
             self._shed_enabled
             and on_batt
             and (
-                runtime <= self._shed_runtime
+                self.shed
+                or runtime <= self._shed_runtime
                 or self._diff(now, self._t_on_batt) >= self._shed_delay
             )
         )

@@ -315,6 +315,25 @@ def test_load_comes_back_when_mains_returns():
     assert back <= restored[0]["t_ms"] <= back + 20
 
 
+def test_loads_shed_on_the_runtime_stay_shed_until_the_load_is_off_the_battery():
+    # Dropping the non-critical loads lengthens the runtime past shed.runtime_s: they must
+    # not come back, and go again, every second while the load is on the battery.
+    rep, sim = simulate(
+        1500,
+        _outage(10, 1400),
+        load={"watts": 1500, "sheddable_watts": 700},
+        battery={"capacity_ah": 20},
+        config={"shed.enabled": True, "shed.delay_s": 3600, "shed.runtime_s": 900},
+    )
+    shed = events_named(rep, "load_shed")
+    restored = events_named(rep, "load_restored")
+    back = events_named(rep, "load_to_mains")[-1]["t_ms"]
+    assert len(shed) == 1 and len(restored) == 1
+    assert shed[0]["t_ms"] < 600000  # on the runtime, long before the shed delay
+    assert back <= restored[0]["t_ms"] <= back + 20
+    assert [on for _, out, on in sim.board.outputs if out == hal.OUT_SHED] == [True, False]
+
+
 def test_the_loop_looks_away_only_once_the_load_has_settled_off_mains():
     # The idle watch: with mains absent the controller may look away from the samples,
     # but only once nothing needs its millisecond: the load settled on battery, or on the

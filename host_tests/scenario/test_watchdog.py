@@ -221,3 +221,20 @@ def test_without_relay_feedback_a_reset_on_battery_keeps_the_load_there(at):
     assert [r["arg"] for r in logged if r["event"] == "recovered_outage"] == [1]
     tl = [e["event"] for e in rep["timeline"] if e["t_ms"] >= at * 1000]
     assert "load_to_mains" not in tl[: tl.index("disturbance_end")]
+
+
+def test_a_reset_while_loads_are_shed_keeps_them_shed_without_a_second_event():
+    # The shed output holds through the reset; the restarted controller takes it as it
+    # finds it: still shed on battery, no second load_shed, back when mains returns.
+    rep, sim = simulate(
+        80,
+        mains(events=[{"at_s": 10, "kind": "outage", "duration_s": 40}]),
+        load={"watts": 1500, "sheddable_watts": 500},
+        config={"shed.enabled": True, "shed.delay_s": 10},
+        resets=[{"at_s": 30, "down_s": 600, "kind": "hang"}],
+    )
+    assert len(events_named(rep, "controller_reset")) == 1
+    assert len(events_named(rep, "load_shed")) == 1
+    assert len(events_named(rep, "load_restored")) == 1
+    shed = [(t, on) for t, out, on in sim.board.outputs if out == hal.OUT_SHED]
+    assert [on for _, on in shed] == [True, False] and shed[1][0] > 50e6
