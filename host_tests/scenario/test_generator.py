@@ -395,6 +395,16 @@ def test_the_loop_looks_away_through_the_dead_time_and_the_warm_up_and_keeps_the
     assert first(hal.OUT_XFER, False) - first(hal.OUT_GEN_START, False) == warm_us
 
 
+def test_the_load_goes_back_to_mains_the_ms_its_return_delay_ends():
+    # The return delay is one of the supervisor's timers (stride_ms): the relay is told to
+    # go back the very ms it ends, not at the next look at the readings.
+    rep, sim = simulate(60, _outage(5, 20))
+    (restored,) = events_named(rep, "mains_restored")
+    back = [t for t, out, on in sim.board.outputs if out == hal.OUT_XFER and not on]
+    delay_ms = sim.controller.cfg.get("transfer.return_delay_s") * 1000
+    assert back == [restored["t_ms"] * 1000 + delay_ms * 1000]
+
+
 def test_battery_low_clears_when_mains_takes_the_load_back():
     rep, _ = simulate(700, _outage(5, 600), battery={"capacity_ah": 10})
     low = events_named(rep, "battery_low")

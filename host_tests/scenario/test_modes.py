@@ -31,6 +31,7 @@ def test_a_drill_moves_the_load_for_real_reports_and_returns_to_auto():
     assert 5 < end[0]["time_to_ready_s"] < 15
     assert end[0]["t_ms"] == pytest.approx(70000, abs=2)
     assert end[0]["transfers"] == 2 and end[0]["min_soc_pct"] > 95
+    assert [e["reason"] for e in events_named(rep, "generator_start")] == ["drill"]
     names = [e["event"] for e in rep["timeline"]]
     i = names.index("drill_start")
     assert names[i:].index("load_to_battery") < names[i:].index("load_to_generator")
@@ -163,11 +164,16 @@ def test_an_acknowledge_never_starts_the_engine_in_manual():
             (3, "gen start"),
             (90, "alarms"),
             (91, "log 30"),
+            (95, "gen start"),
             (100, "ack all"),
             (120, "gen start"),
         ),
     )
     replies = _replies(rep)
+    assert replies.pop(4) == (
+        "gen start",
+        "ERR gen start: a generator alarm is latched; acknowledge it first",
+    )
     # alarms and the log name the alarm, its class and why the engine started
     assert replies[2] == (
         "alarms",
