@@ -511,7 +511,7 @@ class Supervisor:
             self._t_on_batt = now
         self._was_on_batt = on_batt
         # Once dropped they stay dropped until the load is off the battery: shedding
-        # lengthens the runtime past shed_runtime_s (the loads would come back and go
+        # lengthens the runtime past shed.runtime_s (the loads would come back and go
         # again every second), and a restart finds them dropped with no time on battery.
         want = (
             self._shed_enabled
