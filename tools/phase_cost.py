@@ -127,11 +127,10 @@ k = [0, 0, 0]  # next mark, position of the last one, ms skipped until then
 
 
 def stretch(i, pos):
+    # the stretch from the last mark to pos
     blocks = (pos - k[1]) // second.block_len
     skipped = (second.skipped_ms - k[2]) * 4 // second.block_len
     print("stretch %s %d %d" % (changes[i][1], blocks, blocks - skipped))
-    k[1] = pos
-    k[2] = second.skipped_ms
 
 
 def mark(pos):
@@ -140,10 +139,9 @@ def mark(pos):
         callable(0)
         if i:
             stretch(i, pos)
-        else:
-            k[1] = pos
-            k[2] = second.skipped_ms
         k[0] = i + 1
+        k[1] = pos
+        k[2] = second.skipped_ms
 
 
 loop(second, ctrl, mark)
